@@ -1,0 +1,83 @@
+// Command chaosgen turns tracing data into fault-injection experiments.
+//
+// See the README for the pipeline: synth/import → analyze → generate →
+// verify/export → replay → inject, and dashboard/report to look at it all.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// usageError marks errors in how the command was called (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "chaosgen",
+		Short: "Turn tracing data into fault-injection experiments worth running",
+		Long: `chaosgen reads the span records a service mesh already produces, finds the
+caller→callee edges that are fragile or anomalous, and writes signed bundles of
+error profiles that an injector applies to live traffic and a simulator replays
+before they touch production.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newSynthCmd())
+	root.AddCommand(newAnalyzeCmd())
+	return root
+}
+
+// exitCode maps an error to the exit codes of DESIGN.md: 1 failure, 2 usage,
+// 3 a bundle that failed validation.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		return 2
+	case isInvalidBundle(err):
+		return 3
+	}
+	return 1
+}
+
+// isInvalidBundle reports whether err says a bundle failed validation.
+// The bundle package's sentinel is checked here once it exists.
+var isInvalidBundle = func(error) bool { return false }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err != nil {
+		fmt.Fprintf(stderr, "chaosgen: %v\n", err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(stderr, "run 'chaosgen --help' for usage")
+		}
+	}
+	return exitCode(err)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
