@@ -54,4 +54,3 @@ func ReadAll(paths []string) ([]Span, error) {
 	}
 	return out, nil
 }
-

@@ -15,9 +15,12 @@ type File struct {
 	done bool
 }
 
-// Create opens a temporary file beside path. Write to it, then Commit to
+// Create opens a temporary file beside path, making its directory if needed. Write to it, then Commit to
 // rename it into place, or Abort to remove it.
 func Create(path string) (*File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, err

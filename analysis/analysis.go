@@ -1,0 +1,274 @@
+// Package analysis runs the analyze stage: it reads span files, builds the
+// edge feature table, and writes an analysis directory (edges.parquet,
+// windows.parquet, summary.json) atomically. Its file and column names are a
+// contract that later stages and other tools read.
+package analysis
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaosgen/chaosgen/features"
+	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
+)
+
+// Options control Run.
+type Options struct {
+	Window  time.Duration // features.DefaultWindow when 0
+	Workers int           // 0 means GOMAXPROCS
+	// Progress, when set, is advanced by the span rows read; Total is
+	// called once with the number of rows to read.
+	Progress *atomic.Int64
+	Total    func(rows int64)
+	// TopEdges is the number of ranked edges in summary.json; 20 when 0.
+	TopEdges int
+}
+
+// Summary is summary.json.
+type Summary struct {
+	Schema    string    `json:"schema"`
+	Window    string    `json:"window"`
+	Inputs    []Input   `json:"inputs"`
+	Rows      int64     `json:"rows"`
+	RowsUsed  int64     `json:"rows_used"`
+	BadRows   BadRows   `json:"bad_rows"`
+	TimeRange TimeRange `json:"time_range"`
+	Traces    int64     `json:"traces"`
+	Edges     int       `json:"edge_count"`
+	Windows   int       `json:"window_count"`
+	Services  int       `json:"service_count"`
+	Ranking   Ranking   `json:"ranking"`
+}
+
+// Input is one input file.
+type Input struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Rows   int64  `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// BadRows reports the rows left out, by reason, with the first example.
+type BadRows struct {
+	Total    int64                `json:"total"`
+	ByReason map[string]BadReason `json:"by_reason"`
+}
+
+// BadReason is the count of one reason and where it first occurred.
+type BadReason struct {
+	Count int64  `json:"count"`
+	First string `json:"first"`
+}
+
+// TimeRange bounds the calls: the first start and the last end.
+type TimeRange struct {
+	Start         string `json:"start"`
+	End           string `json:"end"`
+	StartUnixNano int64  `json:"start_unix_nano"`
+	EndUnixNano   int64  `json:"end_unix_nano"`
+}
+
+// Ranking lists the edges by score, highest first.
+type Ranking struct {
+	Score string       `json:"score"`
+	Edges []RankedEdge `json:"edges"`
+}
+
+// RankedEdge is one ranked edge.
+type RankedEdge struct {
+	Caller      string  `json:"caller"`
+	Callee      string  `json:"callee"`
+	Score       float64 `json:"score"`
+	Calls       int64   `json:"calls"`
+	ErrorRate   float64 `json:"error_rate"`
+	TimeoutRate float64 `json:"timeout_rate"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	Criticality float64 `json:"criticality"`
+}
+
+// InterimScoreDoc documents InterimScore; it is written into summary.json.
+const InterimScoreDoc = "(error_rate + timeout_rate + 0.05*log2(max(1, p99_ms/p50_ms))) * (0.5 + criticality): " +
+	"failures and tail latency, weighted up on edges that many requests use; interim, until the models rank findings"
+
+// InterimScore ranks an edge by failures and tail latency, weighted by how
+// many requests use it (see InterimScoreDoc).
+func InterimScore(e *features.Edge) float64 {
+	if e.Calls == 0 {
+		return 0
+	}
+	tail := 0.0
+	if e.P50Ms > 0 {
+		tail = math.Log2(max(1, e.P99Ms/e.P50Ms))
+	}
+	timeoutRate := float64(e.Timeouts) / float64(e.Calls)
+	return round6((e.ErrorRate + timeoutRate + 0.05*tail) * (0.5 + e.Criticality))
+}
+
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+// Run analyses the span files named by args (files, directories or globs)
+// and writes the analysis to dir atomically: dir holds either its previous
+// content or the complete new analysis.
+func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
+	paths, err := ingest.Inputs(args)
+	if err != nil {
+		return nil, err
+	}
+	files, err := ingest.Open(paths)
+	if err != nil {
+		return nil, err
+	}
+	defer files.Close()
+	if opt.Total != nil {
+		opt.Total(files.Rows)
+	}
+	// Digests are computed beside the scan; both read the same files.
+	digests := make([]string, len(paths))
+	var dg sync.WaitGroup
+	var digestErr error
+	dg.Add(1)
+	go func() {
+		defer dg.Done()
+		for i, p := range paths {
+			d, err := sha256File(p)
+			if err != nil {
+				digestErr = fmt.Errorf("hashing %s: %w", p, err)
+				return
+			}
+			digests[i] = d
+		}
+	}()
+	table, err := features.Build(ctx, files, features.Options{Window: opt.Window, Workers: opt.Workers, Progress: opt.Progress})
+	dg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if digestErr != nil {
+		return nil, digestErr
+	}
+	if table.Rows == 0 {
+		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(paths), files.Rows, table.Bad.Total())
+	}
+	sum := summarize(table, files, digests, opt)
+	scores := make([]float64, len(table.Edges))
+	for i := range table.Edges {
+		scores[i] = InterimScore(&table.Edges[i])
+	}
+
+	out, err := atomicfile.CreateDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	defer out.Abort()
+	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), edgeRows(table, scores)); err != nil {
+		return nil, err
+	}
+	if err := writeParquet(filepath.Join(out.Tmp, WindowsFile), windowRows(table)); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(out.Tmp, SummaryFile), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	if err := out.Commit(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", dir, err)
+	}
+	return sum, nil
+}
+
+func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, opt Options) *Summary {
+	s := &Summary{
+		Schema:   "chaosgen.analysis/v1",
+		Window:   t.Window.String(),
+		Rows:     files.Rows,
+		RowsUsed: t.Rows,
+		Traces:   t.Traces,
+		Edges:    len(t.Edges),
+		Windows:  len(t.Windows),
+		BadRows:  BadRows{Total: t.Bad.Total(), ByReason: map[string]BadReason{}},
+		TimeRange: TimeRange{
+			Start:         time.Unix(0, t.StartUnixNano).UTC().Format(time.RFC3339Nano),
+			End:           time.Unix(0, t.EndUnixNano).UTC().Format(time.RFC3339Nano),
+			StartUnixNano: t.StartUnixNano,
+			EndUnixNano:   t.EndUnixNano,
+		},
+	}
+	for i, f := range files.Files {
+		s.Inputs = append(s.Inputs, Input{Path: f.Path, SHA256: digests[i], Rows: f.Rows, Bytes: f.Size})
+	}
+	for r := ingest.ReasonOK + 1; r < ingest.NumReasons; r++ {
+		if n := t.Bad.Count[r]; n > 0 {
+			s.BadRows.ByReason[r.String()] = BadReason{Count: n, First: t.Bad.First[r].Error()}
+		}
+	}
+	services := map[string]bool{}
+	for _, e := range t.Edges {
+		if e.Caller != "" {
+			services[e.Caller] = true
+		}
+		services[e.Callee] = true
+	}
+	s.Services = len(services)
+	top := opt.TopEdges
+	if top <= 0 {
+		top = 20
+	}
+	ranked := make([]RankedEdge, len(t.Edges))
+	for i := range t.Edges {
+		e := &t.Edges[i]
+		ranked[i] = RankedEdge{
+			Caller: e.Caller, Callee: e.Callee, Score: InterimScore(e), Calls: e.Calls,
+			ErrorRate: round6(e.ErrorRate), TimeoutRate: round6(float64(e.Timeouts) / float64(max(1, e.Calls))),
+			P50Ms: round6(e.P50Ms), P99Ms: round6(e.P99Ms), Criticality: round6(e.Criticality),
+		}
+	}
+	slices.SortStableFunc(ranked, func(a, b RankedEdge) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
+	})
+	s.Ranking = Ranking{Score: InterimScoreDoc, Edges: ranked[:min(top, len(ranked))]}
+	return s
+}
+
+func sha256File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ReadSummary reads dir/summary.json.
+func ReadSummary(dir string) (*Summary, error) {
+	p := filepath.Join(dir, SummaryFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	return &s, nil
+}

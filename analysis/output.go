@@ -1,0 +1,143 @@
+package analysis
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/chaosgen/chaosgen/features"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// File names inside an analysis directory: a contract (columns are added,
+// never renamed).
+const (
+	EdgesFile    = "edges.parquet"
+	WindowsFile  = "windows.parquet"
+	SummaryFile  = "summary.json"
+	ForecastFile = "forecast.parquet"
+)
+
+// EdgeRow is a row of edges.parquet: one caller→callee edge over the input.
+type EdgeRow struct {
+	Caller          string  `parquet:"caller,dict"`
+	Callee          string  `parquet:"callee,dict"`
+	Calls           int64   `parquet:"calls"`
+	Errors          int64   `parquet:"errors"`
+	ErrorRate       float64 `parquet:"error_rate"`
+	Timeouts        int64   `parquet:"timeouts"`
+	Retries         int64   `parquet:"retries"`
+	P50Ms           float64 `parquet:"p50_ms"`
+	P90Ms           float64 `parquet:"p90_ms"`
+	P99Ms           float64 `parquet:"p99_ms"`
+	MeanMs          float64 `parquet:"mean_ms"`
+	MaxMs           float64 `parquet:"max_ms"`
+	Criticality     float64 `parquet:"criticality"`
+	Traces          int64   `parquet:"traces"`
+	FanOut          int32   `parquet:"fan_out"`
+	Depth           int32   `parquet:"depth"`
+	MeanDepth       float64 `parquet:"mean_depth"`
+	Windows         int32   `parquet:"windows"`
+	InjectedLatency int64   `parquet:"injected_latency"`
+	InjectedAbort   int64   `parquet:"injected_abort"`
+	InjectedDrop    int64   `parquet:"injected_drop"`
+	InjectedCorrupt int64   `parquet:"injected_corrupt"`
+	InjectedOther   int64   `parquet:"injected_other"`
+	InterimScore    float64 `parquet:"interim_score"`
+}
+
+// WindowRow is a row of windows.parquet: one edge in one window.
+type WindowRow struct {
+	Caller              string  `parquet:"caller,dict"`
+	Callee              string  `parquet:"callee,dict"`
+	WindowStartUnixNano int64   `parquet:"window_start_unix_nano"`
+	Calls               int64   `parquet:"calls"`
+	Errors              int64   `parquet:"errors"`
+	ErrorRate           float64 `parquet:"error_rate"`
+	Timeouts            int64   `parquet:"timeouts"`
+	Retries             int64   `parquet:"retries"`
+	P50Ms               float64 `parquet:"p50_ms"`
+	P90Ms               float64 `parquet:"p90_ms"`
+	P99Ms               float64 `parquet:"p99_ms"`
+	MeanMs              float64 `parquet:"mean_ms"`
+	MaxMs               float64 `parquet:"max_ms"`
+	Concurrency         float64 `parquet:"concurrency"`
+	InjectedLatency     int64   `parquet:"injected_latency"`
+	InjectedAbort       int64   `parquet:"injected_abort"`
+	InjectedDrop        int64   `parquet:"injected_drop"`
+	InjectedCorrupt     int64   `parquet:"injected_corrupt"`
+	InjectedOther       int64   `parquet:"injected_other"`
+}
+
+func edgeRows(t *features.Table, scores []float64) []EdgeRow {
+	rows := make([]EdgeRow, len(t.Edges))
+	for i := range t.Edges {
+		e := &t.Edges[i]
+		rows[i] = EdgeRow{
+			Caller: e.Caller, Callee: e.Callee,
+			Calls: e.Calls, Errors: e.Errors, ErrorRate: e.ErrorRate,
+			Timeouts: e.Timeouts, Retries: e.Retries,
+			P50Ms: e.P50Ms, P90Ms: e.P90Ms, P99Ms: e.P99Ms, MeanMs: e.MeanMs, MaxMs: e.MaxMs,
+			Criticality: e.Criticality, Traces: e.Traces,
+			FanOut: int32(e.FanOut), Depth: e.Depth, MeanDepth: e.MeanDepth,
+			Windows:         int32(e.Windows),
+			InjectedLatency: e.Injected[0], InjectedAbort: e.Injected[1], InjectedDrop: e.Injected[2],
+			InjectedCorrupt: e.Injected[3], InjectedOther: e.Injected[4],
+			InterimScore: scores[i],
+		}
+	}
+	return rows
+}
+
+func windowRows(t *features.Table) []WindowRow {
+	rows := make([]WindowRow, len(t.Windows))
+	for i := range t.Windows {
+		w := &t.Windows[i]
+		e := &t.Edges[w.Edge]
+		rows[i] = WindowRow{
+			Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: w.StartUnixNano,
+			Calls: w.Calls, Errors: w.Errors, ErrorRate: w.ErrorRate,
+			Timeouts: w.Timeouts, Retries: w.Retries,
+			P50Ms: w.P50Ms, P90Ms: w.P90Ms, P99Ms: w.P99Ms, MeanMs: w.MeanMs, MaxMs: w.MaxMs,
+			Concurrency:     w.Concurrency,
+			InjectedLatency: w.Injected[0], InjectedAbort: w.Injected[1], InjectedDrop: w.Injected[2],
+			InjectedCorrupt: w.Injected[3], InjectedOther: w.Injected[4],
+		}
+	}
+	return rows
+}
+
+// writeParquet writes rows to path (inside the temporary output directory,
+// which is renamed into place only when complete).
+func writeParquet[T any](path string, rows []T) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := parquet.NewGenericWriter[T](f,
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.CreatedBy("chaosgen", "", ""),
+	)
+	if _, err := w.Write(rows); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := w.Close(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ReadParquet reads all rows of an analysis output file.
+func ReadParquet[T any](path string) ([]T, error) {
+	rows, err := parquet.ReadFile[T](path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return rows, nil
+}

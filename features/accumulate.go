@@ -1,0 +1,376 @@
+package features
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/chaosgen/chaosgen/ingest"
+)
+
+// acc accumulates one edge's calls in one window. Everything is an integer
+// or a sketch of integer counts, so merges are exact and order-independent.
+type acc struct {
+	calls, errors, timeouts, retries int64
+	durSum, maxDur                   int64
+	injected                         [NumFaultTypes]int64
+	sk                               Sketch
+}
+
+func (a *acc) merge(o *acc) {
+	a.calls += o.calls
+	a.errors += o.errors
+	a.timeouts += o.timeouts
+	a.retries += o.retries
+	a.durSum += o.durSum
+	a.maxDur = max(a.maxDur, o.maxDur)
+	for i := range a.injected {
+		a.injected[i] += o.injected[i]
+	}
+	a.sk.Merge(&o.sk)
+}
+
+func (a *acc) stats() Stats {
+	s := Stats{
+		Calls: a.calls, Errors: a.errors, Timeouts: a.timeouts, Retries: a.retries,
+		DurationSumNano: a.durSum, Injected: a.injected,
+		MaxMs: float64(a.maxDur) / 1e6,
+	}
+	if a.calls > 0 {
+		s.ErrorRate = float64(a.errors) / float64(a.calls)
+		s.MeanMs = float64(a.durSum) / float64(a.calls) / 1e6
+		s.P50Ms = a.sk.Quantile(0.50) / 1e6
+		s.P90Ms = a.sk.Quantile(0.90) / 1e6
+		s.P99Ms = a.sk.Quantile(0.99) / 1e6
+	}
+	return s
+}
+
+type edgeAcc struct {
+	caller, callee string
+	base           int64 // window index of wins[0]
+	wins           []*acc
+	traces         distinct
+	minDepth       int32
+	depthSum       int64
+	calls          int64
+	codes          map[int32]int64
+}
+
+func (e *edgeAcc) window(wi int64, w *worker) *acc {
+	if len(e.wins) == 0 {
+		e.base = wi
+	}
+	if wi < e.base {
+		shift := int(e.base - wi)
+		nw := make([]*acc, shift+len(e.wins), shift+len(e.wins)+len(e.wins)/4)
+		copy(nw[shift:], e.wins)
+		e.wins = nw
+		e.base = wi
+	}
+	k := int(wi - e.base)
+	if k >= len(e.wins) {
+		if k < cap(e.wins) {
+			e.wins = e.wins[:k+1]
+		} else {
+			nw := make([]*acc, k+1, k+1+(k+1)/2)
+			copy(nw, e.wins)
+			e.wins = nw
+		}
+	}
+	a := e.wins[k]
+	if a == nil {
+		a = w.newAcc()
+		e.wins[k] = a
+	}
+	return a
+}
+
+// dictCache maps a string column's dictionary entries to small integers,
+// reusing the work for the shared part of the dictionary across batches.
+type dictCache struct {
+	id  uint64
+	ids []int32
+}
+
+type worker struct {
+	win     int64
+	svc     map[string]int32
+	edgeIdx [][]int32 // [caller svc][callee svc] → edge index + 1
+	edges   []*edgeAcc
+	names   []string
+
+	caller, callee dictCache
+	faults         dictCache
+	traceID        uint64
+	traceHash      []uint64
+
+	all              distinct
+	rows             int64
+	minStart, maxEnd int64
+	slab             []acc
+}
+
+func newWorker(win int64) *worker {
+	return &worker{win: win, svc: map[string]int32{}, minStart: math.MaxInt64, maxEnd: math.MinInt64}
+}
+
+func (w *worker) newAcc() *acc {
+	if len(w.slab) == 0 {
+		w.slab = make([]acc, 256)
+	}
+	a := &w.slab[0]
+	w.slab = w.slab[1:]
+	return a
+}
+
+func (w *worker) service(b []byte) int32 {
+	if id, ok := w.svc[string(b)]; ok {
+		return id
+	}
+	id := int32(len(w.names))
+	name := string(b)
+	w.svc[name] = id
+	w.names = append(w.names, name)
+	return id
+}
+
+func (w *worker) serviceIDs(c *ingest.StringColumn, dc *dictCache) []int32 {
+	if c.DictID == 0 || c.DictID != dc.id {
+		dc.ids = dc.ids[:0]
+		dc.id = c.DictID
+	}
+	shared := c.DictLen
+	if c.DictID == 0 {
+		shared = 0
+	}
+	if len(dc.ids) < shared {
+		for _, v := range c.Dict[len(dc.ids):shared] {
+			dc.ids = append(dc.ids, w.service(v))
+		}
+	}
+	dc.ids = dc.ids[:shared]
+	for _, v := range c.Dict[shared:] {
+		dc.ids = append(dc.ids, w.service(v))
+	}
+	return dc.ids
+}
+
+func (w *worker) faultIDs(c *ingest.StringColumn) []int32 {
+	dc := &w.faults
+	dc.ids = dc.ids[:0]
+	for _, v := range c.Dict {
+		id := int32(-1)
+		if len(v) > 0 {
+			id = NumFaultTypes - 1
+			for k, ft := range FaultTypes[:NumFaultTypes-1] {
+				if string(v) == ft {
+					id = int32(k)
+				}
+			}
+		}
+		dc.ids = append(dc.ids, id)
+	}
+	return dc.ids
+}
+
+func (w *worker) edge(caller, callee int32) *edgeAcc {
+	for int(caller) >= len(w.edgeIdx) {
+		w.edgeIdx = append(w.edgeIdx, nil)
+	}
+	row := w.edgeIdx[caller]
+	if int(callee) >= len(row) {
+		row = append(row, make([]int32, int(callee)+1-len(row))...)
+		w.edgeIdx[caller] = row
+	}
+	if k := row[callee]; k > 0 {
+		return w.edges[k-1]
+	}
+	e := &edgeAcc{caller: w.names[caller], callee: w.names[callee], minDepth: math.MaxInt32, codes: map[int32]int64{}}
+	w.edges = append(w.edges, e)
+	row[callee] = int32(len(w.edges))
+	return e
+}
+
+func (w *worker) traceHashes(c *ingest.StringColumn) []uint64 {
+	if c.DictID == 0 || c.DictID != w.traceID {
+		w.traceID = c.DictID
+		w.traceHash = w.traceHash[:0]
+	}
+	shared := c.DictLen
+	if c.DictID == 0 {
+		shared = 0
+	}
+	if len(w.traceHash) < shared {
+		w.traceHash = append(w.traceHash, make([]uint64, shared-len(w.traceHash))...)
+	}
+	w.traceHash = w.traceHash[:shared]
+	for range c.Dict[shared:] {
+		w.traceHash = append(w.traceHash, 0)
+	}
+	return w.traceHash
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// add aggregates one batch.
+func (w *worker) add(b *ingest.Batch) {
+	callers := w.serviceIDs(&b.Str[ingest.ColCaller], &w.caller)
+	callees := w.serviceIDs(&b.Str[ingest.ColCallee], &w.callee)
+	faults := w.faultIDs(&b.Str[ingest.ColFaultType])
+	trace := &b.Str[ingest.ColTraceID]
+	hashes := w.traceHashes(trace)
+	callerIdx, calleeIdx := b.Str[ingest.ColCaller].Idx, b.Str[ingest.ColCallee].Idx
+	faultIdx := b.Str[ingest.ColFaultType].Idx
+	starts, durs := b.I64[ingest.ColStartUnixNano], b.I64[ingest.ColDurationNano]
+	depth, status, retry := b.I32[ingest.ColDepth], b.I32[ingest.ColStatusCode], b.I32[ingest.ColRetryCount]
+	errs, timedOut, injected := b.Bool[ingest.ColError], b.Bool[ingest.ColTimedOut], b.Bool[ingest.ColInjected]
+
+	var last *edgeAcc
+	lastCaller, lastCallee := int32(-1), int32(-1)
+	for i := 0; i < b.N; i++ {
+		if b.Bad[i] != ingest.ReasonOK {
+			continue
+		}
+		ci, ce := callers[callerIdx[i]], callees[calleeIdx[i]]
+		if ci != lastCaller || ce != lastCallee {
+			last, lastCaller, lastCallee = w.edge(ci, ce), ci, ce
+		}
+		e := last
+		start, dur := starts[i], durs[i]
+		a := e.window(floorDiv(start, w.win), w)
+		a.calls++
+		a.durSum += dur
+		a.maxDur = max(a.maxDur, dur)
+		a.sk.Add(float64(dur))
+		if errs[i] {
+			a.errors++
+			e.codes[status[i]]++
+		}
+		if timedOut[i] {
+			a.timeouts++
+		}
+		if retry[i] > 0 {
+			a.retries++
+		}
+		if injected[i] {
+			if f := faults[faultIdx[i]]; f >= 0 {
+				a.injected[f]++
+			} else {
+				a.injected[NumFaultTypes-1]++
+			}
+		}
+		e.calls++
+		e.depthSum += int64(depth[i])
+		e.minDepth = min(e.minDepth, depth[i])
+		ti := trace.Idx[i]
+		h := hashes[ti]
+		if h == 0 {
+			h = hashBytes(trace.Dict[ti]) | 1
+			hashes[ti] = h
+		}
+		e.traces.add(h)
+		w.all.add(h)
+		w.rows++
+		w.minStart = min(w.minStart, start)
+		w.maxEnd = max(w.maxEnd, start+dur)
+	}
+}
+
+// finish merges the workers' accumulators into a Table.
+func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table {
+	t := &Table{Window: window, Bad: bad, StartUnixNano: math.MaxInt64, EndUnixNano: math.MinInt64}
+	type key struct{ caller, callee string }
+	merged := map[key]*edgeAcc{}
+	var all distinct
+	for _, w := range workers {
+		if w == nil {
+			continue
+		}
+		t.Rows += w.rows
+		t.StartUnixNano = min(t.StartUnixNano, w.minStart)
+		t.EndUnixNano = max(t.EndUnixNano, w.maxEnd)
+		all.merge(&w.all)
+		for _, e := range w.edges {
+			k := key{e.caller, e.callee}
+			m := merged[k]
+			if m == nil {
+				merged[k] = e
+				continue
+			}
+			m.traces.merge(&e.traces)
+			m.minDepth = min(m.minDepth, e.minDepth)
+			m.depthSum += e.depthSum
+			m.calls += e.calls
+			for c, n := range e.codes {
+				m.codes[c] += n
+			}
+			for k, a := range e.wins {
+				if a != nil {
+					m.window(e.base+int64(k), w).merge(a)
+				}
+			}
+		}
+	}
+	if t.Rows == 0 {
+		t.StartUnixNano, t.EndUnixNano = 0, 0
+	}
+	t.Traces = all.count()
+	keys := make([]key, 0, len(merged))
+	for k := range merged {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.caller, b.caller), cmp.Compare(a.callee, b.callee))
+	})
+	callees := map[string]int{}
+	for _, k := range keys {
+		callees[k.caller]++
+	}
+	for i, k := range keys {
+		e := merged[k]
+		var total acc
+		first := len(t.Windows)
+		for j, a := range e.wins {
+			if a == nil {
+				continue
+			}
+			total.merge(a)
+			t.Windows = append(t.Windows, Window{
+				Edge:          i,
+				StartUnixNano: (e.base + int64(j)) * int64(window),
+				Stats:         a.stats(),
+				Concurrency:   float64(a.durSum) / float64(window),
+			})
+		}
+		edge := Edge{
+			Caller: k.caller, Callee: k.callee,
+			Stats:       total.stats(),
+			Traces:      e.traces.count(),
+			FanOut:      callees[k.callee],
+			Depth:       e.minDepth,
+			MeanDepth:   float64(e.depthSum) / float64(max(e.calls, 1)),
+			Windows:     len(t.Windows) - first,
+			FirstWindow: first,
+			sketch:      total.sk,
+		}
+		if t.Traces > 0 {
+			edge.Criticality = min(1, float64(edge.Traces)/float64(t.Traces))
+		}
+		for c, n := range e.codes {
+			edge.ErrorCodes = append(edge.ErrorCodes, CodeCount{c, n})
+		}
+		slices.SortFunc(edge.ErrorCodes, func(a, b CodeCount) int {
+			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code))
+		})
+		t.Edges = append(t.Edges, edge)
+	}
+	return t
+}

@@ -1,0 +1,121 @@
+package features
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
+
+// distinct estimates the number of distinct 64-bit hashes. It is exact up to
+// exactLimit values and a HyperLogLog (Flajolet et al. 2007, precision 14,
+// standard error 0.8%) beyond. Its final state depends only on the set of
+// hashes added, never on the order of adds and merges, so results are
+// deterministic.
+type distinct struct {
+	exact map[uint64]struct{}
+	regs  []uint8 // HLL registers; nil while exact
+}
+
+const (
+	hllP       = 14
+	hllM       = 1 << hllP
+	exactLimit = 4096
+)
+
+func (d *distinct) add(h uint64) {
+	if d.regs != nil {
+		d.addHLL(h)
+		return
+	}
+	if d.exact == nil {
+		d.exact = make(map[uint64]struct{})
+	}
+	d.exact[h] = struct{}{}
+	if len(d.exact) > exactLimit {
+		d.toHLL()
+	}
+}
+
+func (d *distinct) addHLL(h uint64) {
+	idx := h >> (64 - hllP)
+	rho := uint8(bits.LeadingZeros64(h<<hllP|1<<(hllP-1))) + 1
+	if rho > d.regs[idx] {
+		d.regs[idx] = rho
+	}
+}
+
+func (d *distinct) toHLL() {
+	d.regs = make([]uint8, hllM)
+	for h := range d.exact {
+		d.addHLL(h)
+	}
+	d.exact = nil
+}
+
+func (d *distinct) merge(o *distinct) {
+	switch {
+	case o.regs == nil && d.regs == nil:
+		for h := range o.exact {
+			d.add(h)
+		}
+	case o.regs == nil:
+		for h := range o.exact {
+			d.addHLL(h)
+		}
+	default:
+		if d.regs == nil {
+			d.toHLL()
+		}
+		for i, r := range o.regs {
+			if r > d.regs[i] {
+				d.regs[i] = r
+			}
+		}
+	}
+}
+
+func (d *distinct) count() int64 {
+	if d.regs == nil {
+		return int64(len(d.exact))
+	}
+	var sum float64
+	zeros := 0
+	for _, r := range d.regs {
+		sum += math.Ldexp(1, -int(r))
+		if r == 0 {
+			zeros++
+		}
+	}
+	m := float64(hllM)
+	est := 0.7213 / (1 + 1.079/m) * m * m / sum
+	if est <= 2.5*m && zeros > 0 {
+		est = m * math.Log(m/float64(zeros)) // linear counting
+	}
+	return int64(math.Round(est))
+}
+
+// hashes returns the exact set, sorted (tests).
+func (d *distinct) hashes() []uint64 {
+	out := make([]uint64, 0, len(d.exact))
+	for h := range d.exact {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// hashBytes is FNV-1a followed by the splitmix64 finaliser, so that the top
+// bits (the HLL register index) are well mixed.
+func hashBytes(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}

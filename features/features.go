@@ -1,0 +1,155 @@
+// Package features builds the caller→callee edge table from span records:
+// per edge and per time window, calls, errors, timeouts, retries, latency
+// quantiles from a mergeable sketch, concurrency and injected calls by fault
+// type; per edge over the whole input, the same totals plus fan-out, depth
+// and criticality.
+//
+// Row groups are aggregated in parallel into per-worker accumulators that
+// hold only integers and sketches, and merged at the end: the result does
+// not depend on the number of workers or the order of the input.
+package features
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaosgen/chaosgen/ingest"
+)
+
+// Options control Build.
+type Options struct {
+	Window   time.Duration // window length; DefaultWindow when 0
+	Workers  int           // 0 means GOMAXPROCS
+	Progress *atomic.Int64 // advanced by the rows read
+}
+
+// DefaultWindow is the default window length.
+const DefaultWindow = time.Minute
+
+// Fault types counted in Stats.Injected, in order.
+var FaultTypes = []string{ingest.FaultLatency, ingest.FaultAbort, ingest.FaultDrop, ingest.FaultCorrupt, "other"}
+
+// NumFaultTypes is len(FaultTypes).
+const NumFaultTypes = 5
+
+// Stats are the aggregate features of one edge, over a window or the input.
+type Stats struct {
+	Calls     int64
+	Errors    int64
+	Timeouts  int64
+	Retries   int64 // calls with retry_count > 0 (retry attempts)
+	ErrorRate float64
+	MeanMs    float64
+	P50Ms     float64
+	P90Ms     float64
+	P99Ms     float64
+	MaxMs     float64
+	// DurationSumNano is the exact sum of durations.
+	DurationSumNano int64
+	Injected        [NumFaultTypes]int64
+}
+
+// Edge is one caller→callee edge with its totals.
+type Edge struct {
+	Caller, Callee string
+	Stats
+	// Criticality is the share of traces (root requests) that use the edge:
+	// exact up to 4096 traces per edge, a HyperLogLog estimate (0.8%
+	// standard error) beyond.
+	Criticality float64
+	Traces      int64 // distinct traces using the edge (same estimate)
+	// FanOut is the number of distinct services the callee calls.
+	FanOut int
+	// Depth is the smallest depth at which the edge is called (0: called
+	// from the ingress); MeanDepth the mean over its calls.
+	Depth     int32
+	MeanDepth float64
+	// Windows is the number of windows with calls; FirstWindow the index of
+	// the edge's first row in Table.Windows.
+	Windows     int
+	FirstWindow int
+	// ErrorCodes counts the status codes of failed calls, by code.
+	ErrorCodes []CodeCount
+
+	sketch Sketch
+}
+
+// CodeCount is a status code and how often it was seen.
+type CodeCount struct {
+	Code  int32
+	Count int64
+}
+
+// Window is one edge's features in one window.
+type Window struct {
+	Edge          int // index into Table.Edges
+	StartUnixNano int64
+	Stats
+	// Concurrency is the mean number of calls in flight: the sum of
+	// durations over the window length (Little's law).
+	Concurrency float64
+}
+
+// Table is the feature table.
+type Table struct {
+	Window  time.Duration
+	Edges   []Edge   // sorted by caller, then callee
+	Windows []Window // sorted by edge, then start
+	Rows    int64    // rows aggregated (bad rows excluded)
+	Traces  int64    // distinct traces (estimate as for Criticality)
+	// StartUnixNano and EndUnixNano bound the calls (first start, last end).
+	StartUnixNano, EndUnixNano int64
+	Bad                        *ingest.BadRows
+}
+
+// EdgeSketch returns the latency sketch (ns) of edge i over the whole input.
+func (t *Table) EdgeSketch(i int) *Sketch { return &t.Edges[i].sketch }
+
+// EdgeWindows returns edge i's windows.
+func (t *Table) EdgeWindows(i int) []Window {
+	e := &t.Edges[i]
+	return t.Windows[e.FirstWindow : e.FirstWindow+e.Windows]
+}
+
+// Columns are the span columns Build reads.
+var Columns = []ingest.Column{
+	ingest.ColTraceID, ingest.ColCaller, ingest.ColCallee, ingest.ColDepth,
+	ingest.ColStartUnixNano, ingest.ColDurationNano, ingest.ColStatusCode,
+	ingest.ColError, ingest.ColRetryCount, ingest.ColTimedOut,
+	ingest.ColInjected, ingest.ColFaultType,
+}
+
+// Build aggregates the opened files.
+func Build(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*Table, error) {
+	if opt.Window == 0 {
+		opt.Window = DefaultWindow
+	}
+	if opt.Window < time.Second {
+		return nil, fmt.Errorf("window %s is shorter than one second", opt.Window)
+	}
+	if (24*time.Hour)%opt.Window != 0 && opt.Window%(24*time.Hour) != 0 {
+		return nil, fmt.Errorf("window %s does not divide a day evenly", opt.Window)
+	}
+	n := opt.Workers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	// One accumulator per worker; Scan calls worker w's callback from one
+	// goroutine only, so each slot is created and used without locks.
+	workers := make([]*worker, n)
+	bad, err := files.Scan(ctx, ingest.ScanOptions{Columns: Columns, Workers: n, Progress: opt.Progress},
+		func(w int, b *ingest.Batch) error {
+			if workers[w] == nil {
+				workers[w] = newWorker(int64(opt.Window))
+			}
+			workers[w].add(b)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return finish(workers, bad, opt.Window), nil
+}

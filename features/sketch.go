@@ -1,0 +1,123 @@
+package features
+
+import (
+	"math"
+)
+
+// RelativeAccuracy is the sketch's guarantee: a quantile it returns is within
+// 1% (relative) of the exact value of the same rank.
+const RelativeAccuracy = 0.01
+
+var (
+	gamma    = (1 + RelativeAccuracy) / (1 - RelativeAccuracy)
+	logGamma = math.Log(gamma)
+)
+
+// Sketch is a mergeable quantile sketch of positive values on logarithmic
+// buckets (the bucket scheme of DDSketch, Masson et al., VLDB 2019). Bucket i
+// holds the values in (γ^(i-1), γ^i] with γ = (1+α)/(1-α), α =
+// RelativeAccuracy, and a quantile is reported as the bucket's midpoint
+// 2γ^i/(γ+1), which is within α of every value in the bucket. So for
+// quantile q the sketch returns x̂ with |x̂ - x| ≤ α·x, where x is the exact
+// element of rank ⌈q·n⌉ (1-based; the nearest-rank quantile). Values ≤ 0
+// are counted separately and reported as 0.
+//
+// Counts are integers, so merging is exact and its result does not depend on
+// the order of the merges.
+type Sketch struct {
+	lo     int32    // bucket index of counts[0]
+	counts []uint64 // dense counts for buckets lo, lo+1, ...
+	zero   uint64
+	n      uint64
+}
+
+func bucketOf(x float64) int32 {
+	return int32(math.Ceil(math.Log(x) / logGamma))
+}
+
+// Add records one value.
+func (s *Sketch) Add(x float64) {
+	s.n++
+	if x <= 0 || math.IsNaN(x) {
+		s.zero++
+		return
+	}
+	s.addBucket(bucketOf(x), 1)
+}
+
+func (s *Sketch) addBucket(i int32, c uint64) {
+	if len(s.counts) == 0 {
+		s.lo = i
+		s.counts = append(s.counts[:0], c)
+		return
+	}
+	switch {
+	case i < s.lo:
+		// grow downwards with some slack to amortise
+		extra := int(s.lo-i) + len(s.counts)/4
+		nc := make([]uint64, extra+len(s.counts), extra+cap(s.counts))
+		copy(nc[extra:], s.counts)
+		s.counts = nc
+		s.lo -= int32(extra)
+	case int(i-s.lo) >= len(s.counts):
+		need := int(i-s.lo) + 1
+		if need > cap(s.counts) {
+			nc := make([]uint64, need, need+need/4)
+			copy(nc, s.counts)
+			s.counts = nc
+		} else {
+			s.counts = s.counts[:need]
+		}
+	}
+	s.counts[i-s.lo] += c
+}
+
+// Merge adds o's values to s.
+func (s *Sketch) Merge(o *Sketch) {
+	s.n += o.n
+	s.zero += o.zero
+	if len(o.counts) == 0 {
+		return
+	}
+	// pre-size once to the union range
+	s.addBucket(o.lo, 0)
+	s.addBucket(o.lo+int32(len(o.counts))-1, 0)
+	off := o.lo - s.lo
+	for i, c := range o.counts {
+		s.counts[int32(i)+off] += c
+	}
+}
+
+// Count returns the number of values added.
+func (s *Sketch) Count() uint64 { return s.n }
+
+// Quantile returns the q-quantile (0 ≤ q ≤ 1) of the values, or 0 for an
+// empty sketch.
+func (s *Sketch) Quantile(q float64) float64 {
+	if s.n == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(s.n))) // 1-based nearest rank
+	rank = max(rank, 1)
+	if rank <= s.zero {
+		return 0
+	}
+	seen := s.zero
+	for i, c := range s.counts {
+		seen += c
+		if seen >= rank {
+			return bucketValue(s.lo + int32(i))
+		}
+	}
+	return bucketValue(s.lo + int32(len(s.counts)) - 1)
+}
+
+func bucketValue(i int32) float64 {
+	return 2 * math.Pow(gamma, float64(i)) / (gamma + 1)
+}
+
+// Reset empties the sketch, keeping its memory.
+func (s *Sketch) Reset() {
+	s.counts = s.counts[:0]
+	s.zero, s.n, s.lo = 0, 0, 0
+}
