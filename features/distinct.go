@@ -3,7 +3,6 @@ package features
 import (
 	"math"
 	"math/bits"
-	"slices"
 )
 
 // distinct estimates the number of distinct 64-bit hashes. It is exact up to
@@ -94,15 +93,6 @@ func (d *distinct) count() int64 {
 	return int64(math.Round(est))
 }
 
-// hashes returns the exact set, sorted (tests).
-func (d *distinct) hashes() []uint64 {
-	out := make([]uint64, 0, len(d.exact))
-	for h := range d.exact {
-		out = append(out, h)
-	}
-	slices.Sort(out)
-	return out
-}
 
 // hashBytes is FNV-1a followed by the splitmix64 finaliser, so that the top
 // bits (the HLL register index) are well mixed.

@@ -432,6 +432,9 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[n
 		if err := emit(b); err != nil {
 			return err
 		}
+		for _, cur := range cursors {
+			cur.releaseHeld()
+		}
 		done += int64(n)
 	}
 	return nil
@@ -458,9 +461,21 @@ type cursor struct {
 	dict   parquet.Dictionary
 	dictID uint64
 	dictV  [][]byte
+	held   []parquet.Page
+}
+
+// releaseHeld returns the pages that the last batch no longer needs to
+// parquet-go's buffer pool. Pages a batch read from stay alive until the
+// batch has been emitted, because its string columns point into them.
+func (c *cursor) releaseHeld() {
+	for _, p := range c.held {
+		parquet.Release(p)
+	}
+	c.held = c.held[:0]
 }
 
 func (c *cursor) close() {
+	c.releaseHeld()
 	if c.page != nil {
 		parquet.Release(c.page)
 		c.page = nil
@@ -472,7 +487,7 @@ func (c *cursor) close() {
 
 func (c *cursor) nextPage() error {
 	if c.page != nil {
-		parquet.Release(c.page)
+		c.held = append(c.held, c.page)
 		c.page = nil
 	}
 	for {

@@ -1,0 +1,358 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/google/go-cmp/cmp"
+)
+
+// exactQuantile is the nearest-rank quantile the sketch promises to
+// approximate: the element of 1-based rank ceil(q*n).
+func exactQuantile(sorted []float64, q float64) float64 {
+	r := int(math.Ceil(q * float64(len(sorted))))
+	return sorted[max(r, 1)-1]
+}
+
+func TestSketchAccuracy(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	for trial := 0; trial < 50; trial++ {
+		n := 1 + r.IntN(5000)
+		xs := make([]float64, n)
+		var parts [3]Sketch
+		var whole Sketch
+		for i := range xs {
+			// lognormal around 1 ms to 1 s with a heavy tail
+			x := math.Exp(13 + 2*r.NormFloat64())
+			if r.IntN(100) == 0 {
+				x *= 100
+			}
+			if r.IntN(200) == 0 {
+				x = 0
+			}
+			xs[i] = math.Round(x)
+			whole.Add(xs[i])
+			parts[r.IntN(3)].Add(xs[i])
+		}
+		var merged Sketch
+		merged.Merge(&parts[2])
+		merged.Merge(&parts[0])
+		merged.Merge(&parts[1])
+		slices.Sort(xs)
+		for _, q := range []float64{0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1} {
+			want := exactQuantile(xs, q)
+			for name, s := range map[string]*Sketch{"whole": &whole, "merged": &merged} {
+				got := s.Quantile(q)
+				if math.Abs(got-want) > RelativeAccuracy*want+1e-9 {
+					t.Fatalf("trial %d n=%d %s q=%g: got %g, exact %g (rel err %.4f)", trial, n, name, q, got, want, math.Abs(got-want)/want)
+				}
+			}
+		}
+		if merged.Count() != uint64(n) || !slices.Equal(merged.counts[firstNonZero(merged.counts):], whole.counts[firstNonZero(whole.counts):]) {
+			t.Fatalf("trial %d: merged sketch differs from the whole one", trial)
+		}
+	}
+}
+
+func firstNonZero(c []uint64) int {
+	for i, v := range c {
+		if v != 0 {
+			return i
+		}
+	}
+	return len(c)
+}
+
+func TestDistinct(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, n := range []int{0, 1, 100, exactLimit, exactLimit + 1, 50_000, 400_000} {
+		var a, b, all distinct
+		for i := 0; i < n; i++ {
+			h := r.Uint64()
+			all.add(h)
+			if i%2 == 0 {
+				a.add(h)
+			} else {
+				b.add(h)
+			}
+			if i%5 == 0 { // duplicates count once
+				a.add(h)
+			}
+		}
+		a.merge(&b)
+		got := a.count()
+		if n <= exactLimit && got != int64(n) {
+			t.Errorf("n=%d: count %d, want exact", n, got)
+		}
+		if n > exactLimit && math.Abs(float64(got)-float64(n)) > 0.04*float64(n) {
+			t.Errorf("n=%d: count %d, more than 4%% off", n, got)
+		}
+		if got != all.count() {
+			t.Errorf("n=%d: merged count %d != single count %d: merge depends on order", n, got, all.count())
+		}
+	}
+}
+
+// genSpans makes random spans over a few hours: services, errors, timeouts,
+// retries, injections, and traces that visit several edges.
+func genSpans(r *rand.Rand, traces int) []ingest.Span {
+	svcs := []string{"frontend", "cart", "checkout", "payment", "db", "cache"}
+	var out []ingest.Span
+	t0 := int64(1_767_571_200_000_000_000)
+	for tr := 0; tr < traces; tr++ {
+		id := fmt.Sprintf("%032x", r.Uint64())
+		start := t0 + r.Int64N(int64(3*time.Hour))
+		caller := ""
+		callee := svcs[r.IntN(2)]
+		hops := 1 + r.IntN(4)
+		for d := 0; d < hops; d++ {
+			calls := 1 + r.IntN(3)
+			for c := 0; c < calls; c++ {
+				s := ingest.Span{
+					TraceID: id, SpanID: fmt.Sprintf("%016x", r.Uint64()),
+					Caller: caller, Callee: callee, Operation: "op",
+					Depth: int32(d), StartUnixNano: start + int64(c)*1000,
+					DurationNano: int64(math.Exp(14 + r.NormFloat64())),
+					StatusCode:   200, RetryCount: int32(c),
+				}
+				if r.IntN(20) == 0 {
+					s.Error, s.StatusCode = true, []int32{500, 503, 14}[r.IntN(3)]
+				}
+				if r.IntN(50) == 0 {
+					s.TimedOut = true
+				}
+				if r.IntN(30) == 0 {
+					s.Injected, s.FaultType = true, []string{"latency", "abort", "drop", "corrupt", "weird"}[r.IntN(5)]
+				}
+				out = append(out, s)
+			}
+			caller, callee = callee, svcs[2+r.IntN(len(svcs)-2)]
+			if caller == callee {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// brute computes the features the slow, obvious way.
+type bruteEdge struct {
+	calls, errors, timeouts, retries, durSum, maxDur int64
+	durs                                             []float64
+	traces                                           map[string]bool
+	minDepth                                         int32
+	injected                                         [NumFaultTypes]int64
+	codes                                            map[int32]int64
+}
+
+func brute(spans []ingest.Span, win time.Duration) (map[[2]string]*bruteEdge, map[[2]string]map[int64]*bruteEdge, int) {
+	edges := map[[2]string]*bruteEdge{}
+	wins := map[[2]string]map[int64]*bruteEdge{}
+	traces := map[string]bool{}
+	add := func(m *bruteEdge, s ingest.Span) {
+		m.calls++
+		if s.Error {
+			m.errors++
+			m.codes[s.StatusCode]++
+		}
+		if s.TimedOut {
+			m.timeouts++
+		}
+		if s.RetryCount > 0 {
+			m.retries++
+		}
+		if s.Injected {
+			k := slices.Index(FaultTypes[:NumFaultTypes-1], s.FaultType)
+			if k < 0 {
+				k = NumFaultTypes - 1
+			}
+			m.injected[k]++
+		}
+		m.durSum += s.DurationNano
+		m.maxDur = max(m.maxDur, s.DurationNano)
+		m.durs = append(m.durs, float64(s.DurationNano))
+		m.traces[s.TraceID] = true
+		m.minDepth = min(m.minDepth, s.Depth)
+	}
+	for _, s := range spans {
+		k := [2]string{s.Caller, s.Callee}
+		if edges[k] == nil {
+			edges[k] = &bruteEdge{traces: map[string]bool{}, minDepth: math.MaxInt32, codes: map[int32]int64{}}
+			wins[k] = map[int64]*bruteEdge{}
+		}
+		w := s.StartUnixNano / int64(win) * int64(win)
+		if wins[k][w] == nil {
+			wins[k][w] = &bruteEdge{traces: map[string]bool{}, minDepth: math.MaxInt32, codes: map[int32]int64{}}
+		}
+		add(edges[k], s)
+		add(wins[k][w], s)
+		traces[s.TraceID] = true
+	}
+	return edges, wins, len(traces)
+}
+
+func checkQuantiles(t *testing.T, what string, durs []float64, st Stats) {
+	t.Helper()
+	slices.Sort(durs)
+	for _, c := range []struct {
+		q   float64
+		got float64
+	}{{0.5, st.P50Ms}, {0.9, st.P90Ms}, {0.99, st.P99Ms}} {
+		want := exactQuantile(durs, c.q) / 1e6
+		if math.Abs(c.got-want) > RelativeAccuracy*want+1e-12 {
+			t.Errorf("%s p%g: %g ms, exact %g ms", what, 100*c.q, c.got, want)
+		}
+	}
+}
+
+func writeSpans(t testing.TB, dir string, name string, spans []ingest.Span, rg int64) string {
+	p := filepath.Join(dir, name)
+	w, err := ingest.Create(p, ingest.WriterOptions{RowGroupRows: rg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(spans); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func build(t testing.TB, paths []string, opt Options) *Table {
+	of, err := ingest.Open(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	tab, err := Build(context.Background(), of, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+func TestBuildAgainstBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	spans := genSpans(r, 2000)
+	path := writeSpans(t, t.TempDir(), "s.parquet", spans, 1500)
+	win := 5 * time.Minute
+	tab := build(t, []string{path}, Options{Window: win, Workers: 3})
+	edges, wins, ntraces := brute(spans, win)
+	if tab.Rows != int64(len(spans)) || tab.Traces != int64(ntraces) {
+		t.Fatalf("rows %d traces %d, want %d %d", tab.Rows, tab.Traces, len(spans), ntraces)
+	}
+	if len(tab.Edges) != len(edges) {
+		t.Fatalf("%d edges, want %d", len(tab.Edges), len(edges))
+	}
+	callees := map[string]int{}
+	for k := range edges {
+		callees[k[0]]++
+	}
+	nwin := 0
+	for i, e := range tab.Edges {
+		if i > 0 && (tab.Edges[i-1].Caller > e.Caller || tab.Edges[i-1].Caller == e.Caller && tab.Edges[i-1].Callee >= e.Callee) {
+			t.Fatalf("edges not sorted at %d", i)
+		}
+		k := [2]string{e.Caller, e.Callee}
+		b := edges[k]
+		name := fmt.Sprintf("%s->%s", e.Caller, e.Callee)
+		if e.Calls != b.calls || e.Errors != b.errors || e.Timeouts != b.timeouts || e.Retries != b.retries ||
+			e.DurationSumNano != b.durSum || e.MaxMs != float64(b.maxDur)/1e6 || e.Injected != b.injected {
+			t.Errorf("%s: got %+v, brute %+v", name, e.Stats, b)
+		}
+		if e.Traces != int64(len(b.traces)) || e.Criticality != float64(len(b.traces))/float64(ntraces) {
+			t.Errorf("%s: traces %d criticality %g, want %d %g", name, e.Traces, e.Criticality, len(b.traces), float64(len(b.traces))/float64(ntraces))
+		}
+		if e.Depth != b.minDepth || e.FanOut != callees[e.Callee] {
+			t.Errorf("%s: depth %d fan-out %d, want %d %d", name, e.Depth, e.FanOut, b.minDepth, callees[e.Callee])
+		}
+		var codes []CodeCount
+		for c, n := range b.codes {
+			codes = append(codes, CodeCount{c, n})
+		}
+		slices.SortFunc(codes, func(a, b CodeCount) int {
+			if a.Count != b.Count {
+				return int(b.Count - a.Count)
+			}
+			return int(a.Code - b.Code)
+		})
+		if diff := cmp.Diff(codes, e.ErrorCodes); diff != "" && len(codes) > 0 {
+			t.Errorf("%s codes (-want +got):\n%s", name, diff)
+		}
+		checkQuantiles(t, name, b.durs, e.Stats)
+		ws := tab.EdgeWindows(i)
+		if len(ws) != len(wins[k]) {
+			t.Fatalf("%s: %d windows, want %d", name, len(ws), len(wins[k]))
+		}
+		for j, w := range ws {
+			if j > 0 && ws[j-1].StartUnixNano >= w.StartUnixNano {
+				t.Fatalf("%s: windows not sorted", name)
+			}
+			bw := wins[k][w.StartUnixNano]
+			if bw == nil || w.Calls != bw.calls || w.Errors != bw.errors || w.DurationSumNano != bw.durSum || w.Edge != i {
+				t.Fatalf("%s window %d: got %+v want %+v", name, w.StartUnixNano, w.Stats, bw)
+			}
+			if want := float64(bw.durSum) / float64(win); w.Concurrency != want {
+				t.Errorf("%s window %d: concurrency %g, want %g", name, w.StartUnixNano, w.Concurrency, want)
+			}
+			checkQuantiles(t, fmt.Sprintf("%s window %d", name, w.StartUnixNano), bw.durs, w.Stats)
+			nwin++
+		}
+	}
+	if nwin != len(tab.Windows) {
+		t.Errorf("%d windows listed per edge, %d in the table", nwin, len(tab.Windows))
+	}
+}
+
+func TestBuildIsDeterministic(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	spans := genSpans(r, 3000)
+	dir := t.TempDir()
+	a := build(t, []string{writeSpans(t, dir, "a.parquet", spans, 4000)}, Options{Workers: 1})
+	r.Shuffle(len(spans), func(i, j int) { spans[i], spans[j] = spans[j], spans[i] })
+	third := len(spans) / 3
+	paths := []string{
+		writeSpans(t, dir, "b1.parquet", spans[:third], 333),
+		writeSpans(t, dir, "b2.parquet", spans[third:2*third], 1000),
+		writeSpans(t, dir, "b3.parquet", spans[2*third:], 77),
+	}
+	b := build(t, paths, Options{Workers: 4})
+	opt := cmp.Options{cmp.AllowUnexported(Edge{}, Sketch{}), cmp.Comparer(func(x, y *ingest.BadRows) bool { return x.Total() == y.Total() })}
+	// sketches may differ in spare capacity, not in content
+	for _, tab := range []*Table{a, b} {
+		for i := range tab.Edges {
+			s := &tab.Edges[i].sketch
+			k := firstNonZero(s.counts)
+			s.lo += int32(k)
+			s.counts = slices.Clip(s.counts[k:])
+		}
+	}
+	if diff := cmp.Diff(a, b, opt); diff != "" {
+		t.Fatalf("shuffled, split input gives a different table (-one file +three):\n%s", diff)
+	}
+}
+
+func TestBuildOptions(t *testing.T) {
+	path := writeSpans(t, t.TempDir(), "s.parquet", genSpans(rand.New(rand.NewPCG(1, 1)), 10), 0)
+	of, err := ingest.Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	for _, w := range []time.Duration{time.Millisecond, 7 * time.Minute} {
+		if _, err := Build(context.Background(), of, Options{Window: w}); err == nil {
+			t.Errorf("window %s: no error", w)
+		}
+	}
+}

@@ -1,0 +1,459 @@
+package ingest
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/parquet-go/parquet-go"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, _ := os.ReadFile(path)
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+// randomSpans makes n spans with every column set, including optional ones.
+func randomSpans(r *rand.Rand, n int) []Span {
+	svcs := []string{"frontend", "cart", "checkout", "payment", "db"}
+	faults := []string{"", "", "", FaultLatency, FaultAbort}
+	out := make([]Span, n)
+	for i := range out {
+		caller := svcs[r.IntN(len(svcs))]
+		if r.IntN(5) == 0 {
+			caller = ""
+		}
+		ft := faults[r.IntN(len(faults))]
+		out[i] = Span{
+			TraceID:       fmt.Sprintf("%032x", r.IntN(n/3+1)),
+			SpanID:        fmt.Sprintf("%016x", r.Uint64()),
+			ParentSpanID:  fmt.Sprintf("%016x", r.Uint64()),
+			Caller:        caller,
+			Callee:        svcs[r.IntN(len(svcs))],
+			Operation:     fmt.Sprintf("GET /%d", r.IntN(4)),
+			Depth:         int32(r.IntN(6)),
+			Stack:         []string{"frontend", svcs[r.IntN(len(svcs))]},
+			StartUnixNano: 1_767_571_200_000_000_000 + r.Int64N(3_600_000_000_000),
+			DurationNano:  r.Int64N(1e9),
+			StatusCode:    []int32{200, 500, 0, 14}[r.IntN(4)],
+			Error:         r.IntN(10) == 0,
+			RetryCount:    int32(r.IntN(3)),
+			TimedOut:      r.IntN(20) == 0,
+			CircuitOpen:   r.IntN(30) == 0,
+			Fallback:      r.IntN(25) == 0,
+			Injected:      ft != "",
+			FaultType:     ft,
+		}
+		if ft != "" {
+			out[i].FaultProfileID = "p-" + ft
+			out[i].InjectedAtUnixNano = out[i].StartUnixNano
+			out[i].FallbackLatencyNano = r.Int64N(1000)
+		}
+	}
+	return out
+}
+
+func TestRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	spans := randomSpans(r, 3000)
+	path := filepath.Join(t.TempDir(), "spans.parquet")
+	w, err := Create(path, WriterOptions{RowGroupRows: 700})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(spans[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(spans[1000:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(spans, got); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
+	}
+	// The scanner sees the same values as the row reader.
+	checkScanMatches(t, path, spans)
+}
+
+func TestWriterIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spans.parquet")
+	w, err := Create(path, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(randomSpans(rand.New(rand.NewPCG(1, 1)), 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("file visible before Close: %v", err)
+	}
+	w.Abort()
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Fatalf("Abort left files behind: %v", ents)
+	}
+}
+
+// checkScanMatches scans every scannable column in small batches across
+// several workers and compares with spans.
+func checkScanMatches(t *testing.T, path string, spans []Span) {
+	t.Helper()
+	of, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	var cols []Column
+	for _, c := range Columns() {
+		if c != ColStack {
+			cols = append(cols, c)
+		}
+	}
+	got := make([]Span, len(spans))
+	seen := make([]bool, len(spans))
+	_, err = of.Scan(context.Background(), ScanOptions{Columns: cols, BatchRows: 97, Workers: 3}, func(_ int, b *Batch) error {
+		for i := 0; i < b.N; i++ {
+			row := b.FirstRow + int64(i)
+			s := &got[row]
+			if seen[row] {
+				return fmt.Errorf("row %d seen twice", row)
+			}
+			seen[row] = true
+			s.TraceID = string(b.Str[ColTraceID].Value(i))
+			s.SpanID = string(b.Str[ColSpanID].Value(i))
+			s.ParentSpanID = string(b.Str[ColParentSpanID].Value(i))
+			s.Caller = string(b.Str[ColCaller].Value(i))
+			s.Callee = string(b.Str[ColCallee].Value(i))
+			s.Operation = string(b.Str[ColOperation].Value(i))
+			s.Depth = b.I32[ColDepth][i]
+			s.StartUnixNano = b.I64[ColStartUnixNano][i]
+			s.DurationNano = b.I64[ColDurationNano][i]
+			s.StatusCode = b.I32[ColStatusCode][i]
+			s.Error = b.Bool[ColError][i]
+			s.RetryCount = b.I32[ColRetryCount][i]
+			s.TimedOut = b.Bool[ColTimedOut][i]
+			s.CircuitOpen = b.Bool[ColCircuitOpen][i]
+			s.Fallback = b.Bool[ColFallback][i]
+			s.Injected = b.Bool[ColInjected][i]
+			s.FaultType = string(b.Str[ColFaultType].Value(i))
+			s.FaultProfileID = string(b.Str[ColFaultProfileID].Value(i))
+			s.InjectedAtUnixNano = b.I64[ColInjectedAtUnixNano][i]
+			s.FallbackLatencyNano = b.I64[ColFallbackLatencyNano][i]
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]Span, len(spans))
+	for i, s := range spans {
+		s.Stack = nil
+		want[i] = s
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("scan (-want +got):\n%s", diff)
+	}
+}
+
+// foreignSpan is how another tool might write span files: columns in a
+// different order, nullable (optional) columns, no dictionary encoding, a
+// list column, and columns chaosgen does not know.
+type foreignSpan struct {
+	Note          string   `parquet:"note"`
+	DurationNano  int64    `parquet:"duration_nano"`
+	StartUnixNano int64    `parquet:"start_unix_nano"`
+	Callee        string   `parquet:"callee"`
+	Caller        *string  `parquet:"caller,optional"`
+	TraceID       string   `parquet:"trace_id"`
+	SpanID        string   `parquet:"span_id"`
+	ParentSpanID  string   `parquet:"parent_span_id"`
+	Operation     string   `parquet:"operation"`
+	Depth         int32    `parquet:"depth"`
+	StatusCode    int32    `parquet:"status_code"`
+	Error         bool     `parquet:"error"`
+	Weight        float64  `parquet:"weight"`
+	RetryCount    *int32   `parquet:"retry_count,optional"`
+	TimedOut      *bool    `parquet:"timed_out,optional"`
+	Stack         []string `parquet:"stack,list"`
+}
+
+func TestForeignFile(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	spans := randomSpans(r, 500)
+	rows := make([]foreignSpan, len(spans))
+	for i, s := range spans {
+		f := foreignSpan{
+			Note: "x", DurationNano: s.DurationNano, StartUnixNano: s.StartUnixNano,
+			Callee: s.Callee, TraceID: s.TraceID, SpanID: s.SpanID, ParentSpanID: s.ParentSpanID,
+			Operation: s.Operation, Depth: s.Depth, StatusCode: s.StatusCode, Error: s.Error,
+			Weight: 1.5, Stack: s.Stack,
+		}
+		if i%3 != 0 { // every third row has null caller and markers
+			c, rc, to := s.Caller, s.RetryCount, s.TimedOut
+			f.Caller, f.RetryCount, f.TimedOut = &c, &rc, &to
+		}
+		rows[i] = f
+	}
+	path := filepath.Join(t.TempDir(), "foreign.parquet")
+	if err := parquet.WriteFile(path, rows, parquet.MaxRowsPerRowGroup(128), parquet.PageBufferSize(512)); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]Span, len(spans))
+	for i, s := range spans {
+		w := Span{
+			TraceID: s.TraceID, SpanID: s.SpanID, ParentSpanID: s.ParentSpanID, Callee: s.Callee,
+			Operation: s.Operation, Depth: s.Depth, StartUnixNano: s.StartUnixNano,
+			DurationNano: s.DurationNano, StatusCode: s.StatusCode, Error: s.Error, Stack: s.Stack,
+		}
+		if i%3 != 0 {
+			w.Caller, w.RetryCount, w.TimedOut = s.Caller, s.RetryCount, s.TimedOut
+		}
+		want[i] = w
+	}
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("ReadFile on a foreign file (-want +got):\n%s", diff)
+	}
+	checkScanMatches(t, path, want)
+}
+
+type noDepth struct {
+	TraceID       string `parquet:"trace_id"`
+	SpanID        string `parquet:"span_id"`
+	ParentSpanID  string `parquet:"parent_span_id"`
+	Caller        string `parquet:"caller"`
+	Callee        string `parquet:"callee"`
+	Operation     string `parquet:"operation"`
+	StartUnixNano int64  `parquet:"start_unix_nano"`
+	DurationNano  int64  `parquet:"duration_nano"`
+	StatusCode    int32  `parquet:"status_code"`
+	Error         bool   `parquet:"error"`
+}
+
+type depthInt64 struct {
+	noDepth
+	Depth int64 `parquet:"depth"`
+}
+
+type startString struct {
+	TraceID       string `parquet:"trace_id"`
+	SpanID        string `parquet:"span_id"`
+	ParentSpanID  string `parquet:"parent_span_id"`
+	Caller        string `parquet:"caller"`
+	Callee        string `parquet:"callee"`
+	Operation     string `parquet:"operation"`
+	Depth         int32  `parquet:"depth"`
+	StartUnixNano string `parquet:"start_unix_nano"`
+	DurationNano  int64  `parquet:"duration_nano"`
+	StatusCode    int32  `parquet:"status_code"`
+	Error         bool   `parquet:"error"`
+}
+
+// TestBadInput checks the exact message for each kind of bad file.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.parquet")
+	if err := WriteFile(good, randomSpans(rand.New(rand.NewPCG(5, 5)), 2000)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(good)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name string
+		path string
+	}{
+		{"missing-column", func() string {
+			p := filepath.Join(dir, "missing-column.parquet")
+			if err := parquet.WriteFile(p, []noDepth{{Callee: "a"}}); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}()},
+		{"wrong-type", func() string {
+			p := filepath.Join(dir, "wrong-type.parquet")
+			if err := parquet.WriteFile(p, []depthInt64{{noDepth: noDepth{Callee: "a"}}}); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}()},
+		{"wrong-type-string", func() string {
+			p := filepath.Join(dir, "wrong-type-string.parquet")
+			if err := parquet.WriteFile(p, []startString{{Callee: "a"}}); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}()},
+		{"not-parquet", write("not-parquet.parquet", []byte("trace_id,span_id\n1,2\n"))},
+		{"truncated", write("truncated.parquet", data[:len(data)/2])},
+		{"empty", write("empty.parquet", nil)},
+		{"corrupt-data", func() string {
+			b := append([]byte(nil), data...)
+			// overwrite the middle of the column data, keep the footer
+			for i := 100; i < len(b)/2; i += 7 {
+				b[i] ^= 0x5a
+			}
+			return write("corrupt-data.parquet", b)
+		}()},
+	}
+	var out strings.Builder
+	for _, c := range cases {
+		err := func() error {
+			of, err := Open([]string{c.path})
+			if err != nil {
+				return err
+			}
+			defer of.Close()
+			_, err = of.Scan(context.Background(), ScanOptions{Columns: []Column{ColTraceID, ColCaller, ColError}}, func(int, *Batch) error { return nil })
+			return err
+		}()
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		msg := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+		if !strings.HasPrefix(msg, c.name+".parquet: ") {
+			t.Errorf("%s: error does not start with the file name: %s", c.name, msg)
+		}
+		fmt.Fprintf(&out, "%s: %s\n", c.name, firstLine(msg))
+	}
+	golden(t, "bad_input.golden", []byte(out.String()))
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func TestBadRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	spans := randomSpans(r, 1000)
+	want := [NumReasons]int64{}
+	for i := range spans {
+		s := &spans[i]
+		s.DurationNano = max(s.DurationNano, 0)
+		s.Depth = max(s.Depth, 0)
+		switch i % 10 {
+		case 1:
+			s.DurationNano = -5
+			want[ReasonNegativeDuration]++
+		case 2:
+			s.Depth = -1
+			want[ReasonNegativeDepth]++
+		case 3:
+			s.Callee = ""
+			want[ReasonEmptyCallee]++
+		case 4:
+			s.StartUnixNano = 0
+			want[ReasonZeroStart]++
+		default:
+			want[ReasonOK]++
+		}
+	}
+	path := filepath.Join(t.TempDir(), "bad.parquet")
+	if err := WriteFile(path, spans); err != nil {
+		t.Fatal(err)
+	}
+	of, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	var good int64
+	var mu = make(chan struct{}, 1)
+	bad, err := of.Scan(context.Background(), ScanOptions{BatchRows: 64}, func(_ int, b *Batch) error {
+		n := 0
+		for i := 0; i < b.N; i++ {
+			if b.Bad[i] == ReasonOK {
+				n++
+			}
+		}
+		mu <- struct{}{}
+		good += int64(n)
+		<-mu
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if good != want[ReasonOK] {
+		t.Errorf("good rows = %d, want %d", good, want[ReasonOK])
+	}
+	for r := ReasonOK + 1; r < NumReasons; r++ {
+		if bad.Count[r] != want[r] {
+			t.Errorf("%s: %d rows, want %d", r, bad.Count[r], want[r])
+		}
+	}
+	if got := bad.First[ReasonNegativeDuration]; got == nil || got.Row != 1 || got.File != path {
+		t.Errorf("first negative duration = %v, want %s row 1", got, path)
+	}
+	if got := bad.First[ReasonZeroStart].Error(); got != path+": row 4: zero_start_time" {
+		t.Errorf("first zero start: %q", got)
+	}
+}
+
+func TestInputs(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"a/1.parquet", "a/2.parquet", "a/skip.txt", "a/.hidden/3.parquet", "b.parquet"} {
+		p = filepath.Join(dir, p)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, nil, 0o644)
+	}
+	got, err := Inputs([]string{filepath.Join(dir, "b.parquet"), filepath.Join(dir, "a"), filepath.Join(dir, "a", "*.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, g := range got {
+		r, _ := filepath.Rel(dir, g)
+		rel = append(rel, r)
+	}
+	if diff := cmp.Diff([]string{"a/1.parquet", "a/2.parquet", "b.parquet"}, rel); diff != "" {
+		t.Errorf("Inputs (-want +got):\n%s", diff)
+	}
+	for _, bad := range [][]string{nil, {filepath.Join(dir, "nope.parquet")}, {filepath.Join(dir, "*.csv")}, {filepath.Join(dir, "a", ".hidden", "..", "..", "a", "skip.txt", "x")}} {
+		if _, err := Inputs(bad); err == nil {
+			t.Errorf("Inputs(%q): no error", bad)
+		}
+	}
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	if _, err := Inputs([]string{empty}); err == nil || !strings.Contains(err.Error(), "holds no .parquet files") {
+		t.Errorf("empty dir: %v", err)
+	}
+}
