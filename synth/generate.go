@@ -109,6 +109,13 @@ func (g *generator) call(e *edge, parent string, start int64, depth int32, stack
 func (g *generator) serve(e *edge, s *service, id string, start int64, depth int32, stack []string) (dur int64, fail, timedOut, fallback bool) {
 	net := int64(e.netMs * (0.8 + 0.4*g.r.Float64()) * 1e6)
 	own := g.ownTime(e, s, start)
+	fail = g.r.Float64() < g.errRate(e, start)
+	if fail && g.r.IntN(10) < 7 {
+		// most errors raised by the callee itself come back fast, before
+		// it calls anything downstream
+		dur = net + int64(own*(0.2+0.3*g.r.Float64()))
+		return max(dur, 1000), true, false, false
+	}
 	cursor := start + net/2 + int64(own*0.3)
 	childFailed := false
 	calls := s.calls
@@ -130,7 +137,6 @@ func (g *generator) serve(e *edge, s *service, id string, start int64, depth int
 		i = j
 	}
 	dur = cursor - start + int64(own*0.7) + net/2
-	fail = g.r.Float64() < g.errRate(e, start)
 	if childFailed && !fail {
 		// half of downstream failures propagate; the rest are absorbed
 		// by a fallback in the callee
@@ -139,10 +145,6 @@ func (g *generator) serve(e *edge, s *service, id string, start int64, depth int
 		} else {
 			fallback = true
 		}
-	}
-	if fail && !childFailed {
-		// errors raised by the callee itself come back fast
-		dur = net + int64(float64(dur-net)*(0.2+0.3*g.r.Float64()))
 	}
 	if e.timeout > 0 && dur > e.timeout {
 		dur, fail, timedOut = e.timeout, true, true
