@@ -1,0 +1,52 @@
+# chaosgen — see README.md. `make demo` runs the main job on built-in sample
+# data; `make test` runs the tests.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN       := bin/chaosgen
+DEMO      := demo
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build test race check golden bench bench-duckdb demo clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/chaosgen
+
+test:
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -race -count=1 -short ./...
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+golden:
+	$(GO) test ./... -update
+
+# Benchmarks of the stages; BENCH selects, e.g. `make bench BENCH=Analyze`.
+BENCH ?= .
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+
+# analyze against DuckDB on the same 10M-span file (see bench/duckdb).
+bench-duckdb: build
+	bash bench/duckdb/run.sh
+
+# The main job on built-in sample data: a small synthetic mesh (seconds),
+# analysed, top edges printed.
+demo: build
+	@echo "== synthesizing a small service mesh (30 services, 1 day, 3 req/s) =="
+	$(BIN) synth -o $(DEMO)/spans.parquet --days 1 --rps 3 --services 30 --seed 1
+	@echo
+	@echo "== analyzing it =="
+	$(BIN) analyze $(DEMO)/spans.parquet -o $(DEMO)/analysis --top 10
+	@echo
+	@echo "The planted incidents are in $(DEMO)/truth.json."
+
+clean:
+	rm -rf bin $(DEMO)

@@ -1,0 +1,207 @@
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/synth"
+)
+
+func synthSpans(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "spans.parquet")
+	if _, err := synth.Generate(context.Background(), p, synth.Options{Days: 0.05, RPS: 4, Services: 12, Seed: 5, RowGroupRows: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func read(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRunIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	spans := synthSpans(t, dir)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if _, err := Run(context.Background(), []string{spans}, a, Options{Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), []string{spans}, b, Options{Workers: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{EdgesFile, WindowsFile} {
+		if !bytes.Equal(read(t, filepath.Join(a, f)), read(t, filepath.Join(b, f))) {
+			t.Errorf("%s differs between two runs", f)
+		}
+	}
+	// summary.json names the output-independent inputs: identical too
+	if !bytes.Equal(read(t, filepath.Join(a, SummaryFile)), read(t, filepath.Join(b, SummaryFile))) {
+		t.Errorf("summary.json differs between two runs")
+	}
+
+	// The same spans, shuffled and split across three files.
+	all, err := ingest.ReadFile(spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	split := filepath.Join(dir, "split")
+	n := len(all) / 3
+	for i, part := range [][]ingest.Span{all[:n], all[n : 2*n], all[2*n:]} {
+		if err := ingest.WriteFile(filepath.Join(split, "part"+string(rune('0'+i))+".parquet"), part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := filepath.Join(dir, "c")
+	sum, err := Run(context.Background(), []string{split}, c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Inputs) != 3 {
+		t.Fatalf("%d inputs, want 3", len(sum.Inputs))
+	}
+	for _, f := range []string{EdgesFile, WindowsFile} {
+		if !bytes.Equal(read(t, filepath.Join(a, f)), read(t, filepath.Join(c, f))) {
+			t.Errorf("%s differs for shuffled, split input", f)
+		}
+	}
+	var sa, sc Summary
+	json.Unmarshal(read(t, filepath.Join(a, SummaryFile)), &sa)
+	json.Unmarshal(read(t, filepath.Join(c, SummaryFile)), &sc)
+	sa.Inputs, sc.Inputs = nil, nil
+	ja, _ := json.Marshal(sa)
+	jc, _ := json.Marshal(sc)
+	if !bytes.Equal(ja, jc) {
+		t.Errorf("summary differs (beyond its inputs) for shuffled, split input:\n%s\n%s", ja, jc)
+	}
+}
+
+func TestOutputContract(t *testing.T) {
+	dir := t.TempDir()
+	spans := synthSpans(t, dir)
+	out := filepath.Join(dir, "out")
+	sum, err := Run(context.Background(), []string{spans}, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges, err := ReadParquet[EdgeRow](filepath.Join(out, EdgesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wins, err := ReadParquet[WindowRow](filepath.Join(out, WindowsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edges) != sum.Edges || len(wins) != sum.Windows || len(edges) == 0 {
+		t.Fatalf("%d edges, %d windows; summary says %d, %d", len(edges), len(wins), sum.Edges, sum.Windows)
+	}
+	var calls, wcalls int64
+	for _, e := range edges {
+		calls += e.Calls
+		if e.P50Ms > e.P90Ms || e.P90Ms > e.P99Ms || e.P99Ms > e.MaxMs*1.01 || e.Criticality < 0 || e.Criticality > 1 {
+			t.Errorf("edge %s->%s: inconsistent %+v", e.Caller, e.Callee, e)
+		}
+	}
+	for _, w := range wins {
+		wcalls += w.Calls
+	}
+	if calls != sum.RowsUsed || wcalls != calls {
+		t.Errorf("calls: edges %d, windows %d, rows used %d", calls, wcalls, sum.RowsUsed)
+	}
+	if sum.Inputs[0].SHA256 == "" || sum.Inputs[0].Rows != sum.Rows || len(sum.Ranking.Edges) == 0 {
+		t.Errorf("summary inputs/ranking incomplete: %+v", sum.Inputs)
+	}
+	// the column names are a contract
+	for file, cols := range map[string][]string{
+		EdgesFile:   {"caller", "callee", "calls", "errors", "error_rate", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms", "criticality"},
+		WindowsFile: {"caller", "callee", "window_start_unix_nano", "calls", "errors", "error_rate", "p50_ms", "p99_ms", "concurrency"},
+	} {
+		b := read(t, filepath.Join(out, file))
+		for _, c := range cols {
+			if !bytes.Contains(b, []byte(c)) {
+				t.Errorf("%s: no column %s", file, c)
+			}
+		}
+	}
+}
+
+func TestBadRowsReported(t *testing.T) {
+	dir := t.TempDir()
+	spans := []ingest.Span{
+		{TraceID: "t1", SpanID: "a", Callee: "api", StartUnixNano: 1e18, DurationNano: 5e6},
+		{TraceID: "t1", SpanID: "b", Caller: "api", Callee: "db", Depth: 1, StartUnixNano: 1e18, DurationNano: -1},
+		{TraceID: "t1", SpanID: "c", Caller: "api", Callee: "", Depth: 1, StartUnixNano: 1e18, DurationNano: 1},
+		{TraceID: "t1", SpanID: "d", Caller: "api", Callee: "db", Depth: -2, StartUnixNano: 1e18, DurationNano: 1},
+		{TraceID: "t1", SpanID: "e", Caller: "api", Callee: "db", Depth: 1, StartUnixNano: 0, DurationNano: 1},
+		{TraceID: "t1", SpanID: "f", Caller: "api", Callee: "db", Depth: 1, StartUnixNano: 1e18, DurationNano: 2e6},
+	}
+	p := filepath.Join(dir, "s.parquet")
+	if err := ingest.WriteFile(p, spans); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), []string{p}, filepath.Join(dir, "out"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"negative_duration": 1, "empty_callee": 1, "negative_depth": 1, "zero_start_time": 1}
+	if sum.BadRows.Total != 4 || sum.RowsUsed != 2 || len(sum.BadRows.ByReason) != len(want) {
+		t.Fatalf("bad rows %+v, used %d", sum.BadRows, sum.RowsUsed)
+	}
+	for k, n := range want {
+		if sum.BadRows.ByReason[k].Count != n {
+			t.Errorf("%s: %d, want %d", k, sum.BadRows.ByReason[k].Count, n)
+		}
+	}
+	if got := sum.BadRows.ByReason["negative_duration"].First; got != p+": row 1: negative_duration" {
+		t.Errorf("first negative duration: %q", got)
+	}
+}
+
+// TestFailedRunKeepsOldOutput: an analysis that fails leaves the previous
+// directory untouched and no temporary directories behind.
+func TestFailedRunKeepsOldOutput(t *testing.T) {
+	dir := t.TempDir()
+	spans := synthSpans(t, dir)
+	out := filepath.Join(dir, "out")
+	if _, err := Run(context.Background(), []string{spans}, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := read(t, filepath.Join(out, EdgesFile))
+	bad := filepath.Join(dir, "bad.parquet")
+	os.WriteFile(bad, []byte("PAR1 not really"), 0o644)
+	_, err := Run(context.Background(), []string{spans, bad}, out, Options{})
+	if err == nil || !strings.Contains(err.Error(), "bad.parquet") {
+		t.Fatalf("error %v, want one naming bad.parquet", err)
+	}
+	if !bytes.Equal(before, read(t, filepath.Join(out, EdgesFile))) {
+		t.Error("failed run changed the previous output")
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind %s", e.Name())
+		}
+	}
+	// an empty input is an error too, never an empty analysis
+	empty := filepath.Join(dir, "empty.parquet")
+	if err := ingest.WriteFile(empty, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), []string{empty}, filepath.Join(dir, "out2"), Options{}); err == nil || !strings.Contains(err.Error(), "no usable span rows") {
+		t.Errorf("empty input: %v", err)
+	}
+}
