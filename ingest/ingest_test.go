@@ -457,3 +457,32 @@ func TestInputs(t *testing.T) {
 		t.Errorf("empty dir: %v", err)
 	}
 }
+
+// TestDictionaryFallback reads a file whose dictionary-encoded string columns
+// outgrow their dictionary mid-chunk and continue with plain pages, so that
+// one batch mixes dictionary indexes and plain values.
+func TestDictionaryFallback(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	spans := randomSpans(r, 4000)
+	for i := range spans {
+		// unique, long trace ids and callee names overflow a small dictionary
+		spans[i].TraceID = fmt.Sprintf("%064x", r.Uint64())
+		if i > 1500 {
+			spans[i].Callee = fmt.Sprintf("svc-%d", i)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "fallback.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[Span](f, parquet.DictionaryMaxBytes(4096), parquet.PageBufferSize(2048))
+	if _, err := w.Write(spans); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	checkScanMatches(t, path, spans)
+}

@@ -552,6 +552,10 @@ func (c *cursor) fill(b *Batch, n int) error {
 	case KindString:
 		s := &b.Str[col]
 		s.Idx = grow(s.Idx, n)
+		if s.DictID != 0 {
+			// the last batch shared a chunk dictionary: never write into it
+			s.Dict = nil
+		}
 		s.Dict, s.DictLen, s.DictID = s.Dict[:0], 0, 0
 		if c.pages == nil {
 			s.Dict = append(s.Dict, nil)
@@ -584,9 +588,7 @@ func (c *cursor) fill(b *Batch, n int) error {
 				if s.DictID != 0 || len(s.Dict) > 0 {
 					// A new dictionary within one batch: fall back to
 					// batch-local entries for this batch.
-					for _, v := range c.dictV {
-						s.Dict = append(s.Dict, v)
-					}
+					s.Dict = append(s.Dict, c.dictV...)
 					base := int32(len(s.Dict) - len(c.dictV))
 					if err := c.copyIdx(s, out, k, base, &nullIdx); err != nil {
 						return err
@@ -594,7 +596,9 @@ func (c *cursor) fill(b *Batch, n int) error {
 					out += k
 					continue
 				}
-				s.Dict = append(s.Dict[:0], c.dictV...)
+				// Share the chunk's dictionary; the full slice expression
+				// makes any later append copy instead of writing into it.
+				s.Dict = c.dictV[:len(c.dictV):len(c.dictV)]
 				s.DictLen, s.DictID = len(c.dictV), c.dictID
 			}
 			if err := c.copyIdx(s, out, k, 0, &nullIdx); err != nil {

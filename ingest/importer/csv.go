@@ -163,7 +163,6 @@ func (p *parser) csv(r io.Reader, m *CSVMapping) error {
 	cr := csv.NewReader(lr)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	cr.LazyQuotes = true
 	header, err := cr.Read()
 	if err != nil {
 		if err == io.EOF {

@@ -13,14 +13,15 @@ import (
 // given mapping or the preset whose columns the header has.
 func detect(path string, br *bufio.Reader, m *CSVMapping) (Format, *CSVMapping, error) {
 	head, _ := br.Peek(64 << 10)
+	if len(head) > 0 && (head[0] == 0x0a || head[0] == 0x00) && isBinary(head) {
+		return FormatOTLPProto, nil, nil // a bare message (field 1) or a length prefix
+	}
 	head = bytes.TrimPrefix(head, []byte("\ufeff"))
 	b := bytes.TrimLeft(head, " \t\r\n")
 	if len(b) == 0 {
 		return "", nil, fmt.Errorf("%s: empty file: cannot tell its format", path)
 	}
 	switch {
-	case b[0] == 0x0a || b[0] == 0x00 && len(head) >= 5 && head[4] == 0x0a:
-		return FormatOTLPProto, nil, nil
 	case b[0] == '[':
 		return FormatZipkinJSON, nil, nil
 	case b[0] == '{':
@@ -62,4 +63,14 @@ func hasColumns(header []string, cols map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// isBinary reports control bytes that text formats do not have.
+func isBinary(b []byte) bool {
+	for _, c := range b[:min(len(b), 512)] {
+		if c < 0x09 || 0x0d < c && c < 0x20 {
+			return true
+		}
+	}
+	return false
 }

@@ -25,6 +25,7 @@ const (
 	IssueMissingTimestamp   Issue = "missing_timestamp"     // call without a start time: dropped (its subtree is kept)
 	IssueMissingDuration    Issue = "missing_duration"      // call without a duration: dropped (its subtree is kept)
 	IssueNegativeDuration   Issue = "negative_duration"     // ends before it starts: dropped (its subtree is kept)
+	IssueMissingService     Issue = "missing_service"       // call to a span without a service name: dropped (its subtree is kept)
 	IssueClientNoCallee     Issue = "client_without_callee" // client span with no server span and no peer service: no call
 	IssueClientOtherService Issue = "client_other_service"  // client span in another service than its parent: kept, that service is the caller
 	IssueEvictedTrace       Issue = "evicted_trace"         // trace resolved early to bound memory; later spans become orphans
@@ -32,43 +33,44 @@ const (
 
 // Issues lists every issue in report order.
 var Issues = []Issue{IssueBadRecord, IssueMissingID, IssueDuplicateSpanID, IssueOrphan, IssueCycle, IssueClockSkew,
-	IssueMissingTimestamp, IssueMissingDuration, IssueNegativeDuration, IssueClientNoCallee, IssueClientOtherService, IssueEvictedTrace}
+	IssueMissingTimestamp, IssueMissingDuration, IssueMissingService, IssueNegativeDuration, IssueClientNoCallee, IssueClientOtherService, IssueEvictedTrace}
 
 // Report says what an import read, wrote and met on the way.
 type Report struct {
-	Files  []FileReport `json:"files"`
-	Spans  int64        `json:"spans_in"`
-	Traces int64        `json:"traces"`
-	Calls  int64        `json:"calls_out"`
-	Errors int64        `json:"errors_out"`
-	// Counts holds the number of spans (or records, or traces) per issue;
-	// Examples the first place each was met.
-	Counts   map[Issue]int64  `json:"issues"`
+	Calls  int64  `json:"calls_out"`
+	Edges  []Edge `json:"edges"`
+	Errors int64  `json:"errors_out"`
+	// Examples holds the first place each issue was met, Counts the number
+	// of spans (or records, or traces) per issue.
 	Examples map[Issue]string `json:"examples"`
-	Edges    []Edge           `json:"edges"`
+	Files    []FileReport     `json:"files"`
+	Counts   map[Issue]int64  `json:"issues"`
+	Spans    int64            `json:"spans_in"`
+	Traces   int64            `json:"traces"`
 
 	edges map[[2]string]*Edge
 }
 
 // FileReport describes one input file.
 type FileReport struct {
-	Path       string `json:"path"`
+	BadRecords int64  `json:"bad_records"`
 	Format     string `json:"format"`
+	Path       string `json:"path"`
 	Preset     string `json:"preset,omitempty"`
 	Spans      int64  `json:"spans"`
-	BadRecords int64  `json:"bad_records"`
 }
 
-// Edge sums the calls written for one caller→callee pair.
+// Edge sums the calls written for one caller→callee pair. The JSON keys
+// are in sorted order, as every chaosgen JSON output.
 type Edge struct {
-	Caller        string `json:"caller"`
 	Callee        string `json:"callee"`
+	Caller        string `json:"caller"`
 	Calls         int64  `json:"calls"`
-	Errors        int64  `json:"errors"`
-	DurationNano  int64  `json:"duration_nano_sum"`
-	MaxDepth      int32  `json:"max_depth"`
-	MinDurationNs int64  `json:"duration_nano_min"`
 	MaxDurationNs int64  `json:"duration_nano_max"`
+	MinDurationNs int64  `json:"duration_nano_min"`
+	DurationNano  int64  `json:"duration_nano_sum"`
+	Errors        int64  `json:"errors"`
+	MaxDepth      int32  `json:"max_depth"`
 }
 
 func newReport() *Report {

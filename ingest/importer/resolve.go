@@ -114,6 +114,9 @@ func resolve(spans []rawSpan, rep *Report) []ingest.Span {
 	var calls []ingest.Span
 	emit := func(n *node, caller, callee, id, parentID string, depth int32, stack []string, timing *node, status *node) {
 		switch {
+		case callee == "":
+			rep.add(IssueMissingService, fmt.Sprintf("trace %s span %s", n.traceID, n.spanID))
+			return
 		case timing.start == 0:
 			rep.add(IssueMissingTimestamp, fmt.Sprintf("trace %s span %s", n.traceID, timing.spanID))
 			return
