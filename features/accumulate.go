@@ -56,6 +56,7 @@ type edgeAcc struct {
 	depthSum       int64
 	calls          int64
 	codes          map[int32]int64
+	lastTrace      uint64 // hash of the last trace added to traces
 }
 
 func (e *edgeAcc) window(wi int64, w *worker) *acc {
@@ -234,6 +235,7 @@ func (w *worker) add(b *ingest.Batch) {
 	errs, timedOut, injected := b.Bool[ingest.ColError], b.Bool[ingest.ColTimedOut], b.Bool[ingest.ColInjected]
 
 	var last *edgeAcc
+	var lastTrace uint64
 	lastCaller, lastCallee := int32(-1), int32(-1)
 	for i := 0; i < b.N; i++ {
 		if b.Bad[i] != ingest.ReasonOK {
@@ -276,8 +278,16 @@ func (w *worker) add(b *ingest.Batch) {
 			h = hashBytes(trace.Dict[ti]) | 1
 			hashes[ti] = h
 		}
-		e.traces.add(h)
-		w.all.add(h)
+		// Spans of one trace are usually adjacent: skip repeated adds of
+		// the same trace (the result is the same, the work is not).
+		if h != e.lastTrace {
+			e.traces.add(h)
+			e.lastTrace = h
+		}
+		if h != lastTrace {
+			w.all.add(h)
+			lastTrace = h
+		}
 		w.rows++
 		w.minStart = min(w.minStart, start)
 		w.maxEnd = max(w.maxEnd, start+dur)

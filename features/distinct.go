@@ -6,8 +6,8 @@ import (
 )
 
 // distinct estimates the number of distinct 64-bit hashes. It is exact up to
-// exactLimit values and a HyperLogLog (Flajolet et al. 2007, precision 14,
-// standard error 0.8%) beyond. Its final state depends only on the set of
+// exactLimit values and a HyperLogLog (Flajolet et al. 2007, precision 12,
+// standard error 1.6%) beyond. Its final state depends only on the set of
 // hashes added, never on the order of adds and merges, so results are
 // deterministic.
 type distinct struct {
@@ -16,7 +16,7 @@ type distinct struct {
 }
 
 const (
-	hllP       = 14
+	hllP       = 12
 	hllM       = 1 << hllP
 	exactLimit = 4096
 )

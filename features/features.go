@@ -57,7 +57,7 @@ type Edge struct {
 	Caller, Callee string
 	Stats
 	// Criticality is the share of traces (root requests) that use the edge:
-	// exact up to 4096 traces per edge, a HyperLogLog estimate (0.8%
+	// exact up to 4096 traces per edge, a HyperLogLog estimate (1.6%
 	// standard error) beyond.
 	Criticality float64
 	Traces      int64 // distinct traces using the edge (same estimate)

@@ -356,3 +356,36 @@ func TestBuildOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestBucketOfMatchesLog(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	check := func(x float64) {
+		want := int32(math.Ceil(math.Log(x) / logGamma))
+		if got := bucketOf(x); got != want {
+			// the definition itself rounds at exact bounds; accept the
+			// bound check as the arbiter there
+			if !(x <= bucketBounds[got-boundsLo] && x > bucketBounds[got-1-boundsLo]) {
+				t.Fatalf("bucketOf(%v) = %d, want %d", x, got, want)
+			}
+		}
+	}
+	for i := 0; i < 1_000_000; i++ {
+		check(math.Exp(r.Float64()*60 - 10))
+		check(float64(1 + r.Int64N(1e10)))
+	}
+	for i := boundsLo + 10; i < boundsLo+int32(len(bucketBounds))-10; i++ {
+		b := bucketBounds[i-boundsLo]
+		for _, x := range []float64{b, math.Nextafter(b, 0), math.Nextafter(b, math.Inf(1))} {
+			got := bucketOf(x)
+			if !(x <= bucketBounds[got-boundsLo] && x > bucketBounds[got-1-boundsLo]) {
+				t.Fatalf("bucketOf(%v) = %d outside its bounds", x, got)
+			}
+		}
+	}
+	for _, x := range []float64{1e-300, 1e300, 5e-7, 1} {
+		want := int32(math.Ceil(math.Log(x) / logGamma))
+		if got := bucketOf(x); got != want && math.Abs(float64(got-want)) > 1 {
+			t.Errorf("bucketOf(%g) = %d, want %d", x, got, want)
+		}
+	}
+}

@@ -37,6 +37,7 @@ analysis. Bad rows are counted by reason and left out.`,
 				return usagef("analyze: --window must be at least 1s, got %s", opt.Window)
 			}
 			opt.Workers = workers
+			batchGC()
 			m := progress.Start(cmd.ErrOrStderr(), 0, "spans")
 			opt.Progress = m.Counter()
 			opt.Total = m.SetTotal

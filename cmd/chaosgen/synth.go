@@ -39,6 +39,7 @@ byte-identical files.`,
 				opt.Start = t
 			}
 			est := int64(opt.Days * 86400 * opt.RPS * 8)
+			batchGC()
 			m := progress.Start(cmd.ErrOrStderr(), est, "spans")
 			opt.Progress = m.Set
 			truth, err := synth.Generate(cmd.Context(), out, opt)

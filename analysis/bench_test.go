@@ -1,0 +1,52 @@
+package analysis
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/synth"
+)
+
+var benchSpans = flag.String("spans", "", "span file for BenchmarkAnalyze (default: a cached 10M-span synth file)")
+
+// loadBenchSpans returns the benchmark's span file, generating about 10M
+// synthetic spans once into the user's cache directory when none is given.
+func loadBenchSpans(tb testing.TB) string {
+	tb.Helper()
+	if *benchSpans != "" {
+		return *benchSpans
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	p := filepath.Join(dir, "chaosgen-bench", "spans-10M-seed1.parquet")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	tb.Logf("generating %s (once)", p)
+	if _, err := synth.Generate(context.Background(), p, synth.Options{Days: 1, RPS: 10.5, Services: 30, Seed: 1}); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkAnalyze runs the analyze stage end to end from Parquet: reading,
+// features, sha256 of the input, and writing the outputs.
+func BenchmarkAnalyze(b *testing.B) {
+	spans := loadBenchSpans(b)
+	out := filepath.Join(b.TempDir(), "analysis")
+	var rows int64
+	b.ReportAllocs()
+	for b.Loop() {
+		sum, err := Run(context.Background(), []string{spans}, out, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = sum.Rows
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+}
