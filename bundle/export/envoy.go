@@ -1,0 +1,131 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/chaosgen/chaosgen/bundle"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	commonfaultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/common/fault/v3"
+	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// EnvoyFaultType is the type URL of the exported filter configs.
+const EnvoyFaultType = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"
+
+// Envoy exports a JSON list of HTTP filters for an HttpConnectionManager's
+// http_filters, one envoy.filters.http.fault filter per latency or abort
+// profile (sorted by id), each an
+// envoy.extensions.filters.http.fault.v3.HTTPFault that passes the
+// generated Validate():
+//
+//   - upstream_cluster is the callee (the cluster must be named after it);
+//   - downstream_nodes is [caller] (Envoy reads the caller from the
+//     x-envoy-downstream-service-node header);
+//   - headers match :path and :method for the operation;
+//   - percentage is the rate in parts per million;
+//   - max_active_faults is guards.maxActiveFaults when set.
+//
+// Not expressible, with a warning: drop and corrupt faults, factor, jitter,
+// perSecond, maxGlobalRate and abortIf, operations that are not HTTP paths.
+func Envoy(b *bundle.Bundle) ([]byte, []Warning, error) {
+	var ws warnings
+	g := b.Guards
+	if g.MaxGlobalRate > 0 || g.AbortIf.RootErrorRate > 0 || g.AbortIf.RootP99Ms > 0 {
+		ws.add(nil, "guards maxGlobalRate and abortIf left out: the Envoy fault filter has only max_active_faults")
+	}
+	filters := []any{}
+	for _, p := range sortedProfiles(b) {
+		method, path, ok := operation(p.Target.Operation)
+		switch {
+		case p.Fault.Type == bundle.FaultDrop || p.Fault.Type == bundle.FaultCorrupt:
+			ws.add(p, "left out: the Envoy fault filter cannot express a %s fault", p.Fault.Type)
+			continue
+		case !ok:
+			ws.add(p, "left out: operation %q is not an HTTP path or METHOD /path", p.Target.Operation)
+			continue
+		}
+		if p.Fault.Type == bundle.FaultLatency && !latencyParts(p, "Envoy", &ws) {
+			continue
+		}
+		if p.Fault.JitterMs > 0 {
+			ws.add(p, "jitterMs %s left out: Envoy fixed delays have no jitter", num(p.Fault.JitterMs))
+		}
+		if p.PerSecond > 0 {
+			ws.add(p, "perSecond %s left out: the Envoy fault filter has no rate cap", num(p.PerSecond))
+		}
+		pct := &typev3.FractionalPercent{
+			Numerator:   uint32(math.Round(p.Rate * 1e6)),
+			Denominator: typev3.FractionalPercent_MILLION,
+		}
+		f := &faultv3.HTTPFault{UpstreamCluster: p.Target.Callee}
+		if p.Target.Caller != "" {
+			f.DownstreamNodes = []string{p.Target.Caller}
+		}
+		for _, h := range [][2]string{{":path", path}, {":method", method}} {
+			if h[1] != "" {
+				f.Headers = append(f.Headers, &routev3.HeaderMatcher{
+					Name: h[0],
+					HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+						MatchPattern: &matcherv3.StringMatcher_Exact{Exact: h[1]},
+					}},
+				})
+			}
+		}
+		if g.MaxActiveFaults > 0 {
+			f.MaxActiveFaults = wrapperspb.UInt32(uint32(min(g.MaxActiveFaults, math.MaxUint32)))
+		}
+		switch p.Fault.Type {
+		case bundle.FaultLatency:
+			d := time.Duration(math.Round(p.Fault.DelayMs * float64(time.Millisecond)))
+			f.Delay = &commonfaultv3.FaultDelay{
+				FaultDelaySecifier: &commonfaultv3.FaultDelay_FixedDelay{FixedDelay: durationpb.New(d)},
+				Percentage:         pct,
+			}
+		case bundle.FaultAbort:
+			http, grpc := abortStatus(p, path, &ws)
+			f.Abort = &faultv3.FaultAbort{Percentage: pct}
+			if http != 0 {
+				f.Abort.ErrorType = &faultv3.FaultAbort_HttpStatus{HttpStatus: uint32(http)}
+			} else {
+				f.Abort.ErrorType = &faultv3.FaultAbort_GrpcStatus{GrpcStatus: uint32(grpc)}
+			}
+		}
+		if err := f.ValidateAll(); err != nil {
+			return nil, nil, fmt.Errorf("profile %q: envoy config does not validate: %w", p.ID, err)
+		}
+		raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		var cfg map[string]any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&cfg); err != nil {
+			return nil, nil, err
+		}
+		cfg["@type"] = EnvoyFaultType
+		filters = append(filters, map[string]any{
+			"name":         "envoy.filters.http.fault",
+			"typed_config": cfg,
+		})
+	}
+	// protojson output is deliberately unstable in its spacing: re-encode
+	// through encoding/json for sorted keys and fixed indentation.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(filters); err != nil {
+		return nil, nil, err
+	}
+	return out.Bytes(), ws, nil
+}

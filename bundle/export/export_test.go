@@ -1,0 +1,330 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/shared"
+	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
+	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"google.golang.org/protobuf/encoding/protojson"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+// testBundle has one profile of each kind an exporter treats differently.
+func testBundle() *bundle.Bundle {
+	return &bundle.Bundle{
+		APIVersion: bundle.APIVersion, Kind: bundle.Kind,
+		Metadata: bundle.Metadata{Name: "shop", Generator: "test", Seed: 1, Source: bundle.Source{TimeRange: bundle.TimeRange{
+			Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}}},
+		Guards: bundle.Guards{MaxGlobalRate: 0.05, MaxActiveFaults: 10, AbortIf: bundle.AbortIf{RootErrorRate: 0.1, RootP99Ms: 2000}},
+		Profiles: []bundle.Profile{
+			{ID: "frontend-cart-latency", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 250, JitterMs: 50}, Rate: 0.123457, MaxRate: 0.2,
+				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "frontend-cart-abort", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}, Rate: 0.05, MaxRate: 0.1,
+				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "frontend-cart-abort2", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}, Rate: 0.01, MaxRate: 0.1,
+				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "checkout-payment-abort", Target: bundle.Target{Caller: "checkout", Callee: "payment", Operation: "/payment.Payment/Charge"},
+				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}, Rate: 0.01, MaxRate: 0.05, PerSecond: 2,
+				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "cart-redis-drop", Target: bundle.Target{Caller: "cart", Callee: "redis"},
+				Fault: bundle.Fault{Type: bundle.FaultDrop}, Rate: 0.001, MaxRate: 0.001,
+				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "catalog-corrupt", Target: bundle.Target{Callee: "catalog", Operation: "/products"},
+				Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}, Rate: 0.02, MaxRate: 0.1,
+				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "search-factor", Target: bundle.Target{Callee: "search"},
+				Fault: bundle.Fault{Type: bundle.FaultLatency, Factor: 3}, Rate: 0.3, MaxRate: 0.5,
+				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "search-rpc-name", Target: bundle.Target{Callee: "search", Operation: "Search"},
+				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100, Factor: 2}, Rate: 0.3, MaxRate: 0.5,
+				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+			{ID: "ingress-api-slow", Target: bundle.Target{Callee: "api"},
+				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1500.5, Factor: 2}, Rate: 1, MaxRate: 1,
+				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+		},
+	}
+}
+
+func exportAll(t *testing.T, target string) ([]byte, string) {
+	t.Helper()
+	data, ws, err := To(target, testBundle())
+	if err != nil {
+		t.Fatalf("export %s: %v", target, err)
+	}
+	var warn strings.Builder
+	for _, w := range ws {
+		fmt.Fprintln(&warn, w)
+	}
+	// Twice, and from a shuffled bundle: the same bytes.
+	b := testBundle()
+	for i, j := 0, len(b.Profiles)-1; i < j; i, j = i+1, j-1 {
+		b.Profiles[i], b.Profiles[j] = b.Profiles[j], b.Profiles[i]
+	}
+	again, ws2, err := To(target, b)
+	if err != nil || !bytes.Equal(again, data) || len(ws2) != len(ws) {
+		t.Errorf("export %s is not deterministic (err %v)", target, err)
+	}
+	return data, warn.String()
+}
+
+// crdSchema compiles the openAPIV3Schema of version from a CRD file in
+// ../shared/schemas.
+func crdSchema(t *testing.T, file, version string) *jsonschema.Schema {
+	t.Helper()
+	raw, err := os.ReadFile(shared.Path(t, filepath.Join("schemas", file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd struct {
+		Spec struct {
+			Versions []struct {
+				Name   string
+				Schema struct {
+					OpenAPIV3Schema json.RawMessage
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(js, &crd); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range crd.Spec.Versions {
+		if v.Name != version {
+			continue
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(v.Schema.OpenAPIV3Schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := jsonschema.NewCompiler()
+		if err := c.AddResource("crd.json", doc); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.Compile("crd.json")
+		if err != nil {
+			t.Fatalf("compiling %s %s: %v", file, version, err)
+		}
+		return s
+	}
+	t.Fatalf("%s has no version %s", file, version)
+	return nil
+}
+
+// validateYAMLDocs validates each --- separated document against s and
+// returns them as generic JSON.
+func validateYAMLDocs(t *testing.T, s *jsonschema.Schema, data []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for i, doc := range strings.Split(string(data), "---\n") {
+		js, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(v); err != nil {
+			t.Errorf("document %d does not validate against the CRD: %v\n%s", i, err, doc)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(js, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestIstio(t *testing.T) {
+	data, warn := exportAll(t, "istio")
+	golden(t, "istio.yaml", data)
+	golden(t, "istio.warnings", []byte(warn))
+	docs := validateYAMLDocs(t, crdSchema(t, "istio-virtualservice-crd.yaml", "v1"), data)
+	if len(docs) != 3 { // api, cart, payment
+		t.Errorf("%d VirtualServices, want 3 (api, cart, payment)", len(docs))
+	}
+	// The schema must be able to fail: a bad fault is rejected.
+	bad := strings.Replace(string(data), "httpStatus: 503", "httpStatus: \"five hundred\"", 1)
+	s := crdSchema(t, "istio-virtualservice-crd.yaml", "v1")
+	js, _ := yaml.YAMLToJSON([]byte(strings.Split(bad, "---\n")[1]))
+	v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if s.Validate(v) == nil {
+		t.Error("the Istio CRD schema accepts a string httpStatus: the validation proves nothing")
+	}
+	for _, want := range []string{
+		`profile "cart-redis-drop": left out: Istio faults cannot express a drop fault`,
+		`profile "frontend-cart-abort2": left out: profile "frontend-cart-abort" already aborts the same requests`,
+		`profile "checkout-payment-abort": only one abort status can be exported: grpcStatus 14 kept for the gRPC method`,
+		`profile "search-rpc-name": left out: operation "Search" is not an HTTP path`,
+	} {
+		if !strings.Contains(warn, want) {
+			t.Errorf("warnings lack %q:\n%s", want, warn)
+		}
+	}
+}
+
+func TestEnvoy(t *testing.T) {
+	data, warn := exportAll(t, "envoy")
+	golden(t, "envoy.json", data)
+	golden(t, "envoy.warnings", []byte(warn))
+	var filters []struct {
+		Name        string          `json:"name"`
+		TypedConfig json.RawMessage `json:"typed_config"`
+	}
+	if err := json.Unmarshal(data, &filters); err != nil {
+		t.Fatal(err)
+	}
+	if len(filters) != 5 {
+		t.Errorf("%d filters, want 5", len(filters))
+	}
+	for _, f := range filters {
+		var cfg map[string]json.RawMessage
+		if err := json.Unmarshal(f.TypedConfig, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if string(cfg["@type"]) != `"`+EnvoyFaultType+`"` || f.Name != "envoy.filters.http.fault" {
+			t.Errorf("filter %s has type %s", f.Name, cfg["@type"])
+		}
+		delete(cfg, "@type")
+		raw, _ := json.Marshal(cfg)
+		var hf faultv3.HTTPFault
+		if err := protojson.Unmarshal(raw, &hf); err != nil {
+			t.Errorf("protojson rejects %s: %v", raw, err)
+			continue
+		}
+		if err := hf.ValidateAll(); err != nil {
+			t.Errorf("HTTPFault.Validate: %v\n%s", err, raw)
+		}
+		if hf.GetMaxActiveFaults().GetValue() != 10 {
+			t.Errorf("max_active_faults = %v, want 10 from the guards", hf.GetMaxActiveFaults())
+		}
+	}
+	if !strings.Contains(warn, `profile "catalog-corrupt": left out: the Envoy fault filter cannot express a corrupt fault`) {
+		t.Errorf("no warning for the corrupt fault:\n%s", warn)
+	}
+}
+
+func TestChaosMesh(t *testing.T) {
+	data, warn := exportAll(t, "chaos-mesh")
+	golden(t, "chaos-mesh.yaml", data)
+	golden(t, "chaos-mesh.warnings", []byte(warn))
+	docs := validateYAMLDocs(t, crdSchema(t, "chaos-mesh-httpchaos-crd.yaml", "v1alpha1"), data)
+	if len(docs) != 6 {
+		t.Errorf("%d HTTPChaos objects, want 6", len(docs))
+	}
+	if !strings.Contains(warn, "approximated: HTTPChaos has no per-request rate; rate 0.123457 becomes all requests on 13% of cart's pods") {
+		t.Errorf("no rate approximation warning:\n%s", warn)
+	}
+}
+
+func TestToxiproxy(t *testing.T) {
+	data, warn := exportAll(t, "toxiproxy")
+	golden(t, "toxiproxy.json", data)
+	golden(t, "toxiproxy.warnings", []byte(warn))
+	doc, err := os.ReadFile(shared.Path(t, "schemas/toxiproxy-toxics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pairs []struct {
+		Proxy string
+		Toxic struct {
+			Name       string
+			Type       string
+			Stream     string
+			Toxicity   float64
+			Attributes map[string]float64
+		}
+	}
+	if err := json.Unmarshal(data, &pairs); err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != 7 {
+		t.Errorf("%d toxics, want 7 (all but corrupt and factor-only)", len(pairs))
+	}
+	for _, p := range pairs {
+		x := p.Toxic
+		section := ""
+		if _, rest, ok := strings.Cut(string(doc), "#### "+x.Type+"\n"); ok {
+			section, _, _ = strings.Cut(rest, "####")
+		}
+		if section == "" {
+			t.Errorf("%s: toxic type %q is not in the Toxiproxy README", x.Name, x.Type)
+		}
+		for a := range x.Attributes {
+			if !strings.Contains(section, "`"+a+"`") {
+				t.Errorf("%s: attribute %q is not documented for %s", x.Name, a, x.Type)
+			}
+		}
+		if x.Toxicity < 0 || x.Toxicity > 1 || (x.Stream != "upstream" && x.Stream != "downstream") {
+			t.Errorf("%s: toxicity %v stream %q", x.Name, x.Toxicity, x.Stream)
+		}
+	}
+	if !strings.Contains(warn, "applies per connection, not per request") {
+		t.Errorf("no per-connection warning:\n%s", warn)
+	}
+}
+
+func TestOperation(t *testing.T) {
+	for _, tc := range []struct {
+		op, method, path string
+		ok               bool
+	}{
+		{"", "", "", true},
+		{"/cart", "", "/cart", true},
+		{"GET /cart", "GET", "/cart", true},
+		{"/pkg.Svc/Method", "", "/pkg.Svc/Method", true},
+		{"get /cart", "", "", false},
+		{"Search", "", "", false},
+		{"GET cart", "", "", false},
+	} {
+		m, p, ok := operation(tc.op)
+		if m != tc.method || p != tc.path || ok != tc.ok {
+			t.Errorf("operation(%q) = %q, %q, %v; want %q, %q, %v", tc.op, m, p, ok, tc.method, tc.path, tc.ok)
+		}
+	}
+	if !isGRPC("/pkg.Svc/Method") || isGRPC("/cart") || isGRPC("/a/b/c") {
+		t.Error("isGRPC misclassifies")
+	}
+}
+
+func TestUnknownTarget(t *testing.T) {
+	if _, _, err := To("linkerd", testBundle()); err == nil || !strings.Contains(err.Error(), "chaos-mesh, envoy, istio, toxiproxy") {
+		t.Errorf("To(linkerd) = %v", err)
+	}
+}

@@ -1,0 +1,157 @@
+package export
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/chaosgen/chaosgen/bundle"
+	"sigs.k8s.io/yaml"
+)
+
+// Istio exports one networking.istio.io/v1 VirtualService per callee (YAML
+// documents separated by ---, sorted by callee). Each latency or abort
+// profile becomes an http route with a fault (delay or abort, percentage =
+// rate × 100), matched on the caller through match.sourceLabels (app:
+// CALLER, assuming the app label names the service) and on the operation
+// through uri and method; a final route sends everything else to the callee
+// unchanged. Profiles with the same match share one route (Istio applies
+// only the first matching route): one delay and one abort at most, the rest
+// are left out with a warning.
+//
+// Not expressible, with a warning: drop and corrupt faults, factor, jitter,
+// perSecond, operations that are not HTTP paths, the guards.
+func Istio(b *bundle.Bundle) ([]byte, []Warning, error) {
+	var ws warnings
+	guardWarning(b, "Istio", &ws)
+	type route struct {
+		names        []string
+		match        map[string]any
+		delay, abort map[string]any
+		delayID      string
+		abortID      string
+	}
+	routes := map[string][]*route{} // by callee, in profile id order
+	var callees []string
+	for _, p := range sortedProfiles(b) {
+		method, path, ok := operation(p.Target.Operation)
+		switch {
+		case p.Fault.Type == bundle.FaultDrop || p.Fault.Type == bundle.FaultCorrupt:
+			ws.add(p, "left out: Istio faults cannot express a %s fault", p.Fault.Type)
+			continue
+		case !ok:
+			ws.add(p, "left out: operation %q is not an HTTP path or METHOD /path", p.Target.Operation)
+			continue
+		}
+		if p.Fault.Type == bundle.FaultLatency && !latencyParts(p, "Istio", &ws) {
+			continue
+		}
+		if p.Fault.JitterMs > 0 {
+			ws.add(p, "jitterMs %s left out: Istio delays are fixed", num(p.Fault.JitterMs))
+		}
+		if p.PerSecond > 0 {
+			ws.add(p, "perSecond %s left out: Istio has no rate cap; rate %s applies uncapped", num(p.PerSecond), num(p.Rate))
+		}
+		match := map[string]any{}
+		if p.Target.Caller != "" {
+			match["sourceLabels"] = map[string]any{"app": p.Target.Caller}
+		}
+		if path != "" {
+			match["uri"] = map[string]any{"exact": path}
+		}
+		if method != "" {
+			match["method"] = map[string]any{"exact": method}
+		}
+		key := p.Target.Caller + "\x00" + method + "\x00" + path
+		callee := p.Target.Callee
+		if _, seen := routes[callee]; !seen {
+			callees = append(callees, callee)
+		}
+		var r *route
+		for _, x := range routes[callee] {
+			if x.names[0] == key {
+				r = x
+			}
+		}
+		if r == nil {
+			r = &route{names: []string{key}, match: match}
+			routes[callee] = append(routes[callee], r)
+		}
+		pct := map[string]any{"value": percent(p.Rate)}
+		switch p.Fault.Type {
+		case bundle.FaultLatency:
+			if r.delay != nil {
+				ws.add(p, "left out: profile %q already delays the same requests and Istio applies one route per request", r.delayID)
+				continue
+			}
+			r.delay = map[string]any{"fixedDelay": seconds(p.Fault.DelayMs), "percentage": pct}
+			r.delayID = p.ID
+		case bundle.FaultAbort:
+			if r.abort != nil {
+				ws.add(p, "left out: profile %q already aborts the same requests and Istio applies one route per request", r.abortID)
+				continue
+			}
+			http, grpc := abortStatus(p, path, &ws)
+			r.abort = map[string]any{"percentage": pct}
+			if http != 0 {
+				r.abort["httpStatus"] = http
+			} else {
+				r.abort["grpcStatus"] = grpcCodeNames[grpc]
+			}
+			r.abortID = p.ID
+		}
+		r.names = append(r.names, p.ID)
+	}
+	slices.Sort(callees)
+	var out bytes.Buffer
+	for i, callee := range callees {
+		var http []any
+		dest := []any{map[string]any{"destination": map[string]any{"host": callee}}}
+		for _, r := range routes[callee] {
+			if len(r.names) == 1 { // every profile of the route was left out
+				continue
+			}
+			fault := map[string]any{}
+			if r.delay != nil {
+				fault["delay"] = r.delay
+			}
+			if r.abort != nil {
+				fault["abort"] = r.abort
+			}
+			h := map[string]any{"name": joinIDs(r.names[1:]), "fault": fault, "route": dest}
+			if len(r.match) > 0 {
+				h["match"] = []any{r.match}
+			}
+			http = append(http, h)
+		}
+		http = append(http, map[string]any{"name": "chaosgen-passthrough", "route": dest})
+		vs := map[string]any{
+			"apiVersion": "networking.istio.io/v1",
+			"kind":       "VirtualService",
+			"metadata": map[string]any{
+				"name":   objectName("chaosgen", callee),
+				"labels": map[string]any{"app.kubernetes.io/managed-by": "chaosgen"},
+				"annotations": map[string]any{
+					"chaosgen.io/bundle": b.Metadata.Name,
+				},
+			},
+			"spec": map[string]any{"hosts": []any{callee}, "http": http},
+		}
+		y, err := yaml.Marshal(vs)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i > 0 {
+			out.WriteString("---\n")
+		}
+		out.Write(y)
+	}
+	return out.Bytes(), ws, nil
+}
+
+func joinIDs(ids []string) string {
+	s := ids[0]
+	for _, id := range ids[1:] {
+		s += "+" + id
+	}
+	return s
+}

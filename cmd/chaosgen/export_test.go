@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/bundle"
+)
+
+func TestExportCLI(t *testing.T) {
+	dir := t.TempDir()
+	data, err := bundle.Encode(exampleBundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSigned(t, dir, "bundle.json", data, nil)
+	bad := strings.Replace(string(data), `"rate": 0.1,`, `"rate": 1.5,`, 1)
+	writeSigned(t, dir, "bad.json", []byte(bad), nil)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"istio", []string{"export", "--to", "istio", "bundle.json"}, 0},
+		{"toxiproxy", []string{"export", "--to", "toxiproxy", "bundle.json"}, 0},
+		{"no_target", []string{"export", "bundle.json"}, 2},
+		{"unknown_target", []string{"export", "--to", "linkerd", "bundle.json"}, 2},
+		{"invalid_bundle", []string{"export", "--to", "envoy", "bad.json"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runBundleCLI(t, dir, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d\nstderr: %s", code, tc.code, stderr)
+			}
+			goldenBundle(t, filepath.Join("export", tc.name+".golden"), []byte("$ chaosgen "+strings.Join(tc.args, " ")+"\n-- stdout --\n"+stdout+"-- stderr --\n"+stderr))
+		})
+	}
+
+	// -o writes the same bytes as standard output, atomically.
+	_, stdout, _ := runBundleCLI(t, dir, "export", "--to", "chaos-mesh", "bundle.json")
+	code, out2, stderr := runBundleCLI(t, dir, "export", "--to", "chaos-mesh", "bundle.json", "-o", "faults.yaml")
+	if code != 0 || out2 != "" {
+		t.Fatalf("export -o: exit %d, stdout %q, stderr %s", code, out2, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "faults.yaml"))
+	if err != nil || string(got) != stdout || !strings.Contains(stdout, "kind: HTTPChaos") {
+		t.Errorf("faults.yaml = %q (%v), want the stdout export %q", got, err, stdout)
+	}
+	if !strings.Contains(stderr, "chaosgen: export: warning: profile \"catalog-corrupt\": left out") {
+		t.Errorf("warnings not on stderr: %s", stderr)
+	}
+}

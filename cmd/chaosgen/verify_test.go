@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/pem"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/crypto/ssh"
+)
+
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+// bundleTestdata is testdata as an absolute path: the CLI tests chdir.
+var bundleTestdata, _ = filepath.Abs("testdata")
+
+// goldenBundle compares got with testdata/name, or rewrites it under -update.
+func goldenBundle(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join(bundleTestdata, name)
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+// exampleBundle is a small valid bundle with one profile of each fault type.
+func exampleBundle() *bundle.Bundle {
+	return &bundle.Bundle{
+		APIVersion: bundle.APIVersion,
+		Kind:       bundle.Kind,
+		Metadata: bundle.Metadata{
+			Name:      "shop",
+			Generator: "chaosgen test",
+			NotAfter:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+			Seed:      7,
+			Source: bundle.Source{TimeRange: bundle.TimeRange{
+				Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+				End:   time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC),
+			}},
+		},
+		Guards: bundle.Guards{MaxGlobalRate: 0.05, MaxActiveFaults: 10, AbortIf: bundle.AbortIf{RootErrorRate: 0.1, RootP99Ms: 2000}},
+		Profiles: []bundle.Profile{
+			{ID: "frontend-cart-latency", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 250, JitterMs: 50}, Rate: 0.1, MaxRate: 0.2,
+				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "cart p99 grew"}},
+			{ID: "frontend-cart-abort", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}, Rate: 0.05, MaxRate: 0.1,
+				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "cart errors break checkout"}},
+			{ID: "checkout-payment-abort", Target: bundle.Target{Caller: "checkout", Callee: "payment", Operation: "/payment.Payment/Charge"},
+				Fault: bundle.Fault{Type: bundle.FaultAbort, GRPCStatus: 14}, Rate: 0.01, MaxRate: 0.05, PerSecond: 2,
+				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "no fallback for payment"}},
+			{ID: "cart-redis-drop", Target: bundle.Target{Caller: "cart", Callee: "redis"},
+				Fault: bundle.Fault{Type: bundle.FaultDrop}, Rate: 0.001, MaxRate: 0.001,
+				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "redis never times out"}},
+			{ID: "catalog-corrupt", Target: bundle.Target{Callee: "catalog", Operation: "/products"},
+				Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}, Rate: 0.02, MaxRate: 0.1,
+				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "callers parse the body"}},
+			{ID: "search-slow-calls", Target: bundle.Target{Callee: "search", Operation: "Search"},
+				Fault: bundle.Fault{Type: bundle.FaultLatency, Factor: 3}, Rate: 0.3, MaxRate: 0.5,
+				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "search latency multiplies"}},
+		},
+	}
+}
+
+type bundleFixture struct {
+	dir           string
+	alice, malory ssh.Signer
+	alicePub      string // path
+}
+
+// writeTestKey writes an Ed25519 key from a fixed seed as name and name.pub.
+func writeTestKey(t *testing.T, dir, name string, seed byte) ssh.Signer {
+	t.Helper()
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))
+	block, err := ssh.MarshalPrivateKey(priv, name+"@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey()))) + " " + name + "@example.com\n"
+	if err := os.WriteFile(filepath.Join(dir, name+".pub"), []byte(pub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// writeSigned writes data as dir/name and, when signer is set, its signature.
+func writeSigned(t *testing.T, dir, name string, data []byte, signer ssh.Signer) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if signer == nil {
+		return
+	}
+	sig, err := bundle.SignWith(data, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".sig", sig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newBundleFixture(t *testing.T) bundleFixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := bundleFixture{dir: dir}
+	f.alice = writeTestKey(t, dir, "alice", 1)
+	f.malory = writeTestKey(t, dir, "mallory", 2)
+	good, err := bundle.Encode(exampleBundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSigned(t, dir, "bundle.json", good, f.alice)
+	writeSigned(t, dir, "unsigned.json", good, nil)
+	writeSigned(t, dir, "mallory.json", good, f.malory)
+	writeSigned(t, dir, "tampered.json", bytes.Replace(good, []byte(`"rate": 0.1,`), []byte(`"rate": 0.9,`), 1), nil)
+	sig, _ := os.ReadFile(filepath.Join(dir, "bundle.json.sig"))
+	if err := os.Mkdir(filepath.Join(dir, "signatures"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signatures", "bundle.sig"), sig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tampered.json.sig"), sig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeSigned(t, dir, "malformed.json", bytes.Replace(good, []byte(`"rate": 0.1,`), []byte(`"rate": 1.5,`), 1), f.alice)
+	exp := exampleBundle()
+	exp.Metadata.NotAfter = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	expired, err := bundle.Encode(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSigned(t, dir, "expired.json", expired, f.alice)
+	alicePub, _ := os.ReadFile(filepath.Join(dir, "alice.pub"))
+	allowed := "# signers\n*@ci.example.com,alice@example.com namespaces=\"chaosgen-bundle\" " + string(alicePub)
+	if err := os.WriteFile(filepath.Join(dir, "allowed_signers"), []byte(allowed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// runBundleCLI runs chaosgen in dir (paths in args are relative to it) and
+// returns the exit code and both streams.
+func runBundleCLI(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	t.Chdir(dir)
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestVerifyCLIArgs: a missing bundle argument is a usage error. Its
+// message comes from main.go's argument wrapper, so only the exit code and
+// the gist are checked here.
+func TestVerifyCLIArgs(t *testing.T) {
+	f := newBundleFixture(t)
+	code, _, stderr := runBundleCLI(t, f.dir, "verify", "--pub", "alice.pub")
+	if code != 2 || !strings.Contains(stderr, "verify: accepts 1 arg(s), received 0") {
+		t.Errorf("verify without a bundle: exit %d, stderr %q; want 2 and an argument count error", code, stderr)
+	}
+}
+
+func TestVerifyCLI(t *testing.T) {
+	f := newBundleFixture(t)
+	at := "--at=2026-06-01T00:00:00Z"
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"ok_pub", []string{"verify", "bundle.json", "--pub", "alice.pub", at}, 0},
+		{"ok_allowed_signers", []string{"verify", "bundle.json", "--allowed-signers", "allowed_signers", "--identity", "deploy@ci.example.com", at}, 0},
+		{"ok_json", []string{"verify", "bundle.json", "--pub", "alice.pub", "--json", at}, 0},
+		{"ok_sig_flag", []string{"verify", "bundle.json", "--sig", "signatures/bundle.sig", "--pub", "alice.pub", at}, 0},
+		{"sig_flag_mismatch", []string{"verify", "tampered.json", "--sig", "bundle.json.sig", "--pub", "alice.pub", at}, 3},
+		{"unsigned", []string{"verify", "unsigned.json", "--pub", "alice.pub", at}, 3},
+		{"tampered", []string{"verify", "tampered.json", "--pub", "alice.pub", at}, 3},
+		{"other_key", []string{"verify", "mallory.json", "--pub", "alice.pub", at}, 3},
+		{"not_allowed", []string{"verify", "mallory.json", "--allowed-signers", "allowed_signers", "--identity", "alice@example.com", at}, 3},
+		{"wrong_identity", []string{"verify", "bundle.json", "--allowed-signers", "allowed_signers", "--identity", "bob@example.com", at}, 3},
+		{"malformed", []string{"verify", "malformed.json", "--pub", "alice.pub", at}, 3},
+		{"expired", []string{"verify", "expired.json", "--pub", "alice.pub", at}, 3},
+		{"no_key_option", []string{"verify", "bundle.json"}, 2},
+		{"both_key_options", []string{"verify", "bundle.json", "--pub", "alice.pub", "--allowed-signers", "allowed_signers", "--identity", "x"}, 2},
+		{"identity_missing", []string{"verify", "bundle.json", "--allowed-signers", "allowed_signers"}, 2},
+		{"bad_at", []string{"verify", "bundle.json", "--pub", "alice.pub", "--at", "tomorrow"}, 2},
+		{"missing_bundle", []string{"verify", "nope.json", "--pub", "alice.pub", at}, 1},
+		{"missing_key", []string{"verify", "bundle.json", "--pub", "nope.pub", at}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runBundleCLI(t, f.dir, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d\nstderr: %s", code, tc.code, stderr)
+			}
+			goldenBundle(t, filepath.Join("verify", tc.name+".golden"), []byte("$ chaosgen "+strings.Join(tc.args, " ")+"\n-- stdout --\n"+stdout+"-- stderr --\n"+stderr))
+		})
+	}
+}
