@@ -93,7 +93,6 @@ func (d *distinct) count() int64 {
 	return int64(math.Round(est))
 }
 
-
 // hashBytes is FNV-1a followed by the splitmix64 finaliser, so that the top
 // bits (the HLL register index) are well mixed.
 func hashBytes(b []byte) uint64 {
