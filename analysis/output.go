@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/chaosgen/chaosgen/features"
 	"github.com/parquet-go/parquet-go"
@@ -44,6 +45,12 @@ type EdgeRow struct {
 	InjectedCorrupt int64   `parquet:"injected_corrupt"`
 	InjectedOther   int64   `parquet:"injected_other"`
 	InterimScore    float64 `parquet:"interim_score"`
+	// ErrorCodes lists the status codes of failed calls as
+	// "code:count,code:count", most frequent first.
+	ErrorCodes    string  `parquet:"error_codes"`
+	Protocol      string  `parquet:"protocol"` // grpc, http or empty
+	PeakCallsPerS float64 `parquet:"peak_calls_per_s"`
+	AnomalyScore  float64 `parquet:"anomaly_score"` // see docs/analysis.md
 }
 
 // WindowRow is a row of windows.parquet: one edge in one window.
@@ -67,6 +74,7 @@ type WindowRow struct {
 	InjectedDrop        int64   `parquet:"injected_drop"`
 	InjectedCorrupt     int64   `parquet:"injected_corrupt"`
 	InjectedOther       int64   `parquet:"injected_other"`
+	AnomalyScore        float64 `parquet:"anomaly_score"` // isolation forest score in (0, 1]
 }
 
 func edgeRows(t *features.Table, scores []float64) []EdgeRow {
@@ -83,7 +91,10 @@ func edgeRows(t *features.Table, scores []float64) []EdgeRow {
 			Windows:         int32(e.Windows),
 			InjectedLatency: e.Injected[0], InjectedAbort: e.Injected[1], InjectedDrop: e.Injected[2],
 			InjectedCorrupt: e.Injected[3], InjectedOther: e.Injected[4],
-			InterimScore: scores[i],
+			InterimScore:  scores[i],
+			ErrorCodes:    formatCodes(e.ErrorCodes),
+			Protocol:      e.Protocol,
+			PeakCallsPerS: e.PeakCallsPerSecond,
 		}
 	}
 	return rows
@@ -140,4 +151,17 @@ func ReadParquet[T any](path string) ([]T, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return rows, nil
+}
+
+func formatCodes(cs []features.CodeCount) string {
+	var b []byte
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(c.Code), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, c.Count, 10)
+	}
+	return string(b)
 }

@@ -57,6 +57,7 @@ type edgeAcc struct {
 	calls          int64
 	codes          map[int32]int64
 	lastTrace      uint64 // hash of the last trace added to traces
+	grpc, http     int64  // calls with a gRPC-like (0-16) or HTTP-like (100-599) status
 }
 
 func (e *edgeAcc) window(wi int64, w *worker) *acc {
@@ -256,6 +257,11 @@ func (w *worker) add(b *ingest.Batch) {
 			a.errors++
 			e.codes[status[i]]++
 		}
+		if sc := status[i]; uint32(sc) <= 16 {
+			e.grpc++
+		} else if sc >= 100 && sc <= 599 {
+			e.http++
+		}
 		if timedOut[i] {
 			a.timeouts++
 		}
@@ -319,6 +325,8 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 			m.minDepth = min(m.minDepth, e.minDepth)
 			m.depthSum += e.depthSum
 			m.calls += e.calls
+			m.grpc += e.grpc
+			m.http += e.http
 			for c, n := range e.codes {
 				m.codes[c] += n
 			}
@@ -370,6 +378,15 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 			Windows:     len(t.Windows) - first,
 			FirstWindow: first,
 			sketch:      total.sk,
+		}
+		switch {
+		case e.grpc > e.http:
+			edge.Protocol = "grpc"
+		case e.http > 0:
+			edge.Protocol = "http"
+		}
+		for _, w := range t.Windows[first:] {
+			edge.PeakCallsPerSecond = max(edge.PeakCallsPerSecond, float64(w.Calls)/window.Seconds())
 		}
 		if t.Traces > 0 {
 			edge.Criticality = min(1, float64(edge.Traces)/float64(t.Traces))

@@ -71,8 +71,14 @@ type Edge struct {
 	// the edge's first row in Table.Windows.
 	Windows     int
 	FirstWindow int
-	// ErrorCodes counts the status codes of failed calls, by code.
+	// ErrorCodes counts the status codes of failed calls, most frequent
+	// first.
 	ErrorCodes []CodeCount
+	// Protocol is "grpc" when most status codes are gRPC codes (0-16),
+	// "http" when they are HTTP codes, else empty.
+	Protocol string
+	// PeakCallsPerSecond is the busiest window's calls per second.
+	PeakCallsPerSecond float64
 
 	sketch Sketch
 }
