@@ -77,20 +77,59 @@ func (d *distinct) count() int64 {
 	if d.regs == nil {
 		return int64(len(d.exact))
 	}
-	var sum float64
-	zeros := 0
-	for _, r := range d.regs {
-		sum += math.Ldexp(1, -int(r))
-		if r == 0 {
-			zeros++
+	return int64(math.Round(ertl(d.regs)))
+}
+
+// ertl is the improved HyperLogLog estimator of Ertl ("New cardinality
+// estimation algorithms for HyperLogLog sketches", 2017, algorithm 6): it
+// is unbiased over the whole range without the empirical bias tables of
+// HyperLogLog++, where the classic raw estimator over-counts by several
+// percent between about 2.5 and 5 times the number of registers.
+func ertl(regs []uint8) float64 {
+	const q = 64 - hllP
+	m := float64(len(regs))
+	var c [q + 2]float64
+	for _, r := range regs {
+		c[r]++
+	}
+	z := m * ertlTau(1-c[q+1]/m)
+	for k := q; k >= 1; k-- {
+		z = 0.5 * (z + c[k])
+	}
+	z += m * ertlSigma(c[0]/m)
+	return m * m / (2 * math.Ln2 * z)
+}
+
+func ertlSigma(x float64) float64 {
+	if x == 1 {
+		return math.Inf(1)
+	}
+	y, z := 1.0, x
+	for {
+		x *= x
+		prev := z
+		z += x * y
+		y += y
+		if prev == z {
+			return z
 		}
 	}
-	m := float64(hllM)
-	est := 0.7213 / (1 + 1.079/m) * m * m / sum
-	if est <= 2.5*m && zeros > 0 {
-		est = m * math.Log(m/float64(zeros)) // linear counting
+}
+
+func ertlTau(x float64) float64 {
+	if x == 0 || x == 1 {
+		return 0
 	}
-	return int64(math.Round(est))
+	y, z := 1.0, 1-x
+	for {
+		x = math.Sqrt(x)
+		prev := z
+		y *= 0.5
+		z -= (1 - x) * (1 - x) * y
+		if prev == z {
+			return z / 3
+		}
+	}
 }
 
 // hashBytes is FNV-1a followed by the splitmix64 finaliser, so that the top
