@@ -35,6 +35,11 @@ type Options struct {
 	Total    func(rows int64)
 	// TopEdges is the number of ranked edges in summary.json; 20 when 0.
 	TopEdges int
+	// Models configures the forecasts, the isolation forest and the
+	// findings; NoModels skips them (then forecast.parquet is not written,
+	// anomaly scores are 0 and there are no findings).
+	Models   ModelOptions
+	NoModels bool
 }
 
 // Summary is summary.json.
@@ -51,6 +56,8 @@ type Summary struct {
 	Windows   int       `json:"window_count"`
 	Services  int       `json:"service_count"`
 	Ranking   Ranking   `json:"ranking"`
+	// Findings are ranked by score, highest first.
+	Findings []Finding `json:"findings"`
 }
 
 // Input is one input file.
@@ -89,18 +96,23 @@ type Ranking struct {
 
 // RankedEdge is one ranked edge.
 type RankedEdge struct {
-	Caller      string  `json:"caller"`
-	Callee      string  `json:"callee"`
-	Score       float64 `json:"score"`
-	Calls       int64   `json:"calls"`
-	ErrorRate   float64 `json:"error_rate"`
-	TimeoutRate float64 `json:"timeout_rate"`
-	P50Ms       float64 `json:"p50_ms"`
-	P99Ms       float64 `json:"p99_ms"`
-	Criticality float64 `json:"criticality"`
+	Caller       string  `json:"caller"`
+	Callee       string  `json:"callee"`
+	Score        float64 `json:"score"` // the edge's best finding score
+	InterimScore float64 `json:"interim_score"`
+	AnomalyScore float64 `json:"anomaly_score"`
+	Calls        int64   `json:"calls"`
+	ErrorRate    float64 `json:"error_rate"`
+	TimeoutRate  float64 `json:"timeout_rate"`
+	P50Ms        float64 `json:"p50_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	Criticality  float64 `json:"criticality"`
 }
 
-// InterimScoreDoc documents InterimScore; it is written into summary.json.
+// RankingDoc documents the ranking; it is written into summary.json.
+const RankingDoc = "edges by the highest score of their findings, then by interim_score = " + InterimScoreDoc
+
+// InterimScoreDoc documents InterimScore.
 const InterimScoreDoc = "(error_rate + timeout_rate + 0.05*log2(max(1, p99_ms/p50_ms))) * (0.5 + criticality): " +
 	"failures and tail latency, weighted up on edges that many requests use; interim, until the models rank findings"
 
@@ -163,7 +175,17 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	if table.Rows == 0 {
 		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(paths), files.Rows, table.Bad.Total())
 	}
-	sum := summarize(table, files, digests, opt)
+	mr := &modelResult{windowScores: make([]float64, len(table.Windows)), edgeScores: make([]float64, len(table.Edges))}
+	if !opt.NoModels {
+		mopt := opt.Models
+		if mopt.Workers == 0 {
+			mopt.Workers = opt.Workers
+		}
+		if mr, err = runModels(table, mopt); err != nil {
+			return nil, err
+		}
+	}
+	sum := summarize(table, files, digests, mr, opt)
 	scores := make([]float64, len(table.Edges))
 	for i := range table.Edges {
 		scores[i] = InterimScore(&table.Edges[i])
@@ -174,11 +196,16 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	defer out.Abort()
-	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), edgeRows(table, scores)); err != nil {
+	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), edgeRows(table, scores, mr.edgeScores)); err != nil {
 		return nil, err
 	}
-	if err := writeParquet(filepath.Join(out.Tmp, WindowsFile), windowRows(table)); err != nil {
+	if err := writeParquet(filepath.Join(out.Tmp, WindowsFile), windowRows(table, mr.windowScores)); err != nil {
 		return nil, err
+	}
+	if !opt.NoModels {
+		if err := writeParquet(filepath.Join(out.Tmp, ForecastFile), mr.forecast); err != nil {
+			return nil, err
+		}
 	}
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
@@ -193,7 +220,7 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	return sum, nil
 }
 
-func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, opt Options) *Summary {
+func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, mr *modelResult, opt Options) *Summary {
 	s := &Summary{
 		Schema:   "chaosgen.analysis/v1",
 		Window:   t.Window.String(),
@@ -230,19 +257,30 @@ func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, o
 	if top <= 0 {
 		top = 20
 	}
+	s.Findings = mr.findings
+	if s.Findings == nil {
+		s.Findings = []Finding{}
+	}
+	best := map[[2]string]float64{}
+	for _, f := range mr.findings {
+		k := [2]string{f.Caller, f.Callee}
+		best[k] = max(best[k], f.Score)
+	}
 	ranked := make([]RankedEdge, len(t.Edges))
 	for i := range t.Edges {
 		e := &t.Edges[i]
 		ranked[i] = RankedEdge{
-			Caller: e.Caller, Callee: e.Callee, Score: InterimScore(e), Calls: e.Calls,
+			Caller: e.Caller, Callee: e.Callee, Score: best[[2]string{e.Caller, e.Callee}],
+			InterimScore: InterimScore(e), AnomalyScore: mr.edgeScores[i], Calls: e.Calls,
 			ErrorRate: round6(e.ErrorRate), TimeoutRate: round6(float64(e.Timeouts) / float64(max(1, e.Calls))),
 			P50Ms: round6(e.P50Ms), P99Ms: round6(e.P99Ms), Criticality: round6(e.Criticality),
 		}
 	}
 	slices.SortStableFunc(ranked, func(a, b RankedEdge) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(b.InterimScore, a.InterimScore),
+			cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
 	})
-	s.Ranking = Ranking{Score: InterimScoreDoc, Edges: ranked[:min(top, len(ranked))]}
+	s.Ranking = Ranking{Score: RankingDoc, Edges: ranked[:min(top, len(ranked))]}
 	return s
 }
 

@@ -77,7 +77,7 @@ type WindowRow struct {
 	AnomalyScore        float64 `parquet:"anomaly_score"` // isolation forest score in (0, 1]
 }
 
-func edgeRows(t *features.Table, scores []float64) []EdgeRow {
+func edgeRows(t *features.Table, scores, anomaly []float64) []EdgeRow {
 	rows := make([]EdgeRow, len(t.Edges))
 	for i := range t.Edges {
 		e := &t.Edges[i]
@@ -95,12 +95,13 @@ func edgeRows(t *features.Table, scores []float64) []EdgeRow {
 			ErrorCodes:    formatCodes(e.ErrorCodes),
 			Protocol:      e.Protocol,
 			PeakCallsPerS: e.PeakCallsPerSecond,
+			AnomalyScore:  anomaly[i],
 		}
 	}
 	return rows
 }
 
-func windowRows(t *features.Table) []WindowRow {
+func windowRows(t *features.Table, anomaly []float64) []WindowRow {
 	rows := make([]WindowRow, len(t.Windows))
 	for i := range t.Windows {
 		w := &t.Windows[i]
@@ -113,6 +114,7 @@ func windowRows(t *features.Table) []WindowRow {
 			Concurrency:     w.Concurrency,
 			InjectedLatency: w.Injected[0], InjectedAbort: w.Injected[1], InjectedDrop: w.Injected[2],
 			InjectedCorrupt: w.Injected[3], InjectedOther: w.Injected[4],
+			AnomalyScore: anomaly[i],
 		}
 	}
 	return rows

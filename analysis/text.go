@@ -5,37 +5,64 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 )
 
-// WriteText prints a readable summary and the top n ranked edges.
+// WriteText prints a readable summary, the top n findings and the top n
+// ranked edges.
 func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 	fmt.Fprintf(w, "analysed %d spans (%d used, %d bad) from %d file(s), %s to %s\n",
 		s.Rows, s.RowsUsed, s.BadRows.Total, len(s.Inputs), s.TimeRange.Start, s.TimeRange.End)
-	for _, r := range sortedReasons(s.BadRows.ByReason) {
+	for _, r := range slices.Sorted(maps.Keys(s.BadRows.ByReason)) {
 		b := s.BadRows.ByReason[r]
 		fmt.Fprintf(w, "  left out %d rows: %s (first: %s)\n", b.Count, r, b.First)
 	}
 	fmt.Fprintf(w, "%d services, %d edges, %d edge-windows of %s, ~%d traces\n", s.Services, s.Edges, s.Windows, s.Window, s.Traces)
-	fmt.Fprintf(w, "wrote %s/{%s,%s,%s}\n\n", dir, EdgesFile, WindowsFile, SummaryFile)
+	files := []string{EdgesFile, WindowsFile, SummaryFile}
+	if s.Findings != nil {
+		files = []string{EdgesFile, WindowsFile, ForecastFile, SummaryFile}
+	}
+	fmt.Fprintf(w, "wrote %s/{%s}\n", dir, strings.Join(files, ","))
+
+	if s.Findings != nil {
+		fs := s.Findings
+		fmt.Fprintf(w, "\n%d findings", len(fs))
+		if len(fs) > n {
+			fmt.Fprintf(w, ", top %d", n)
+			fs = fs[:n]
+		}
+		fmt.Fprintln(w, ":")
+		for i, f := range fs {
+			when := f.From + " to " + f.To
+			if f.Predicted {
+				when = "predicted " + when
+			}
+			fmt.Fprintf(w, "%2d. %.2f %-8s %s  (%s)\n    %s\n", i+1, f.Score, f.Kind, edgeLabel(f.Caller, f.Callee), when, f.Explanation)
+		}
+	}
+
 	edges := s.Ranking.Edges
 	if n < len(edges) {
 		edges = edges[:n]
 	}
-	fmt.Fprintf(w, "top %d edges by interim score:\n", len(edges))
+	fmt.Fprintf(w, "\ntop %d edges:\n", len(edges))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "score\tcaller\tcallee\tcalls\terrors%\ttimeouts%\tp50 ms\tp99 ms\tcriticality\t")
+	fmt.Fprintln(tw, "score\tanomaly\tcaller\tcallee\tcalls\terrors%\ttimeouts%\tp50 ms\tp99 ms\tcriticality\t")
 	for _, e := range edges {
 		caller := e.Caller
 		if caller == "" {
 			caller = "(ingress)"
 		}
-		fmt.Fprintf(tw, "%.4f\t%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t\n",
-			e.Score, caller, e.Callee, e.Calls, 100*e.ErrorRate, 100*e.TimeoutRate, e.P50Ms, e.P99Ms, e.Criticality)
+		fmt.Fprintf(tw, "%.2f\t%.2f\t%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t\n",
+			e.Score, e.AnomalyScore, caller, e.Callee, e.Calls, 100*e.ErrorRate, 100*e.TimeoutRate, e.P50Ms, e.P99Ms, e.Criticality)
 	}
 	return tw.Flush()
 }
 
-func sortedReasons(m map[string]BadReason) []string {
-	return slices.Sorted(maps.Keys(m))
+func edgeLabel(caller, callee string) string {
+	if caller == "" {
+		caller = "(ingress)"
+	}
+	return caller + " → " + callee
 }

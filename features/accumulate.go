@@ -58,6 +58,7 @@ type edgeAcc struct {
 	codes          map[int32]int64
 	lastTrace      uint64 // hash of the last trace added to traces
 	grpc, http     int64  // calls with a gRPC-like (0-16) or HTTP-like (100-599) status
+	grpcCodes      int64  // calls with a gRPC status other than OK (1-16)
 }
 
 func (e *edgeAcc) window(wi int64, w *worker) *acc {
@@ -259,6 +260,9 @@ func (w *worker) add(b *ingest.Batch) {
 		}
 		if sc := status[i]; uint32(sc) <= 16 {
 			e.grpc++
+			if sc > 0 {
+				e.grpcCodes++
+			}
 		} else if sc >= 100 && sc <= 599 {
 			e.http++
 		}
@@ -326,6 +330,7 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 			m.depthSum += e.depthSum
 			m.calls += e.calls
 			m.grpc += e.grpc
+			m.grpcCodes += e.grpcCodes
 			m.http += e.http
 			for c, n := range e.codes {
 				m.codes[c] += n
@@ -380,7 +385,9 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 			sketch:      total.sk,
 		}
 		switch {
-		case e.grpc > e.http:
+		case e.grpc > e.http && (e.grpcCodes > 0 || total.errors == 0):
+			// status 0 alone is also what tools write for "unset": an
+			// edge is gRPC when its failures carry gRPC codes
 			edge.Protocol = "grpc"
 		case e.http > 0:
 			edge.Protocol = "http"

@@ -137,6 +137,11 @@ func (g *generator) serve(e *edge, s *service, id string, start int64, depth int
 		i = j
 	}
 	dur = cursor - start + int64(own*0.7) + net/2
+	if e.regressFrom > 0 && start >= e.regressFrom {
+		// a regression in the callee on this edge (a slow query, a bad
+		// deploy): the whole server time stretches, after its calls
+		dur = net + int64(float64(dur-net)*e.slowdown)
+	}
 	if childFailed && !fail {
 		// half of downstream failures propagate; the rest are absorbed
 		// by a fallback in the callee
@@ -153,15 +158,12 @@ func (g *generator) serve(e *edge, s *service, id string, start int64, depth int
 }
 
 // ownTime draws the callee's own time in ns: lognormal around the service's
-// median with a 1% heavy tail (Pareto, capped), scaled by the planted
-// regression and by load on a capacity-limited service.
+// median with a 1% heavy tail (Pareto, capped), scaled by load on a
+// capacity-limited service.
 func (g *generator) ownTime(e *edge, s *service, t int64) float64 {
 	ms := s.median * math.Exp(s.sigma*g.r.NormFloat64())
 	if g.r.Float64() < 0.01 {
 		ms *= 1 + math.Min(50, math.Pow(g.r.Float64(), -1/1.5)-1)
-	}
-	if e.regressFrom > 0 && t >= e.regressFrom {
-		ms *= e.slowdown
 	}
 	if s.capacity > 0 {
 		ms *= capacityFactor(t)

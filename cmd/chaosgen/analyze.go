@@ -23,9 +23,16 @@ func newAnalyzeCmd() *cobra.Command {
 		Short: "Build the edge feature table from span files and rank fragile edges",
 		Long: `analyze reads span records (Parquet, schema v1) from files, directories or
 globs, builds the caller→callee edge graph with per-edge and per-window
-features, and writes DIR/edges.parquet, DIR/windows.parquet and
+features, forecasts every edge with Holt-Winters, scores every edge-window
+with an isolation forest, and ranks findings (latency regressions, error
+bursts, capacity limits, anomalies) with one sentence each. It writes
+DIR/edges.parquet, DIR/windows.parquet, DIR/forecast.parquet and
 DIR/summary.json. DIR is replaced atomically: it never holds a half-written
-analysis. Bad rows are counted by reason and left out.`,
+analysis. Bad rows are counted by reason and left out.
+
+--season defaults to one day when the data covers at least two days, and to
+no season otherwise (then the forecast is a damped trend); --horizon defaults
+to one day.`,
 		Example: `  chaosgen analyze out/spans.parquet -o out/analysis
   chaosgen analyze 'traces/2026-*.parquet' -o analysis --window 5m --json`,
 		Args: cobra.MinimumNArgs(1),
@@ -35,6 +42,9 @@ analysis. Bad rows are counted by reason and left out.`,
 			}
 			if opt.Window < time.Second {
 				return usagef("analyze: --window must be at least 1s, got %s", opt.Window)
+			}
+			if opt.Models.Horizon < opt.Window {
+				return usagef("analyze: --horizon must be at least one window (%s), got %s", opt.Window, opt.Models.Horizon)
 			}
 			opt.Workers = workers
 			batchGC()
@@ -60,5 +70,41 @@ analysis. Bad rows are counted by reason and left out.`,
 	f.BoolVar(&asJSON, "json", false, "print summary.json to stdout instead of the table")
 	f.IntVar(&top, "top", 10, "edges shown in the table")
 	f.IntVar(&workers, "workers", 0, "parallel readers (0: one per CPU)")
+	f.Var(&seasonFlag{&opt.Models.Season}, "season", "seasonal period of the forecasts, e.g. 24h, or none (default: 24h when the data covers two days, else none)")
+	f.DurationVar(&opt.Models.Horizon, "horizon", 24*time.Hour, "how far ahead to forecast")
+	f.Uint64Var(&opt.Models.Seed, "seed", 1, "seed of the isolation forest")
+	f.BoolVar(&opt.NoModels, "no-models", false, "features only: no forecasts, anomaly scores or findings")
 	return cmd
 }
+
+// seasonFlag parses --season: a duration, or "none" (stored as -1).
+type seasonFlag struct{ d *time.Duration }
+
+func (s *seasonFlag) String() string {
+	switch {
+	case s.d == nil || *s.d == 0:
+		return "auto"
+	case *s.d < 0:
+		return "none"
+	}
+	return s.d.String()
+}
+
+func (s *seasonFlag) Set(v string) error {
+	switch v {
+	case "none", "off", "0":
+		*s.d = -1
+		return nil
+	case "auto":
+		*s.d = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 24h, or none")
+	}
+	*s.d = d
+	return nil
+}
+
+func (s *seasonFlag) Type() string { return "duration|none" }

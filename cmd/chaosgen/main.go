@@ -48,6 +48,9 @@ before they touch production.`,
 	root.AddCommand(newVerifyCmd())
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newImportCmd())
+	root.AddCommand(newInjectCmd())
+	root.AddCommand(newGenerateCmd())
+	root.AddCommand(newDiffCmd())
 	// Without a subcommand, print help; with an unknown one, a usage error.
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	usageArgs(root)

@@ -1,0 +1,466 @@
+package analysis
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/chaosgen/chaosgen/features"
+	"github.com/chaosgen/chaosgen/models/holtwinters"
+	"github.com/chaosgen/chaosgen/models/iforest"
+)
+
+// ModelOptions control the models stage of analyze.
+type ModelOptions struct {
+	// Season is the seasonal period of the Holt-Winters forecasts. Zero
+	// means automatic: one day when the data covers at least two days,
+	// otherwise no season. Negative means no season.
+	Season time.Duration
+	// Horizon is how far ahead to forecast; one day when zero.
+	Horizon time.Duration
+	// Seed seeds the isolation forest.
+	Seed uint64
+	// Workers bounds the goroutines; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Thresholds of the detectors (documented in docs/analysis.md).
+const (
+	minModelWindows   = 10   // edges with fewer active windows get no models
+	minLatCalls       = 3    // windows with fewer calls carry no latency signal
+	errZ              = 4.0  // binomial z of a window's errors over the baseline
+	errExcessRate     = 0.05 // ... and 5 points above the baseline error rate
+	errMinErrors      = 3    // ... and at least 3 errors in the window
+	latRatio50        = 1.4  // p50 40% above the edge's healthy level ...
+	latZ50            = 3.0  // ... by 3 robust standard deviations
+	latRatio99        = 2.0  // or p99 twice the healthy level ...
+	latZ99            = 4.0  // ... by 4
+	p99MinCalls       = 100
+	anomalyCut        = 0.7  // isolation forest score of an anomalous window
+	anomalyMinWindows = 5    // anomalous windows an anomaly episode needs
+	maxGap            = 3    // windows between flagged windows of an errors or anomaly episode
+	latGap            = 10   // ... of a latency episode (latency is noisier)
+	latMinWindows     = 8    // flagged windows a latency episode needs ...
+	latMinCalls       = 150  // ... and calls
+	errMinExcess      = 15   // excess errors an errors episode needs (with 3 flagged windows, or 5x as many)
+	loadSmooth        = 15   // windows in the moving average of a service's load
+	latSmooth         = 11   // windows in the rolling median of an edge's latency
+	predictMinWindows = 10   // forecast windows above the knee for a predicted bottleneck
+	persistentRate    = 0.05 // an edge failing this often has persistent errors
+)
+
+// featureNames are the columns of the isolation forest's input, in order.
+var featureNames = []string{"p99_z", "mean_z", "errors_z", "retries_z", "timeouts_z", "calls_residual_z"}
+
+// edgeModel is one edge's series, baselines, flags and model results.
+type edgeModel struct {
+	i          int // edge index
+	ws         []features.Window
+	k          []int     // global window index of each window
+	x          []float64 // feature rows, len(ws) × len(featureNames)
+	errFlag    []bool
+	latFlag    []bool
+	load       []float64 // the callee's smoothed incoming calls, per window
+	s50, s99   []float64 // rolling medians of ln p50 and ln p99 (NaN: too few calls)
+	base50     float64   // healthy ln p50
+	base99     float64
+	p0         float64 // baseline error rate
+	forecast   []ForecastRow
+	callsFcast []float64 // point forecast of calls per window over the horizon
+}
+
+// modelResult is what the models add to an analysis.
+type modelResult struct {
+	windowScores []float64 // per table window
+	edgeScores   []float64 // per edge
+	forecast     []ForecastRow
+	findings     []Finding
+}
+
+// ForecastRow is a row of forecast.parquet.
+type ForecastRow struct {
+	Caller    string  `parquet:"caller,dict"`
+	Callee    string  `parquet:"callee,dict"`
+	Metric    string  `parquet:"metric,dict"` // calls (per window) or p99_ms
+	TUnixNano int64   `parquet:"t_unix_nano"`
+	Forecast  float64 `parquet:"forecast"`
+	Lower     float64 `parquet:"lower"` // 95% prediction interval
+	Upper     float64 `parquet:"upper"`
+}
+
+// grid maps window starts to indexes 0..n-1.
+type grid struct {
+	start int64 // first window start
+	win   int64
+	n     int
+}
+
+func (g grid) index(t int64) int   { return int((t - g.start) / g.win) }
+func (g grid) time(k int) int64    { return g.start + int64(k)*g.win }
+func (g grid) format(k int) string { return time.Unix(0, g.time(k)).UTC().Format(time.RFC3339) }
+
+// runModels fits the forecasts, scores every window with the isolation
+// forest and derives the findings.
+func runModels(t *features.Table, opt ModelOptions) (*modelResult, error) {
+	res := &modelResult{windowScores: make([]float64, len(t.Windows)), edgeScores: make([]float64, len(t.Edges))}
+	if len(t.Windows) == 0 {
+		return res, nil
+	}
+	win := int64(t.Window)
+	g := grid{start: t.Windows[0].StartUnixNano, win: win}
+	last := g.start
+	for _, w := range t.Windows {
+		g.start = min(g.start, w.StartUnixNano)
+		last = max(last, w.StartUnixNano)
+	}
+	g.n = int((last-g.start)/win) + 1
+	span := time.Duration(last - g.start + win)
+	season := opt.Season
+	if season == 0 && span >= 48*time.Hour {
+		season = 24 * time.Hour
+	}
+	period := 0
+	if season > 0 {
+		period = int(season / t.Window)
+		if period < 2 || int64(period)*2 > int64(g.n) {
+			period = 0 // too short for the season: no seasonal model
+		}
+	}
+	horizon := opt.Horizon
+	if horizon <= 0 {
+		horizon = 24 * time.Hour
+	}
+	h := max(1, int(horizon/t.Window))
+
+	load := serviceLoad(t, g)
+	models := make([]*edgeModel, len(t.Edges))
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				models[i] = modelEdge(t, i, g, period, h, load[t.Edges[i].Callee])
+			}
+		}()
+	}
+	for i := range t.Edges {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	// The isolation forest over every window's per-edge normalised features.
+	cols := len(featureNames)
+	X := iforest.Matrix{Rows: len(t.Windows), Cols: cols, Data: make([]float64, 0, len(t.Windows)*cols)}
+	for _, m := range models {
+		X.Data = append(X.Data, m.x...)
+	}
+	if X.Rows >= 2 {
+		f, err := iforest.Fit(X, iforest.Options{Seed: opt.Seed, Workers: opt.Workers})
+		if err != nil {
+			return nil, fmt.Errorf("isolation forest: %w", err)
+		}
+		scores := f.ScoreAll(X)
+		for i := range scores {
+			scores[i] = round6(scores[i])
+		}
+		res.windowScores = scores
+	}
+	for i, e := range t.Edges {
+		ws := res.windowScores[e.FirstWindow : e.FirstWindow+e.Windows]
+		res.edgeScores[i] = edgeAnomaly(ws)
+	}
+	for _, m := range models {
+		res.forecast = append(res.forecast, m.forecast...)
+	}
+	res.findings = findings(t, models, res.windowScores, g)
+	return res, nil
+}
+
+// serviceLoad returns each service's incoming calls per window over the
+// grid, smoothed by a centred moving average of loadSmooth windows: the
+// load that decides whether a service is at capacity, steadier than one
+// edge's count in one window.
+func serviceLoad(t *features.Table, g grid) map[string][]float64 {
+	raw := map[string][]float64{}
+	for i := range t.Edges {
+		e := &t.Edges[i]
+		r := raw[e.Callee]
+		if r == nil {
+			r = make([]float64, g.n)
+			raw[e.Callee] = r
+		}
+		for _, w := range t.EdgeWindows(i) {
+			r[g.index(w.StartUnixNano)] += float64(w.Calls)
+		}
+	}
+	out := make(map[string][]float64, len(raw))
+	for svc, r := range raw {
+		s := make([]float64, g.n)
+		var sum float64
+		lo, hi := 0, 0 // window [lo, hi)
+		for k := range r {
+			for hi < len(r) && hi <= k+loadSmooth/2 {
+				sum += r[hi]
+				hi++
+			}
+			for lo < k-loadSmooth/2 {
+				sum -= r[lo]
+				lo++
+			}
+			s[k] = sum / float64(hi-lo)
+		}
+		out[svc] = s
+	}
+	return out
+}
+
+// edgeAnomaly aggregates an edge's window scores: the 99th percentile
+// (nearest rank), so that a short episode among a day of normal windows
+// still shows, while a single odd window does not.
+func edgeAnomaly(scores []float64) float64 {
+	if len(scores) == 0 {
+		return 0
+	}
+	s := slices.Clone(scores)
+	slices.Sort(s)
+	r := int(math.Ceil(0.99 * float64(len(s))))
+	return s[max(r, 1)-1]
+}
+
+func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) *edgeModel {
+	e := &t.Edges[i]
+	ws := t.EdgeWindows(i)
+	m := &edgeModel{i: i, ws: ws, k: make([]int, len(ws)), load: make([]float64, len(ws))}
+	for j, w := range ws {
+		m.k[j] = g.index(w.StartUnixNano)
+		m.load[j] = load[m.k[j]]
+	}
+	// Latency flags use a rolling median of ln p50 and ln p99 over the
+	// edge's neighbouring windows: a regression or a capacity limit lasts,
+	// while one window's quantiles are noisy when it holds few calls. The
+	// healthy level is the 30th percentile of the smoothed series, the scale
+	// its lower-tail spread (see robust).
+	s50, s99 := rollingLogMedian(ws, func(w *features.Window) float64 { return w.MeanMs }),
+		rollingLogMedian(ws, func(w *features.Window) float64 { return w.P99Ms })
+	m.s50, m.s99 = s50, s99
+	var l50, l99 []float64
+	for j := range ws {
+		if !math.IsNaN(s50[j]) {
+			l50 = append(l50, s50[j])
+			l99 = append(l99, s99[j])
+		}
+	}
+	base50, sc50 := robust(l50, 0.3)
+	// the tail is noisier: its healthy level is the median, not the 30th
+	// percentile, so that ordinary tail spikes do not look like episodes
+	base99, sc99 := robust(l99, 0.5)
+	m.base50, m.base99 = base50, base99
+	m.p0 = trimmedRate(ws, func(w *features.Window) int64 { return w.Errors })
+	q0 := trimmedRate(ws, func(w *features.Window) int64 { return w.Retries })
+	t0 := trimmedRate(ws, func(w *features.Window) int64 { return w.Timeouts })
+
+	// forecasts on calls per window and on p99
+	var callsZ []float64
+	if len(ws) >= minModelWindows {
+		calls := make([]float64, g.n)
+		p99 := make([]float64, g.n)
+		for j, w := range ws {
+			calls[m.k[j]] = float64(w.Calls)
+			p99[m.k[j]] = w.P99Ms
+		}
+		// carry the last p99 forward over windows without calls
+		lastP := ws[0].P99Ms
+		for k := range p99 {
+			if p99[k] == 0 {
+				p99[k] = lastP
+			}
+			lastP = p99[k]
+		}
+		var fit *holtwinters.Model
+		fit, m.callsFcast, m.forecast = forecast(e, "calls", calls, period, h, g, true)
+		if fit != nil {
+			callsZ = standardised(fit, g.n)
+		}
+		_, _, f99 := forecast(e, "p99_ms", p99, period, h, g, false)
+		m.forecast = append(m.forecast, f99...)
+	}
+
+	cols := len(featureNames)
+	m.x = make([]float64, len(ws)*cols)
+	m.errFlag = make([]bool, len(ws))
+	m.latFlag = make([]bool, len(ws))
+	for j := range ws {
+		w := &ws[j]
+		row := m.x[j*cols : (j+1)*cols]
+		n := float64(w.Calls)
+		if w.Calls >= minLatCalls && w.MeanMs > 0 {
+			d50, d99 := math.Log(w.MeanMs)-base50, math.Log(w.P99Ms)-base99
+			row[0], row[1] = clampZ(d99/sc99), clampZ(d50/sc50)
+			sd50, sd99 := s50[j]-base50, s99[j]-base99
+			// a window's p99 is only a tail with 100 calls or more; below
+			// that it is nearly the maximum, which grows with the count
+			m.latFlag[j] = sd50 >= math.Log(latRatio50) && sd50/sc50 >= latZ50 ||
+				w.Calls >= p99MinCalls && sd99 >= math.Log(latRatio99) && sd99/sc99 >= latZ99
+		}
+		row[2] = clampZ(binomZ(float64(w.Errors), n, m.p0))
+		row[3] = clampZ(binomZ(float64(w.Retries), n, q0))
+		row[4] = clampZ(binomZ(float64(w.Timeouts), n, t0))
+		if callsZ != nil {
+			row[5] = clampZ(callsZ[m.k[j]])
+		}
+		m.errFlag[j] = w.Errors >= errMinErrors && row[2] >= errZ && w.ErrorRate >= m.p0+errExcessRate
+	}
+	return m
+}
+
+// forecast fits Holt-Winters (additive season when period > 0, else a
+// damped Holt trend, which levels off instead of extrapolating a daily swing
+// for a day) to y and forecasts h windows after the grid.
+func forecast(e *features.Edge, metric string, y []float64, period, h int, g grid, nonNegative bool) (*holtwinters.Model, []float64, []ForecastRow) {
+	opt := holtwinters.Options{Period: period, Seasonal: holtwinters.Additive}
+	if period == 0 {
+		opt = holtwinters.Options{Seasonal: holtwinters.None, Damped: true}
+	}
+	fit, err := holtwinters.Fit(y, opt)
+	if err != nil {
+		return nil, nil, nil
+	}
+	point, lower, upper := fit.Forecast(h, 0.95)
+	rows := make([]ForecastRow, len(point))
+	for j := range point {
+		p, lo, up := point[j], point[j], point[j]
+		if lower != nil {
+			lo, up = lower[j], upper[j]
+		}
+		if nonNegative {
+			p, lo, up = max(p, 0), max(lo, 0), max(up, 0)
+		}
+		point[j] = p
+		rows[j] = ForecastRow{
+			Caller: e.Caller, Callee: e.Callee, Metric: metric,
+			TUnixNano: g.time(g.n + j),
+			Forecast:  round6(p), Lower: round6(lo), Upper: round6(up),
+		}
+	}
+	return fit, point, rows
+}
+
+// standardised returns the one-step residuals over their RMS, per grid
+// index (0 before the model's first forecast).
+func standardised(fit *holtwinters.Model, n int) []float64 {
+	z := make([]float64, n)
+	if len(fit.Residuals) == 0 {
+		return z
+	}
+	sd := math.Sqrt(fit.SSE / float64(len(fit.Residuals)))
+	if sd == 0 || math.IsNaN(sd) {
+		return z
+	}
+	for i, r := range fit.Residuals {
+		if fit.Start+i < n {
+			z[fit.Start+i] = r / sd
+		}
+	}
+	return z
+}
+
+// rollingLogMedian returns, per window, the median of ln(v) over the
+// window and its latSmooth-1 nearest neighbours in the edge's window list
+// that hold at least minLatCalls calls; NaN for windows with fewer calls.
+func rollingLogMedian(ws []features.Window, v func(*features.Window) float64) []float64 {
+	var idx []int
+	var lv []float64
+	for j := range ws {
+		if ws[j].Calls >= minLatCalls && v(&ws[j]) > 0 {
+			idx = append(idx, j)
+			lv = append(lv, math.Log(v(&ws[j])))
+		}
+	}
+	out := make([]float64, len(ws))
+	for j := range out {
+		out[j] = math.NaN()
+	}
+	buf := make([]float64, 0, latSmooth)
+	for i, j := range idx {
+		lo := max(0, i-latSmooth/2)
+		hi := min(len(lv), lo+latSmooth)
+		lo = max(0, hi-latSmooth)
+		buf = append(buf[:0], lv[lo:hi]...)
+		slices.Sort(buf)
+		out[j] = buf[len(buf)/2]
+	}
+	return out
+}
+
+// robust returns the healthy level, the level-th quantile, and a robust
+// standard deviation from the lower tail: the spread between the
+// (level-0.2)-th quantile and the level-th over its value for a normal
+// distribution, floored at 0.05 in log units. Both ignore the upper part of
+// the distribution, so an episode that covers even half of the data does
+// not hide itself by raising them.
+func robust(xs []float64, level float64) (base, scale float64) {
+	if len(xs) == 0 {
+		return 0, 1
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	q := func(p float64) float64 { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	normal := normalQuantile(level) - normalQuantile(level-0.2)
+	return q(level), max(0.05, (q(level)-q(level-0.2))/normal)
+}
+
+// normalQuantile is the standard normal quantile function.
+func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
+
+// trimmedRate is the edge's rate of count per call over its windows, after
+// leaving out the 5% of windows with the highest rate (an episode must not
+// raise its own baseline), floored at 1e-4.
+func trimmedRate(ws []features.Window, count func(*features.Window) int64) float64 {
+	type wr struct {
+		rate      float64
+		c, n      int64
+		windowIdx int
+	}
+	rs := make([]wr, len(ws))
+	for j := range ws {
+		c := count(&ws[j])
+		rs[j] = wr{float64(c) / float64(max(1, ws[j].Calls)), c, ws[j].Calls, j}
+	}
+	slices.SortFunc(rs, func(a, b wr) int { return cmp.Or(cmp.Compare(a.rate, b.rate), cmp.Compare(a.windowIdx, b.windowIdx)) })
+	keep := len(rs) - len(rs)/20
+	var c, n int64
+	for _, r := range rs[:keep] {
+		c += r.c
+		n += r.n
+	}
+	if n == 0 {
+		return 1e-4
+	}
+	return max(1e-4, float64(c)/float64(n))
+}
+
+// binomZ is the z score of k successes in n trials at rate p.
+func binomZ(k, n, p float64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return (k - n*p) / math.Sqrt(n*p*(1-p)+0.25)
+}
+
+func clampZ(z float64) float64 {
+	if math.IsNaN(z) {
+		return 0
+	}
+	return max(-20, min(20, z))
+}
