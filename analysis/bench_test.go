@@ -35,18 +35,26 @@ func loadBenchSpans(tb testing.TB) string {
 }
 
 // BenchmarkAnalyze runs the analyze stage end to end from Parquet: reading,
-// features, sha256 of the input, and writing the outputs.
+// features, sha256 of the input, writing the outputs, and (sub-benchmark
+// "models") the forecasts, the isolation forest and the findings.
 func BenchmarkAnalyze(b *testing.B) {
 	spans := loadBenchSpans(b)
-	out := filepath.Join(b.TempDir(), "analysis")
-	var rows int64
-	b.ReportAllocs()
-	for b.Loop() {
-		sum, err := Run(context.Background(), []string{spans}, out, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows = sum.Rows
+	for _, c := range []struct {
+		name     string
+		noModels bool
+	}{{"features", true}, {"models", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			out := filepath.Join(b.TempDir(), "analysis")
+			var rows int64
+			b.ReportAllocs()
+			for b.Loop() {
+				sum, err := Run(context.Background(), []string{spans}, out, Options{NoModels: c.noModels})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows = sum.Rows
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+		})
 	}
-	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 }

@@ -48,6 +48,7 @@ before they touch production.`,
 	root.AddCommand(newVerifyCmd())
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newImportCmd())
+	root.AddCommand(newReplayCmd())
 	root.AddCommand(newInjectCmd())
 	root.AddCommand(newGenerateCmd())
 	root.AddCommand(newDiffCmd())

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/parquet-go/parquet-go"
+)
+
+// goldenGenerate compares got with testdata/generate/name.
+func goldenGenerate(t *testing.T, name string, got []byte) {
+	t.Helper()
+	goldenBundle(t, filepath.Join("generate", name), got)
+}
+
+// writeTestAnalysis writes a small analysis directory: a root edge, a
+// critical gRPC edge with an errors finding and an HTTP edge with a
+// latency finding, and windows in which the latency profile was injected
+// without harm.
+func writeTestAnalysis(t *testing.T, dir string) {
+	t.Helper()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	sum := struct {
+		analysis.Summary
+		Findings []analysis.Finding `json:"findings"`
+	}{
+		Summary: analysis.Summary{
+			Schema: "chaosgen.analysis/v1", Window: "1m0s",
+			Inputs: []analysis.Input{{Path: "spans.parquet", SHA256: strings.Repeat("cd", 32), Rows: 5000}},
+			TimeRange: analysis.TimeRange{StartUnixNano: start.UnixNano(), EndUnixNano: start.Add(time.Hour).UnixNano(),
+				Start: start.Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)},
+		},
+		Findings: []analysis.Finding{
+			{Caller: "checkout", Callee: "payment", Kind: analysis.KindErrors, Score: 0.9, Evidence: map[string]float64{"error_rate": 0.2}, Explanation: "payment failed."},
+			{Caller: "frontend", Callee: "cart", Kind: analysis.KindLatency, Score: 0.7, Evidence: map[string]float64{"p99_ms": 90}, Explanation: "cart slowed down."},
+			{Caller: "frontend", Callee: "cart", Kind: analysis.KindAnomaly, Score: 0.1, Explanation: "cart was odd."},
+		},
+	}
+	data, err := json.Marshal(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	edges := []analysis.EdgeRow{
+		{Caller: "", Callee: "frontend", Calls: 10000, Errors: 50, ErrorRate: 0.005, P50Ms: 30, P90Ms: 60, P99Ms: 120, Criticality: 1, PeakCallsPerS: 20},
+		{Caller: "frontend", Callee: "cart", Calls: 8000, P50Ms: 5, P90Ms: 12, P99Ms: 45, Criticality: 0.4, PeakCallsPerS: 15, Protocol: "http"},
+		{Caller: "frontend", Callee: "checkout", Calls: 6000, P50Ms: 9, P90Ms: 20, P99Ms: 60, Criticality: 0.7, PeakCallsPerS: 10, Protocol: "http"},
+		{Caller: "checkout", Callee: "payment", Calls: 6000, Errors: 60, ErrorRate: 0.01, P50Ms: 4, P90Ms: 8, P99Ms: 20, Criticality: 0.7, PeakCallsPerS: 300, Protocol: "grpc", ErrorCodes: "14:50,13:10"},
+	}
+	var windows []analysis.WindowRow
+	for _, e := range edges {
+		for i := range 10 {
+			w := analysis.WindowRow{Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: start.Add(time.Duration(i) * time.Minute).UnixNano(), Calls: 100, P99Ms: e.P99Ms}
+			if e.Callee == "cart" && i < 5 {
+				w.InjectedLatency = 8
+			}
+			windows = append(windows, w)
+		}
+	}
+	if err := parquet.WriteFile(filepath.Join(dir, "edges.parquet"), edges); err != nil {
+		t.Fatal(err)
+	}
+	if err := parquet.WriteFile(filepath.Join(dir, "windows.parquet"), windows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// streams formats a CLI run for a golden file.
+func streams(args []string, stdout, stderr string) []byte {
+	return []byte("$ chaosgen " + strings.Join(args, " ") + "\n-- stdout --\n" + stdout + "-- stderr --\n" + stderr)
+}
+
+func TestGenerateCLI(t *testing.T) {
+	dir := t.TempDir()
+	writeTestAnalysis(t, filepath.Join(dir, "an"))
+	writeTestKey(t, dir, "alice", 1)
+
+	// Unsigned: a warning; the bundle decodes and validates.
+	args := []string{"generate", "an", "-o", "out/nightly.json"}
+	code, stdout, stderr := runBundleCLI(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	goldenGenerate(t, "unsigned.golden", streams(args, stdout, stderr))
+	data, err := os.ReadFile(filepath.Join(dir, "out/nightly.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenGenerate(t, "nightly.json", data)
+	b, err := bundle.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Metadata.Name != "nightly" || !b.Metadata.NotAfter.IsZero() {
+		t.Errorf("metadata %+v", b.Metadata)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out/nightly.json.sig")); !os.IsNotExist(err) {
+		t.Error("an unsigned run wrote a signature")
+	}
+
+	// Signed: the same bytes, and a signature that verify accepts.
+	args = []string{"generate", "an", "-o", "out/nightly.json", "--key", "alice"}
+	code, stdout, stderr = runBundleCLI(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	goldenGenerate(t, "signed.golden", streams(args, stdout, stderr))
+	again, _ := os.ReadFile(filepath.Join(dir, "out/nightly.json"))
+	if string(again) != string(data) {
+		t.Error("a second run changed the bundle bytes")
+	}
+	v, err := bundle.LoadPublicKey(filepath.Join(dir, "alice.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bundle.VerifyFile(filepath.Join(dir, "out/nightly.json"), "", v, time.Now()); err != nil {
+		t.Errorf("the signed bundle does not verify: %v", err)
+	}
+	code, _, stderr = runBundleCLI(t, dir, "verify", "out/nightly.json", "--pub", "alice.pub")
+	if code != 0 {
+		t.Errorf("verify: exit %d: %s", code, stderr)
+	}
+	sig1, _ := os.ReadFile(filepath.Join(dir, "out/nightly.json.sig"))
+	runBundleCLI(t, dir, args...)
+	if sig2, _ := os.ReadFile(filepath.Join(dir, "out/nightly.json.sig")); string(sig2) != string(sig1) {
+		t.Error("re-signing an unchanged bundle changed the signature")
+	}
+
+	// Unsigned again: the stale signature is removed, with a warning.
+	code, _, stderr = runBundleCLI(t, dir, "generate", "an", "-o", "out/nightly.json", "--max-rate", "0.05")
+	if code != 0 || !strings.Contains(stderr, "removed out/nightly.json.sig") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out/nightly.json.sig")); !os.IsNotExist(err) {
+		t.Error("stale signature kept")
+	}
+}
+
+func TestGenerateCLIFeedback(t *testing.T) {
+	dir := t.TempDir()
+	writeTestAnalysis(t, filepath.Join(dir, "an"))
+	if code, _, stderr := runBundleCLI(t, dir, "generate", "an", "-o", "day1.json"); code != 0 {
+		t.Fatalf("day 1: %s", stderr)
+	}
+	args := []string{"generate", "an", "-o", "day2.json", "--previous", "day1.json", "--not-after", "2030-01-01T00:00:00Z"}
+	code, stdout, stderr := runBundleCLI(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("day 2: exit %d: %s", code, stderr)
+	}
+	stdout = regexpDigest.ReplaceAllString(stdout, "sha256:…")
+	goldenGenerate(t, "feedback.golden", streams(args, stdout, stderr))
+	data, _ := os.ReadFile(filepath.Join(dir, "day2.json"))
+	b, err := bundle.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range b.Profiles {
+		// The latency profile was injected 40 times without harm: ×1.5.
+		if p.ID == "latency-frontend-cart" && (p.Rate != 0.06 || !strings.Contains(p.Rationale.Summary, "last run handled")) {
+			t.Errorf("latency profile after feedback: rate %v, %q", p.Rate, p.Rationale.Summary)
+		}
+	}
+	if b.Metadata.NotAfter != time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) {
+		t.Errorf("notAfter %v", b.Metadata.NotAfter)
+	}
+	// The diff between the two days shows the rate change.
+	code, stdout, stderr = runBundleCLI(t, dir, "diff", "day1.json", "day2.json")
+	if code != 0 || !strings.Contains(stdout, "rate: 4% → 6% (+2 pt, ×1.5)") {
+		t.Errorf("diff: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+func TestGenerateCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeTestAnalysis(t, filepath.Join(dir, "an"))
+	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"apiVersion": "chaosgen/v1"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "open.key"), []byte("x"), 0o644)
+	var all strings.Builder
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"generate", "an"}, 2},
+		{[]string{"generate"}, 2},
+		{[]string{"generate", "an", "-o", "b.json", "--max-rate", "0"}, 2},
+		{[]string{"generate", "an", "-o", "b.json", "--min-score", "1.5"}, 2},
+		{[]string{"generate", "an", "-o", "b.json", "--include", "payment"}, 2},
+		{[]string{"generate", "an", "-o", "b.json", "--not-after", "soon"}, 2},
+		{[]string{"generate", "an", "-o", "b.json", "--not-after", "2001-01-01T00:00:00Z"}, 2},
+		{[]string{"generate", "missing", "-o", "b.json"}, 1},
+		{[]string{"generate", "an", "-o", "b.json", "--previous", "bad.json"}, 3},
+		{[]string{"generate", "an", "-o", "b.json", "--key", "open.key"}, 1},
+	} {
+		code, stdout, stderr := runBundleCLI(t, dir, tc.args...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, stderr)
+		}
+		all.Write(streams(tc.args, stdout, stderr))
+	}
+	goldenGenerate(t, "errors.golden", []byte(all.String()))
+	if _, err := os.Stat(filepath.Join(dir, "b.json")); !os.IsNotExist(err) {
+		t.Error("a failed generate wrote its output")
+	}
+}
+
+func TestParseNotAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 30, 15, 999, time.UTC)
+	for in, want := range map[string]time.Time{
+		"72h":                  time.Date(2026, 3, 4, 12, 30, 15, 0, time.UTC),
+		"7d":                   time.Date(2026, 3, 8, 12, 30, 15, 0, time.UTC),
+		"2027-01-02T03:04:05Z": time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC),
+	} {
+		got, err := parseNotAfter(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseNotAfter(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"-1h", "0s", "tomorrow", "2020-01-01T00:00:00Z"} {
+		if _, err := parseNotAfter(bad, now); err == nil {
+			t.Errorf("parseNotAfter(%q) accepted", bad)
+		}
+	}
+}

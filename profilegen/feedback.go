@@ -1,0 +1,356 @@
+package profilegen
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/bundle"
+)
+
+// Feedback rule constants (docs/generate.md).
+const (
+	// Raise and Lower multiply the rate of a handled and a hurting profile.
+	Raise = 1.5
+	Lower = 0.5
+	// MinInjections is the fewest injections that the loop judges.
+	MinInjections = 20
+	// HurtPropagation: a profile hurts when more than this share of its
+	// injected faults came back as extra errors upstream or at the root.
+	HurtPropagation = 0.5
+	// HurtRootP99: a profile hurts when the root p99 during its injections
+	// exceeds the baseline by more than this factor.
+	HurtRootP99 = 1.2
+)
+
+// response is how the system responded to one profile's injections.
+type response struct {
+	injected, retries, timeouts int64
+	windows                     int // windows with injections
+	baselineWindows             int
+	upstream                    bool // the profile's caller has callers of its own
+	upErrDuring, upErrBase      float64
+	rootErrDuring, rootErrBase  float64
+	rootP99During, rootP99Base  float64
+	propagation                 float64
+}
+
+// windowIndex holds windows.parquet by edge.
+type windowIndex struct {
+	byEdge map[edgeKey][]*analysis.WindowRow
+	clean  map[int64]bool // window starts with no injection anywhere
+}
+
+func indexWindows(ws []analysis.WindowRow) *windowIndex {
+	idx := &windowIndex{byEdge: map[edgeKey][]*analysis.WindowRow{}, clean: map[int64]bool{}}
+	dirty := map[int64]bool{}
+	for i := range ws {
+		w := &ws[i]
+		k := edgeKey{w.Caller, w.Callee}
+		idx.byEdge[k] = append(idx.byEdge[k], w)
+		if injectedAny(w) > 0 {
+			dirty[w.WindowStartUnixNano] = true
+		} else {
+			idx.clean[w.WindowStartUnixNano] = true
+		}
+	}
+	for t := range dirty {
+		delete(idx.clean, t)
+	}
+	return idx
+}
+
+func injectedAny(w *analysis.WindowRow) int64 {
+	return w.InjectedLatency + w.InjectedAbort + w.InjectedDrop + w.InjectedCorrupt + w.InjectedOther
+}
+
+// injectedOf counts a window's injections of one fault type.
+func injectedOf(w *analysis.WindowRow, faultType string) int64 {
+	switch faultType {
+	case bundle.FaultLatency:
+		return w.InjectedLatency
+	case bundle.FaultAbort:
+		return w.InjectedAbort
+	case bundle.FaultDrop:
+		return w.InjectedDrop
+	case bundle.FaultCorrupt:
+		return w.InjectedCorrupt
+	}
+	return w.InjectedOther
+}
+
+// edgesWhere lists the edge keys of idx that keep accepts, sorted.
+func (idx *windowIndex) edgesWhere(keep func(edgeKey) bool) []edgeKey {
+	var out []edgeKey
+	for k := range idx.byEdge {
+		if keep(k) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, compareKeys)
+	return out
+}
+
+// sums adds calls, errors and the calls-weighted p99 of edges' windows
+// whose start is in set.
+func (idx *windowIndex) sums(keys []edgeKey, set map[int64]bool) (calls, errs int64, p99 float64) {
+	var wsum float64
+	for _, k := range keys {
+		for _, w := range idx.byEdge[k] {
+			if set[w.WindowStartUnixNano] {
+				calls += w.Calls
+				errs += w.Errors
+				wsum += float64(w.Calls) * w.P99Ms
+			}
+		}
+	}
+	if calls > 0 {
+		p99 = wsum / float64(calls)
+	}
+	return calls, errs, p99
+}
+
+func rate(n, d int64) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+// measure finds how the system responded to p's injections. The injection
+// windows are those where an edge of p's target has injections of p's
+// fault type; the baseline windows are those with no injection anywhere
+// (or, when there are none, those without p's injections).
+func (idx *windowIndex) measure(p *bundle.Profile) response {
+	var r response
+	t := p.Target
+	targets := idx.edgesWhere(func(k edgeKey) bool { return k.callee == t.Callee && (t.Caller == "" || k.caller == t.Caller) })
+	during := map[int64]bool{}
+	for _, k := range targets {
+		for _, w := range idx.byEdge[k] {
+			if n := injectedOf(w, p.Fault.Type); n > 0 {
+				during[w.WindowStartUnixNano] = true
+				r.injected += n
+			}
+		}
+	}
+	for _, k := range targets {
+		for _, w := range idx.byEdge[k] {
+			if during[w.WindowStartUnixNano] {
+				r.retries += w.Retries
+				r.timeouts += w.Timeouts
+			}
+		}
+	}
+	r.windows = len(during)
+	base := map[int64]bool{}
+	for ts := range idx.clean {
+		if !during[ts] {
+			base[ts] = true
+		}
+	}
+	if len(base) == 0 {
+		for _, k := range targets {
+			for _, w := range idx.byEdge[k] {
+				if !during[w.WindowStartUnixNano] {
+					base[w.WindowStartUnixNano] = true
+				}
+			}
+		}
+	}
+	r.baselineWindows = len(base)
+	roots := idx.edgesWhere(func(k edgeKey) bool { return k.caller == "" })
+	rc, re, rp := idx.sums(roots, during)
+	bc, be, bp := idx.sums(roots, base)
+	r.rootErrDuring, r.rootErrBase = rate(re, rc), rate(be, bc)
+	r.rootP99During, r.rootP99Base = rp, bp
+	rootExtra := max(0, r.rootErrDuring-r.rootErrBase) * float64(rc)
+
+	upExtra := rootExtra
+	if t.Caller != "" {
+		ups := idx.edgesWhere(func(k edgeKey) bool { return k.callee == t.Caller })
+		if len(ups) > 0 {
+			uc, ue, _ := idx.sums(ups, during)
+			vc, ve, _ := idx.sums(ups, base)
+			r.upstream = true
+			r.upErrDuring, r.upErrBase = rate(ue, uc), rate(ve, vc)
+			upExtra = max(0, r.upErrDuring-r.upErrBase) * float64(uc)
+		}
+	}
+	if r.injected > 0 {
+		r.propagation = max(upExtra, rootExtra) / float64(r.injected)
+	}
+	return r
+}
+
+// judge returns the verdict on a response and why, given the previous
+// bundle's guards.
+func judge(r response, g bundle.Guards) (string, string) {
+	switch {
+	case r.injected == 0:
+		return VerdictUntested, "no injections of its fault type in the analysed spans"
+	case r.injected < MinInjections:
+		return VerdictInconclusive, fmt.Sprintf("only %d injections (fewer than %d)", r.injected, MinInjections)
+	case r.baselineWindows == 0:
+		return VerdictInconclusive, "no windows without its injections to compare with"
+	case g.AbortIf.RootErrorRate > 0 && r.rootErrDuring >= g.AbortIf.RootErrorRate:
+		return VerdictSevere, fmt.Sprintf("the root error rate reached %s%% during injection, at or above the guard's %s%%", pct(r.rootErrDuring), pct(g.AbortIf.RootErrorRate))
+	case g.AbortIf.RootP99Ms > 0 && r.rootP99During >= g.AbortIf.RootP99Ms:
+		return VerdictSevere, fmt.Sprintf("the root p99 reached %s ms during injection, at or above the guard's %s ms", num(r.rootP99During), num(g.AbortIf.RootP99Ms))
+	case r.propagation > HurtPropagation:
+		return VerdictHurt, fmt.Sprintf("%s%% of its %d injected faults came back as errors upstream", pct(min(1, r.propagation)), r.injected)
+	case r.rootP99Base > 0 && r.rootP99During > HurtRootP99*r.rootP99Base:
+		return VerdictHurt, fmt.Sprintf("the root p99 rose from %s to %s ms during injection", num(r.rootP99Base), num(r.rootP99During))
+	}
+	why := fmt.Sprintf("%d injections, %s%% came back as errors upstream", r.injected, pct(r.propagation))
+	if r.rootP99Base > 0 {
+		why += fmt.Sprintf(", root p99 %s ms against %s ms", num(r.rootP99During), num(r.rootP99Base))
+	}
+	if r.retries > 0 {
+		why += fmt.Sprintf(", %d retries", r.retries)
+	}
+	return VerdictHandled, why
+}
+
+// feedback applies last run's bundle to today's candidates: each profile
+// of the previous bundle is judged by how the system responded to it and
+// its rate (and, when severe, its fault) moved; previous profiles without a
+// finding today are carried over while their edge exists.
+func feedback(a *Analysis, edges map[edgeKey]*analysis.EdgeRow, filter edgeFilter, cands []*candidate, opt Options, res *Result) []*candidate {
+	prev := map[string]*bundle.Profile{}
+	for i := range opt.Previous.Profiles {
+		p := &opt.Previous.Profiles[i]
+		prev[p.ID] = p
+	}
+	idx := indexWindows(a.Windows)
+	if len(a.Windows) == 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("--previous given but the analysis has no %s rows: no response to judge", analysis.WindowsFile))
+	}
+	ids := map[string]bool{}
+	for _, c := range cands {
+		ids[c.p.ID] = true
+	}
+	// Carried profiles: in the previous bundle, no candidate today.
+	for _, id := range slices.Sorted(maps.Keys(prev)) {
+		if ids[id] {
+			continue
+		}
+		p := prev[id]
+		e := edgeFor(edges, p.Target)
+		if e == nil || !filter.keep(p.Target.Caller, p.Target.Callee) {
+			why := "its edge is not in the analysis"
+			if e != nil {
+				why = "its edge is filtered out by --include/--exclude"
+			}
+			res.Decisions = append(res.Decisions, Decision{ID: id, Verdict: VerdictDropped, OldRate: p.Rate, OldFault: p.Fault.Type, Reason: why})
+			continue
+		}
+		c := &candidate{kind: "", edge: e, carried: true}
+		c.p = *p
+		c.p.Rationale = bundle.Rationale{Scores: maps.Clone(p.Rationale.Scores), Features: map[string]float64{}}
+		for k, v := range p.Rationale.Features {
+			if !strings.HasPrefix(k, "feedback.") {
+				c.p.Rationale.Features[k] = v
+			}
+		}
+		c.why = "no finding today, kept from the previous bundle"
+		cands = append(cands, c)
+	}
+	for _, c := range cands {
+		p, ok := prev[c.p.ID]
+		if !ok {
+			res.Decisions = append(res.Decisions, Decision{ID: c.p.ID, Verdict: VerdictNew, NewRate: c.p.Rate, NewFault: c.p.Fault.Type})
+			continue
+		}
+		applyFeedback(c, p, idx, opt)
+		res.Decisions = append(res.Decisions, c.decision)
+	}
+	slices.SortFunc(cands, func(x, y *candidate) int { return cmp.Compare(x.p.ID, y.p.ID) })
+	slices.SortFunc(res.Decisions, func(x, y Decision) int { return cmp.Compare(x.ID, y.ID) })
+	return cands
+}
+
+// edgeFor is the edge of a target; for an empty caller, the busiest edge
+// into the callee.
+func edgeFor(edges map[edgeKey]*analysis.EdgeRow, t bundle.Target) *analysis.EdgeRow {
+	if t.Caller != "" {
+		return edges[edgeKey{t.Caller, t.Callee}]
+	}
+	var best *analysis.EdgeRow
+	for _, k := range slices.SortedFunc(maps.Keys(edges), compareKeys) {
+		if e := edges[k]; k.callee == t.Callee && (best == nil || e.Calls > best.Calls) {
+			best = e
+		}
+	}
+	return best
+}
+
+// applyFeedback moves c's rate (and fault) from the previous profile p by
+// the verdict on its injections.
+func applyFeedback(c *candidate, p *bundle.Profile, idx *windowIndex, opt Options) {
+	r := idx.measure(p)
+	verdict, why := judge(r, opt.Previous.Guards)
+	fault := c.p.Fault
+	if harshness(p.Fault.Type) < harshness(fault.Type) {
+		fault = p.Fault // the loop stepped this profile down before: keep the milder fault
+	}
+	rate := p.Rate
+	change := "rate kept at " + pct(rate) + "%"
+	switch verdict {
+	case VerdictHandled:
+		rate = sig2(p.Rate * Raise)
+		change = fmt.Sprintf("rate %s%% ×%s", pct(p.Rate), num(Raise))
+	case VerdictHurt:
+		rate = max(MinRate, sig2(p.Rate*Lower))
+		change = fmt.Sprintf("rate %s%% ×%s", pct(p.Rate), num(Lower))
+	case VerdictSevere:
+		rate = max(MinRate, sig2(p.Rate*Lower))
+		change = fmt.Sprintf("rate %s%% ×%s", pct(p.Rate), num(Lower))
+		if g, ok := milder(p.Fault, c.edge); ok {
+			fault = g
+			change += ", milder fault (" + p.Fault.Type + " → " + g.Type + ")"
+		}
+	}
+	c.p.Fault = fault
+	maxRate := opt.MaxRate
+	if c.carried {
+		maxRate = min(maxRate, p.MaxRate)
+	}
+	setRate(c, rate, maxRate)
+	kept := verdict == VerdictUntested || verdict == VerdictInconclusive
+	if c.p.Rate < rate {
+		change += ", capped at maxRate"
+	}
+	if !kept || c.p.Rate != rate {
+		change += " → " + pct(c.p.Rate) + "%"
+	}
+	c.feedback = "last run " + verdict + " (" + why + "): " + change
+	f := c.p.Rationale.Features
+	if f == nil {
+		f = map[string]float64{}
+		c.p.Rationale.Features = f
+	}
+	f["feedback.previousRate"] = p.Rate
+	f["feedback.injected"] = float64(r.injected)
+	if r.injected > 0 {
+		f["feedback.injectionWindows"] = float64(r.windows)
+		f["feedback.propagation"] = r.propagation
+		f["feedback.retries"] = float64(r.retries)
+		f["feedback.timeouts"] = float64(r.timeouts)
+		f["feedback.rootErrorRate"] = r.rootErrDuring
+		f["feedback.rootErrorRateBaseline"] = r.rootErrBase
+		f["feedback.rootP99Ms"] = r.rootP99During
+		f["feedback.rootP99MsBaseline"] = r.rootP99Base
+		if r.upstream {
+			f["feedback.upstreamErrorRate"] = r.upErrDuring
+			f["feedback.upstreamErrorRateBaseline"] = r.upErrBase
+		}
+	}
+	c.decision = Decision{
+		ID: c.p.ID, Verdict: verdict, Injected: r.injected,
+		OldRate: p.Rate, NewRate: c.p.Rate, OldFault: p.Fault.Type, NewFault: c.p.Fault.Type, Reason: why,
+	}
+}

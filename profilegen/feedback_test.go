@@ -1,0 +1,251 @@
+package profilegen
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/bundle"
+)
+
+const feedbackWindows = 10
+
+// quietWindows gives every test edge feedbackWindows one-minute windows of
+// 100 calls at its p99, no errors except 1% at the root, no injections.
+func quietWindows() []analysis.WindowRow {
+	var ws []analysis.WindowRow
+	for _, e := range testEdges() {
+		for i := range feedbackWindows {
+			w := analysis.WindowRow{Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: t0.Add(time.Duration(i) * time.Minute).UnixNano(),
+				Calls: 100, P50Ms: e.P50Ms, P90Ms: e.P90Ms, P99Ms: e.P99Ms}
+			if e.Caller == "" {
+				w.Errors, w.ErrorRate = 1, 0.01
+			}
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+// inWindows applies f to the windows of caller->callee numbered from..to-1.
+func inWindows(ws []analysis.WindowRow, caller, callee string, from, to int, f func(w *analysis.WindowRow)) {
+	for i := range ws {
+		w := &ws[i]
+		n := int(time.Duration(w.WindowStartUnixNano-t0.UnixNano()) / time.Minute)
+		if w.Caller == caller && w.Callee == callee && n >= from && n < to {
+			f(w)
+		}
+	}
+}
+
+func previousBundle(profiles ...bundle.Profile) *bundle.Bundle {
+	for i := range profiles {
+		p := &profiles[i]
+		p.MaxRate = max(p.MaxRate, p.Rate)
+		if p.Severity == "" {
+			p.Severity = bundle.SeverityMinor
+		}
+		p.Rationale.Summary = "yesterday"
+	}
+	return &bundle.Bundle{
+		APIVersion: bundle.APIVersion, Kind: bundle.Kind,
+		Metadata: bundle.Metadata{Name: "shop-nightly", Source: bundle.Source{Files: []bundle.SourceFile{}}},
+		Guards:   bundle.Guards{MaxGlobalRate: 0.1, AbortIf: bundle.AbortIf{RootErrorRate: 0.05, RootP99Ms: 200}},
+		Profiles: profiles,
+	}
+}
+
+var (
+	prevLatency = bundle.Profile{ID: "latency-frontend-checkout", Target: bundle.Target{Caller: "frontend", Callee: "checkout"},
+		Fault: bundle.Fault{Type: "latency", DelayMs: 32, JitterMs: 7}, Rate: 0.04}
+	prevAbort = bundle.Profile{ID: "errors-checkout-payment", Target: bundle.Target{Caller: "checkout", Callee: "payment"},
+		Fault: bundle.Fault{Type: "abort", GRPCStatus: 14}, Rate: 0.008, Severity: bundle.SeverityCritical}
+)
+
+func injectLatency(w *analysis.WindowRow) { w.InjectedLatency = 10 }
+func injectAbort(w *analysis.WindowRow)   { w.InjectedAbort = 10 }
+
+// TestFeedback: each verdict moves the rate (and fault) as documented, and
+// the decision is in the rationale.
+func TestFeedback(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		prev      bundle.Profile
+		windows   func(ws []analysis.WindowRow)
+		verdict   string
+		rate      float64
+		faultType string
+		summary   string
+	}{
+		{"handled", prevLatency, func(ws []analysis.WindowRow) {
+			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
+		}, VerdictHandled, 0.06, "latency", "last run handled (50 injections, 0% came back as errors upstream, root p99 80 ms against 80 ms): rate 4% ×1.5 → 6%"},
+		{"handled capped at maxRate", withRate(prevLatency, 0.08), func(ws []analysis.WindowRow) {
+			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
+		}, VerdictHandled, 0.1, "latency", "rate 8% ×1.5, capped at maxRate → 10%"},
+		{"hurt: errors propagate to the caller's callers", prevAbort, func(ws []analysis.WindowRow) {
+			inWindows(ws, "checkout", "payment", 0, 5, injectAbort)
+			inWindows(ws, "frontend", "checkout", 0, 5, func(w *analysis.WindowRow) { w.Errors = 8 })
+		}, VerdictHurt, 0.004, "abort", "last run hurt (80% of its 50 injected faults came back as errors upstream): rate 0.8% ×0.5 → 0.4%"},
+		{"hurt: root p99", prevLatency, func(ws []analysis.WindowRow) {
+			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
+			inWindows(ws, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.P99Ms = 130 })
+		}, VerdictHurt, 0.02, "latency", "the root p99 rose from 80 to 130 ms during injection"},
+		{"severe: a guard would have tripped", prevAbort, func(ws []analysis.WindowRow) {
+			inWindows(ws, "checkout", "payment", 0, 5, injectAbort)
+			inWindows(ws, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.Errors = 6 })
+		}, VerdictSevere, 0.004, "latency", "milder fault (abort → latency)"},
+		{"untested: no injections", prevLatency, func([]analysis.WindowRow) {}, VerdictUntested, 0.04, "latency", "rate kept at 4%"},
+		{"inconclusive: too few injections", prevLatency, func(ws []analysis.WindowRow) {
+			inWindows(ws, "frontend", "checkout", 0, 1, func(w *analysis.WindowRow) { w.InjectedLatency = 5 })
+		}, VerdictInconclusive, 0.04, "latency", "only 5 injections (fewer than 20)"},
+		{"other fault types do not count", prevLatency, func(ws []analysis.WindowRow) {
+			inWindows(ws, "frontend", "checkout", 0, 5, injectAbort)
+		}, VerdictUntested, 0.04, "latency", "no injections of its fault type"},
+		{"a milder fault from an earlier step stays", bundle.Profile{ID: "errors-checkout-payment", Target: prevAbort.Target,
+			Fault: bundle.Fault{Type: "latency", DelayMs: 25, JitterMs: 4}, Rate: 0.01}, func(ws []analysis.WindowRow) {
+			inWindows(ws, "checkout", "payment", 0, 5, injectLatency)
+		}, VerdictHandled, 0.015, "latency", "last run handled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := testAnalysis()
+			a.Windows = quietWindows()
+			tc.windows(a.Windows)
+			opt := testOptions()
+			opt.Previous = previousBundle(tc.prev)
+			res := mustGenerate(t, a, opt)
+			p := profileByID(t, res.Bundle, tc.prev.ID)
+			var d *Decision
+			for i := range res.Decisions {
+				if res.Decisions[i].ID == tc.prev.ID {
+					d = &res.Decisions[i]
+				}
+			}
+			if d == nil || d.Verdict != tc.verdict {
+				t.Fatalf("decision %+v, want verdict %s", d, tc.verdict)
+			}
+			if p.Rate != tc.rate || p.Fault.Type != tc.faultType || d.NewRate != p.Rate || d.OldRate != tc.prev.Rate {
+				t.Errorf("rate %v fault %+v (decision %+v); want rate %v, %s", p.Rate, p.Fault, d, tc.rate, tc.faultType)
+			}
+			if !strings.Contains(p.Rationale.Summary, tc.summary) {
+				t.Errorf("summary %q\nwant it to contain %q", p.Rationale.Summary, tc.summary)
+			}
+			if p.Rationale.Features["feedback.previousRate"] != tc.prev.Rate {
+				t.Errorf("features %v lack feedback.previousRate", p.Rationale.Features)
+			}
+			if p.Severity != severityOf(p.Fault, &testEdges()[2]) && p.Target.Callee == "payment" {
+				t.Errorf("severity %s not recomputed for %s", p.Severity, p.Fault.Type)
+			}
+			if _, err := bundle.Encode(res.Bundle); err != nil {
+				t.Fatal(err)
+			}
+			// Every profile not in the previous bundle is new.
+			for _, d := range res.Decisions {
+				if d.ID != tc.prev.ID && d.Verdict != VerdictNew {
+					t.Errorf("%s: %s, want new", d.ID, d.Verdict)
+				}
+			}
+		})
+	}
+}
+
+func withRate(p bundle.Profile, r float64) bundle.Profile {
+	p.Rate = r
+	return p
+}
+
+func TestFeedbackSevereFault(t *testing.T) {
+	a := testAnalysis()
+	a.Windows = quietWindows()
+	inWindows(a.Windows, "checkout", "payment", 0, 5, injectAbort)
+	inWindows(a.Windows, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.Errors = 6 })
+	opt := testOptions()
+	opt.Previous = previousBundle(prevAbort)
+	p := profileByID(t, mustGenerate(t, a, opt).Bundle, prevAbort.ID)
+	// abort → the edge's tail latency: 30 − 5 ms, jitter 9 − 5 ms; minor.
+	if want := (bundle.Fault{Type: "latency", DelayMs: 25, JitterMs: 4}); p.Fault != want || p.Severity != bundle.SeverityMinor {
+		t.Errorf("fault %+v severity %s, want %+v minor", p.Fault, p.Severity, want)
+	}
+	if f := p.Rationale.Features; f["feedback.rootErrorRate"] != 0.06 || f["feedback.rootErrorRateBaseline"] != 0.01 || f["feedback.injected"] != 50 {
+		t.Errorf("feedback features %v", f)
+	}
+}
+
+// TestFeedbackCarriedAndDropped: a previous profile without a finding today
+// is kept while its edge exists; one whose edge is gone is dropped.
+func TestFeedbackCarriedAndDropped(t *testing.T) {
+	a := testAnalysis()
+	a.Windows = quietWindows()
+	inWindows(a.Windows, "frontend", "recs", 0, 5, injectLatency)
+	opt := testOptions()
+	opt.Previous = previousBundle(
+		bundle.Profile{ID: "latency-frontend-recs", Target: bundle.Target{Caller: "frontend", Callee: "recs"}, Fault: bundle.Fault{Type: "latency", DelayMs: 40}, Rate: 0.02, MaxRate: 0.05},
+		bundle.Profile{ID: "errors-cart-redis", Target: bundle.Target{Caller: "cart", Callee: "redis"}, Fault: bundle.Fault{Type: "drop"}, Rate: 0.01},
+	)
+	res := mustGenerate(t, a, opt)
+	p := profileByID(t, res.Bundle, "latency-frontend-recs")
+	if p.Rate != 0.03 || p.MaxRate != 0.05 || p.Fault.DelayMs != 40 {
+		t.Errorf("carried profile: rate %v maxRate %v fault %+v; want 0.03, 0.05 (its own), delay 40", p.Rate, p.MaxRate, p.Fault)
+	}
+	if !strings.HasPrefix(p.Rationale.Summary, "no finding today, kept from the previous bundle; delaying 3% of its calls by 40 ms") {
+		t.Errorf("summary %q", p.Rationale.Summary)
+	}
+	for _, q := range res.Bundle.Profiles {
+		if q.ID == "errors-cart-redis" {
+			t.Error("a profile on a vanished edge was kept")
+		}
+	}
+	found := false
+	for _, d := range res.Decisions {
+		if d.ID == "errors-cart-redis" {
+			found = d.Verdict == VerdictDropped && strings.Contains(d.Reason, "not in the analysis")
+		}
+	}
+	if !found {
+		t.Errorf("no dropped decision: %+v", res.Decisions)
+	}
+	// Excluding the edge drops the carried profile too.
+	opt.Exclude = []string{"*->recs"}
+	if b := mustGenerate(t, a, opt).Bundle; len(b.Profiles) == 0 || slicesContains(ids(b), "latency-frontend-recs") {
+		t.Errorf("excluded carried profile kept: %v", ids(b))
+	}
+}
+
+func slicesContains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFeedbackDeterministic: with a previous bundle the output still does
+// not depend on the order of the input, and the previous digest is
+// recorded.
+func TestFeedbackDeterministic(t *testing.T) {
+	a := testAnalysis()
+	a.Windows = quietWindows()
+	inWindows(a.Windows, "frontend", "checkout", 0, 5, injectLatency)
+	opt := testOptions()
+	opt.Previous = previousBundle(prevLatency, prevAbort)
+	opt.PreviousDigest = strings.Repeat("0", 64)
+	want := mustEncode(t, mustGenerate(t, a, opt).Bundle)
+	b := testAnalysis()
+	b.Windows = quietWindows()
+	inWindows(b.Windows, "frontend", "checkout", 0, 5, injectLatency)
+	for i, j := 0, len(b.Windows)-1; i < j; i, j = i+1, j-1 {
+		b.Windows[i], b.Windows[j] = b.Windows[j], b.Windows[i]
+	}
+	for i, j := 0, len(b.Findings)-1; i < j; i, j = i+1, j-1 {
+		b.Findings[i], b.Findings[j] = b.Findings[j], b.Findings[i]
+	}
+	if got := mustEncode(t, mustGenerate(t, b, opt).Bundle); string(got) != string(want) {
+		t.Error("reversed windows and findings change the bundle")
+	}
+	if !strings.Contains(string(want), `"previous": "sha256:0000`) {
+		t.Error("previous digest not in params")
+	}
+	golden(t, "shop-feedback.json", want)
+}
