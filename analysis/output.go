@@ -28,6 +28,8 @@ type EdgeRow struct {
 	ErrorRate       float64 `parquet:"error_rate"`
 	Timeouts        int64   `parquet:"timeouts"`
 	Retries         int64   `parquet:"retries"`
+	Fallbacks       int64   `parquet:"fallbacks"`
+	CircuitOpen     int64   `parquet:"circuit_open"`
 	P50Ms           float64 `parquet:"p50_ms"`
 	P90Ms           float64 `parquet:"p90_ms"`
 	P99Ms           float64 `parquet:"p99_ms"`
@@ -63,6 +65,8 @@ type WindowRow struct {
 	ErrorRate           float64 `parquet:"error_rate"`
 	Timeouts            int64   `parquet:"timeouts"`
 	Retries             int64   `parquet:"retries"`
+	Fallbacks           int64   `parquet:"fallbacks"`
+	CircuitOpen         int64   `parquet:"circuit_open"`
 	P50Ms               float64 `parquet:"p50_ms"`
 	P90Ms               float64 `parquet:"p90_ms"`
 	P99Ms               float64 `parquet:"p99_ms"`
@@ -84,7 +88,7 @@ func edgeRows(t *features.Table, scores, anomaly []float64) []EdgeRow {
 		rows[i] = EdgeRow{
 			Caller: e.Caller, Callee: e.Callee,
 			Calls: e.Calls, Errors: e.Errors, ErrorRate: e.ErrorRate,
-			Timeouts: e.Timeouts, Retries: e.Retries,
+			Timeouts: e.Timeouts, Retries: e.Retries, Fallbacks: e.Fallbacks, CircuitOpen: e.CircuitOpen,
 			P50Ms: e.P50Ms, P90Ms: e.P90Ms, P99Ms: e.P99Ms, MeanMs: e.MeanMs, MaxMs: e.MaxMs,
 			Criticality: e.Criticality, Traces: e.Traces,
 			FanOut: int32(e.FanOut), Depth: e.Depth, MeanDepth: e.MeanDepth,
@@ -109,7 +113,7 @@ func windowRows(t *features.Table, anomaly []float64) []WindowRow {
 		rows[i] = WindowRow{
 			Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: w.StartUnixNano,
 			Calls: w.Calls, Errors: w.Errors, ErrorRate: w.ErrorRate,
-			Timeouts: w.Timeouts, Retries: w.Retries,
+			Timeouts: w.Timeouts, Retries: w.Retries, Fallbacks: w.Fallbacks, CircuitOpen: w.CircuitOpen,
 			P50Ms: w.P50Ms, P90Ms: w.P90Ms, P99Ms: w.P99Ms, MeanMs: w.MeanMs, MaxMs: w.MaxMs,
 			Concurrency:     w.Concurrency,
 			InjectedLatency: w.Injected[0], InjectedAbort: w.Injected[1], InjectedDrop: w.Injected[2],

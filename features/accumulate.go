@@ -13,6 +13,7 @@ import (
 // or a sketch of integer counts, so merges are exact and order-independent.
 type acc struct {
 	calls, errors, timeouts, retries int64
+	fallbacks, circuitOpen           int64
 	durSum, maxDur                   int64
 	injected                         [NumFaultTypes]int64
 	sk                               Sketch
@@ -23,6 +24,8 @@ func (a *acc) merge(o *acc) {
 	a.errors += o.errors
 	a.timeouts += o.timeouts
 	a.retries += o.retries
+	a.fallbacks += o.fallbacks
+	a.circuitOpen += o.circuitOpen
 	a.durSum += o.durSum
 	a.maxDur = max(a.maxDur, o.maxDur)
 	for i := range a.injected {
@@ -34,6 +37,7 @@ func (a *acc) merge(o *acc) {
 func (a *acc) stats() Stats {
 	s := Stats{
 		Calls: a.calls, Errors: a.errors, Timeouts: a.timeouts, Retries: a.retries,
+		Fallbacks: a.fallbacks, CircuitOpen: a.circuitOpen,
 		DurationSumNano: a.durSum, Injected: a.injected,
 		MaxMs: float64(a.maxDur) / 1e6,
 	}
@@ -235,6 +239,7 @@ func (w *worker) add(b *ingest.Batch) {
 	starts, durs := b.I64[ingest.ColStartUnixNano], b.I64[ingest.ColDurationNano]
 	depth, status, retry := b.I32[ingest.ColDepth], b.I32[ingest.ColStatusCode], b.I32[ingest.ColRetryCount]
 	errs, timedOut, injected := b.Bool[ingest.ColError], b.Bool[ingest.ColTimedOut], b.Bool[ingest.ColInjected]
+	fallback, circuitOpen := b.Bool[ingest.ColFallback], b.Bool[ingest.ColCircuitOpen]
 
 	var last *edgeAcc
 	var lastTrace uint64
@@ -250,33 +255,43 @@ func (w *worker) add(b *ingest.Batch) {
 		e := last
 		start, dur := starts[i], durs[i]
 		a := e.window(floorDiv(start, w.win), w)
-		a.calls++
-		a.durSum += dur
-		a.maxDur = max(a.maxDur, dur)
-		a.sk.Add(float64(dur))
-		if errs[i] {
-			a.errors++
-			e.codes[status[i]]++
-		}
-		if sc := status[i]; uint32(sc) <= 16 {
-			e.grpc++
-			if sc > 0 {
-				e.grpcCodes++
-			}
-		} else if sc >= 100 && sc <= 599 {
-			e.http++
-		}
-		if timedOut[i] {
-			a.timeouts++
-		}
-		if retry[i] > 0 {
-			a.retries++
-		}
 		if injected[i] {
+			// Injected calls are counted by fault type only: the organic
+			// features (and so the findings) describe the system, not the
+			// faults chaosgen injected into it.
 			if f := faults[faultIdx[i]]; f >= 0 {
 				a.injected[f]++
 			} else {
 				a.injected[NumFaultTypes-1]++
+			}
+		} else {
+			a.calls++
+			a.durSum += dur
+			a.maxDur = max(a.maxDur, dur)
+			a.sk.Add(float64(dur))
+			if errs[i] {
+				a.errors++
+				e.codes[status[i]]++
+			}
+			if sc := status[i]; uint32(sc) <= 16 {
+				e.grpc++
+				if sc > 0 {
+					e.grpcCodes++
+				}
+			} else if sc >= 100 && sc <= 599 {
+				e.http++
+			}
+			if timedOut[i] {
+				a.timeouts++
+			}
+			if retry[i] > 0 {
+				a.retries++
+			}
+			if fallback[i] {
+				a.fallbacks++
+			}
+			if circuitOpen[i] {
+				a.circuitOpen++
 			}
 		}
 		e.calls++

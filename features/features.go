@@ -36,17 +36,22 @@ var FaultTypes = []string{ingest.FaultLatency, ingest.FaultAbort, ingest.FaultDr
 const NumFaultTypes = 5
 
 // Stats are the aggregate features of one edge, over a window or the input.
+// All but Injected describe the calls without an injected fault: the
+// findings must come from how the system behaves, not from chaosgen's own
+// faults. Injected counts the injected calls by fault type.
 type Stats struct {
-	Calls     int64
-	Errors    int64
-	Timeouts  int64
-	Retries   int64 // calls with retry_count > 0 (retry attempts)
-	ErrorRate float64
-	MeanMs    float64
-	P50Ms     float64
-	P90Ms     float64
-	P99Ms     float64
-	MaxMs     float64
+	Calls       int64
+	Errors      int64
+	Timeouts    int64
+	Retries     int64 // calls with retry_count > 0 (retry attempts)
+	Fallbacks   int64 // calls answered by a fallback
+	CircuitOpen int64 // calls short-circuited by an open circuit breaker
+	ErrorRate   float64
+	MeanMs      float64
+	P50Ms       float64
+	P90Ms       float64
+	P99Ms       float64
+	MaxMs       float64
 	// DurationSumNano is the exact sum of durations.
 	DurationSumNano int64
 	Injected        [NumFaultTypes]int64
@@ -125,6 +130,7 @@ var Columns = []ingest.Column{
 	ingest.ColTraceID, ingest.ColCaller, ingest.ColCallee, ingest.ColDepth,
 	ingest.ColStartUnixNano, ingest.ColDurationNano, ingest.ColStatusCode,
 	ingest.ColError, ingest.ColRetryCount, ingest.ColTimedOut,
+	ingest.ColCircuitOpen, ingest.ColFallback,
 	ingest.ColInjected, ingest.ColFaultType,
 }
 

@@ -151,6 +151,8 @@ func genSpans(r *rand.Rand, traces int) []ingest.Span {
 				if r.IntN(50) == 0 {
 					s.TimedOut = true
 				}
+				s.Fallback = r.IntN(40) == 0
+				s.CircuitOpen = r.IntN(45) == 0
 				if r.IntN(30) == 0 {
 					s.Injected, s.FaultType = true, []string{"latency", "abort", "drop", "corrupt", "weird"}[r.IntN(5)]
 				}
@@ -168,6 +170,7 @@ func genSpans(r *rand.Rand, traces int) []ingest.Span {
 // brute computes the features the slow, obvious way.
 type bruteEdge struct {
 	calls, errors, timeouts, retries, durSum, maxDur int64
+	fallbacks, circuitOpen                           int64
 	durs                                             []float64
 	traces                                           map[string]bool
 	minDepth                                         int32
@@ -180,6 +183,16 @@ func brute(spans []ingest.Span, win time.Duration) (map[[2]string]*bruteEdge, ma
 	wins := map[[2]string]map[int64]*bruteEdge{}
 	traces := map[string]bool{}
 	add := func(m *bruteEdge, s ingest.Span) {
+		m.traces[s.TraceID] = true
+		m.minDepth = min(m.minDepth, s.Depth)
+		if s.Injected {
+			k := slices.Index(FaultTypes[:NumFaultTypes-1], s.FaultType)
+			if k < 0 {
+				k = NumFaultTypes - 1
+			}
+			m.injected[k]++
+			return
+		}
 		m.calls++
 		if s.Error {
 			m.errors++
@@ -191,18 +204,15 @@ func brute(spans []ingest.Span, win time.Duration) (map[[2]string]*bruteEdge, ma
 		if s.RetryCount > 0 {
 			m.retries++
 		}
-		if s.Injected {
-			k := slices.Index(FaultTypes[:NumFaultTypes-1], s.FaultType)
-			if k < 0 {
-				k = NumFaultTypes - 1
-			}
-			m.injected[k]++
+		if s.Fallback {
+			m.fallbacks++
+		}
+		if s.CircuitOpen {
+			m.circuitOpen++
 		}
 		m.durSum += s.DurationNano
 		m.maxDur = max(m.maxDur, s.DurationNano)
 		m.durs = append(m.durs, float64(s.DurationNano))
-		m.traces[s.TraceID] = true
-		m.minDepth = min(m.minDepth, s.Depth)
 	}
 	for _, s := range spans {
 		k := [2]string{s.Caller, s.Callee}
@@ -223,6 +233,12 @@ func brute(spans []ingest.Span, win time.Duration) (map[[2]string]*bruteEdge, ma
 
 func checkQuantiles(t *testing.T, what string, durs []float64, st Stats) {
 	t.Helper()
+	if len(durs) == 0 { // only injected calls: no organic latency
+		if st.P50Ms != 0 || st.P99Ms != 0 {
+			t.Errorf("%s: quantiles %g %g without organic calls", what, st.P50Ms, st.P99Ms)
+		}
+		return
+	}
 	slices.Sort(durs)
 	for _, c := range []struct {
 		q   float64
@@ -289,6 +305,7 @@ func TestBuildAgainstBruteForce(t *testing.T) {
 		b := edges[k]
 		name := fmt.Sprintf("%s->%s", e.Caller, e.Callee)
 		if e.Calls != b.calls || e.Errors != b.errors || e.Timeouts != b.timeouts || e.Retries != b.retries ||
+			e.Fallbacks != b.fallbacks || e.CircuitOpen != b.circuitOpen ||
 			e.DurationSumNano != b.durSum || e.MaxMs != float64(b.maxDur)/1e6 || e.Injected != b.injected {
 			t.Errorf("%s: got %+v, brute %+v", name, e.Stats, b)
 		}
