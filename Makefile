@@ -44,9 +44,13 @@ demo: build
 	$(BIN) synth -o $(DEMO)/spans.parquet --days 1 --rps 3 --services 30 --seed 1
 	@echo
 	@echo "== analyzing it =="
-	$(BIN) analyze $(DEMO)/spans.parquet -o $(DEMO)/analysis --top 10
+	$(BIN) analyze $(DEMO)/spans.parquet -o $(DEMO)/analysis --top 8
 	@echo
-	@echo "The planted incidents are in $(DEMO)/truth.json."
+	@echo "== generating the error profile bundle (unsigned; sign with --key ~/.ssh/id_ed25519) =="
+	$(BIN) generate $(DEMO)/analysis -o $(DEMO)/bundle.json
+	@echo
+	@echo "The planted incidents are in $(DEMO)/truth.json; the bundle is $(DEMO)/bundle.json."
+	@echo "Your own traces: chaosgen import --from auto traces.json -o spans.parquet (OTLP, Jaeger, Zipkin, CSV), then analyze."
 
 clean:
 	rm -rf bin $(DEMO)

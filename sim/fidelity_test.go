@@ -1,0 +1,76 @@
+package sim
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/ingest/importer"
+	"github.com/chaosgen/chaosgen/internal/shared"
+	"github.com/chaosgen/chaosgen/synth"
+)
+
+// synthFile generates a small synthetic mesh in a temporary directory.
+func synthFile(tb testing.TB, opt synth.Options) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "spans.parquet")
+	if opt.Workers == 0 {
+		opt.Workers = 1
+	}
+	if _, err := synth.Generate(context.Background(), path, opt); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func within(got, want, tol float64) bool {
+	return math.Abs(got-want) <= tol*math.Abs(want)
+}
+
+// checkFidelity runs a baseline replay and compares root latency quantiles
+// with the recording's.
+func checkFidelity(t *testing.T, name string, files []string) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), files, Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, sim := res.Recorded, res.Root
+	t.Logf("%s: %d traces, %d roots: recorded p50 %.3f ms p99 %.3f ms success %.4f; replay p50 %.3f ms p99 %.3f ms success %.4f; orphans %d",
+		name, res.Traces, rec.Calls, rec.P50Ms, rec.P99Ms, rec.SuccessRate, sim.P50Ms, sim.P99Ms, sim.SuccessRate, res.Orphans)
+	if rec.Calls == 0 || rec.Calls != sim.Calls {
+		t.Fatalf("%s: %d recorded roots, %d replayed", name, rec.Calls, sim.Calls)
+	}
+	if !within(sim.P50Ms, rec.P50Ms, 0.05) || !within(sim.P99Ms, rec.P99Ms, 0.05) {
+		t.Errorf("%s: replay p50/p99 %.3f/%.3f ms, recorded %.3f/%.3f ms: more than 5%% apart", name, sim.P50Ms, sim.P99Ms, rec.P50Ms, rec.P99Ms)
+	}
+	return res
+}
+
+func TestFidelitySynth(t *testing.T) {
+	path := synthFile(t, synth.Options{Days: 0.05, RPS: 5, Services: 20, Seed: 3})
+	checkFidelity(t, "synth", []string{path})
+}
+
+func importShared(t *testing.T, rel string) string {
+	t.Helper()
+	src := shared.Path(t, rel)
+	files, err := filepath.Glob(filepath.Join(src, "*.csv"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s: no CSV files (%v)", src, err)
+	}
+	out := filepath.Join(t.TempDir(), "spans.parquet")
+	if _, err := importer.Import(out, files, importer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestFidelityDeepTraLog(t *testing.T) {
+	checkFidelity(t, "deeptralog", []string{importShared(t, "data/traces/deeptralog")})
+}
+
+func TestFidelityNezha(t *testing.T) {
+	checkFidelity(t, "nezha_onlineboutique", []string{importShared(t, "data/traces/nezha_onlineboutique")})
+}

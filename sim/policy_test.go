@@ -1,0 +1,323 @@
+package sim
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/ingest"
+)
+
+const ms = int64(time.Millisecond)
+
+// t0 is the start of the hand-built traces.
+var t0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// twoHop builds trace n: ingress→a (0..100ms) calling a→b at 10ms for bDur
+// (failing with bStatus when bFail), arriving at t0 + n × gap.
+func twoHop(n int, gap, bDur int64, bFail bool, bStatus int32) []ingest.Span {
+	start := t0 + int64(n)*gap
+	id := fmt.Sprintf("%032x", n+1)
+	root := ingest.Span{TraceID: id, SpanID: id[16:] + "r", Callee: "a", Operation: "/a", StartUnixNano: start,
+		DurationNano: 10*ms + bDur + 40*ms, StatusCode: 200}
+	b := ingest.Span{TraceID: id, SpanID: id[16:] + "b", ParentSpanID: root.SpanID, Caller: "a", Callee: "b", Operation: "/b",
+		Depth: 1, StartUnixNano: start + 10*ms, DurationNano: bDur, StatusCode: 200}
+	if bFail {
+		b.Error, b.StatusCode = true, bStatus
+	}
+	return []ingest.Span{root, b}
+}
+
+func mustMesh(t *testing.T, y string) *Mesh {
+	t.Helper()
+	m, err := ParseMesh([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// replaySpans runs spans and returns the result and the simulated spans.
+func replaySpans(t *testing.T, spans []ingest.Span, opt Options) (*Result, []ingest.Span) {
+	t.Helper()
+	var out []ingest.Span
+	opt.Spans = func(s []ingest.Span) error { out = append(out, s...); return nil }
+	res, err := RunSpans(spans, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, out
+}
+
+func edge(t *testing.T, r *Result, caller, callee string) Stats {
+	t.Helper()
+	for _, e := range r.Edges {
+		if e.Caller == caller && e.Callee == callee {
+			return e.Stats
+		}
+	}
+	t.Fatalf("no edge %s→%s", caller, callee)
+	return Stats{}
+}
+
+func rootSpans(out []ingest.Span) []ingest.Span {
+	var r []ingest.Span
+	for _, s := range out {
+		if s.Depth == 0 {
+			r = append(r, s)
+		}
+	}
+	return r
+}
+
+func near(got, want float64) bool { return got >= want*0.97 && got <= want*1.03 }
+
+func TestBaselineReproducesRecording(t *testing.T) {
+	res, out := replaySpans(t, twoHop(0, 0, 50*ms, false, 0), Options{})
+	if len(out) != 2 || rootSpans(out)[0].DurationNano != 100*ms || res.Root.SuccessRate != 1 {
+		t.Fatalf("baseline replay: %+v", out)
+	}
+}
+
+func TestTimeoutCutsSlowCall(t *testing.T) {
+	spans := twoHop(0, 0, 500*ms, false, 0)
+	res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, "edges:\n- {caller: a, callee: b, timeout: 100ms}\n")})
+	root := rootSpans(out)[0]
+	if root.DurationNano != 150*ms || !root.Error {
+		t.Errorf("root: %v ms, error %v; want 150 ms (10 + 100 timeout + 40) and an error", root.DurationNano/ms, root.Error)
+	}
+	if b := edge(t, res, "a", "b"); b.Timeouts != 1 || b.SuccessRate != 0 {
+		t.Errorf("a→b: %+v, want one timeout", b)
+	}
+	// without the timeout the slow call completes
+	_, out = replaySpans(t, spans, Options{})
+	if d := rootSpans(out)[0].DurationNano; d != 550*ms {
+		t.Errorf("no timeout: root %d ms, want 550", d/ms)
+	}
+}
+
+func TestRetriesFixTransientFailure(t *testing.T) {
+	// attempt 0 fails after 10 ms; the recorded retry succeeds after 50 ms
+	spans := twoHop(0, 0, 10*ms, true, 503)
+	retry := spans[1]
+	retry.SpanID += "1"
+	retry.RetryCount = 1
+	retry.StartUnixNano += 30 * ms
+	retry.DurationNano = 50 * ms
+	retry.Error, retry.StatusCode = false, 200
+	spans = append(spans, retry)
+	spans[0].DurationNano = 130 * ms // the root waited for the retry
+	res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, `
+defaults:
+  retries: {attempts: 2, backoff: {base: 10ms, jitter: 0}}
+`)})
+	b := edge(t, res, "a", "b")
+	if res.Root.SuccessRate != 1 || b.Attempts != 2 || b.RetryAmplification != 2 {
+		t.Errorf("with retries: root success %v, a→b %+v; want success and 2 tries", res.Root.SuccessRate, b)
+	}
+	if d := rootSpans(out)[0].DurationNano; d != (10+10+10+50+40)*ms {
+		t.Errorf("root %d ms, want 120 (10 + fail 10 + backoff 10 + 50 + 40)", d/ms)
+	}
+	res, _ = replaySpans(t, spans, Options{Mesh: mustMesh(t, "defaults:\n  retries: {attempts: 0}\n")})
+	if res.Root.SuccessRate != 0 || edge(t, res, "a", "b").Attempts != 1 {
+		t.Errorf("without retries the failure should reach the root: %+v", res.Root)
+	}
+	// the default mesh replays the recorded retry with its recorded backoff
+	res, out = replaySpans(t, spans, Options{})
+	if res.Root.SuccessRate != 1 || rootSpans(out)[0].DurationNano != (10+10+20+50+40)*ms {
+		t.Errorf("recorded retries: %+v", rootSpans(out))
+	}
+}
+
+func TestBreakerOpensAndShortCircuits(t *testing.T) {
+	var spans []ingest.Span
+	for n := 0; n < 10; n++ {
+		spans = append(spans, twoHop(n, int64(time.Second), 20*ms, true, 500)...)
+	}
+	m := mustMesh(t, "edges:\n- {caller: a, callee: b, circuitBreaker: {consecutiveErrors: 3, openTime: 30s}}\n")
+	res, out := replaySpans(t, spans, Options{Mesh: m})
+	b := edge(t, res, "a", "b")
+	if b.BreakerOpens != 1 || b.CircuitOpen != 7 {
+		t.Errorf("a→b: %d opens, %d short-circuited; want 1 and 7", b.BreakerOpens, b.CircuitOpen)
+	}
+	open := 0
+	for _, s := range out {
+		if s.CircuitOpen {
+			open++
+			if s.DurationNano != 0 || s.StatusCode != 503 {
+				t.Errorf("short-circuited call took %d ns with status %d", s.DurationNano, s.StatusCode)
+			}
+		}
+	}
+	if open != 7 {
+		t.Errorf("%d spans marked circuit_open, want 7", open)
+	}
+	// after openTime one probe goes through; it fails and the breaker opens again
+	m = mustMesh(t, "edges:\n- {caller: a, callee: b, circuitBreaker: {consecutiveErrors: 3, openTime: 2500ms}}\n")
+	res, _ = replaySpans(t, spans, Options{Mesh: m})
+	if b := edge(t, res, "a", "b"); b.BreakerOpens < 2 {
+		t.Errorf("half-open probe: %d opens, want the failed probe to reopen", b.BreakerOpens)
+	}
+}
+
+func TestFallbackAbsorbsFailure(t *testing.T) {
+	spans := twoHop(0, 0, 20*ms, true, 500)
+	res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, "services:\n  b: {fallback: {latency: 5ms, success: true}}\n")})
+	root := rootSpans(out)[0]
+	if res.Root.SuccessRate != 1 || root.DurationNano != (10+20+5+40)*ms {
+		t.Errorf("fallback: root success %v, %d ms; want success in 75 ms", res.Root.SuccessRate, root.DurationNano/ms)
+	}
+	var b ingest.Span
+	for _, s := range out {
+		if s.Callee == "b" {
+			b = s
+		}
+	}
+	if !b.Fallback || b.FallbackLatencyNano != 5*ms || edge(t, res, "a", "b").Fallbacks != 1 {
+		t.Errorf("b span: %+v", b)
+	}
+	res, _ = replaySpans(t, spans, Options{})
+	if res.Root.SuccessRate != 0 {
+		t.Errorf("without fallback the failure should reach the root")
+	}
+}
+
+func TestCapacityQueuesAndOverflows(t *testing.T) {
+	var spans []ingest.Span
+	for n := 0; n < 3; n++ {
+		spans = append(spans, twoHop(n, ms, 50*ms, false, 0)...)
+	}
+	res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, "services:\n  b: {capacity: {concurrency: 1, queueLength: 1}}\n")})
+	b := edge(t, res, "a", "b")
+	if b.Overflows != 1 || b.Calls != 3 || b.Succeeded != 2 {
+		t.Errorf("a→b: %+v; want 3 calls, 1 overflow", b)
+	}
+	var durs []int64
+	for _, s := range out {
+		if s.Callee == "b" {
+			durs = append(durs, s.DurationNano/ms)
+		}
+	}
+	// the third overflows at once, the first runs, the second waits for it
+	// (it came 1 ms later: 49 ms queued)
+	want := []int64{0, 50, 99}
+	if fmt.Sprint(durs) != fmt.Sprint(want) {
+		t.Errorf("b tries took %v ms, want %v (in the order they end)", durs, want)
+	}
+}
+
+func testBundle(profiles ...bundle.Profile) *bundle.Bundle {
+	for i := range profiles {
+		p := &profiles[i]
+		if p.MaxRate < p.Rate {
+			p.MaxRate = p.Rate
+		}
+		if p.Severity == "" {
+			p.Severity = bundle.SeverityModerate
+		}
+		p.Rationale.Summary = "test"
+	}
+	return &bundle.Bundle{APIVersion: bundle.APIVersion, Kind: bundle.Kind,
+		Metadata: bundle.Metadata{Name: "test", Seed: 42},
+		Guards:   bundle.Guards{MaxGlobalRate: 1},
+		Profiles: profiles}
+}
+
+func TestIstioFaultDisablesRetries(t *testing.T) {
+	spans := twoHop(0, 0, 20*ms, false, 0)
+	b := testBundle(bundle.Profile{ID: "b-abort", Target: bundle.Target{Callee: "b"}, Rate: 1,
+		Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}})
+	mesh := "edges:\n- {caller: a, callee: b, timeout: 5ms, retries: {attempts: 2, backoff: {base: 1ms}}}\n"
+	res, _ := replaySpans(t, spans, Options{Mesh: mustMesh(t, mesh), Bundle: b, Inject: true})
+	if e := edge(t, res, "a", "b"); e.Attempts != 3 || e.Injected != 3 {
+		t.Errorf("retries on: a→b %+v; want 3 tries, all aborted", e)
+	}
+	res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, mesh+"istioFaultDisablesRetries: true\n"), Bundle: b, Inject: true})
+	if e := edge(t, res, "a", "b"); e.Attempts != 1 {
+		t.Errorf("istioFaultDisablesRetries: a→b %+v; want 1 try", e)
+	}
+	// and the 5ms timeout is gone too: the root takes its recorded own time
+	if d := rootSpans(out)[0].DurationNano; d != 50*ms {
+		t.Errorf("root %d ms, want 50", d/ms)
+	}
+}
+
+func TestFaultEffects(t *testing.T) {
+	spans := twoHop(0, 0, 20*ms, false, 0)
+	run := func(f bundle.Fault, mesh string) (*Result, ingest.Span) {
+		b := testBundle(bundle.Profile{ID: "p", Target: bundle.Target{Caller: "a", Callee: "b"}, Rate: 1, Fault: f})
+		res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, mesh), Bundle: b, Inject: true})
+		return res, rootSpans(out)[0]
+	}
+	_, root := run(bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100, Factor: 2}, "")
+	if root.DurationNano != (10+100+40+40)*ms {
+		t.Errorf("latency 100ms, factor 2: root %d ms, want 190", root.DurationNano/ms)
+	}
+	res, root := run(bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 429}, "")
+	if !root.Error || root.DurationNano != 50*ms || res.Root.SuccessRate != 0 {
+		t.Errorf("abort: root %+v", root)
+	}
+	_, root = run(bundle.Fault{Type: bundle.FaultDrop}, "edges:\n- {caller: a, callee: b, timeout: 300ms}\n")
+	if !root.Error || root.DurationNano != (10+300+40)*ms {
+		t.Errorf("drop with a 300ms timeout: root %d ms, want 350", root.DurationNano/ms)
+	}
+	_, root = run(bundle.Fault{Type: bundle.FaultDrop}, "dropResetAfter: 2s\n")
+	if !root.Error || root.DurationNano != (10+2000+40)*ms {
+		t.Errorf("drop without timeout: root %d ms, want 2050 (reset after 2s)", root.DurationNano/ms)
+	}
+	_, root = run(bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptEmpty}, "")
+	if !root.Error {
+		t.Errorf("corrupt: a validating caller should fail")
+	}
+	_, root = run(bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptEmpty}, "defaults: {validateResponses: false}\n")
+	if root.Error {
+		t.Errorf("corrupt: a caller that does not validate should succeed")
+	}
+}
+
+func TestGuardsLimitInjection(t *testing.T) {
+	var spans []ingest.Span
+	for n := 0; n < 100; n++ {
+		spans = append(spans, twoHop(n, 10*ms, 20*ms, false, 0)...)
+	}
+	p := bundle.Profile{ID: "p", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100}}
+	// one second of traffic, 100 calls: perSecond 10 allows the burst of 10 plus 10 refilled
+	ps := p
+	ps.PerSecond = 10
+	res, _ := replaySpans(t, spans, Options{Bundle: testBundle(ps), Inject: true})
+	if got := res.Profiles[0].Injected; got < 18 || got > 21 {
+		t.Errorf("perSecond 10 over ~1s: %d injected, want about 20", got)
+	}
+	b := testBundle(p)
+	b.Guards.MaxGlobalRate = 0.2 // of all 200 tries
+	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if got := res.Profiles[0].Injected; got > 40 || got < 35 || res.Suppressed.MaxGlobalRate == 0 {
+		t.Errorf("maxGlobalRate 0.2: %d injected of %d tries", got, res.Tries)
+	}
+	b = testBundle(p)
+	b.Guards.MaxActiveFaults = 5 // each delay lasts 120 ms, calls come every 10 ms
+	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if got := res.Profiles[0].Injected; got > 50 || res.Suppressed.MaxActiveFaults == 0 {
+		t.Errorf("maxActiveFaults 5: %d injected, %d suppressed", got, res.Suppressed.MaxActiveFaults)
+	}
+}
+
+func TestParseMeshStrict(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"defaults: {timout: 1s}", `unknown field "timout"`},
+		{"defaults: {retries: {attempts: 1, retryOn: [4xx]}}", `unknown outcome "4xx"`},
+		{"edges:\n- {callee: b, capacity: {concurrency: 1}}", "capacity: belongs to a service"},
+		{"defaults: {timeout: 5}", "duration must be a string"},
+		{"defaults: {timeout: 1s}\ndefaults: {timeout: 2s}", `"defaults"`},
+	} {
+		_, err := ParseMesh([]byte(c.yaml))
+		if err == nil || !contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one containing %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
