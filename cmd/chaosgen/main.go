@@ -49,7 +49,6 @@ before they touch production.`,
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newImportCmd())
 	root.AddCommand(newReplayCmd())
-	root.AddCommand(newInjectCmd())
 	root.AddCommand(newGenerateCmd())
 	root.AddCommand(newDiffCmd())
 	// Without a subcommand, print help; with an unknown one, a usage error.
