@@ -40,14 +40,17 @@ bench-duckdb: build
 # The main job on built-in sample data: a small synthetic mesh (seconds),
 # analysed, top edges printed.
 demo: build
-	@echo "== synthesizing a small service mesh (30 services, 1 day, 3 req/s) =="
-	$(BIN) synth -o $(DEMO)/spans.parquet --days 1 --rps 3 --services 30 --seed 1
+	@echo "== synthesizing a small service mesh (30 services, 1 day, 1.5 req/s) =="
+	$(BIN) synth -o $(DEMO)/spans.parquet --days 1 --rps 1.5 --services 30 --seed 1
 	@echo
 	@echo "== analyzing it =="
 	$(BIN) analyze $(DEMO)/spans.parquet -o $(DEMO)/analysis --top 8
 	@echo
 	@echo "== generating the error profile bundle (unsigned; sign with --key ~/.ssh/id_ed25519) =="
 	$(BIN) generate $(DEMO)/analysis -o $(DEMO)/bundle.json
+	@echo
+	@echo "== replaying the recorded traffic with the bundle through a simulated mesh =="
+	$(BIN) replay --bundle $(DEMO)/bundle.json $(DEMO)/spans.parquet -o $(DEMO)/replay
 	@echo
 	@echo "The planted incidents are in $(DEMO)/truth.json; the bundle is $(DEMO)/bundle.json."
 	@echo "Your own traces: chaosgen import --from auto traces.json -o spans.parquet (OTLP, Jaeger, Zipkin, CSV), then analyze."
