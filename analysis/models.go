@@ -99,9 +99,8 @@ type grid struct {
 	n     int
 }
 
-func (g grid) index(t int64) int   { return int((t - g.start) / g.win) }
-func (g grid) time(k int) int64    { return g.start + int64(k)*g.win }
-func (g grid) format(k int) string { return time.Unix(0, g.time(k)).UTC().Format(time.RFC3339) }
+func (g grid) index(t int64) int { return int((t - g.start) / g.win) }
+func (g grid) time(k int) int64  { return g.start + int64(k)*g.win }
 
 // runModels fits the forecasts, scores every window with the isolation
 // forest and derives the findings.

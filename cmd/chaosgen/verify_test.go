@@ -86,7 +86,6 @@ func exampleBundle() *bundle.Bundle {
 type bundleFixture struct {
 	dir           string
 	alice, malory ssh.Signer
-	alicePub      string // path
 }
 
 // writeTestKey writes an Ed25519 key from a fixed seed as name and name.pub.
