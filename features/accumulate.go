@@ -61,6 +61,8 @@ type edgeAcc struct {
 	calls          int64
 	codes          map[int32]int64
 	lastTrace      uint64 // hash of the last trace added to traces
+	cur            *acc   // the window of the last call, starting at curFrom
+	curFrom        int64
 	grpc, http     int64  // calls with a gRPC-like (0-16) or HTTP-like (100-599) status
 	grpcCodes      int64  // calls with a gRPC status other than OK (1-16)
 }
@@ -254,7 +256,14 @@ func (w *worker) add(b *ingest.Batch) {
 		}
 		e := last
 		start, dur := starts[i], durs[i]
-		a := e.window(floorDiv(start, w.win), w)
+		// consecutive calls of an edge mostly fall in the same window:
+		// compare with its bounds before dividing
+		a := e.cur
+		if start < e.curFrom || start >= e.curFrom+w.win || a == nil {
+			wi := floorDiv(start, w.win)
+			a = e.window(wi, w)
+			e.cur, e.curFrom = a, wi*w.win
+		}
 		if injected[i] {
 			// Injected calls are counted by fault type only: the organic
 			// features (and so the findings) describe the system, not the
@@ -268,7 +277,7 @@ func (w *worker) add(b *ingest.Batch) {
 			a.calls++
 			a.durSum += dur
 			a.maxDur = max(a.maxDur, dur)
-			a.sk.Add(float64(dur))
+			a.sk.addDuration(dur)
 			if errs[i] {
 				a.errors++
 				e.codes[status[i]]++

@@ -123,6 +123,24 @@ func (s *Sketch) addBucket(i int32, c uint64) {
 	s.counts[i-s.lo] += c
 }
 
+// addDuration is Add for an integer duration, with the common case (a
+// bucket inside the current range) inlined.
+func (s *Sketch) addDuration(d int64) {
+	if d <= 0 {
+		s.n++
+		s.zero++
+		return
+	}
+	i := bucketOf(float64(d))
+	if k := i - s.lo; k >= 0 && int(k) < len(s.counts) {
+		s.n++
+		s.counts[k]++
+		return
+	}
+	s.n++
+	s.addBucket(i, 1)
+}
+
 // Merge adds o's values to s.
 func (s *Sketch) Merge(o *Sketch) {
 	s.n += o.n
