@@ -63,8 +63,8 @@ type edgeAcc struct {
 	lastTrace      uint64 // hash of the last trace added to traces
 	cur            *acc   // the window of the last call, starting at curFrom
 	curFrom        int64
-	grpc, http     int64  // calls with a gRPC-like (0-16) or HTTP-like (100-599) status
-	grpcCodes      int64  // calls with a gRPC status other than OK (1-16)
+	grpc, http     int64 // calls with a gRPC-like (0-16) or HTTP-like (100-599) status
+	grpcCodes      int64 // calls with a gRPC status other than OK (1-16)
 }
 
 func (e *edgeAcc) window(wi int64, w *worker) *acc {
