@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Benchmarks `chaosgen inject` with no fault firing against a direct
+# connection to the upstream, against nginx as a plain reverse proxy and
+# against a plain httputil.ReverseProxy (bench/inject/reverseproxy), all on
+# 127.0.0.1, with wrk. The upstream is nginx serving a static 1 KiB body.
+#
+#   bench/inject/run.sh                 # full run (~3 minutes)
+#   DURATION=5s bench/inject/run.sh     # quicker, noisier
+#   RECORDS=1 bench/inject/run.sh       # the proxy also writes span records
+#
+# Installs wrk and nginx from apt when they are missing. Prints a table with
+# the added p50 latency at one connection and requests/s at 32 connections,
+# with ratios, and the load average (numbers taken while other work runs on
+# the machine are noisy).
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/chaosgen-bench-inject.XXXXXX)
+chmod 755 "$WORK" # nginx workers may run as another user
+UP_PORT=18080 NGX_PORT=18081 CG_PORT=18082 ADMIN_PORT=18083 RP_PORT=18084
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for c in "$WORK"/nginx-*.conf; do [ -f "$c" ] && "$NGINX" -c "$c" -p "$WORK" -s stop 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== building chaosgen"
+(cd "$ROOT" && go build -o "$WORK/chaosgen" ./cmd/chaosgen && go build -o "$WORK/reverseproxy" ./bench/inject/reverseproxy)
+
+# nginx: the upstream (static 1 KiB) and the reference reverse proxy
+head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/body"
+nginx_conf() { # name workers server-block
+	cat > "$WORK/nginx-$1.conf" <<NGX
+worker_processes $2;
+pid $WORK/nginx-$1.pid;
+error_log $WORK/nginx-$1.err warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	keepalive_timeout 300s;
+	upstream up { server 127.0.0.1:$UP_PORT; keepalive 128; }
+	$3
+}
+NGX
+}
+nginx_conf upstream 1 "server { listen 127.0.0.1:$UP_PORT; location / { root $WORK; try_files /body =404; default_type application/octet-stream; } }"
+start_nginx() { "$NGINX" -c "$WORK/nginx-$1.conf" -p "$WORK" -e "$WORK/nginx-$1.err"; }
+stop_nginx() { "$NGINX" -c "$WORK/nginx-$1.conf" -p "$WORK" -e "$WORK/nginx-$1.err" -s stop; sleep 0.3; }
+proxy_block="server { listen 127.0.0.1:$NGX_PORT; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering on; } }"
+nginx_conf proxy-auto auto "$proxy_block"
+nginx_conf proxy-1 1 "$proxy_block"
+start_nginx upstream
+
+# a signed bundle whose profiles match every request and never fire
+ssh-keygen -q -t ed25519 -N '' -C bench@chaosgen -f "$WORK/key"
+cat > "$WORK/bundle.json" <<'JSON'
+{
+  "apiVersion": "chaosgen/v1",
+  "guards": {
+    "abortIf": {
+      "rootErrorRate": 0.5,
+      "rootP99Ms": 5000
+    },
+    "maxActiveFaults": 100,
+    "maxGlobalRate": 0.05
+  },
+  "kind": "ProfileBundle",
+  "metadata": {
+    "generator": "bench/inject",
+    "name": "bench",
+    "seed": 1,
+    "source": {
+      "files": [],
+      "timeRange": {
+        "end": "2026-01-02T00:00:00Z",
+        "start": "2026-01-01T00:00:00Z"
+      }
+    }
+  },
+  "profiles": [
+    {
+      "fault": {
+        "httpStatus": 503,
+        "type": "abort"
+      },
+      "id": "bench-abort",
+      "maxRate": 0,
+      "rate": 0,
+      "rationale": {
+        "summary": "matches every request, never fires"
+      },
+      "severity": "minor",
+      "target": {
+        "callee": "bench",
+        "caller": "",
+        "operation": "GET /**"
+      }
+    },
+    {
+      "fault": {
+        "delayMs": 100,
+        "type": "latency"
+      },
+      "id": "bench-latency",
+      "maxRate": 0,
+      "rate": 0,
+      "rationale": {
+        "summary": "matches every request, never fires"
+      },
+      "severity": "minor",
+      "target": {
+        "callee": "bench",
+        "caller": "",
+        "operation": ""
+      }
+    }
+  ]
+}
+JSON
+ssh-keygen -q -Y sign -f "$WORK/key" -n chaosgen-bundle "$WORK/bundle.json"
+
+start_chaosgen() { # GOMAXPROCS ("" for the default)
+	local args=(inject --bundle "$WORK/bundle.json" --pub "$WORK/key.pub" --service bench
+		--listen 127.0.0.1:$CG_PORT --upstream http://127.0.0.1:$UP_PORT --admin 127.0.0.1:$ADMIN_PORT)
+	[ -n "${RECORDS:-}" ] && args+=(--records "$WORK/records")
+	if [ -n "$1" ]; then GOMAXPROCS=$1 "$WORK/chaosgen" "${args[@]}" 2>"$WORK/chaosgen.log" &
+	else "$WORK/chaosgen" "${args[@]}" 2>"$WORK/chaosgen.log" & fi
+	CG_PID=$!
+	pids+=("$CG_PID")
+	for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$ADMIN_PORT/status" 2>/dev/null && return; sleep 0.1; done
+	cat "$WORK/chaosgen.log"; exit 1
+}
+stop_chaosgen() { kill "$CG_PID"; wait "$CG_PID" 2>/dev/null || true; }
+
+# to_us "45.12us" | "1.02ms" | "1.00s" -> microseconds
+to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1e6; else print n }'; }
+
+declare -A RPS P50 P99
+measure() { # key url conns threads
+	curl -fsS -o /dev/null "$2" || { echo "$2 does not answer"; exit 1; }
+	wrk -t"$4" -c"$3" -d2s "$2" >/dev/null # warm-up
+	local out; out=$(wrk -t"$4" -c"$3" -d"$DURATION" --latency "$2")
+	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "$out"; echo "errors during $1"; exit 1; fi
+	RPS[$1]=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	P50[$1]=$(to_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+	P99[$1]=$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+	printf '  %-22s c=%-3s %10.0f req/s  p50 %8.1f µs  p99 %8.1f µs\n' "$1" "$3" "${RPS[$1]}" "${P50[$1]}" "${P99[$1]}"
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== machine: $(nproc) CPUs, load average $LOAD_BEFORE; wrk $DURATION per point"
+echo "== default: nginx worker_processes auto, chaosgen GOMAXPROCS=$(nproc)"
+start_nginx proxy-auto
+start_chaosgen ""
+"$WORK/reverseproxy" -listen 127.0.0.1:$RP_PORT -upstream http://127.0.0.1:$UP_PORT 2>/dev/null &
+RP_PID=$!; pids+=("$RP_PID"); sleep 0.3
+for c in 1 "$CONNS"; do
+	t=$([ "$c" = 1 ] && echo 1 || echo "$THREADS")
+	measure "direct/c$c" "http://127.0.0.1:$UP_PORT/x" "$c" "$t"
+	measure "nginx/c$c" "http://127.0.0.1:$NGX_PORT/x" "$c" "$t"
+	measure "chaosgen/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t"
+	measure "reverseproxy/c$c" "http://127.0.0.1:$RP_PORT/x" "$c" "$t"
+done
+kill "$RP_PID"; wait "$RP_PID" 2>/dev/null || true
+stop_chaosgen
+stop_nginx proxy-auto
+
+echo "== one core: nginx worker_processes 1, chaosgen GOMAXPROCS=1"
+start_nginx proxy-1
+start_chaosgen 1
+for c in 1 "$CONNS"; do
+	t=$([ "$c" = 1 ] && echo 1 || echo "$THREADS")
+	measure "nginx-1w/c$c" "http://127.0.0.1:$NGX_PORT/x" "$c" "$t"
+	measure "chaosgen-1p/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t"
+done
+stop_chaosgen
+stop_nginx proxy-1
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f µs", a - b }'; }
+echo
+echo "| setup | p50 @1 conn | added p50 vs direct | req/s @$CONNS conns | req/s vs nginx |"
+echo "|---|---|---|---|---|"
+for k in direct nginx chaosgen reverseproxy; do
+	printf '| %s | %.1f µs | %s | %.0f | %s |\n' "$k" "${P50[$k/c1]}" "$(add "${P50[$k/c1]}" "${P50[direct/c1]}")" \
+		"${RPS[$k/c$CONNS]}" "$(r "${RPS[$k/c$CONNS]}" "${RPS[nginx/c$CONNS]}")"
+done
+for k in nginx-1w chaosgen-1p; do
+	printf '| %s | %.1f µs | %s | %.0f | %s |\n' "$k" "${P50[$k/c1]}" "$(add "${P50[$k/c1]}" "${P50[direct/c1]}")" \
+		"${RPS[$k/c$CONNS]}" "$(r "${RPS[$k/c$CONNS]}" "${RPS[nginx-1w/c$CONNS]}")"
+done
+echo
+echo "targets: chaosgen added p50 at 1 conn <= 40 µs: $(add "${P50[chaosgen/c1]}" "${P50[direct/c1]}");" \
+	"req/s at $CONNS conns >= 0.70x nginx: $(r "${RPS[chaosgen/c$CONNS]}" "${RPS[nginx/c$CONNS]}")" \
+	"(one core: $(r "${RPS[chaosgen-1p/c$CONNS]}" "${RPS[nginx-1w/c$CONNS]}"))"
+echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER ($(nproc) CPUs)"
+[ -n "${RECORDS:-}" ] && echo "records: on"
+exit 0

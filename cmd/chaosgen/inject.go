@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/chaosgen/chaosgen/inject"
+	"github.com/spf13/cobra"
+)
+
+type injectOptions struct {
+	inject.Config
+	verbose bool
+}
+
+func newInjectCmd() *cobra.Command {
+	var o injectOptions
+	cmd := &cobra.Command{
+		Use:   "inject --bundle B (--pub KEY.pub | --allowed-signers F --identity ID) --upstream URL --service NAME",
+		Short: "Run the sidecar proxy that applies a verified bundle to live traffic",
+		Long: `inject is a reverse proxy (HTTP/1.1 and h2c, streaming bodies, websockets passed
+through) in front of one upstream. It verifies the bundle's signature, schema and
+expiry before it starts, and refuses one that fails (exit 3). Each request is
+matched against the profiles targeting --service; the caller comes from the
+x-chaosgen-caller header or --caller; the trace id from traceparent or B3. A
+profile that fires injects latency, an abort, a drop or a corrupt body, within
+the bundle's guards. The admin API (--admin, loopback) serves /status,
+/metrics and /scenarios; POST /kill, /resume, /reload and /scenarios need the
+bearer token in --admin-token-file. The bundle is reloaded on SIGHUP and when
+its files change; a bundle that does not verify is rejected and the old one
+keeps running. See docs/inject.md.`,
+		Example: `  chaosgen inject --bundle bundles/shop.json --pub ci.pub --service cart \
+    --listen 127.0.0.1:15001 --upstream http://127.0.0.1:8080 \
+    --admin 127.0.0.1:15002 --admin-token-file /run/secrets/chaosgen-token --records /var/lib/chaosgen/records`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case o.Bundle == "":
+				return usagef("inject: --bundle is required")
+			case o.Verify.PublicKey == "" && o.Verify.AllowedSigners == "":
+				return usagef("inject: give --pub KEY.pub or --allowed-signers FILE --identity ID")
+			case o.Verify.PublicKey != "" && o.Verify.AllowedSigners != "":
+				return usagef("inject: --pub and --allowed-signers exclude each other")
+			case o.Verify.AllowedSigners != "" && o.Verify.Identity == "":
+				return usagef("inject: --allowed-signers needs --identity")
+			case o.Verify.Identity != "" && o.Verify.AllowedSigners == "":
+				return usagef("inject: --identity needs --allowed-signers")
+			case o.Upstream == "":
+				return usagef("inject: --upstream is required")
+			case o.Service == "":
+				return usagef("inject: --service is required")
+			}
+			level := slog.LevelInfo
+			if o.verbose {
+				level = slog.LevelDebug
+			}
+			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			o.Now = time.Now
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			o.Hangup = hup
+			if err := inject.Serve(ctx, o.Config); err != nil {
+				return fmt.Errorf("inject: %w", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Bundle, "bundle", "", "bundle file (bundle.json); its signature is read from --sig or bundle.json.sig")
+	f.StringVar(&o.Verify.Signature, "sig", "", "signature file (default: the bundle path + .sig)")
+	f.StringVar(&o.Verify.PublicKey, "pub", "", "public key file of the signer (KEY.pub)")
+	f.StringVar(&o.Verify.AllowedSigners, "allowed-signers", "", "allowed_signers file, as for git's gpg.ssh.allowedSignersFile")
+	f.StringVar(&o.Verify.Identity, "identity", "", "signer identity to look up in --allowed-signers")
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:15001", "address the proxy listens on")
+	f.StringVar(&o.Upstream, "upstream", "", "upstream base URL, http://host:port")
+	f.StringVar(&o.Service, "service", "", "name of the upstream service: the callee of the requests the proxy serves")
+	f.StringVar(&o.Caller, "caller", "", "caller of requests without an x-chaosgen-caller header")
+	f.StringVar(&o.Admin, "admin", "127.0.0.1:15002", "address of the admin API (empty: none)")
+	f.StringVar(&o.AdminTokenFile, "admin-token-file", "", "file holding the bearer token that admin mutations need (without it they are refused)")
+	f.StringVar(&o.Records, "records", "", "directory for span records (Parquet, schema v1); empty: no records")
+	f.Int64Var(&o.RecordsMaxSize, "records-max-size", 64<<20, "rotate a record file at about this many bytes (before compression)")
+	f.DurationVar(&o.RecordsMaxAge, "records-max-age", time.Minute, "rotate a record file after this long")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log upstream errors and other details")
+	return cmd
+}

@@ -1,0 +1,72 @@
+package inject
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/bundle"
+)
+
+func benchUpstream(b *testing.B) *httptest.Server {
+	body := bytes.Repeat([]byte("x"), 1024)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(body)
+	}))
+	b.Cleanup(s.Close)
+	return s
+}
+
+func benchGet(b *testing.B, url string) {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkProxy sends requests through the proxy, with profiles that
+// match but do not fire, to a 1 KiB upstream on loopback.
+func BenchmarkProxy(b *testing.B) {
+	up := benchUpstream(b)
+	bd := testBundle(
+		profile("never-abort", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}),
+		profile("never-slow", "cart", 0, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 10}))
+	px, _ := proxyFor(b, bd, Options{Service: "cart", Now: time.Now}, up.URL)
+	benchGet(b, px.URL+"/item")
+}
+
+// BenchmarkDirect is BenchmarkProxy's baseline: the same requests straight
+// to the upstream.
+func BenchmarkDirect(b *testing.B) {
+	benchGet(b, benchUpstream(b).URL+"/item")
+}
+
+// BenchmarkHandler is the middleware's own cost per request, in process.
+func BenchmarkHandler(b *testing.B) {
+	bd := testBundle(profile("never-abort", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
+	inj, _ := New(bd, Options{Service: "cart", Now: time.Now})
+	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	req := httptest.NewRequest("GET", "/item", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	w := &recorderResponse{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, req)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}

@@ -1,0 +1,305 @@
+package inject
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaosgen/chaosgen/ingest"
+)
+
+// RecorderOptions configure a Recorder.
+type RecorderOptions struct {
+	// Dir receives the files, named inject-<UTC start time>-<sequence>.parquet.
+	Dir string
+	// MaxFileBytes rotates a file when its records reach about this many
+	// bytes before compression (the writer's estimate); default 64 MiB.
+	MaxFileBytes int64
+	// MaxFileAge rotates a file this long after its first record; default 1m.
+	MaxFileAge time.Duration
+	// Buffer is the capacity of the channel between requests and the
+	// writer; a record that finds it full is dropped and counted. Default 16384.
+	Buffer int
+	// Now is the clock for file names and ages. Required.
+	Now func() time.Time
+	// Logger receives write errors; nil: discard.
+	Logger *slog.Logger
+}
+
+// Recorder writes span records (schema v1) to rotating Parquet files in a
+// directory. Each file appears complete or not at all: it is written to a
+// hidden temporary file and renamed on rotation or Close, so a killed
+// process leaves no torn file (the next Recorder on the directory removes
+// the leftovers). Record never blocks: when the writer falls behind, records
+// are dropped and counted.
+type Recorder struct {
+	o       RecorderOptions
+	ch      chan ingest.Span
+	done    chan struct{}
+	closing chan struct{}
+	once    sync.Once
+	dropped atomic.Int64
+	written atomic.Int64
+	mu      sync.Mutex
+	files   []string
+	err     error
+	seq     int
+}
+
+// NewRecorder starts a Recorder on o.Dir, removing temporary files that a
+// killed process left behind.
+func NewRecorder(o RecorderOptions) (*Recorder, error) {
+	if o.Now == nil {
+		return nil, ErrNoClock
+	}
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = 64 << 20
+	}
+	if o.MaxFileAge <= 0 {
+		o.MaxFileAge = time.Minute
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = 16384
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	stale, _ := filepath.Glob(filepath.Join(o.Dir, ".inject-*.parquet.tmp-*"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
+	r := &Recorder{o: o, ch: make(chan ingest.Span, o.Buffer), done: make(chan struct{}), closing: make(chan struct{})}
+	go r.run()
+	return r, nil
+}
+
+// Record queues a span without blocking; it reports false, and counts a
+// drop, when the buffer is full or the recorder is closed.
+func (r *Recorder) Record(s *ingest.Span) bool {
+	select {
+	case <-r.closing:
+		r.dropped.Add(1)
+		return false
+	default:
+	}
+	select {
+	case r.ch <- *s:
+		return true
+	default:
+		r.dropped.Add(1)
+		return false
+	}
+}
+
+// Dropped returns the number of records dropped so far.
+func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
+// Written returns the number of records written to files so far (some may
+// be in a file not yet renamed into place).
+func (r *Recorder) Written() int64 { return r.written.Load() }
+
+// Files returns the files completed so far, in order.
+func (r *Recorder) Files() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.files...)
+}
+
+// Close writes the queued records, completes the current file and stops.
+func (r *Recorder) Close() error {
+	r.once.Do(func() { close(r.closing) })
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+type openFile struct {
+	w       *ingest.Writer
+	path    string
+	started time.Time
+	bytes   int64
+}
+
+func (r *Recorder) run() {
+	defer close(r.done)
+	var cur *openFile
+	batch := make([]ingest.Span, 0, 1024)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if cur == nil {
+			cur = r.open()
+		}
+		if cur != nil {
+			if err := cur.w.Write(batch); err != nil {
+				r.fail(err)
+				cur.w.Abort()
+				cur = nil
+			} else {
+				r.written.Add(int64(len(batch)))
+				for i := range batch {
+					cur.bytes += spanBytes(&batch[i])
+				}
+			}
+		}
+		clear(batch)
+		batch = batch[:0]
+		if cur != nil && cur.bytes >= r.o.MaxFileBytes {
+			r.finish(cur)
+			cur = nil
+		}
+	}
+	for {
+		select {
+		case s := <-r.ch:
+			batch = append(batch, s)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case s := <-r.ch:
+					batch = append(batch, s)
+				default:
+					break drain
+				}
+			}
+			flush()
+		case <-tick.C:
+			if cur != nil && r.o.Now().Sub(cur.started) >= r.o.MaxFileAge {
+				r.finish(cur)
+				cur = nil
+			}
+		case <-r.closing:
+			for {
+				select {
+				case s := <-r.ch:
+					batch = append(batch, s)
+					if len(batch) == cap(batch) {
+						flush()
+					}
+					continue
+				default:
+				}
+				break
+			}
+			flush()
+			if cur != nil {
+				r.finish(cur)
+			}
+			return
+		}
+	}
+}
+
+// spanBytes estimates a record's size before compression.
+func spanBytes(s *ingest.Span) int64 {
+	n := 96 + len(s.TraceID) + len(s.SpanID) + len(s.ParentSpanID) + len(s.Caller) + len(s.Callee) +
+		len(s.Operation) + len(s.FaultType) + len(s.FaultProfileID)
+	for _, x := range s.Stack {
+		n += len(x) + 4
+	}
+	return int64(n)
+}
+
+func (r *Recorder) open() *openFile {
+	now := r.o.Now().UTC()
+	r.seq++
+	name := fmt.Sprintf("inject-%s-%06d.parquet", now.Format("20060102T150405.000000000Z"), r.seq)
+	path := filepath.Join(r.o.Dir, name)
+	w, err := ingest.Create(path, ingest.WriterOptions{RowGroupRows: 64 << 10})
+	if err != nil {
+		r.fail(err)
+		return nil
+	}
+	return &openFile{w: w, path: path, started: now}
+}
+
+func (r *Recorder) finish(f *openFile) {
+	if err := f.w.Close(); err != nil {
+		r.fail(err)
+		return
+	}
+	r.mu.Lock()
+	r.files = append(r.files, f.path)
+	r.mu.Unlock()
+}
+
+func (r *Recorder) fail(err error) {
+	r.o.Logger.Error("records: write failed", "err", err)
+	r.mu.Lock()
+	r.err = errors.Join(r.err, err)
+	r.mu.Unlock()
+}
+
+// retryTable remembers when each (trace, operation) pair was last seen, to
+// count retries: a request for a pair seen within the window is a retry.
+type retryTable struct {
+	window time.Duration
+	seed   maphash.Seed
+	shards [16]retryShard
+}
+
+type retryShard struct {
+	mu    sync.Mutex
+	seen  map[string]retryEntry
+	sweep int64 // unix nano of the last sweep
+}
+
+type retryEntry struct {
+	last  int64 // unix nano
+	count int32
+}
+
+// maxRetryEntries bounds the memory of one shard.
+const maxRetryEntries = 1 << 16
+
+func newRetryTable(window time.Duration) *retryTable {
+	t := &retryTable{window: window, seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].seen = map[string]retryEntry{}
+	}
+	return t
+}
+
+// seen records a request and returns how many earlier requests of the same
+// trace and operation fell within the window before it.
+func (t *retryTable) seen(traceID, op string, at time.Time) int32 {
+	key := strings.ToLower(traceID) + " " + op
+	sh := &t.shards[maphash.String(t.seed, key)%uint64(len(t.shards))]
+	now := at.UnixNano()
+	w := int64(t.window)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if now-sh.sweep > w || len(sh.seen) >= maxRetryEntries {
+		for k, e := range sh.seen {
+			if now-e.last > w {
+				delete(sh.seen, k)
+			}
+		}
+		sh.sweep = now
+	}
+	e, ok := sh.seen[key]
+	if ok && now-e.last <= w {
+		e.count++
+	} else {
+		e.count = 0
+	}
+	e.last = now
+	if ok || len(sh.seen) < maxRetryEntries {
+		sh.seen[key] = e
+	}
+	return e.count
+}

@@ -1,0 +1,187 @@
+package inject
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/chaosgen/chaosgen/bundle"
+)
+
+// Config is what `chaosgen inject` runs: a verified bundle applied by a
+// reverse proxy in front of one upstream, an admin API, and records.
+type Config struct {
+	Bundle         string               // bundle.json; its signature is Verify.Signature or Bundle+".sig"
+	Verify         bundle.VerifyOptions // PublicKey or AllowedSigners+Identity; Now is set from Now
+	Listen         string               // proxy address, e.g. 127.0.0.1:15001
+	Upstream       string               // http://host:port
+	Service        string               // the upstream's service name: the callee
+	Caller         string               // default caller
+	Admin          string               // admin address; empty: no admin API
+	AdminTokenFile string               // bearer token for admin mutations; empty: mutations refused
+	Records        string               // directory for span records; empty: none
+	RecordsMaxSize int64                // rotate record files at about this many bytes
+	RecordsMaxAge  time.Duration        // and after this long
+	Poll           time.Duration        // how often to check the bundle files for changes; default 1s
+	Now            func() time.Time     // the clock; required
+	Hangup         <-chan os.Signal     // reload on every value (SIGHUP)
+	Logger         *slog.Logger         // nil: discard
+	// Ready, if set, is called with the proxy's and the admin API's
+	// addresses once both listen.
+	Ready func(proxy, admin string)
+}
+
+// Serve verifies the bundle and runs the proxy until ctx is done, then
+// shuts down gracefully and completes the record files. A bundle that does
+// not verify or has expired is refused with an error wrapping
+// bundle.ErrInvalid.
+func Serve(ctx context.Context, c Config) error {
+	if c.Now == nil {
+		return ErrNoClock
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	load := func() (*bundle.Bundle, *bundle.SignatureInfo, error) {
+		o := c.Verify
+		o.Now = c.Now()
+		return bundle.Verify(c.Bundle, o)
+	}
+	b, sig, err := load()
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	var token string
+	if c.AdminTokenFile != "" {
+		data, err := os.ReadFile(c.AdminTokenFile)
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		if token = strings.TrimSpace(string(data)); token == "" {
+			return fmt.Errorf("admin token: %s is empty", c.AdminTokenFile)
+		}
+	}
+	var rec *Recorder
+	if c.Records != "" {
+		rec, err = NewRecorder(RecorderOptions{Dir: c.Records, MaxFileBytes: c.RecordsMaxSize, MaxFileAge: c.RecordsMaxAge, Now: c.Now, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := rec.Close(); err != nil {
+				log.Error("records", "err", err)
+			}
+		}()
+	}
+	inj, err := New(b, Options{Service: c.Service, Caller: c.Caller, Now: c.Now, Signature: sig, Load: load, Records: rec, Logger: log})
+	if err != nil {
+		return err
+	}
+	up, err := NewUpstream(c.Upstream, ProxyOptions{Now: c.Now, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	proxy := &http.Server{
+		Handler:           inj.Handler(up),
+		Protocols:         &protos,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	servers := []*http.Server{proxy}
+	errc := make(chan error, 2)
+	go func() { errc <- proxy.Serve(ln) }()
+	adminAddr := ""
+	if c.Admin != "" {
+		aln, err := net.Listen("tcp", c.Admin)
+		if err != nil {
+			proxy.Close()
+			return fmt.Errorf("admin: %w", err)
+		}
+		if ip := aln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			log.Warn("the admin API listens beyond loopback; protect it", "addr", aln.Addr().String())
+		}
+		admin := &http.Server{Handler: inj.AdminHandler(token), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, admin)
+		go func() { errc <- admin.Serve(aln) }()
+		adminAddr = aln.Addr().String()
+	}
+	log.Info("injecting", "proxy", ln.Addr().String(), "upstream", c.Upstream, "admin", adminAddr,
+		"service", c.Service, "bundle", b.Metadata.Name, "digest", sig.Digest, "signer", sig.Principal,
+		"profiles", len(b.Profiles), "mutations", token != "")
+	if c.Ready != nil {
+		c.Ready(ln.Addr().String(), adminAddr)
+	}
+
+	files := []string{c.Bundle, c.Verify.Signature}
+	if files[1] == "" {
+		files[1] = c.Bundle + ".sig"
+	}
+	last := fileStamps(files)
+	tick := time.NewTicker(c.Poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var errs []error
+			for _, s := range servers {
+				if err := s.Shutdown(sctx); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		case err := <-errc:
+			for _, s := range servers {
+				s.Close()
+			}
+			return err
+		case <-c.Hangup:
+			log.Info("SIGHUP: reloading the bundle")
+			inj.Reload()
+			last = fileStamps(files)
+		case <-tick.C:
+			inj.CheckGuards()
+			if now := fileStamps(files); now != last {
+				last = now
+				log.Info("bundle files changed: reloading")
+				inj.Reload()
+			}
+		}
+	}
+}
+
+// fileStamps is the modification time and size of each file, as one
+// comparable string.
+func fileStamps(paths []string) string {
+	var sb strings.Builder
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			sb.WriteString("missing;")
+			continue
+		}
+		fmt.Fprintf(&sb, "%d:%d;", fi.ModTime().UnixNano(), fi.Size())
+	}
+	return sb.String()
+}
