@@ -7,7 +7,7 @@ BIN       := bin/chaosgen
 DEMO      := demo
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test race check golden bench bench-duckdb demo clean
+.PHONY: all build test race check golden bench bench-duckdb bench-inject soak demo clean
 
 all: build
 
@@ -36,6 +36,14 @@ bench:
 # analyze against DuckDB on the same 10M-span file (see bench/duckdb).
 bench-duckdb: build
 	bash bench/duckdb/run.sh
+
+# the injector against a direct connection and nginx (installs wrk, nginx)
+bench-inject: build
+	bash bench/inject/run.sh
+
+# 60 s of requests through the injector with a bundle reload every second
+soak:
+	bash bench/inject/soak.sh
 
 # The main job on built-in sample data: a small synthetic mesh (seconds),
 # analysed, top edges printed.
