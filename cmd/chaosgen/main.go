@@ -52,6 +52,8 @@ before they touch production.`,
 	root.AddCommand(newInjectCmd())
 	root.AddCommand(newGenerateCmd())
 	root.AddCommand(newDiffCmd())
+	root.AddCommand(newDashboardCmd())
+	root.AddCommand(newReportCmd())
 	// Without a subcommand, print help; with an unknown one, a usage error.
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	usageArgs(root)
