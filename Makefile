@@ -58,9 +58,15 @@ demo: build
 	$(BIN) generate $(DEMO)/analysis -o $(DEMO)/bundle.json
 	@echo
 	@echo "== replaying the recorded traffic with the bundle through a simulated mesh =="
-	$(BIN) replay --bundle $(DEMO)/bundle.json $(DEMO)/spans.parquet -o $(DEMO)/replay
+	@# exit 3 means the bundle breaks its own guards: a result, not a failure
+	$(BIN) replay --bundle $(DEMO)/bundle.json $(DEMO)/spans.parquet -o $(DEMO)/replay || test $$? -eq 3
+	@echo
+	@echo "== writing the HTML report =="
+	$(BIN) report --analysis $(DEMO)/analysis --bundle $(DEMO)/bundle.json --replay $(DEMO)/replay --html $(DEMO)/report.html
 	@echo
 	@echo "The planted incidents are in $(DEMO)/truth.json; the bundle is $(DEMO)/bundle.json."
+	@echo "Open $(DEMO)/report.html in a browser, or run the dashboard:"
+	@echo "  $(BIN) dashboard --analysis $(DEMO)/analysis --bundle $(DEMO)/bundle.json --replay $(DEMO)/replay --spans $(DEMO)/spans.parquet"
 	@echo "Your own traces: chaosgen import --from auto traces.json -o spans.parquet (OTLP, Jaeger, Zipkin, CSV), then analyze."
 
 clean:
