@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,26 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // testBundle returns a valid bundle with one profile of each fault type, in
 // no particular order, with numbers that need rounding.
@@ -121,7 +104,7 @@ func TestEncodeGolden(t *testing.T) {
 	b := testBundle()
 	orig := *testBundle()
 	data := mustEncode(t, b)
-	golden(t, "bundle.golden.json", data)
+	golden.Check(t, filepath.Join("testdata", "bundle.golden.json"), data)
 	if diff := cmp.Diff(orig.Profiles, b.Profiles); diff != "" {
 		t.Errorf("Encode modified its argument (-before +after):\n%s", diff)
 	}

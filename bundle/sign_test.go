@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 )
@@ -64,7 +65,7 @@ func TestSignDeterministic(t *testing.T) {
 	if !bytes.Equal(first, second) {
 		t.Errorf("re-signing the same bytes changed the signature:\n%s\n%s", first, second)
 	}
-	golden(t, "bundle.golden.json.sig", first)
+	golden.Check(t, filepath.Join("testdata", "bundle.golden.json.sig"), first)
 	// The golden signature must verify over the golden bundle with the
 	// fixed test key, so a stale golden file fails here too.
 	if _, err := NewKeyVerifier(k.signer.PublicKey(), "").Verify(data, first, testNow); err != nil {

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,26 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/google/go-cmp/cmp"
 	"github.com/parquet-go/parquet-go"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path)
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // randomSpans makes n spans with every column set, including optional ones.
 func randomSpans(r *rand.Rand, n int) []Span {
@@ -350,7 +333,7 @@ func TestBadInput(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "%s: %s\n", c.name, firstLine(msg))
 	}
-	golden(t, "bad_input.golden", []byte(out.String()))
+	golden.Check(t, filepath.Join("testdata", "bad_input.golden"), []byte(out.String()))
 }
 
 func firstLine(s string) string {

@@ -136,7 +136,11 @@ func Serve(ctx context.Context, c Config) error {
 	if files[1] == "" {
 		files[1] = c.Bundle + ".sig"
 	}
+	// A change is applied once the files have stayed the same for one poll
+	// interval, so a bundle and its signature written one after the other
+	// (as a git pull or a config map update does) are read together.
 	last := fileStamps(files)
+	seen := last
 	tick := time.NewTicker(c.Poll)
 	defer tick.Stop()
 	for {
@@ -160,9 +164,13 @@ func Serve(ctx context.Context, c Config) error {
 			log.Info("SIGHUP: reloading the bundle")
 			inj.Reload()
 			last = fileStamps(files)
+			seen = last
 		case <-tick.C:
 			inj.CheckGuards()
-			if now := fileStamps(files); now != last {
+			switch now := fileStamps(files); {
+			case now != seen:
+				seen = now // still changing: wait for it to settle
+			case now != last:
 				last = now
 				log.Info("bundle files changed: reloading")
 				inj.Reload()

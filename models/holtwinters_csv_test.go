@@ -3,43 +3,16 @@ package models
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/chaosgen/chaosgen/internal/numcsv"
 	"github.com/chaosgen/chaosgen/internal/shared"
 	"github.com/chaosgen/chaosgen/models/holtwinters"
 )
-
-func init() {
-	// Other tests in this package may register -update too.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata/")
-	}
-}
-
-// goldenHW compares got with testdata/name, or rewrites the file under
-// -update.
-func goldenHW(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 func fptr(v float64) *float64 { return &v }
 
@@ -62,7 +35,7 @@ func TestHoltWintersCSV(t *testing.T) {
 			if err := HoltWintersCSV(&out, c.opt); err != nil {
 				t.Fatal(err)
 			}
-			goldenHW(t, c.golden, out.Bytes())
+			golden.Check(t, filepath.Join("testdata", c.golden), out.Bytes())
 		})
 	}
 }

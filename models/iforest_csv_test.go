@@ -2,38 +2,14 @@ package models
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/google/go-cmp/cmp"
 )
-
-// The -update flag may also be defined by another test file of this
-// package; register it only when nobody has (package variables, such as a
-// `var update = flag.Bool(...)`, are initialized before any init runs).
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata/")
-	}
-}
-
-func goldenIForest(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if flag.Lookup("update").Value.String() == "true" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 const iforestSmall = "testdata/iforest_small.csv"
 
@@ -76,7 +52,7 @@ func TestIForestCSV(t *testing.T) {
 				got.WriteString("-- scores.csv --\n")
 				got.Write(b)
 			}
-			goldenIForest(t, "iforest_"+tc.name+".golden", bytes.ReplaceAll(got.Bytes(), []byte(dir), []byte("$TMP")))
+			golden.Check(t, filepath.Join("testdata", "iforest_"+tc.name+".golden"), bytes.ReplaceAll(got.Bytes(), []byte(dir), []byte("$TMP")))
 
 			if sum.N != 200 {
 				t.Errorf("N = %d, want 200", sum.N)

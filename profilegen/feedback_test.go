@@ -1,12 +1,14 @@
 package profilegen
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/golden"
 )
 
 const feedbackWindows = 10
@@ -247,5 +249,5 @@ func TestFeedbackDeterministic(t *testing.T) {
 	if !strings.Contains(string(want), `"previous": "sha256:0000`) {
 		t.Error("previous digest not in params")
 	}
-	golden(t, "shop-feedback.json", want)
+	golden.Check(t, filepath.Join("testdata", "shop-feedback.json"), want)
 }

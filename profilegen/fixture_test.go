@@ -2,7 +2,6 @@ package profilegen
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,26 +9,8 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
-	"github.com/google/go-cmp/cmp"
 	"github.com/parquet-go/parquet-go"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 

@@ -3,6 +3,7 @@ package profilegen
 import (
 	"bytes"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/golden"
 )
 
 // TestGenerateGolden: each finding kind becomes the expected profile, and
@@ -18,7 +20,7 @@ func TestGenerateGolden(t *testing.T) {
 	res := mustGenerate(t, testAnalysis(), testOptions())
 	b := res.Bundle
 	data := mustEncode(t, b)
-	golden(t, "shop.json", data)
+	golden.Check(t, filepath.Join("testdata", "shop.json"), data)
 
 	for _, tc := range []struct {
 		id                string

@@ -3,7 +3,6 @@ package export
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,30 +11,13 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/chaosgen/chaosgen/internal/shared"
 	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
-	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // testBundle has one profile of each kind an exporter treats differently.
 func testBundle() *bundle.Bundle {
@@ -173,8 +155,8 @@ func validateYAMLDocs(t *testing.T, s *jsonschema.Schema, data []byte) []map[str
 
 func TestIstio(t *testing.T) {
 	data, warn := exportAll(t, "istio")
-	golden(t, "istio.yaml", data)
-	golden(t, "istio.warnings", []byte(warn))
+	golden.Check(t, filepath.Join("testdata", "istio.yaml"), data)
+	golden.Check(t, filepath.Join("testdata", "istio.warnings"), []byte(warn))
 	docs := validateYAMLDocs(t, crdSchema(t, "istio-virtualservice-crd.yaml", "v1"), data)
 	if len(docs) != 3 { // api, cart, payment
 		t.Errorf("%d VirtualServices, want 3 (api, cart, payment)", len(docs))
@@ -201,8 +183,8 @@ func TestIstio(t *testing.T) {
 
 func TestEnvoy(t *testing.T) {
 	data, warn := exportAll(t, "envoy")
-	golden(t, "envoy.json", data)
-	golden(t, "envoy.warnings", []byte(warn))
+	golden.Check(t, filepath.Join("testdata", "envoy.json"), data)
+	golden.Check(t, filepath.Join("testdata", "envoy.warnings"), []byte(warn))
 	var filters []struct {
 		Name        string          `json:"name"`
 		TypedConfig json.RawMessage `json:"typed_config"`
@@ -242,8 +224,8 @@ func TestEnvoy(t *testing.T) {
 
 func TestChaosMesh(t *testing.T) {
 	data, warn := exportAll(t, "chaos-mesh")
-	golden(t, "chaos-mesh.yaml", data)
-	golden(t, "chaos-mesh.warnings", []byte(warn))
+	golden.Check(t, filepath.Join("testdata", "chaos-mesh.yaml"), data)
+	golden.Check(t, filepath.Join("testdata", "chaos-mesh.warnings"), []byte(warn))
 	docs := validateYAMLDocs(t, crdSchema(t, "chaos-mesh-httpchaos-crd.yaml", "v1alpha1"), data)
 	if len(docs) != 6 {
 		t.Errorf("%d HTTPChaos objects, want 6", len(docs))
@@ -255,8 +237,8 @@ func TestChaosMesh(t *testing.T) {
 
 func TestToxiproxy(t *testing.T) {
 	data, warn := exportAll(t, "toxiproxy")
-	golden(t, "toxiproxy.json", data)
-	golden(t, "toxiproxy.warnings", []byte(warn))
+	golden.Check(t, filepath.Join("testdata", "toxiproxy.json"), data)
+	golden.Check(t, filepath.Join("testdata", "toxiproxy.warnings"), []byte(warn))
 	doc, err := os.ReadFile(shared.Path(t, "schemas/toxiproxy-toxics.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,38 +2,16 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/chaosgen/chaosgen/internal/golden"
 )
-
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
 
 // testdataDir is this package's testdata, absolute so tests may chdir.
 var testdataDir, _ = filepath.Abs("testdata")
-
-func goldenCLI(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join(testdataDir, name)
-	if flag.Lookup("update").Value.String() == "true" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path)
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // runCLI runs chaosgen with args and returns its exit code and streams.
 func runCLI(args ...string) (int, string, string) {
@@ -57,7 +35,7 @@ func TestSynthAnalyzeCLI(t *testing.T) {
 		}
 		all.WriteString("$ chaosgen " + strings.Join(args, " ") + "\n" + stdout + stderr)
 	}
-	goldenCLI(t, "synth_analyze.golden", []byte(all.String()))
+	golden.Check(t, filepath.Join(testdataDir, "synth_analyze.golden"), []byte(all.String()))
 	code, stdout, _ := runCLI("analyze", "out/spans.parquet", "-o", "out/analysis", "--json")
 	if code != 0 || !strings.HasPrefix(stdout, "{\n  \"schema\": \"chaosgen.analysis/v1\"") {
 		t.Errorf("--json: exit %d, stdout %.80q", code, stdout)
@@ -89,7 +67,7 @@ func TestCLIErrors(t *testing.T) {
 		}
 		all.WriteString("$ chaosgen " + strings.Join(c.args, " ") + "\n" + stdout + stderr)
 	}
-	goldenCLI(t, "cli_errors.golden", []byte(all.String()))
+	golden.Check(t, filepath.Join(testdataDir, "cli_errors.golden"), []byte(all.String()))
 	if _, err := os.Stat("out"); !os.IsNotExist(err) {
 		t.Error("a failed analyze created its output directory")
 	}

@@ -12,14 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// goldenDashboard compares got with testdata/dashboard/name, or rewrites it
-// under -update.
-func goldenDashboard(t *testing.T, name string, got []byte) {
-	t.Helper()
-	goldenCLI(t, filepath.Join("dashboard", name), got)
-}
+	"github.com/chaosgen/chaosgen/internal/golden"
+)
 
 // writeDashboardInputs makes, in the current directory, a small synthetic
 // mesh's analysis in out/analysis and a bundle signed by alice in
@@ -135,5 +130,5 @@ func TestDashboardCLIErrors(t *testing.T) {
 		}
 		all.WriteString("$ chaosgen " + strings.Join(c.args, " ") + "\n" + stdout + stderr)
 	}
-	goldenDashboard(t, "errors.golden", []byte(all.String()))
+	golden.Check(t, filepath.Join(testdataDir, "dashboard", "errors.golden"), []byte(all.String()))
 }

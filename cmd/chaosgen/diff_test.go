@@ -13,12 +13,6 @@ import (
 
 var regexpDigest = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
 
-// goldenDiff compares got with testdata/generate/diff_name.
-func goldenDiff(t *testing.T, name string, got []byte) {
-	t.Helper()
-	goldenBundle(t, filepath.Join("generate", "diff_"+name), got)
-}
-
 // diffBundles returns exampleBundle and a changed copy: one profile added,
 // one removed, one with a new rate and fault, one with a new rationale only,
 // and changed guards and seed.
@@ -77,7 +71,7 @@ func TestDiffCLI(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d: %s", code, tc.code, stderr)
 			}
-			goldenDiff(t, tc.name, streams(tc.args, stdout, stderr))
+			goldenGenerate(t, "diff_"+tc.name, streams(tc.args, stdout, stderr))
 		})
 	}
 

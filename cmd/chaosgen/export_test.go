@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/golden"
 )
 
 func TestExportCLI(t *testing.T) {
@@ -35,7 +36,7 @@ func TestExportCLI(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d\nstderr: %s", code, tc.code, stderr)
 			}
-			goldenBundle(t, filepath.Join("export", tc.name+".golden"), []byte("$ chaosgen "+strings.Join(tc.args, " ")+"\n-- stdout --\n"+stdout+"-- stderr --\n"+stderr))
+			golden.Check(t, filepath.Join(testdataDir, "export", tc.name+".golden"), []byte("$ chaosgen "+strings.Join(tc.args, " ")+"\n-- stdout --\n"+stdout+"-- stderr --\n"+stderr))
 		})
 	}
 

@@ -10,13 +10,14 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/parquet-go/parquet-go"
 )
 
 // goldenGenerate compares got with testdata/generate/name.
 func goldenGenerate(t *testing.T, name string, got []byte) {
 	t.Helper()
-	goldenBundle(t, filepath.Join("generate", name), got)
+	golden.Check(t, filepath.Join(testdataDir, "generate", name), got)
 }
 
 // writeTestAnalysis writes a small analysis directory: a root edge, a

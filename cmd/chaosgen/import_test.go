@@ -3,37 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/chaosgen/chaosgen/internal/shared"
-	"github.com/google/go-cmp/cmp"
 )
-
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func goldenImport(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 func TestImportCmd(t *testing.T) {
 	yelp := shared.Path(t, "data/traces/zipkin/yelp.json")
@@ -56,7 +34,7 @@ func TestImportCmd(t *testing.T) {
 			if code := run(tc.args, &stdout, &stderr); code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
-			goldenImport(t, tc.name+".golden", clean(stdout.String()))
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden"), clean(stdout.String()))
 			spans, err := ingest.ReadFile(out)
 			if err != nil {
 				t.Fatal(err)

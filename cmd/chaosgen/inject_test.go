@@ -6,18 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// goldenInject compares the inject command's output with testdata/inject/name.
-func goldenInject(t *testing.T, name string, got []byte) {
-	t.Helper()
-	goldenBundle(t, "inject/"+name, got)
-}
+	"github.com/chaosgen/chaosgen/internal/golden"
+)
 
 func TestInjectCLIRefuses(t *testing.T) {
 	f := newBundleFixture(t)
@@ -41,7 +38,7 @@ func TestInjectCLIRefuses(t *testing.T) {
 			}
 			// the expiry message names the current time
 			got := regexp.MustCompile(`now \([^)]*\)`).ReplaceAllString(stdout+stderr, "now (NOW)")
-			goldenInject(t, tc.name+".stderr", []byte(got))
+			golden.Check(t, filepath.Join(testdataDir, "inject", tc.name+".stderr"), []byte(got))
 		})
 	}
 	code, _, stderr := runBundleCLI(t, f.dir, "inject", "--bundle", "bundle.json", "--pub", "alice.pub", "--service", "cart")

@@ -2,41 +2,16 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/chaosgen/chaosgen/internal/golden"
 )
-
-func init() {
-	// Other tests in this package may register -update too.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
 
 // hwTestdata holds the Holt-Winters fixtures and goldens (owned by the
 // models package).
 var hwTestdata = filepath.Join("..", "..", "models", "testdata")
-
-// goldenHW compares got with hwTestdata/name, or rewrites it under -update.
-func goldenHW(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join(hwTestdata, name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 func TestModelsHoltWintersCLI(t *testing.T) {
 	csv := func(name string) string { return filepath.Join(hwTestdata, name) }
@@ -77,7 +52,7 @@ func TestModelsHoltWintersCLI(t *testing.T) {
 			}
 			var got bytes.Buffer
 			fmt.Fprintf(&got, "exit %d\n--- stdout\n%s--- stderr\n%s", code, stdout.String(), stderr.String())
-			goldenHW(t, "hw_cli_"+c.name+".golden", got.Bytes())
+			golden.Check(t, filepath.Join(hwTestdata, "hw_cli_"+c.name+".golden"), got.Bytes())
 		})
 	}
 }

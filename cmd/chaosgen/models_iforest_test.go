@@ -2,44 +2,19 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/google/go-cmp/cmp"
 )
-
-func init() {
-	// Other tests in this package may register -update too; package
-	// variables are initialized before any init runs.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
 
 // modelsTestdata holds the isolation forest fixtures and goldens (owned by
 // the models package).
 var modelsTestdata = filepath.Join("..", "..", "models", "testdata")
-
-// goldenModels compares got with modelsTestdata/name, or rewrites it under
-// -update.
-func goldenModels(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join(modelsTestdata, name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // runModelsCLI runs the root command as main does and returns the exit code
 // and both streams, with the error printed to stderr as main prints it.
@@ -104,7 +79,7 @@ func TestModelsIForestCLI(t *testing.T) {
 			if b, err := os.ReadFile(out); err == nil {
 				got += "-- scores.csv --\n" + string(b)
 			}
-			goldenModels(t, "iforest_cli_"+c.name+".golden", []byte(strings.ReplaceAll(got, dir, "$TMP")))
+			golden.Check(t, filepath.Join(modelsTestdata, "iforest_cli_"+c.name+".golden"), []byte(strings.ReplaceAll(got, dir, "$TMP")))
 		})
 	}
 }

@@ -8,14 +8,8 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/golden"
 )
-
-// goldenReplay compares got with testdata/replay/name, or rewrites it under
-// -update.
-func goldenReplay(t *testing.T, name string, got []byte) {
-	t.Helper()
-	goldenBundle(t, filepath.Join("replay", name), got)
-}
 
 // replayBundle is a bundle with one abort profile on the ingress edge to
 // frontend at rate, guarded by abortIf rootErrorRate.
@@ -68,7 +62,7 @@ func TestReplayCLI(t *testing.T) {
 		}
 		all.WriteString("$ chaosgen " + strings.Join(c.args, " ") + "\n" + stdout + stderr)
 	}
-	goldenReplay(t, "cli.golden", []byte(all.String()))
+	golden.Check(t, filepath.Join(testdataDir, "replay", "cli.golden"), []byte(all.String()))
 	for _, f := range []string{"base/spans.parquet", "base/report.json", "ok/spans.parquet", "ok/report.json", "bad/report.json"} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("missing %s: %v", f, err)

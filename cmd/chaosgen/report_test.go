@@ -6,14 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// goldenReport compares got with testdata/report/name, or rewrites it under
-// -update.
-func goldenReport(t *testing.T, name string, got []byte) {
-	t.Helper()
-	goldenCLI(t, filepath.Join("report", name), got)
-}
+	"github.com/chaosgen/chaosgen/internal/golden"
+)
 
 func TestReportCLI(t *testing.T) {
 	t.Chdir(t.TempDir())
@@ -38,7 +33,7 @@ func TestReportCLI(t *testing.T) {
 		}
 		all.WriteString("$ chaosgen " + strings.Join(c.args, " ") + "\n" + stdout + stderr)
 	}
-	goldenReport(t, "report.golden", []byte(all.String()))
+	golden.Check(t, filepath.Join(testdataDir, "report", "report.golden"), []byte(all.String()))
 	if _, err := os.Stat("x.html"); !os.IsNotExist(err) {
 		t.Error("a failed report wrote its file")
 	}

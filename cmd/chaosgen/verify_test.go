@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/pem"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,37 +11,9 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
-	"github.com/google/go-cmp/cmp"
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"golang.org/x/crypto/ssh"
 )
-
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-// bundleTestdata is testdata as an absolute path: the CLI tests chdir.
-var bundleTestdata, _ = filepath.Abs("testdata")
-
-// goldenBundle compares got with testdata/name, or rewrites it under -update.
-func goldenBundle(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join(bundleTestdata, name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // exampleBundle is a small valid bundle with one profile of each fault type.
 func exampleBundle() *bundle.Bundle {
@@ -222,7 +193,7 @@ func TestVerifyCLI(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d\nstderr: %s", code, tc.code, stderr)
 			}
-			goldenBundle(t, filepath.Join("verify", tc.name+".golden"), []byte("$ chaosgen "+strings.Join(tc.args, " ")+"\n-- stdout --\n"+stdout+"-- stderr --\n"+stderr))
+			golden.Check(t, filepath.Join(testdataDir, "verify", tc.name+".golden"), []byte("$ chaosgen "+strings.Join(tc.args, " ")+"\n-- stdout --\n"+stdout+"-- stderr --\n"+stderr))
 		})
 	}
 }

@@ -2,33 +2,15 @@ package importer
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/chaosgen/chaosgen/internal/shared"
 	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // wantEdge is an edge worked out by reading the file (see the comments and
 // ../shared/data/traces/README.md), not by running the importer.
@@ -194,7 +176,7 @@ func TestRealFiles(t *testing.T) {
 			if err := rep.Print(&buf); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, strings.ReplaceAll(tc.file, "/", "_")+".golden", buf.Bytes())
+			golden.Check(t, filepath.Join("testdata", strings.ReplaceAll(tc.file, "/", "_")+".golden"), buf.Bytes())
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -63,7 +64,7 @@ func TestMessyInput(t *testing.T) {
 	if err := rep.Print(&buf); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "messy.golden", bytes.ReplaceAll(buf.Bytes(), []byte(path), []byte("messy.json")))
+	golden.Check(t, filepath.Join("testdata", "messy.golden"), bytes.ReplaceAll(buf.Bytes(), []byte(path), []byte("messy.json")))
 }
 
 func TestBadInput(t *testing.T) {

@@ -2,36 +2,17 @@ package iforest_test
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/chaosgen/chaosgen/models/iforest"
-	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, _ := os.ReadFile(path) // a missing file reads as empty: new cases fail until -update
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // blobs returns n rows of a d-dimensional standard normal cloud, then the
 // given outliers, drawn from a generator seeded with seed.
@@ -257,7 +238,7 @@ func TestGolden(t *testing.T) {
 	for i, s := range scores {
 		fmt.Fprintf(&b, "%.4f,%.4f,%.6f\n", X.Row(i)[0], X.Row(i)[1], s)
 	}
-	golden(t, "blobs_seed7.csv", []byte(b.String()))
+	golden.Check(t, filepath.Join("testdata", "blobs_seed7.csv"), []byte(b.String()))
 }
 
 func ExampleFit() {
