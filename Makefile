@@ -25,8 +25,10 @@ check:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+# rewrite golden files (in the packages whose tests use internal/golden);
+# read the diff before committing
 golden:
-	$(GO) test ./... -update
+	$(GO) test $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | grep internal/golden | cut -d' ' -f1) -update
 
 # Benchmarks of the stages; BENCH selects, e.g. `make bench BENCH=Analyze`.
 BENCH ?= .
