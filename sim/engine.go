@@ -48,8 +48,12 @@ type exec struct {
 	finished bool // the callee is done with it (or never got it)
 	hang     bool // never answers: dropped, or recorded as timed out
 	childErr bool
-	running  bool // holds a slot of the callee's capacity
-	timer    bool // a timeout will end the try
+	running  bool  // holds a slot of the callee's capacity
+	timer    bool  // a timeout will end the try
+	held     bool  // its fault holds a slot of its injector's maxActiveFaults
+	depth    int32 // its call's (the call may end and its slot be reused first)
+	gslot    int8  // its request's slot in its injector's window; -1 none
+	gstart   int64
 }
 
 // Fault kinds on an exec.
@@ -107,7 +111,7 @@ type engine struct {
 	rng    *rand.Rand
 	now    int64
 	seq    uint64
-	ev     eventHeap
+	ev     queue
 	calls  []call
 	execs  []exec
 	freeC  []int32
@@ -116,36 +120,40 @@ type engine struct {
 
 	traces    []*rtrace
 	freeT     []int32
+	freeTr    []*rtrace
 	traceRefs []int32
 
-	names    []string
-	nameID   map[string]int32
-	routes   []routeInfo
-	routeID  map[[3]int32]int32
-	edges    []edgeState
-	edgeID   map[[2]int32]int32
-	svcs     map[int32]*svcState
-	rootOps  []counters
-	rootOpID []int32 // route of each root op
-	roots    counters
-	recorded counters
-	recOps   map[int32]*counters
+	names      []string
+	nameID     map[string]int32
+	routes     []routeInfo
+	routeID    map[[3]int32]int32
+	routeCache [1 << routeCacheBits]routeCacheEntry
+	edges      []edgeState
+	edgeID     map[[2]int32]int32
+	svcs       []*svcState // by callee name id
+	rootOps    []counters
+	rootOpID   []int32 // route of each root op
+	roots      counters
+	recorded   counters
+	recOps     []*counters // by route; nil until used
 
 	profiles []profileState
 	seed     uint64
 	injected int64
-	active   int64 // faults in effect
-	suppress [3]int64
+	suppress [4]int64
 
-	out      []ingest.Span
-	outErr   error
-	tries    int64
-	spans    int64
-	nTraces  int64
-	orphans  int64
-	late     int64
-	badRows  int64
-	unanswer int64
+	injectors []*injector // by callee name id; nil: no profile targets it
+	injList   []*injector
+	ticking   bool // a guard tick is scheduled
+
+	out     []ingest.Span
+	outErr  error
+	tries   int64
+	spans   int64
+	nTraces int64
+	orphans int64
+	late    int64
+	badRows int64
 }
 
 // Guard suppression reasons.
@@ -153,6 +161,7 @@ const (
 	supPerSecond = iota
 	supGlobalRate
 	supActive
+	supBreaker
 )
 
 func newEngine(opt *Options) *engine {
@@ -166,8 +175,6 @@ func newEngine(opt *Options) *engine {
 		nameID:  map[string]int32{},
 		routeID: map[[3]int32]int32{},
 		edgeID:  map[[2]int32]int32{},
-		svcs:    map[int32]*svcState{},
-		recOps:  map[int32]*counters{},
 	}
 	e.intern("")
 	if b := opt.Bundle; b != nil {
@@ -195,9 +202,29 @@ func (e *engine) intern(s string) int32 {
 // routeOf returns the route of (caller, callee, operation) name ids.
 func (e *engine) routeOf(caller, callee, op int32) int32 {
 	k := [3]int32{caller, callee, op}
+	h := (uint32(caller)*0x9e3779b1 ^ uint32(callee)*0x85ebca77 ^ uint32(op)*0xc2b2ae3d) >> (32 - routeCacheBits)
+	if ce := &e.routeCache[h]; ce.k == k && ce.r > 0 {
+		return ce.r - 1
+	}
+	r := e.routeOfSlow(k)
+	e.routeCache[h] = routeCacheEntry{k, r + 1}
+	return r
+}
+
+const routeCacheBits = 10
+
+// routeCacheEntry is an entry of the engine's direct-mapped cache of
+// routeID (r is the route + 1; 0: empty).
+type routeCacheEntry struct {
+	k [3]int32
+	r int32
+}
+
+func (e *engine) routeOfSlow(k [3]int32) int32 {
 	if r, ok := e.routeID[k]; ok {
 		return r
 	}
+	caller, callee, op := k[0], k[1], k[2]
 	ek := [2]int32{caller, callee}
 	ed, ok := e.edgeID[ek]
 	if !ok {
@@ -213,10 +240,14 @@ func (e *engine) routeOf(caller, callee, op int32) int32 {
 		}
 	}
 	ri.istioOff = e.mesh.IstioFaultDisablesRetries && len(ri.profiles) > 0
+	e.setupInjector(callee)
 	r := int32(len(e.routes))
 	e.routes = append(e.routes, ri)
 	e.routeID[k] = r
-	if _, ok := e.svcs[callee]; !ok {
+	if int(callee) >= len(e.svcs) {
+		e.svcs = append(e.svcs, make([]*svcState, int(callee)+1-len(e.svcs))...)
+	}
+	if e.svcs[callee] == nil {
 		e.svcs[callee] = &svcState{cap: e.mesh.capacity(e.names[callee])}
 	}
 	return r
@@ -224,7 +255,18 @@ func (e *engine) routeOf(caller, callee, op int32) int32 {
 
 func (e *engine) schedule(t int64, kind uint8, id int32, serial uint32) {
 	e.seq++
-	e.ev.push(event{t: t, seq: e.seq, id: id, serial: serial, kind: kind})
+	e.ev.h.push(event{t: t, seqk: e.seq<<8 | uint64(kind), id: id, serial: serial})
+}
+
+// scheduleAfter schedules an event a fixed delay d (a timeout) from now.
+func (e *engine) scheduleAfter(d int64, kind uint8, id int32, serial uint32) {
+	f := e.ev.fifoOf(d)
+	if f == nil {
+		e.schedule(e.now+d, kind, id, serial)
+		return
+	}
+	e.seq++
+	f.q = append(f.q, event{t: e.now + d, seqk: e.seq<<8 | uint64(kind), id: id, serial: serial})
 }
 
 func (e *engine) nextSerial() uint32 {
@@ -258,20 +300,24 @@ func (e *engine) addTrace(tr *rtrace, t int64) {
 		first := &tr.spans[tr.attempts[rc.attLo]]
 		lat := rc.end - rc.start
 		ok := !last.err
+		b := histBucket(lat)
 		for _, st := range [...]*counters{&e.recorded, e.recOp(first.route)} {
 			st.calls++
 			if ok {
 				st.ok++
 			}
 			st.attempts += int64(rc.attHi - rc.attLo)
-			st.lat.add(lat)
+			st.lat.addBucket(b)
 		}
 	}
 }
 
 func (e *engine) recOp(route int32) *counters {
-	c, ok := e.recOps[route]
-	if !ok {
+	if int(route) >= len(e.recOps) {
+		e.recOps = append(e.recOps, make([]*counters, int(route)+1-len(e.recOps))...)
+	}
+	c := e.recOps[route]
+	if c == nil {
 		c = &counters{}
 		e.recOps[route] = c
 	}
@@ -281,15 +327,39 @@ func (e *engine) recOp(route int32) *counters {
 func (e *engine) unref(slot int32) {
 	e.traceRefs[slot]--
 	if e.traceRefs[slot] == 0 {
+		e.recycle(e.traces[slot])
 		e.traces[slot] = nil
 		e.freeT = append(e.freeT, slot)
 	}
 }
 
+// newTrace returns an empty trace, reusing a finished one.
+func (e *engine) newTrace() *rtrace {
+	if n := len(e.freeTr); n > 0 {
+		tr := e.freeTr[n-1]
+		e.freeTr[n-1] = nil
+		e.freeTr = e.freeTr[:n-1]
+		return tr
+	}
+	tr := &rtrace{}
+	tr.reset()
+	return tr
+}
+
+// recycle takes back a trace nothing refers to any more.
+func (e *engine) recycle(tr *rtrace) {
+	tr.reset()
+	e.freeTr = append(e.freeTr, tr)
+}
+
 // runUntil processes the events due at or before t.
 func (e *engine) runUntil(t int64) {
-	for len(e.ev) > 0 && e.ev[0].t <= t {
-		ev := e.ev.pop()
+	for {
+		src, ok := e.ev.next(t)
+		if !ok {
+			return
+		}
+		ev := e.ev.pop(src)
 		e.now = ev.t
 		e.dispatch(ev)
 	}
@@ -300,7 +370,7 @@ func (e *engine) drain() {
 }
 
 func (e *engine) dispatch(ev event) {
-	switch ev.kind {
+	switch ev.kind() {
 	case evArrive:
 		tr := e.traces[ev.id]
 		for _, rc := range tr.roots {
@@ -345,6 +415,8 @@ func (e *engine) dispatch(ev event) {
 		if c := &e.calls[ev.id]; c.serial == ev.serial && !c.done {
 			e.finishCall(ev.id, e.edgeOf(ev.id).pol.fallback.Success, true)
 		}
+	case evGuardTick:
+		e.guardTick()
 	}
 }
 
@@ -394,14 +466,15 @@ func (e *engine) newExec(c int32, rs int32) int32 {
 		e.execs = append(e.execs, exec{})
 	}
 	cl := &e.calls[c]
-	e.execs[id] = exec{tr: cl.tr, call: c, serial: e.nextSerial(), rs: rs, attempt: cl.attempts, sent: e.now, factor: 1, profile: -1}
+	e.execs[id] = exec{tr: cl.tr, call: c, serial: e.nextSerial(), rs: rs, attempt: cl.attempts, sent: e.now, factor: 1, profile: -1, gslot: -1, depth: cl.depth}
 	e.traceRefs[cl.tr]++
 	if e.opt.Spans != nil {
-		sp := &e.traces[cl.tr].spans[rs]
+		tr := e.traces[cl.tr]
+		sp := &tr.spans[rs]
 		if sp.execs == 0 {
-			e.execs[id].spanID = sp.spanID
+			e.execs[id].spanID = tr.spanID(rs)
 		} else {
-			e.execs[id].spanID = sp.spanID + "~" + strconv.Itoa(int(sp.execs))
+			e.execs[id].spanID = tr.spanID(rs) + "~" + strconv.Itoa(int(sp.execs))
 		}
 		sp.execs++
 	}
@@ -427,7 +500,7 @@ func (e *engine) startCall(id int32) {
 	c.noTimeout = ri.istioOff
 	ed.active++
 	if p := ed.pol; p.timeoutSet && p.timeout > 0 && !c.noTimeout {
-		e.schedule(e.now+p.timeout, evCallTimeout, id, c.serial)
+		e.scheduleAfter(p.timeout, evCallTimeout, id, c.serial)
 	}
 	e.startTry(id)
 }
@@ -461,7 +534,7 @@ func (e *engine) startTry(id int32) {
 	xe := &e.execs[x]
 	if ed.pol.retries != nil && !c.noTimeout {
 		if pt := int64(ed.pol.retries.PerTryTimeout); pt > 0 {
-			e.schedule(e.now+pt, evTryTimeout, x, xe.serial)
+			e.scheduleAfter(pt, evTryTimeout, x, xe.serial)
 			xe.timer = true
 		}
 	}
@@ -477,95 +550,72 @@ func (e *engine) startTry(id int32) {
 		xe.hang = true
 	}
 
-	// the injector in front of the callee
-	if e.opt.Inject && len(ri.profiles) > 0 {
-		req := inject.Request{TraceID: tr.id, Caller: e.names[ri.caller], Callee: e.names[ri.callee], Path: e.names[ri.op]}
+	// the injector in front of the callee: the first profile that fires is
+	// the fault, if the guards admit it
+	in := e.injectorOf(ri.callee)
+	if in != nil {
+		e.arrive(in, x)
+	}
+	fired := int32(-1)
+	if e.opt.Inject {
 		for _, pi := range ri.profiles {
-			ps := &e.profiles[pi]
-			if !inject.Decide(ps.p, e.seed, req) {
-				continue
+			if tr.decide(e, pi) {
+				fired = pi
+				break
 			}
-			if !e.admitFault(ps) {
-				continue
+		}
+	}
+	if fired >= 0 && e.admitFault(in, &e.profiles[fired], x) {
+		pi := fired
+		ps := &e.profiles[pi]
+		xe.profile = pi
+		if c.faulted == 0 {
+			c.faulted = pi + 1
+		}
+		ed.st.injected++
+		ps.injects++
+		e.injected++
+		switch ps.p.Fault.Type {
+		case bundle.FaultAbort:
+			xe.fault = faultAbort
+			status := int32(ps.p.Fault.HTTPStatus)
+			if (grpc || status == 0) && ps.p.Fault.GRPCStatus != 0 {
+				status = int32(ps.p.Fault.GRPCStatus)
 			}
-			xe.profile = pi
-			if c.faulted == 0 {
-				c.faulted = pi + 1
+			xe.finished = true
+			e.endTry(x, false, status, classOfStatus(status), false, false)
+			return
+		case bundle.FaultDrop:
+			xe.fault = faultDrop
+			xe.hang = true
+			xe.finished = true
+			e.served(x, 0, true) // the injector resets the connection at once
+			if !xe.timer {
+				e.scheduleAfter(e.mesh.dropReset(), evReset, x, xe.serial)
 			}
-			ed.st.injected++
-			ps.injects++
-			e.injected++
-			e.active++
-			switch ps.p.Fault.Type {
-			case bundle.FaultAbort:
-				xe.fault = faultAbort
-				status := int32(ps.p.Fault.HTTPStatus)
-				if (grpc || status == 0) && ps.p.Fault.GRPCStatus != 0 {
-					status = int32(ps.p.Fault.GRPCStatus)
-				}
-				xe.finished = true
-				e.endTry(x, false, status, classOfStatus(status), false, false)
+			return
+		case bundle.FaultCorrupt:
+			xe.fault = faultCorrupt
+		case bundle.FaultLatency:
+			xe.fault = faultLatency
+			f := ps.p.Fault
+			if f.Factor > 1 {
+				xe.factor = f.Factor
+			}
+			d := f.DelayMs
+			if f.JitterMs > 0 {
+				d += f.JitterMs * e.rng.Float64()
+			}
+			if delay := int64(d * 1e6); delay > 0 {
+				e.schedule(e.now+delay, evSend, x, xe.serial)
 				return
-			case bundle.FaultDrop:
-				xe.fault = faultDrop
-				xe.hang = true
-				xe.finished = true
-				if !xe.timer {
-					e.schedule(e.now+e.mesh.dropReset(), evReset, x, xe.serial)
-				}
-				return
-			case bundle.FaultCorrupt:
-				xe.fault = faultCorrupt
-			case bundle.FaultLatency:
-				xe.fault = faultLatency
-				f := ps.p.Fault
-				if f.Factor > 1 {
-					xe.factor = f.Factor
-				}
-				d := f.DelayMs
-				if f.JitterMs > 0 {
-					d += f.JitterMs * e.rng.Float64()
-				}
-				if delay := int64(d * 1e6); delay > 0 {
-					e.schedule(e.now+delay, evSend, x, xe.serial)
-					return
-				}
 			}
-			break
 		}
 	}
 	if xe.hang && !xe.timer {
-		e.schedule(e.now+e.mesh.dropReset(), evReset, x, xe.serial)
+		e.scheduleAfter(e.mesh.dropReset(), evReset, x, xe.serial)
 	}
 	e.send(x)
-}
-
-// admitFault applies the per-second cap and the guards to a fault that
-// inject.Decide fired.
-func (e *engine) admitFault(ps *profileState) bool {
-	g := e.opt.Bundle.Guards
-	if ps.p.PerSecond > 0 {
-		if ps.last != math.MinInt64 {
-			ps.tokens = min(ps.burst, ps.tokens+float64(e.now-ps.last)*ps.p.PerSecond/1e9)
-		}
-		ps.last = e.now
-		if ps.tokens < 1 {
-			e.suppress[supPerSecond]++
-			return false
-		}
-	}
-	if float64(e.injected+1) > g.MaxGlobalRate*float64(e.tries) {
-		e.suppress[supGlobalRate]++
-		return false
-	}
-	if g.MaxActiveFaults > 0 && e.active >= int64(g.MaxActiveFaults) {
-		e.suppress[supActive]++
-		return false
-	}
-	if ps.p.PerSecond > 0 {
-		ps.tokens--
-	}
-	return true
 }
 
 // send delivers a try to the callee, through its capacity queue.
@@ -574,7 +624,10 @@ func (e *engine) send(x int32) {
 	if xe.hang && xe.fault == faultDrop {
 		return
 	}
-	ri := &e.routes[e.calls[xe.call].route]
+	// the caller may have given up on the try (and its call slot been
+	// reused) while an injected delay held it: the route comes from the
+	// recorded span
+	ri := &e.routes[e.traces[xe.tr].spans[xe.rs].route]
 	sv := e.svcs[ri.callee]
 	if sv.cap != nil {
 		switch {
@@ -588,6 +641,10 @@ func (e *engine) send(x int32) {
 		default:
 			e.edges[ri.edge].st.overflows++
 			xe.finished = true
+			if xe.answered {
+				e.maybeFreeExec(x) // nobody waits for the 503
+				return
+			}
 			e.endTry(x, false, unavailableStatus(e.grpcOf(xe)), class5xx|classGateway, false, false)
 			return
 		}
@@ -601,7 +658,7 @@ func (e *engine) run(x int32) {
 	sp := &tr.spans[xe.rs]
 	xe.step = sp.stepLo
 	if sp.detLo < sp.detHi {
-		slot, depth := xe.tr, e.calls[xe.call].depth+1
+		slot, depth := xe.tr, xe.depth+1
 		for k := sp.detLo; k < sp.detHi; k++ {
 			c := e.newCall(slot, tr.kids[k], x, depth)
 			e.calls[c].detached = true
@@ -642,7 +699,7 @@ func (e *engine) launch(x int32) {
 		return
 	}
 	xe.pending = st.kidHi - st.kidLo
-	depth := e.calls[xe.call].depth + 1
+	depth := xe.depth + 1
 	slot := xe.tr
 	for k := st.kidLo; k < st.kidHi; k++ {
 		c := e.newCall(slot, tr.kids[k], x, depth)
@@ -735,9 +792,9 @@ const (
 func (e *engine) endTry(x int32, ok bool, status int32, cls uint8, timedOut, circuitOpen bool) {
 	xe := &e.execs[x]
 	xe.answered = true
-	if xe.fault != faultNone {
-		e.active--
-	}
+	// the caller cancels a try it stops waiting for
+	e.served(x, status, timedOut || cls == classReset)
+	xe = &e.execs[x]
 	cid := xe.call
 	c := &e.calls[cid]
 	ri := &e.routes[c.route]
@@ -852,9 +909,7 @@ func (e *engine) callTimeout(id int32) {
 	if x := c.cur; x >= 0 {
 		xe := &e.execs[x]
 		xe.answered = true
-		if xe.fault != faultNone {
-			e.active--
-		}
+		e.served(x, 0, true) // cancelled
 		ed.st.timeouts++
 		if ed.pol.breaker != nil && ed.br.record(e.now, ed.pol.breaker, true) {
 			ed.st.breakerOpens++

@@ -71,8 +71,6 @@ func rootSpans(out []ingest.Span) []ingest.Span {
 	return r
 }
 
-func near(got, want float64) bool { return got >= want*0.97 && got <= want*1.03 }
-
 func TestBaselineReproducesRecording(t *testing.T) {
 	res, out := replaySpans(t, twoHop(0, 0, 50*ms, false, 0), Options{})
 	if len(out) != 2 || rootSpans(out)[0].DurationNano != 100*ms || res.Root.SuccessRate != 1 {
@@ -290,10 +288,10 @@ func TestGuardsLimitInjection(t *testing.T) {
 		t.Errorf("perSecond 10 over ~1s: %d injected, want about 20", got)
 	}
 	b := testBundle(p)
-	b.Guards.MaxGlobalRate = 0.2 // of all 200 tries
+	b.Guards.MaxGlobalRate = 0.2 // of the 100 requests b's injector sees in its 10 s window
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
-	if got := res.Profiles[0].Injected; got > 40 || got < 35 || res.Suppressed.MaxGlobalRate == 0 {
-		t.Errorf("maxGlobalRate 0.2: %d injected of %d tries", got, res.Tries)
+	if got := res.Profiles[0].Injected; got != 20 || res.Suppressed.MaxGlobalRate != 80 {
+		t.Errorf("maxGlobalRate 0.2: %d injected of %d tries, %d suppressed", got, res.Tries, res.Suppressed.MaxGlobalRate)
 	}
 	b = testBundle(p)
 	b.Guards.MaxActiveFaults = 5 // each delay lasts 120 ms, calls come every 10 ms
@@ -320,4 +318,61 @@ func TestParseMeshStrict(t *testing.T) {
 
 func contains(s, sub string) bool {
 	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
+
+// TestGuardsSlideAndTrip checks the injector's guards in virtual time: the
+// maxGlobalRate window slides, drops free their maxActiveFaults slot at
+// once, a suppressed fault does not fall through to the next profile, and
+// abortIf trips the injector's breaker, which stops injection.
+func TestGuardsSlideAndTrip(t *testing.T) {
+	// 300 calls, one every 100 ms: 30 s of traffic
+	var spans []ingest.Span
+	for n := 0; n < 300; n++ {
+		spans = append(spans, twoHop(n, 100*ms, 20*ms, false, 0)...)
+	}
+	lat := bundle.Profile{ID: "p", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1}}
+	b := testBundle(lat)
+	b.Guards.MaxGlobalRate = 0.1
+	res, _ := replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	// about 10% of every window: ~30, not 10% of the first window only
+	if got := res.Profiles[0].Injected; got < 27 || got > 33 {
+		t.Errorf("maxGlobalRate 0.1 over 30 s: %d injected, want about 30", got)
+	}
+
+	// drops end at once at the injector: one at a time is enough for all
+	drop := bundle.Profile{ID: "d", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultDrop}}
+	b = testBundle(drop)
+	b.Guards.MaxActiveFaults = 1
+	res, _ = replaySpans(t, spans, Options{Mesh: mustMesh(t, "edges:\n- {caller: a, callee: b, timeout: 300ms}\n"), Bundle: b, Inject: true})
+	if got := res.Profiles[0].Injected; got != 300 || res.Suppressed.MaxActiveFaults != 0 {
+		t.Errorf("drop with maxActiveFaults 1: %d injected, %d suppressed; want 300, 0", got, res.Suppressed.MaxActiveFaults)
+	}
+
+	// a fault held back by a guard does not fall through to the next profile
+	p1 := lat
+	p1.PerSecond = 0.001 // one token, then none
+	p2 := drop
+	p2.ID = "q"
+	res, _ = replaySpans(t, spans, Options{Bundle: testBundle(p1, p2), Inject: true})
+	if res.Profiles[0].Injected != 1 || res.Profiles[1].Injected != 0 {
+		t.Errorf("first profile capped: injected %d and %d, want 1 and 0", res.Profiles[0].Injected, res.Profiles[1].Injected)
+	}
+
+	// aborts at rate 1 break rootErrorRate at b's injector once its window
+	// holds 20 requests: its breaker trips and injection stops
+	abort := bundle.Profile{ID: "a", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}
+	b = testBundle(abort)
+	b.Guards.AbortIf.RootErrorRate = 0.5
+	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "b" || res.GuardTrips[0].Guard != "rootErrorRate" {
+		t.Fatalf("abortIf: trips %+v", res.GuardTrips)
+	}
+	if got := res.Profiles[0].Injected; got < 20 || got > 30 || res.Suppressed.Breaker != 300-got {
+		t.Errorf("abortIf: %d injected, %d suppressed by the breaker; want 20-30 then none", got, res.Suppressed.Breaker)
+	}
+	// without faults nothing trips
+	res, _ = replaySpans(t, spans, Options{Bundle: b})
+	if len(res.GuardTrips) != 0 {
+		t.Errorf("baseline tripped %+v", res.GuardTrips)
+	}
 }

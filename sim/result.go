@@ -64,11 +64,20 @@ type ProfileStats struct {
 }
 
 // Suppressed counts faults that inject.Decide fired but a cap or guard held
-// back.
+// back (as the deployed injector does: see guards.go).
 type Suppressed struct {
 	PerSecond       int64 `json:"perSecond"`
 	MaxGlobalRate   int64 `json:"maxGlobalRate"`
 	MaxActiveFaults int64 `json:"maxActiveFaults"`
+	Breaker         int64 `json:"breaker,omitempty"` // the injector's abortIf breaker had tripped
+}
+
+// GuardTrip is an injector's abortIf breaker tripping during the replay:
+// from then on that injector injects nothing.
+type GuardTrip struct {
+	Service    string `json:"service"`
+	Guard      string `json:"guard"` // rootErrorRate or rootP99Ms
+	AtUnixNano int64  `json:"atUnixNano"`
 }
 
 // Result is the outcome of one simulation run.
@@ -85,6 +94,7 @@ type Result struct {
 	Edges      []EdgeStats    `json:"edges"`
 	Profiles   []ProfileStats `json:"profiles,omitempty"`
 	Suppressed Suppressed     `json:"suppressed"`
+	GuardTrips []GuardTrip    `json:"guardTrips,omitempty"`
 
 	profileExposed []counters
 	edgeCounters   []counters
@@ -93,12 +103,23 @@ type Result struct {
 func (e *engine) result() *Result {
 	r := &Result{Traces: e.nTraces, Orphans: e.orphans, BadRows: e.badRows, Late: e.late, Tries: e.tries,
 		Recorded: e.recorded.stats(), Root: e.roots.stats()}
-	r.Suppressed = Suppressed{e.suppress[supPerSecond], e.suppress[supGlobalRate], e.suppress[supActive]}
+	r.Suppressed = Suppressed{e.suppress[supPerSecond], e.suppress[supGlobalRate], e.suppress[supActive], e.suppress[supBreaker]}
+	for _, in := range e.injList {
+		if in.tripped {
+			r.GuardTrips = append(r.GuardTrips, GuardTrip{e.names[in.callee], in.reason, in.tripAt})
+		}
+	}
+	slices.SortFunc(r.GuardTrips, func(a, b GuardTrip) int {
+		return cmp.Or(cmp.Compare(a.AtUnixNano, b.AtUnixNano), cmp.Compare(a.Service, b.Service))
+	})
 	for i := range e.rootOps {
 		ri := &e.routes[e.rootOpID[i]]
 		r.RootOps = append(r.RootOps, OpStats{e.names[ri.callee], e.names[ri.op], e.rootOps[i].stats()})
 	}
 	for route, c := range e.recOps {
+		if c == nil {
+			continue
+		}
 		ri := &e.routes[route]
 		r.RecordedOp = append(r.RecordedOp, OpStats{e.names[ri.callee], e.names[ri.op], c.stats()})
 	}

@@ -1,6 +1,10 @@
 package sim
 
-import "math"
+import (
+	"math"
+	"math/bits"
+	"sync"
+)
 
 // Latencies are kept in log-spaced buckets of ratio histGamma from 1µs: a
 // quantile is read as its bucket's geometric middle, within 1% of the exact
@@ -17,26 +21,77 @@ type hist struct {
 	counts []int64
 }
 
-func (h *hist) add(ns int64) {
-	i := 0
-	if ns > histMin {
-		i = 1 + int(math.Log(float64(ns)/histMin)/histLogGamma)
+// histBucketOf is the bucket of a latency: 0 up to histMin, then 1 +
+// floor(log_gamma(ns / histMin)). histBucket is the same without a
+// logarithm.
+func histBucketOf(ns int64) int {
+	if ns <= histMin {
+		return 0
 	}
+	return 1 + int(math.Log(float64(ns)/histMin)/histLogGamma)
+}
+
+// histTable holds, for histBucket, the first latency of every bucket
+// (histBucketOf is monotonic: bounds[i] is the least ns in bucket i) and
+// the bucket of the start of every sixteenth of every power of two.
+type histTable struct {
+	bounds []int64
+	start  [64 << 4]int32
+}
+
+var histTab = sync.OnceValue(func() *histTable {
+	t := &histTable{}
+	top := histBucketOf(math.MaxInt64)
+	t.bounds = make([]int64, top+2)
+	t.bounds[top+1] = math.MaxInt64 // a sentinel: histBucket stops before it
+	for i := 1; i <= top; i++ {
+		lo, hi := int64(histMin+1), int64(math.MaxInt64)
+		for lo < hi { // least ns with histBucketOf(ns) >= i
+			m := lo + (hi-lo)/2
+			if histBucketOf(m) >= i {
+				hi = m
+			} else {
+				lo = m + 1
+			}
+		}
+		t.bounds[i] = lo
+	}
+	for k := range t.start {
+		l, sub := k>>4, int64(k&15)
+		if l < 5 {
+			continue
+		}
+		base := int64(1)<<(l-1) | sub<<(l-5)
+		if l == 64 || base <= 0 {
+			continue
+		}
+		t.start[k] = int32(histBucketOf(base))
+	}
+	return t
+})
+
+// histBucket is histBucketOf(ns), from the table.
+func histBucket(ns int64) int {
+	if ns <= histMin {
+		return 0
+	}
+	t := histTab()
+	l := bits.Len64(uint64(ns))
+	i := int(t.start[l<<4|int(ns>>(l-5))&15])
+	for i+1 < len(t.bounds)-1 && t.bounds[i+1] <= ns {
+		i++
+	}
+	return i
+}
+
+func (h *hist) add(ns int64) { h.addBucket(histBucket(ns)) }
+
+func (h *hist) addBucket(i int) {
 	if i >= len(h.counts) {
 		h.counts = append(h.counts, make([]int64, i+1-len(h.counts)+32)...)
 	}
 	h.counts[i]++
 	h.n++
-}
-
-func (h *hist) merge(o *hist) {
-	if len(o.counts) > len(h.counts) {
-		h.counts = append(h.counts, make([]int64, len(o.counts)-len(h.counts))...)
-	}
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	h.n += o.n
 }
 
 // quantile returns the nearest-rank q-quantile in milliseconds (0 when
@@ -73,17 +128,4 @@ type counters struct {
 	overflows    int64 // tries refused by a full queue
 	injected     int64 // tries that got a fault
 	lat          hist
-}
-
-func (c *counters) merge(o *counters) {
-	c.calls += o.calls
-	c.ok += o.ok
-	c.attempts += o.attempts
-	c.timeouts += o.timeouts
-	c.circuitOpen += o.circuitOpen
-	c.breakerOpens += o.breakerOpens
-	c.fallbacks += o.fallbacks
-	c.overflows += o.overflows
-	c.injected += o.injected
-	c.lat.merge(&o.lat)
 }
