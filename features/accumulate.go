@@ -3,7 +3,10 @@ package features
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chaosgen/chaosgen/ingest"
@@ -328,11 +331,13 @@ func (w *worker) add(b *ingest.Batch) {
 	}
 }
 
-// finish merges the workers' accumulators into a Table.
+// finish merges the workers' accumulators into a Table. Edges are merged
+// in parallel (each edge's windows are independent); the table is then
+// assembled in sorted order, so the result does not depend on the schedule.
 func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table {
 	t := &Table{Window: window, Bad: bad, StartUnixNano: math.MaxInt64, EndUnixNano: math.MinInt64}
 	type key struct{ caller, callee string }
-	merged := map[key]*edgeAcc{}
+	parts := map[key][]*edgeAcc{} // each edge's accumulators, in worker order
 	var all distinct
 	for _, w := range workers {
 		if w == nil {
@@ -344,34 +349,15 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 		all.merge(&w.all)
 		for _, e := range w.edges {
 			k := key{e.caller, e.callee}
-			m := merged[k]
-			if m == nil {
-				merged[k] = e
-				continue
-			}
-			m.traces.merge(&e.traces)
-			m.minDepth = min(m.minDepth, e.minDepth)
-			m.depthSum += e.depthSum
-			m.calls += e.calls
-			m.grpc += e.grpc
-			m.grpcCodes += e.grpcCodes
-			m.http += e.http
-			for c, n := range e.codes {
-				m.codes[c] += n
-			}
-			for k, a := range e.wins {
-				if a != nil {
-					m.window(e.base+int64(k), w).merge(a)
-				}
-			}
+			parts[k] = append(parts[k], e)
 		}
 	}
 	if t.Rows == 0 {
 		t.StartUnixNano, t.EndUnixNano = 0, 0
 	}
 	t.Traces = all.count()
-	keys := make([]key, 0, len(merged))
-	for k := range merged {
+	keys := make([]key, 0, len(parts))
+	for k := range parts {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b key) int {
@@ -381,54 +367,108 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 	for _, k := range keys {
 		callees[k.caller]++
 	}
-	for i, k := range keys {
-		e := merged[k]
-		var total acc
-		first := len(t.Windows)
-		for j, a := range e.wins {
-			if a == nil {
-				continue
+
+	results := make([]mergeResult, len(keys))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(keys))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			alloc := &worker{} // a private slab for the merged windows
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(keys) {
+					return
+				}
+				k := keys[i]
+				ps := parts[k]
+				e := ps[0]
+				for _, o := range ps[1:] {
+					e.traces.merge(&o.traces)
+					e.minDepth = min(e.minDepth, o.minDepth)
+					e.depthSum += o.depthSum
+					e.calls += o.calls
+					e.grpc += o.grpc
+					e.grpcCodes += o.grpcCodes
+					e.http += o.http
+					for c, n := range o.codes {
+						e.codes[c] += n
+					}
+					for j, a := range o.wins {
+						if a != nil {
+							e.window(o.base+int64(j), alloc).merge(a)
+						}
+					}
+				}
+				results[i] = mergedEdge(e, k.caller, k.callee, callees[k.callee], window)
 			}
-			total.merge(a)
-			t.Windows = append(t.Windows, Window{
-				Edge:          i,
-				StartUnixNano: (e.base + int64(j)) * int64(window),
-				Stats:         a.stats(),
-				Concurrency:   float64(a.durSum) / float64(window),
-			})
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		r.edge.FirstWindow = len(t.Windows)
+		for j := range r.wins {
+			r.wins[j].Edge = i
 		}
-		edge := Edge{
-			Caller: k.caller, Callee: k.callee,
-			Stats:       total.stats(),
-			Traces:      e.traces.count(),
-			FanOut:      callees[k.callee],
-			Depth:       e.minDepth,
-			MeanDepth:   float64(e.depthSum) / float64(max(e.calls, 1)),
-			Windows:     len(t.Windows) - first,
-			FirstWindow: first,
-			sketch:      total.sk,
-		}
-		switch {
-		case e.grpc > e.http && (e.grpcCodes > 0 || total.errors == 0):
-			// status 0 alone is also what tools write for "unset": an
-			// edge is gRPC when its failures carry gRPC codes
-			edge.Protocol = "grpc"
-		case e.http > 0:
-			edge.Protocol = "http"
-		}
-		for _, w := range t.Windows[first:] {
-			edge.PeakCallsPerSecond = max(edge.PeakCallsPerSecond, float64(w.Calls)/window.Seconds())
-		}
+		t.Windows = append(t.Windows, r.wins...)
 		if t.Traces > 0 {
-			edge.Criticality = min(1, float64(edge.Traces)/float64(t.Traces))
+			r.edge.Criticality = min(1, float64(r.edge.Traces)/float64(t.Traces))
 		}
-		for c, n := range e.codes {
-			edge.ErrorCodes = append(edge.ErrorCodes, CodeCount{c, n})
-		}
-		slices.SortFunc(edge.ErrorCodes, func(a, b CodeCount) int {
-			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code))
-		})
-		t.Edges = append(t.Edges, edge)
+		t.Edges = append(t.Edges, r.edge)
 	}
 	return t
+}
+
+// mergeResult is one edge and its windows, before they take their places
+// in the table.
+type mergeResult struct {
+	edge Edge
+	wins []Window
+}
+
+// mergedEdge computes an edge's totals and window rows from its merged
+// accumulator.
+func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Duration) (out mergeResult) {
+	var total acc
+	for j, a := range e.wins {
+		if a == nil {
+			continue
+		}
+		total.merge(a)
+		out.wins = append(out.wins, Window{
+			StartUnixNano: (e.base + int64(j)) * int64(window),
+			Stats:         a.stats(),
+			Concurrency:   float64(a.durSum) / float64(window),
+		})
+	}
+	edge := Edge{
+		Caller: caller, Callee: callee,
+		Stats:     total.stats(),
+		Traces:    e.traces.count(),
+		FanOut:    fanOut,
+		Depth:     e.minDepth,
+		MeanDepth: float64(e.depthSum) / float64(max(e.calls, 1)),
+		Windows:   len(out.wins),
+		sketch:    total.sk,
+	}
+	switch {
+	case e.grpc > e.http && (e.grpcCodes > 0 || total.errors == 0):
+		// status 0 alone is also what tools write for "unset": an edge is
+		// gRPC when its failures carry gRPC codes
+		edge.Protocol = "grpc"
+	case e.http > 0:
+		edge.Protocol = "http"
+	}
+	for _, w := range out.wins {
+		edge.PeakCallsPerSecond = max(edge.PeakCallsPerSecond, float64(w.Calls)/window.Seconds())
+	}
+	for c, n := range e.codes {
+		edge.ErrorCodes = append(edge.ErrorCodes, CodeCount{c, n})
+	}
+	slices.SortFunc(edge.ErrorCodes, func(a, b CodeCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code))
+	})
+	out.edge = edge
+	return out
 }

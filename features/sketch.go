@@ -82,9 +82,9 @@ func (s *Sketch) Add(x float64) {
 }
 
 // initialBuckets is the dense range a sketch starts with, centred on its
-// first value: γ^±64 covers a factor of about 3.6 either way, which holds
-// most windows' latencies without ever growing.
-const initialBuckets = 128
+// first value: γ^±32 covers a factor of about 1.9 either way, which holds
+// most windows' latencies; wider ones grow by a quarter at a time.
+const initialBuckets = 64
 
 func (s *Sketch) addBucket(i int32, c uint64) {
 	if len(s.counts) == 0 {

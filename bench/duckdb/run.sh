@@ -13,11 +13,15 @@
 #             second query (default 0)
 #   SYNTH_DAYS, SYNTH_RPS  synth's --days and --rps when SPANS is generated
 #             (default 1 and 10.5: about 10M spans)
+#   ANALYZE_FLAGS  extra analyze flags (default --no-models: the same
+#             per-edge, per-window aggregation DuckDB runs; set it to "" to
+#             time analyze with its models too)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 SPANS=${SPANS:-bench/results/spans-10M.parquet}
+ANALYZE_FLAGS=${ANALYZE_FLAGS---no-models}
 RUNS=${RUNS:-3}
 WINDOW=${WINDOW:-1m}
 THREADS=${THREADS:-0}
@@ -69,10 +73,11 @@ WINDOWS=$(field window_count)
 [[ -n $ROWS && $ROWS -gt 0 ]] || die "could not read the span count from 'analyze --json'"
 echo "spans: $ROWS, edges: $EDGES, edge-windows: $WINDOWS"
 
-echo "== chaosgen analyze: $RUNS runs =="
+echo "== chaosgen analyze $ANALYZE_FLAGS: $RUNS runs =="
 : >"$tmp/chaosgen.times"
 for i in $(seq 1 "$RUNS"); do
-	/usr/bin/time -f '%e %M' -o "$tmp/time.txt" "$BIN" analyze "$SPANS" -o "$OUT" --window "$WINDOW" >/dev/null
+	# shellcheck disable=SC2086 # ANALYZE_FLAGS is a list of flags
+	/usr/bin/time -f '%e %M' -o "$tmp/time.txt" "$BIN" analyze "$SPANS" -o "$OUT" --window "$WINDOW" $ANALYZE_FLAGS >/dev/null
 	read -r secs rss <"$tmp/time.txt"
 	echo "$secs $rss" >>"$tmp/chaosgen.times"
 	awk -v i="$i" -v s="$secs" -v r="$rss" -v n="$ROWS" \
@@ -113,7 +118,7 @@ fi
 {
 	echo "chaosgen analyze vs DuckDB, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $("$BIN" --version 2>/dev/null || echo chaosgen); duckdb ${D_VERSION:-?} (threads=$D_THREADS)"
-	echo "file: $SPANS, $ROWS spans, window $WINDOW, median of $RUNS runs; $EDGES edges, $WINDOWS edge-windows"
+	echo "file: $SPANS, $ROWS spans, window $WINDOW, median of $RUNS runs; $EDGES edges, $WINDOWS edge-windows; analyze flags: ${ANALYZE_FLAGS:-(none)}"
 	echo
 	awk -v n="$ROWS" -v cs="$C_SECS" -v cr="$C_RATE" -v crss="$C_RSS" \
 		-v ds="$D_SECS" -v dr="$D_RATE" -v drss="$D_RSS" 'BEGIN {
