@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -127,8 +128,13 @@ func h2cServer(t testing.TB, h http.Handler) *httptest.Server {
 	return s
 }
 
-// proxyFor starts a proxy for service in front of upstream with bundle b.
-func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*httptest.Server, *Injector) {
+// testProxy is a proxy started by proxyFor.
+type testProxy struct{ URL string }
+
+// proxyFor starts a proxy for service in front of upstream with bundle b,
+// served as Serve serves it (proxyServer, with net/http for h2c and the
+// requests proxyServer hands off).
+func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*testProxy, *Injector) {
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -142,7 +148,14 @@ func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*h
 		t.Fatal(err)
 	}
 	t.Cleanup(up.Close)
-	return h2cServer(t, inj.Handler(up)), inj
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newProxyServer(inj.Handler(up), slog.New(slog.DiscardHandler), 30*time.Second, 5*time.Minute)
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return &testProxy{URL: "http://" + ln.Addr().String()}, inj
 }
 
 func h2cClient() *http.Client {

@@ -81,6 +81,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		s.next.ServeHTTP(rw, r)
 	} else {
+		if wc, ok := w.(clientWatcher); ok {
+			wc.watchClient() // a delay must notice a client that goes away
+		}
 		out = s.apply(a, rw, r, grpc)
 		inj.release()
 	}
@@ -93,6 +96,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // HTTP/2: the stream is reset without a response
 	}
 }
+
+// clientWatcher is implemented by proxyServer's response writer: it
+// cancels the request's context when the client goes away, which
+// proxyServer only watches for while a fault runs.
+type clientWatcher interface{ watchClient() }
 
 // safeDecide is decide with fail-open: a panic counts as an internal error
 // and means no fault.

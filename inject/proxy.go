@@ -192,6 +192,7 @@ func (up *Upstream) get(ctx context.Context) (*pconn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	c = newRawConn(c)
 	return &pconn{conn: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}, false, nil
 }
 

@@ -138,30 +138,40 @@ func (r *Recorder) run() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		if cur == nil {
-			cur = r.open()
-		}
-		if cur != nil {
-			if err := cur.w.Write(batch); err != nil {
+		// A batch is split where the file reaches MaxFileBytes, so files
+		// rotate at the same records however the batches fell.
+		for rest := batch; len(rest) > 0; {
+			if cur == nil {
+				cur = r.open()
+			}
+			n, size := 0, int64(0)
+			if cur != nil {
+				size = cur.bytes
+			}
+			for n < len(rest) && size < r.o.MaxFileBytes {
+				size += spanBytes(&rest[n])
+				n++
+			}
+			part := rest[:n]
+			rest = rest[n:]
+			if cur == nil {
+				continue // the records are lost; the error is kept
+			}
+			if err := cur.w.Write(part); err != nil {
 				r.fail(err)
 				cur.w.Abort()
 				cur = nil
-			} else {
-				r.written.Add(int64(len(batch)))
-				for i := range batch {
-					cur.bytes += spanBytes(&batch[i])
-				}
+				continue
+			}
+			r.written.Add(int64(len(part)))
+			cur.bytes = size
+			if cur.bytes >= r.o.MaxFileBytes {
+				r.finish(cur)
+				cur = nil
 			}
 		}
 		clear(batch)
 		batch = batch[:0]
-		if cur != nil && cur.bytes >= r.o.MaxFileBytes {
-			r.finish(cur)
-			cur = nil
-		}
 	}
 	for {
 		select {

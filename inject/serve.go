@@ -97,17 +97,8 @@ func Serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	var protos http.Protocols
-	protos.SetHTTP1(true)
-	protos.SetUnencryptedHTTP2(true)
-	proxy := &http.Server{
-		Handler:           inj.Handler(up),
-		Protocols:         &protos,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	servers := []*http.Server{proxy}
+	proxy := newProxyServer(inj.Handler(up), log, 30*time.Second, 5*time.Minute)
+	servers := []stopper{proxy}
 	errc := make(chan error, 2)
 	go func() { errc <- proxy.Serve(ln) }()
 	adminAddr := ""
@@ -177,6 +168,12 @@ func Serve(ctx context.Context, c Config) error {
 			}
 		}
 	}
+}
+
+// stopper is what Serve runs and stops: proxyServer and http.Server.
+type stopper interface {
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // fileStamps is the modification time and size of each file, as one

@@ -1,0 +1,128 @@
+package inject
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// rawConn reads and writes a TCP connection with raw system calls on its
+// non-blocking socket, waiting in the runtime's netpoller (deadlines
+// apply) when the socket is not ready. A plain net.Conn call enters the
+// scheduler's syscall state, and on a proxy that goes idle between
+// requests every such entry wakes the runtime's sysmon thread (which then
+// polls for a while): a futex wake-up and a thread's CPU time per request,
+// on the path of each request. Reads and writes of a socket that is ready
+// do not block, so they need no syscall state.
+type rawConn struct {
+	net.Conn
+	rc syscall.RawConn
+
+	rp   []byte // read in progress
+	rn   int
+	rerr error
+	rfn  func(fd uintptr) bool
+
+	wp   []byte // write in progress
+	wn   int
+	werr error
+	wfn  func(fd uintptr) bool
+}
+
+// newRawConn wraps c, or returns it as is when it has no raw socket.
+func newRawConn(c net.Conn) net.Conn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return c
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	r := &rawConn{Conn: c, rc: rc}
+	r.rfn = r.doRead
+	r.wfn = r.doWrite
+	return r
+}
+
+func (r *rawConn) doRead(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.rp[0])), uintptr(len(r.rp)))
+		switch e {
+		case 0:
+			r.rn = int(n)
+			if n == 0 {
+				r.rerr = io.EOF
+			}
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.rerr = os.NewSyscallError("read", e)
+		return true
+	}
+}
+
+func (r *rawConn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.rp, r.rn, r.rerr = p, 0, nil
+	err := r.rc.Read(r.rfn)
+	n := r.rn
+	if err == nil {
+		err = r.rerr
+	}
+	r.rp, r.rerr = nil, nil
+	if err != nil && err != io.EOF {
+		err = &net.OpError{Op: "read", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: err}
+	}
+	return n, err
+}
+
+func (r *rawConn) doWrite(fd uintptr) bool {
+	for r.wn < len(r.wp) {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&r.wp[r.wn])), uintptr(len(r.wp)-r.wn))
+		switch e {
+		case 0:
+			r.wn += int(n)
+			continue
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.werr = os.NewSyscallError("write", e)
+		return true
+	}
+	return true
+}
+
+func (r *rawConn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.wp, r.wn, r.werr = p, 0, nil
+	err := r.rc.Write(r.wfn)
+	n := r.wn
+	if err == nil {
+		err = r.werr
+	}
+	r.wp, r.werr = nil, nil
+	if err != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: err}
+	}
+	return n, err
+}
+
+// CloseWrite half-closes the connection (the websocket splice uses it).
+func (r *rawConn) CloseWrite() error {
+	if cw, ok := r.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return r.Conn.Close()
+}
