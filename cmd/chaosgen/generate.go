@@ -180,8 +180,18 @@ func writeGenerateReport(w io.Writer, out string, res *profilegen.Result, signed
 		fmt.Fprintf(w, "  signed: %s.sig\n", out)
 	}
 	g := b.Guards
-	fmt.Fprintf(w, "  guards: maxGlobalRate %s, maxActiveFaults %d, abort if root error rate ≥ %s or root p99 ≥ %s ms\n",
-		fnum(g.MaxGlobalRate), g.MaxActiveFaults, fnum(g.AbortIf.RootErrorRate), fnum(g.AbortIf.RootP99Ms))
+	var abort []string
+	if g.AbortIf.RootErrorRate > 0 {
+		abort = append(abort, "root error rate ≥ "+fnum(g.AbortIf.RootErrorRate))
+	}
+	if g.AbortIf.RootP99Ms > 0 {
+		abort = append(abort, "root p99 ≥ "+fnum(g.AbortIf.RootP99Ms)+" ms")
+	}
+	abortText := "no abortIf (the analysis has no root edges)"
+	if len(abort) > 0 {
+		abortText = "abort if " + strings.Join(abort, " or ")
+	}
+	fmt.Fprintf(w, "  guards: maxGlobalRate %s, maxActiveFaults %d, %s\n", fnum(g.MaxGlobalRate), g.MaxActiveFaults, abortText)
 	if len(b.Profiles) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "\n  id\ttarget\tfault\trate\tmaxRate\tperSecond\tseverity")
