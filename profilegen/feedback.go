@@ -315,11 +315,13 @@ func applyFeedback(c *candidate, p *bundle.Profile, idx *windowIndex, opt Option
 		}
 	}
 	c.p.Fault = fault
-	maxRate := opt.MaxRate
 	if c.carried {
-		maxRate = min(maxRate, p.MaxRate)
+		// no finding today: the ceiling is the one the team committed,
+		// the previous profile's maxRate (never above --max-rate)
+		setRateWithin(c, rate, min(opt.MaxRate, p.MaxRate))
+	} else {
+		setRate(c, rate, opt.MaxRate)
 	}
-	setRate(c, rate, maxRate)
 	kept := verdict == VerdictUntested || verdict == VerdictInconclusive
 	if c.p.Rate < rate {
 		change += ", capped at maxRate"

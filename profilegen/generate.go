@@ -330,7 +330,15 @@ func setRate(c *candidate, rate, maxRate float64) {
 	if p.Fault.Type == bundle.FaultCorrupt {
 		initial = sig2(CorruptShare * initialRate(bundle.SeverityCritical, c.edge))
 	}
-	p.MaxRate = min(maxRate, sig2(MaxRateMultiple*initial))
+	setRateWithin(c, rate, min(maxRate, sig2(MaxRateMultiple*initial)))
+}
+
+// setRateWithin sets the rate, capped by maxRate, which becomes the
+// profile's maxRate, and the perSecond cap that goes with it.
+func setRateWithin(c *candidate, rate, maxRate float64) {
+	p := &c.p
+	p.Severity = severityOf(p.Fault, c.edge)
+	p.MaxRate = maxRate
 	p.Rate = min(rate, p.MaxRate)
 	p.MaxRate = max(p.MaxRate, p.Rate)
 	p.PerSecond = 0
