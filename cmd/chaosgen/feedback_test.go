@@ -27,10 +27,10 @@ func TestFeedbackLoop(t *testing.T) {
 		Metadata: bundle.Metadata{Name: "night-1", Generator: "test", Seed: 7},
 		Guards:   bundle.Guards{MaxGlobalRate: 1},
 		Profiles: []bundle.Profile{{
-			ID:       "errors-fraud-billing",
-			Target:   bundle.Target{Caller: "fraud", Callee: "billing"},
-			Fault:    bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503},
-			Rate:     0.2, MaxRate: 0.5, Severity: bundle.SeverityModerate,
+			ID:     "errors-fraud-billing",
+			Target: bundle.Target{Caller: "fraud", Callee: "billing"},
+			Fault:  bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503},
+			Rate:   0.2, MaxRate: 0.5, Severity: bundle.SeverityModerate,
 			Rationale: bundle.Rationale{Summary: "test"},
 		}},
 	}
