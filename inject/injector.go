@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -301,7 +302,7 @@ func (inj *Injector) AddScenario(p bundle.Profile, d time.Duration) (Scenario, e
 		}
 	}
 	next = append(next, a)
-	slices.SortFunc(next, func(x, y *active) int { return cmpString(x.p.ID, y.p.ID) })
+	slices.SortFunc(next, func(x, y *active) int { return strings.Compare(x.p.ID, y.p.ID) })
 	inj.scenarios.Store(&next)
 	inj.log.Info("scenario added", "profile", p.ID, "expires", a.expires)
 	return Scenario{Profile: p, Expires: a.expires}, nil
@@ -327,16 +328,6 @@ func (inj *Injector) Scenarios() []Scenario {
 		}
 	}
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Suppression reasons, as counted in metrics and /status.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
@@ -171,9 +172,9 @@ func (b *builder) lessSpan(x, y int32) int {
 	sa, sb := &t.spans[x], &t.spans[y]
 	switch {
 	case sa.start != sb.start:
-		return cmpInt(sa.start, sb.start)
+		return cmp.Compare(sa.start, sb.start)
 	case sa.retry != sb.retry:
-		return cmpInt(int64(sa.retry), int64(sb.retry))
+		return cmp.Compare(sa.retry, sb.retry)
 	}
 	return bytes.Compare(t.buf[sa.idLo:sa.idHi], t.buf[sb.idLo:sb.idHi])
 }
@@ -405,7 +406,7 @@ func (b *builder) visit(s int32) {
 	}
 	aHi := int32(len(b.stack))
 	if aHi-aLo > 1 {
-		slices.SortStableFunc(b.stack[aLo:aHi], func(x, y int32) int { return cmpInt(t.calls[x].start, t.calls[y].start) })
+		slices.SortStableFunc(b.stack[aLo:aHi], func(x, y int32) int { return cmp.Compare(t.calls[x].start, t.calls[y].start) })
 	}
 	end := sp.start + sp.dur
 	// Calls that end after the span did: a failed span gave up waiting
@@ -474,14 +475,4 @@ func (b *builder) visit(s int32) {
 		}
 	}
 	b.stack = b.stack[:aLo]
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
