@@ -10,8 +10,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -302,6 +304,9 @@ func sha256File(path string) (string, error) {
 func ReadSummary(dir string) (*Summary, error) {
 	p := filepath.Join(dir, SummaryFile)
 	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not an analysis directory: it has no %s (write one with: chaosgen analyze SPANS... -o %s)", dir, SummaryFile, dir)
+	}
 	if err != nil {
 		return nil, err
 	}

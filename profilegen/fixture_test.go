@@ -89,7 +89,9 @@ func mustEncode(t *testing.T, b *bundle.Bundle) []byte {
 func writeAnalysisDir(t *testing.T, a *Analysis) string {
 	t.Helper()
 	dir := t.TempDir()
-	data, err := json.MarshalIndent(summaryFile{Summary: a.Summary, Findings: a.Findings}, "", "  ")
+	sum := a.Summary
+	sum.Findings = a.Findings
+	data, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
