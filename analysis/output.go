@@ -17,7 +17,30 @@ const (
 	WindowsFile  = "windows.parquet"
 	SummaryFile  = "summary.json"
 	ForecastFile = "forecast.parquet"
+	// InjectionsFile counts injected calls per edge, profile, window and
+	// fault type (from the injection records in the spans).
+	InjectionsFile = "injections.parquet"
 )
+
+// InjectionRow is a row of injections.parquet.
+type InjectionRow struct {
+	Caller              string `parquet:"caller,dict"`
+	Callee              string `parquet:"callee,dict"`
+	FaultProfileID      string `parquet:"fault_profile_id,dict"`
+	FaultType           string `parquet:"fault_type,dict"`
+	WindowStartUnixNano int64  `parquet:"window_start_unix_nano"`
+	Injected            int64  `parquet:"injected"`
+}
+
+func injectionRows(t *features.Table) []InjectionRow {
+	rows := make([]InjectionRow, len(t.Injections))
+	for i, in := range t.Injections {
+		e := &t.Edges[in.Edge]
+		rows[i] = InjectionRow{Caller: e.Caller, Callee: e.Callee, FaultProfileID: in.Profile,
+			FaultType: in.FaultType, WindowStartUnixNano: in.StartUnixNano, Injected: in.Calls}
+	}
+	return rows
+}
 
 // EdgeRow is a row of edges.parquet: one caller→callee edge over the input.
 type EdgeRow struct {

@@ -54,6 +54,14 @@ func (a *acc) stats() Stats {
 	return s
 }
 
+// injKey identifies injected calls of one profile and fault type in one
+// window (index).
+type injKey struct {
+	win     int64
+	profile string
+	fault   int8
+}
+
 type edgeAcc struct {
 	caller, callee string
 	base           int64 // window index of wins[0]
@@ -63,8 +71,9 @@ type edgeAcc struct {
 	depthSum       int64
 	calls          int64
 	codes          map[int32]int64
-	lastTrace      uint64 // hash of the last trace added to traces
-	cur            *acc   // the window of the last call, starting at curFrom
+	lastTrace      uint64           // hash of the last trace added to traces
+	inj            map[injKey]int64 // injected calls by window, profile and fault type
+	cur            *acc             // the window of the last call, starting at curFrom
 	curFrom        int64
 	grpc, http     int64 // calls with a gRPC-like (0-16) or HTTP-like (100-599) status
 	grpcCodes      int64 // calls with a gRPC status other than OK (1-16)
@@ -118,6 +127,7 @@ type worker struct {
 	traceID        uint64
 	traceHash      []uint64
 
+	profiles         map[string]string // interned profile ids
 	all              distinct
 	rows             int64
 	minStart, maxEnd int64
@@ -135,6 +145,18 @@ func (w *worker) newAcc() *acc {
 	a := &w.slab[0]
 	w.slab = w.slab[1:]
 	return a
+}
+
+func (w *worker) profile(b []byte) string {
+	if p, ok := w.profiles[string(b)]; ok {
+		return p
+	}
+	if w.profiles == nil {
+		w.profiles = map[string]string{}
+	}
+	p := string(b)
+	w.profiles[p] = p
+	return p
 }
 
 func (w *worker) service(b []byte) int32 {
@@ -241,6 +263,7 @@ func (w *worker) add(b *ingest.Batch) {
 	hashes := w.traceHashes(trace)
 	callerIdx, calleeIdx := b.Str[ingest.ColCaller].Idx, b.Str[ingest.ColCallee].Idx
 	faultIdx := b.Str[ingest.ColFaultType].Idx
+	profiles := &b.Str[ingest.ColFaultProfileID]
 	starts, durs := b.I64[ingest.ColStartUnixNano], b.I64[ingest.ColDurationNano]
 	depth, status, retry := b.I32[ingest.ColDepth], b.I32[ingest.ColStatusCode], b.I32[ingest.ColRetryCount]
 	errs, timedOut, injected := b.Bool[ingest.ColError], b.Bool[ingest.ColTimedOut], b.Bool[ingest.ColInjected]
@@ -268,14 +291,18 @@ func (w *worker) add(b *ingest.Batch) {
 			e.cur, e.curFrom = a, wi*w.win
 		}
 		if injected[i] {
-			// Injected calls are counted by fault type only: the organic
-			// features (and so the findings) describe the system, not the
-			// faults chaosgen injected into it.
-			if f := faults[faultIdx[i]]; f >= 0 {
-				a.injected[f]++
-			} else {
-				a.injected[NumFaultTypes-1]++
+			// Injected calls are counted by fault type (and profile) only:
+			// the organic features (and so the findings) describe the
+			// system, not the faults chaosgen injected into it.
+			f := faults[faultIdx[i]]
+			if f < 0 {
+				f = NumFaultTypes - 1
 			}
+			a.injected[f]++
+			if e.inj == nil {
+				e.inj = map[injKey]int64{}
+			}
+			e.inj[injKey{e.curFrom / w.win, w.profile(profiles.Value(i)), int8(f)}]++
 		} else {
 			a.calls++
 			a.durSum += dur
@@ -395,6 +422,12 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 					for c, n := range o.codes {
 						e.codes[c] += n
 					}
+					for k, n := range o.inj {
+						if e.inj == nil {
+							e.inj = map[injKey]int64{}
+						}
+						e.inj[k] += n
+					}
 					for j, a := range o.wins {
 						if a != nil {
 							e.window(o.base+int64(j), alloc).merge(a)
@@ -407,6 +440,10 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 	}
 	wg.Wait()
 	for i, r := range results {
+		for j := range r.inj {
+			r.inj[j].Edge = i
+		}
+		t.Injections = append(t.Injections, r.inj...)
 		r.edge.FirstWindow = len(t.Windows)
 		for j := range r.wins {
 			r.wins[j].Edge = i
@@ -425,6 +462,7 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 type mergeResult struct {
 	edge Edge
 	wins []Window
+	inj  []Injection
 }
 
 // mergedEdge computes an edge's totals and window rows from its merged
@@ -468,6 +506,13 @@ func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Durat
 	}
 	slices.SortFunc(edge.ErrorCodes, func(a, b CodeCount) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code))
+	})
+	for k, n := range e.inj {
+		out.inj = append(out.inj, Injection{Profile: k.profile, FaultType: FaultTypes[k.fault],
+			StartUnixNano: k.win * int64(window), Calls: n})
+	}
+	slices.SortFunc(out.inj, func(a, b Injection) int {
+		return cmp.Or(cmp.Compare(a.Profile, b.Profile), cmp.Compare(a.StartUnixNano, b.StartUnixNano), cmp.Compare(a.FaultType, b.FaultType))
 	})
 	out.edge = edge
 	return out

@@ -114,6 +114,19 @@ type Table struct {
 	// StartUnixNano and EndUnixNano bound the calls (first start, last end).
 	StartUnixNano, EndUnixNano int64
 	Bad                        *ingest.BadRows
+	// Injections count injected calls by edge, profile, window and fault
+	// type, sorted by edge, then profile, window and fault type.
+	Injections []Injection
+}
+
+// Injection is the number of calls of one edge that one profile injected
+// a fault of one type into, in one window.
+type Injection struct {
+	Edge          int // index into Table.Edges
+	Profile       string
+	FaultType     string
+	StartUnixNano int64
+	Calls         int64
 }
 
 // EdgeSketch returns the latency sketch (ns) of edge i over the whole input.
@@ -131,7 +144,7 @@ var Columns = []ingest.Column{
 	ingest.ColStartUnixNano, ingest.ColDurationNano, ingest.ColStatusCode,
 	ingest.ColError, ingest.ColRetryCount, ingest.ColTimedOut,
 	ingest.ColCircuitOpen, ingest.ColFallback,
-	ingest.ColInjected, ingest.ColFaultType,
+	ingest.ColInjected, ingest.ColFaultType, ingest.ColFaultProfileID,
 }
 
 // Build aggregates the opened files.

@@ -170,6 +170,7 @@ func genSpans(r *rand.Rand, traces int) []ingest.Span {
 				s.CircuitOpen = r.IntN(45) == 0
 				if r.IntN(30) == 0 {
 					s.Injected, s.FaultType = true, []string{"latency", "abort", "drop", "corrupt", "weird"}[r.IntN(5)]
+					s.FaultProfileID = []string{"p1", "p2", ""}[r.IntN(3)]
 				}
 				out = append(out, s)
 			}
@@ -365,6 +366,38 @@ func TestBuildAgainstBruteForce(t *testing.T) {
 	}
 	if nwin != len(tab.Windows) {
 		t.Errorf("%d windows listed per edge, %d in the table", nwin, len(tab.Windows))
+	}
+	// injections by edge, profile, window and fault type
+	type ik struct {
+		caller, callee, profile, fault string
+		win                            int64
+	}
+	want := map[ik]int64{}
+	for _, s := range spans {
+		if s.Injected {
+			f := s.FaultType
+			if !slices.Contains(FaultTypes[:NumFaultTypes-1], f) {
+				f = "other"
+			}
+			want[ik{s.Caller, s.Callee, s.FaultProfileID, f, s.StartUnixNano / int64(win) * int64(win)}]++
+		}
+	}
+	got := map[ik]int64{}
+	for i, in := range tab.Injections {
+		if i > 0 {
+			p := tab.Injections[i-1]
+			if p.Edge > in.Edge || p.Edge == in.Edge && (p.Profile > in.Profile || p.Profile == in.Profile && p.StartUnixNano > in.StartUnixNano) {
+				t.Fatalf("injections not sorted at %d", i)
+			}
+		}
+		e := tab.Edges[in.Edge]
+		got[ik{e.Caller, e.Callee, in.Profile, in.FaultType, in.StartUnixNano}] += in.Calls
+	}
+	if len(want) == 0 {
+		t.Fatal("the random spans have no injections")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("injections (-want +got):\n%s", diff)
 	}
 }
 

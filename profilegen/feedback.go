@@ -42,6 +42,9 @@ type response struct {
 type windowIndex struct {
 	byEdge map[edgeKey][]*analysis.WindowRow
 	clean  map[int64]bool // window starts with no injection anywhere
+	// byProfile counts injections per profile id and window start, from
+	// injections.parquet; nil when the analysis has none.
+	byProfile map[string]map[int64]int64
 }
 
 func indexWindows(ws []analysis.WindowRow) *windowIndex {
@@ -124,16 +127,41 @@ func rate(n, d int64) float64 {
 // windows are those where an edge of p's target has injections of p's
 // fault type; the baseline windows are those with no injection anywhere
 // (or, when there are none, those without p's injections).
+// addInjections indexes injections.parquet by profile id.
+func (idx *windowIndex) addInjections(rows []analysis.InjectionRow) {
+	if len(rows) == 0 {
+		return
+	}
+	idx.byProfile = map[string]map[int64]int64{}
+	for _, r := range rows {
+		m := idx.byProfile[r.FaultProfileID]
+		if m == nil {
+			m = map[int64]int64{}
+			idx.byProfile[r.FaultProfileID] = m
+		}
+		m[r.WindowStartUnixNano] += r.Injected
+	}
+}
+
 func (idx *windowIndex) measure(p *bundle.Profile) response {
 	var r response
 	t := p.Target
 	targets := idx.edgesWhere(func(k edgeKey) bool { return k.callee == t.Callee && (t.Caller == "" || k.caller == t.Caller) })
 	during := map[int64]bool{}
-	for _, k := range targets {
-		for _, w := range idx.byEdge[k] {
-			if n := injectedOf(w, p.Fault.Type); n > 0 {
-				during[w.WindowStartUnixNano] = true
-				r.injected += n
+	if idx.byProfile != nil {
+		// the profile's own injections, by its id
+		for ts, n := range idx.byProfile[p.ID] {
+			during[ts] = true
+			r.injected += n
+		}
+	} else {
+		// older analyses: the edge's injections of the profile's fault type
+		for _, k := range targets {
+			for _, w := range idx.byEdge[k] {
+				if n := injectedOf(w, p.Fault.Type); n > 0 {
+					during[w.WindowStartUnixNano] = true
+					r.injected += n
+				}
 			}
 		}
 	}
@@ -226,6 +254,7 @@ func feedback(a *Analysis, edges map[edgeKey]*analysis.EdgeRow, filter edgeFilte
 		prev[p.ID] = p
 	}
 	idx := indexWindows(a.Windows)
+	idx.addInjections(a.Injections)
 	if len(a.Windows) == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("--previous given but the analysis has no %s rows: no response to judge", analysis.WindowsFile))
 	}

@@ -1,6 +1,7 @@
 package profilegen
 
 import (
+	"os"
 	"path/filepath"
 
 	"github.com/chaosgen/chaosgen/analysis"
@@ -13,6 +14,11 @@ type Analysis struct {
 	Edges    []analysis.EdgeRow
 	// Windows is needed only by the feedback loop (Options.Previous).
 	Windows []analysis.WindowRow
+	// Injections, when present, let the feedback loop judge each profile
+	// by its own injections (fault_profile_id) rather than by the edge's
+	// injections of the profile's fault type; analyses written before
+	// injections.parquet existed have none.
+	Injections []analysis.InjectionRow
 }
 
 // Load reads dir/summary.json and dir/edges.parquet and, when windows is
@@ -29,6 +35,12 @@ func Load(dir string, windows bool) (*Analysis, error) {
 	if windows {
 		if a.Windows, err = analysis.ReadParquet[analysis.WindowRow](filepath.Join(dir, analysis.WindowsFile)); err != nil {
 			return nil, err
+		}
+		p := filepath.Join(dir, analysis.InjectionsFile)
+		if _, err := os.Stat(p); err == nil {
+			if a.Injections, err = analysis.ReadParquet[analysis.InjectionRow](p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return a, nil
