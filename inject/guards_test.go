@@ -178,8 +178,9 @@ func TestFailOpen(t *testing.T) {
 		bundle.Profile{ID: "corrupt", Target: bundle.Target{Callee: "cart", Operation: "/c"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: "truncate"}},
 	)
 	px, inj := proxyFor(t, b, Options{Service: "cart"}, up.URL)
-	faultHook = func(p *bundle.Profile) { panic("fault code bug in " + p.ID) }
-	defer func() { faultHook = nil }()
+	hook := func(p *bundle.Profile) { panic("fault code bug in " + p.ID) }
+	faultHook.Store(&hook)
+	defer faultHook.Store(nil)
 	direct, _ := http.Get(up.URL + "/a")
 	want, _ := io.ReadAll(direct.Body)
 	direct.Body.Close()

@@ -56,6 +56,10 @@ type pconn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	// the response being read, for readResponseFast
+	resp    http.Response
+	respHdr http.Header
+	body    clBody
 }
 
 // NewUpstream returns the forwarding handler for an http:// upstream URL.
@@ -247,16 +251,31 @@ func (up *Upstream) serveH1(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		// A client that goes away unblocks the upstream exchange.
+		// (A request's context can only end while a fault runs; without
+		// one it is never cancelled and nothing needs to watch it.)
 		conn := pc.conn
-		stop = context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+		stop = nil
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+		}
 		err = writeRequest(pc.bw, r, up.target.Host, false)
 		if err == nil {
-			resp, err = readResponse(pc.br, r)
+			// Peek waits for the response's first bytes, usually all of its head.
+			if _, err = pc.br.Peek(1); err == nil {
+				if pc.respHdr == nil {
+					pc.respHdr = make(http.Header, 16)
+				}
+				if resp = readResponseFast(pc.br, r, &pc.resp, pc.respHdr, &pc.body); resp == nil {
+					resp, err = readResponse(pc.br, r)
+				}
+			}
 		}
 		if err == nil {
 			break
 		}
-		stop()
+		if stop != nil {
+			stop()
+		}
 		pc.conn.Close()
 		if !reused || attempt > 0 || !replayable(r) || ctx.Err() != nil {
 			break
@@ -272,7 +291,7 @@ func (up *Upstream) serveH1(w http.ResponseWriter, r *http.Request) {
 	}
 	ok := false
 	defer func() { // also when copyResponse aborts the handler
-		if !stop() { // the deadline was set: the connection cannot be reused
+		if stop != nil && !stop() { // the deadline was set: the connection cannot be reused
 			ok = false
 		}
 		if ok && !resp.Close {

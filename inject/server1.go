@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -215,7 +216,12 @@ type h1conn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	deadline time.Time // the read deadline set, zero for none
-	w        h1response
+	headLen  int       // the length of the request head readHead found
+	// the request parseRequestFast fills, reused
+	req    http.Request
+	url    url.URL
+	reqHdr http.Header
+	w      h1response
 
 	// watching the client while a fault runs
 	watching  bool
@@ -287,7 +293,16 @@ func (c *h1conn) serve() {
 			return
 		}
 		c.state.Store(connActive)
-		req, err := http.ReadRequest(c.br)
+		var req *http.Request
+		head, _ := c.br.Peek(c.headLen)
+		if c.reqHdr == nil {
+			c.reqHdr = make(http.Header, 16)
+		}
+		if req = parseRequestFast(head[:c.headLen-2], &c.req, &c.url, c.reqHdr); req != nil {
+			c.br.Discard(c.headLen)
+		} else {
+			req, err = http.ReadRequest(c.br)
+		}
 		if err == nil && req.Host == "" {
 			err = errors.New("missing required Host header")
 		}
@@ -327,6 +342,7 @@ func (c *h1conn) readHead() error {
 			if !servable(b[:i+2]) {
 				return errHandOff
 			}
+			c.headLen = i + 4
 			return nil
 		}
 		if len(b) == c.br.Size() || bytes.Contains(b, []byte("\n\n")) {
@@ -403,12 +419,11 @@ func (c *h1conn) handOff() {
 // serveRequest runs the handler for one request and completes the
 // response. next reports whether the connection can serve another request.
 func (c *h1conn) serveRequest(req *http.Request) (next, hijacked bool) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req = req.WithContext(ctx)
+	// The request's context is never cancelled unless a fault runs: the
+	// middleware then derives one that watchClient cancels.
 	req.RemoteAddr = c.remote
 	w := &c.w
-	w.reset(c, req, cancel)
+	w.reset(c, req)
 	panicked := c.runHandler(w, req)
 	if c.watching {
 		c.stopWatch()
@@ -484,7 +499,6 @@ func (c *h1conn) stopWatch() {
 type h1response struct {
 	c          *h1conn
 	req        *http.Request
-	cancel     context.CancelFunc
 	h          http.Header
 	status     int
 	committed  bool
@@ -499,19 +513,21 @@ type h1response struct {
 	num        [32]byte
 }
 
-func (w *h1response) reset(c *h1conn, req *http.Request, cancel context.CancelFunc) {
+func (w *h1response) reset(c *h1conn, req *http.Request) {
 	h := w.h
 	if h == nil {
 		h = make(http.Header, 16)
 	}
-	*w = h1response{c: c, req: req, cancel: cancel, h: h, cl: -1, closeAfter: req.Close}
+	// Field by field: the buffers need no zeroing.
+	w.c, w.req, w.h, w.status = c, req, h, 0
+	w.committed, w.hijacked, w.chunked, w.noBody = false, false, false, false
+	w.cl, w.written, w.closeAfter = -1, 0, req.Close
 	w.pending = w.buf[:0]
 }
 
 func (w *h1response) clear() {
 	clear(w.h)
 	w.req = nil
-	w.cancel = nil
 }
 
 func (w *h1response) Header() http.Header { return w.h }
@@ -610,8 +626,9 @@ func (w *h1response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, bufio.NewReadWriter(w.c.br, w.c.bw), nil
 }
 
-// watchClient is called by the injector's middleware before a fault runs.
-func (w *h1response) watchClient() { w.c.watchClient(w.cancel, w.req.Body) }
+// watchClient is called by the injector's middleware before a fault runs,
+// with the cancel function of the context the fault and the handler see.
+func (w *h1response) watchClient(cancel context.CancelFunc) { w.c.watchClient(cancel, w.req.Body) }
 
 // commit writes the status line and the header; final means the handler
 // has returned, so a body held back can get a Content-Length.

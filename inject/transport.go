@@ -124,9 +124,7 @@ func (t *transport) apply(a *active, r *http.Request, grpc bool) (resp *http.Res
 			out = outNormal
 		}
 	}()
-	if faultHook != nil {
-		faultHook(&a.p)
-	}
+	runFaultHook(&a.p)
 	f := &a.p.Fault
 	switch f.Type {
 	case bundle.FaultLatency:
