@@ -151,19 +151,33 @@ type simView struct {
 	Guards        *sim.GuardReport
 }
 
-func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
+// editRequest reads an EditRequest and applies it to the loaded bundle;
+// on any problem it answers the request itself and returns ok false.
+// needEdits refuses a request without edits.
+func (s *Server) editRequest(w http.ResponseWriter, r *http.Request, needEdits bool) (req EditRequest, nb *bundle.Bundle, ok bool) {
 	if s.d.Bundle == nil {
 		jsonError(w, http.StatusConflict, "no bundle: start the dashboard with --bundle")
-		return
+		return req, nil, false
 	}
-	var req EditRequest
 	if err := decodeBody(r, &req); err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error())
-		return
+		return req, nil, false
+	}
+	if needEdits && len(req.Edits) == 0 {
+		jsonError(w, http.StatusBadRequest, "nothing to save: edit a profile first")
+		return req, nil, false
 	}
 	nb, _, err := ApplyEdits(s.d.Bundle.B, req.Edits)
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error())
+		return req, nil, false
+	}
+	return req, nb, true
+}
+
+func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
+	req, nb, ok := s.editRequest(w, r, false)
+	if !ok {
 		return
 	}
 	if s.o.Simulate == nil {
@@ -236,22 +250,8 @@ type SaveResult struct {
 }
 
 func (s *Server) save(w http.ResponseWriter, r *http.Request) {
-	if s.d.Bundle == nil {
-		jsonError(w, http.StatusConflict, "no bundle: start the dashboard with --bundle")
-		return
-	}
-	var req EditRequest
-	if err := decodeBody(r, &req); err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if len(req.Edits) == 0 {
-		jsonError(w, http.StatusBadRequest, "nothing to save: edit a profile first")
-		return
-	}
-	nb, _, err := ApplyEdits(s.d.Bundle.B, req.Edits)
-	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
+	_, nb, ok := s.editRequest(w, r, true)
+	if !ok {
 		return
 	}
 	if nb.Metadata.Params == nil {
