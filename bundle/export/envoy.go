@@ -44,23 +44,9 @@ func Envoy(b *bundle.Bundle) ([]byte, []Warning, error) {
 	}
 	filters := []any{}
 	for _, p := range sortedProfiles(b) {
-		method, path, ok := operation(p.Target.Operation)
-		switch {
-		case p.Fault.Type == bundle.FaultDrop || p.Fault.Type == bundle.FaultCorrupt:
-			ws.add(p, "left out: the Envoy fault filter cannot express a %s fault", p.Fault.Type)
+		method, path, ok := httpProfile(p, envoyTarget, &ws)
+		if !ok {
 			continue
-		case !ok:
-			ws.add(p, "left out: operation %q is not an HTTP path or METHOD /path", p.Target.Operation)
-			continue
-		}
-		if p.Fault.Type == bundle.FaultLatency && !latencyParts(p, "Envoy", &ws) {
-			continue
-		}
-		if p.Fault.JitterMs > 0 {
-			ws.add(p, "jitterMs %s left out: Envoy fixed delays have no jitter", num(p.Fault.JitterMs))
-		}
-		if p.PerSecond > 0 {
-			ws.add(p, "perSecond %s left out: the Envoy fault filter has no rate cap", num(p.PerSecond))
 		}
 		pct := &typev3.FractionalPercent{
 			Numerator:   uint32(math.Round(p.Rate * 1e6)),
@@ -128,4 +114,9 @@ func Envoy(b *bundle.Bundle) ([]byte, []Warning, error) {
 		return nil, nil, err
 	}
 	return out.Bytes(), ws, nil
+}
+
+var envoyTarget = httpFaultTarget{
+	name: "Envoy", cannot: "the Envoy fault filter", jitter: "Envoy fixed delays have no jitter",
+	perSecond: func(*bundle.Profile) string { return "the Envoy fault filter has no rate cap" },
 }

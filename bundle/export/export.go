@@ -175,3 +175,38 @@ func guardWarning(b *bundle.Bundle, target string, ws *warnings) {
 			target, num(g.AbortIf.RootErrorRate), num(g.AbortIf.RootP99Ms))
 	}
 }
+
+// httpFaultTarget says, in a target's own words, what its HTTP fault cannot
+// express; httpProfile uses it for Istio and Envoy alike.
+type httpFaultTarget struct {
+	name      string                         // "Istio", "Envoy"
+	cannot    string                         // "Istio faults", "the Envoy fault filter"
+	jitter    string                         // why jitterMs is left out
+	perSecond func(p *bundle.Profile) string // why perSecond is left out
+}
+
+// httpProfile checks that p can become an HTTP delay or abort fault of the
+// target: drop and corrupt faults and operations that are not a path are
+// left out (false), latency faults need a fixed delay; jitter and per-second
+// caps are dropped with a warning. It returns the method and path to match.
+func httpProfile(p *bundle.Profile, t httpFaultTarget, ws *warnings) (method, path string, ok bool) {
+	method, path, ok = operation(p.Target.Operation)
+	switch {
+	case p.Fault.Type == bundle.FaultDrop || p.Fault.Type == bundle.FaultCorrupt:
+		ws.add(p, "left out: %s cannot express a %s fault", t.cannot, p.Fault.Type)
+		return "", "", false
+	case !ok:
+		ws.add(p, "left out: operation %q is not an HTTP path or METHOD /path", p.Target.Operation)
+		return "", "", false
+	}
+	if p.Fault.Type == bundle.FaultLatency && !latencyParts(p, t.name, ws) {
+		return "", "", false
+	}
+	if p.Fault.JitterMs > 0 {
+		ws.add(p, "jitterMs %s left out: %s", num(p.Fault.JitterMs), t.jitter)
+	}
+	if p.PerSecond > 0 {
+		ws.add(p, "perSecond %s left out: %s", num(p.PerSecond), t.perSecond(p))
+	}
+	return method, path, true
+}

@@ -33,23 +33,9 @@ func Istio(b *bundle.Bundle) ([]byte, []Warning, error) {
 	routes := map[string][]*route{} // by callee, in profile id order
 	var callees []string
 	for _, p := range sortedProfiles(b) {
-		method, path, ok := operation(p.Target.Operation)
-		switch {
-		case p.Fault.Type == bundle.FaultDrop || p.Fault.Type == bundle.FaultCorrupt:
-			ws.add(p, "left out: Istio faults cannot express a %s fault", p.Fault.Type)
+		method, path, ok := httpProfile(p, istioTarget, &ws)
+		if !ok {
 			continue
-		case !ok:
-			ws.add(p, "left out: operation %q is not an HTTP path or METHOD /path", p.Target.Operation)
-			continue
-		}
-		if p.Fault.Type == bundle.FaultLatency && !latencyParts(p, "Istio", &ws) {
-			continue
-		}
-		if p.Fault.JitterMs > 0 {
-			ws.add(p, "jitterMs %s left out: Istio delays are fixed", num(p.Fault.JitterMs))
-		}
-		if p.PerSecond > 0 {
-			ws.add(p, "perSecond %s left out: Istio has no rate cap; rate %s applies uncapped", num(p.PerSecond), num(p.Rate))
 		}
 		match := map[string]any{}
 		if p.Target.Caller != "" {
@@ -154,4 +140,11 @@ func joinIDs(ids []string) string {
 		s += "+" + id
 	}
 	return s
+}
+
+var istioTarget = httpFaultTarget{
+	name: "Istio", cannot: "Istio faults", jitter: "Istio delays are fixed",
+	perSecond: func(p *bundle.Profile) string {
+		return "Istio has no rate cap; rate " + num(p.Rate) + " applies uncapped"
+	},
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,31 +32,14 @@ func writeDashboardInputs(t *testing.T) {
 	}
 }
 
-// dashBuffer is a bytes.Buffer safe to write from the server's goroutine.
-type dashBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *dashBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *dashBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
+// syncBuffer is a bytes.Buffer safe to write from the server's goroutine.
 func TestDashboardCLI(t *testing.T) {
 	t.Chdir(t.TempDir())
 	writeDashboardInputs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	root := newRootCmd()
-	var out, errb dashBuffer
+	var out, errb syncBuffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetArgs([]string{"dashboard", "--analysis", "out/analysis", "--bundle", "out/bundle.json", "--pub", "out/alice.pub", "--key", "out/alice", "--spans", "out/spans.parquet"})
