@@ -187,11 +187,11 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 			return nil, err
 		}
 	}
-	sum := summarize(table, files, digests, mr, opt)
 	scores := make([]float64, len(table.Edges))
 	for i := range table.Edges {
 		scores[i] = InterimScore(&table.Edges[i])
 	}
+	sum := summarize(table, files, digests, mr, scores, opt)
 
 	out, err := atomicfile.CreateDir(dir)
 	if err != nil {
@@ -225,7 +225,7 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	return sum, nil
 }
 
-func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, mr *modelResult, opt Options) *Summary {
+func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, mr *modelResult, interim []float64, opt Options) *Summary {
 	s := &Summary{
 		Schema:   "chaosgen.analysis/v1",
 		Window:   t.Window.String(),
@@ -276,7 +276,7 @@ func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, m
 		e := &t.Edges[i]
 		ranked[i] = RankedEdge{
 			Caller: e.Caller, Callee: e.Callee, Score: best[[2]string{e.Caller, e.Callee}],
-			InterimScore: InterimScore(e), AnomalyScore: mr.edgeScores[i], Calls: e.Calls,
+			InterimScore: interim[i], AnomalyScore: mr.edgeScores[i], Calls: e.Calls,
 			ErrorRate: round6(e.ErrorRate), TimeoutRate: round6(float64(e.Timeouts) / float64(max(1, e.Calls))),
 			P50Ms: round6(e.P50Ms), P99Ms: round6(e.P99Ms), Criticality: round6(e.Criticality),
 		}
