@@ -80,6 +80,23 @@ type edgeAcc struct {
 }
 
 func (e *edgeAcc) window(wi int64, w *worker) *acc {
+	t := e.slot(wi)
+	a := *t
+	if a == nil {
+		a = w.newAcc()
+		// An edge's latencies vary little from one window to the next: size
+		// the new window's sketch like the last one's, so it rarely grows
+		// (each growth reallocates).
+		if e.cur != nil {
+			a.sk.presize(e.cur.sk.lo, len(e.cur.sk.counts), &w.counts)
+		}
+		*t = a
+	}
+	return a
+}
+
+// slot returns the place of window wi's accumulator, growing e.wins.
+func (e *edgeAcc) slot(wi int64) **acc {
 	if len(e.wins) == 0 {
 		e.base = wi
 	}
@@ -100,12 +117,7 @@ func (e *edgeAcc) window(wi int64, w *worker) *acc {
 			e.wins = nw
 		}
 	}
-	a := e.wins[k]
-	if a == nil {
-		a = w.newAcc()
-		e.wins[k] = a
-	}
-	return a
+	return &e.wins[k]
 }
 
 // dictCache maps a string column's dictionary entries to small integers,
@@ -132,6 +144,7 @@ type worker struct {
 	rows             int64
 	minStart, maxEnd int64
 	slab             []acc
+	counts           []uint64 // slab for the window sketches' counts
 }
 
 func newWorker(win int64) *worker {
@@ -402,7 +415,6 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			alloc := &worker{} // a private slab for the merged windows
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(keys) {
@@ -429,8 +441,13 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 						e.inj[k] += n
 					}
 					for j, a := range o.wins {
-						if a != nil {
-							e.window(o.base+int64(j), alloc).merge(a)
+						if a == nil {
+							continue
+						}
+						if t := e.slot(o.base + int64(j)); *t == nil {
+							*t = a // o is discarded: take its window as is
+						} else {
+							(*t).merge(a)
 						}
 					}
 				}
@@ -439,6 +456,15 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 		}()
 	}
 	wg.Wait()
+	nwin, ninj := 0, 0
+	for _, r := range results {
+		nwin += len(r.wins)
+		ninj += len(r.inj)
+	}
+	t.Windows = make([]Window, 0, nwin)
+	if ninj > 0 {
+		t.Injections = make([]Injection, 0, ninj)
+	}
 	for i, r := range results {
 		for j := range r.inj {
 			r.inj[j].Edge = i
@@ -469,6 +495,13 @@ type mergeResult struct {
 // accumulator.
 func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Duration) (out mergeResult) {
 	var total acc
+	n := 0
+	for _, a := range e.wins {
+		if a != nil {
+			n++
+		}
+	}
+	out.wins = make([]Window, 0, n)
 	for j, a := range e.wins {
 		if a == nil {
 			continue

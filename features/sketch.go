@@ -123,6 +123,22 @@ func (s *Sketch) addBucket(i int32, c uint64) {
 	s.counts[i-s.lo] += c
 }
 
+// presize gives an empty sketch n zero buckets from lo on, carved from
+// *slab (refilled in large chunks: one allocation for many sketches).
+func (s *Sketch) presize(lo int32, n int, slab *[]uint64) {
+	if len(s.counts) != 0 || n == 0 {
+		return
+	}
+	if len(*slab) < n {
+		*slab = make([]uint64, max(n, slabBuckets))
+	}
+	s.counts, *slab = (*slab)[:n:n], (*slab)[n:]
+	s.lo = lo
+}
+
+// slabBuckets is the size of presize's slab chunks (256 KiB).
+const slabBuckets = 1 << 15
+
 // addDuration is Add for an integer duration, with the common case (a
 // bucket inside the current range) inlined.
 func (s *Sketch) addDuration(d int64) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -520,7 +521,7 @@ func (c *cursor) nextPage() error {
 			c.dictID = dictCounter.Add(1)
 			dv := d.Page().Data()
 			vals, offs := dv.ByteArray()
-			c.dictV = c.dictV[:0]
+			c.dictV = slices.Grow(c.dictV[:0], max(len(offs)-1, 0))
 			for i := 0; i+1 < len(offs); i++ {
 				c.dictV = append(c.dictV, vals[offs[i]:offs[i+1]:offs[i+1]])
 			}
