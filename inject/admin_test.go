@@ -136,7 +136,7 @@ func TestAdminAPI(t *testing.T) {
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
 	s := serve(t, Config{Bundle: path, Verify: bundle.VerifyOptions{PublicKey: pub}, Upstream: up.URL, Service: "cart",
-		AdminTokenFile: tokenFile, Records: filepath.Join(dir, "records")})
+		AdminTokenFile: tokenFile, Records: filepath.Join(dir, "records"), BusyPoll: 50 * time.Microsecond})
 
 	st := status(t, s.admin)
 	if st.Bundle.Signer != "ci@test" || !strings.HasPrefix(st.Bundle.Digest, "sha256:") || len(st.Profiles) != 1 || st.Killed || !st.Injecting {
@@ -232,7 +232,7 @@ func TestAdminAPI(t *testing.T) {
 	code, body = adminDo(t, "GET", s.admin+"/metrics", "", "")
 	for _, want := range []string{"chaosgen_inject_requests_total", `chaosgen_inject_injections_total{profile="cart-abort",type="abort"}`,
 		"chaosgen_inject_active_faults", "chaosgen_inject_decision_seconds_bucket", "chaosgen_inject_guard_trips_total",
-		`chaosgen_inject_bundle_reloads_total{result="rejected"} 1`} {
+		`chaosgen_inject_bundle_reloads_total{result="rejected"} 1`, `chaosgen_inject_busy_polls_total{result="data"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -136,6 +136,14 @@ type testProxy struct{ URL string }
 // requests proxyServer hands off).
 func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*testProxy, *Injector) {
 	t.Helper()
+	p, inj, _ := proxyWithPoll(t, b, opts, upstream, 0)
+	return p, inj
+}
+
+// proxyWithPoll is proxyFor with busy polling (--busy-poll) for budget > 0;
+// it also returns the polling policy (nil when off).
+func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string, budget time.Duration) (*testProxy, *Injector, *busyPoll) {
+	t.Helper()
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -152,10 +160,12 @@ func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*t
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newProxyServer(inj.Handler(up), slog.New(slog.DiscardHandler), 30*time.Second, 5*time.Minute)
+	bp := newBusyPoll(budget)
+	up.bp = bp
+	s := newProxyServer(inj.Handler(up), slog.New(slog.DiscardHandler), 30*time.Second, 5*time.Minute, bp)
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
-	return &testProxy{URL: "http://" + ln.Addr().String()}, inj
+	return &testProxy{URL: "http://" + ln.Addr().String()}, inj, bp
 }
 
 func h2cClient() *http.Client {

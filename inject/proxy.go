@@ -47,6 +47,8 @@ type Upstream struct {
 	dialer net.Dialer
 	h2     *http.Transport
 
+	bp *busyPoll // shared with the proxy server; nil: no polling
+
 	mu   sync.Mutex
 	idle []*pconn
 }
@@ -196,7 +198,7 @@ func (up *Upstream) get(ctx context.Context) (*pconn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	c = newRawConn(c)
+	c = newRawConn(c, up.bp)
 	return &pconn{conn: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}, false, nil
 }
 

@@ -229,12 +229,7 @@ func TestPassThroughIdentical(t *testing.T) {
 	b := testBundle(
 		profile("never", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}),
 		profile("other", "payment", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}))
-	px, _ := proxyFor(t, b, Options{Service: "cart"}, up.URL)
-	type reqSpec struct {
-		method, path, body string
-		chunked            bool
-	}
-	reqs := []reqSpec{
+	reqs := []passSpec{
 		{"GET", "/json?a=1&b=%20x", "", false},
 		{"HEAD", "/json", "", false},
 		{"GET", "/nocontenttype", "", false},
@@ -249,8 +244,25 @@ func TestPassThroughIdentical(t *testing.T) {
 		{"GET", "/trailers", "", false},
 		{"GET", "/missing", "", false},
 	}
+	for _, poll := range []time.Duration{0, 500 * time.Microsecond} {
+		t.Run(fmt.Sprintf("busy-poll=%s", poll), func(t *testing.T) {
+			px, _, _ := proxyWithPoll(t, b, Options{Service: "cart"}, up.URL, poll)
+			checkPassThrough(t, up.URL, px.URL, reqs)
+		})
+	}
+}
+
+// passSpec is a request of TestPassThroughIdentical.
+type passSpec struct {
+	method, path, body string
+	chunked            bool
+}
+
+// checkPassThrough sends each request directly and through the proxy, over
+// HTTP/1.1 and h2c, and compares the responses.
+func checkPassThrough(t *testing.T, directURL, proxyURL string, reqs []passSpec) {
 	clients := map[string]*http.Client{"http1": {Transport: &http.Transport{DisableCompression: true}}, "h2c": h2cClient()}
-	do := func(c *http.Client, base string, s reqSpec) (*http.Response, []byte) {
+	do := func(c *http.Client, base string, s passSpec) (*http.Response, []byte) {
 		var body io.Reader
 		if s.body != "" {
 			body = strings.NewReader(s.body)
@@ -281,8 +293,8 @@ func TestPassThroughIdentical(t *testing.T) {
 	for name, c := range clients {
 		for _, s := range reqs {
 			t.Run(name+" "+s.method+" "+s.path, func(t *testing.T) {
-				direct, dbody := do(c, up.URL, s)
-				proxied, pbody := do(c, px.URL, s)
+				direct, dbody := do(c, directURL, s)
+				proxied, pbody := do(c, proxyURL, s)
 				if direct.StatusCode != proxied.StatusCode {
 					t.Errorf("status %d, direct %d", proxied.StatusCode, direct.StatusCode)
 				}

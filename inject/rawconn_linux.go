@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -25,14 +26,19 @@ type rawConn struct {
 	rerr error
 	rfn  func(fd uintptr) bool
 
+	bp      *busyPoll // nil: park at once
+	backoff int       // waits left without polling
+	polled  bool      // this Read has polled
+
 	wp   []byte // write in progress
 	wn   int
 	werr error
 	wfn  func(fd uintptr) bool
 }
 
-// newRawConn wraps c, or returns it as is when it has no raw socket.
-func newRawConn(c net.Conn) net.Conn {
+// newRawConn wraps c, or returns it as is when it has no raw socket. bp,
+// when not nil, lets its reads poll before they park (see busyPoll).
+func newRawConn(c net.Conn, bp *busyPoll) net.Conn {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return c
@@ -41,13 +47,15 @@ func newRawConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	r := &rawConn{Conn: c, rc: rc}
+	r := &rawConn{Conn: c, rc: rc, bp: bp}
 	r.rfn = r.doRead
 	r.wfn = r.doWrite
 	return r
 }
 
-func (r *rawConn) doRead(fd uintptr) bool {
+// readFD reads fd once into r.rp (again after EINTR); it reports false when
+// the socket has no data (EAGAIN).
+func (r *rawConn) readFD(fd uintptr) bool {
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.rp[0])), uintptr(len(r.rp)))
 		switch e {
@@ -67,11 +75,55 @@ func (r *rawConn) doRead(fd uintptr) bool {
 	}
 }
 
+// doRead is the read function given to the runtime: false parks the
+// goroutine until the socket is readable. The first time a Read finds the
+// socket empty it may poll (see busyPoll) before parking.
+func (r *rawConn) doRead(fd uintptr) bool {
+	if r.readFD(fd) {
+		return true
+	}
+	if r.bp == nil || r.polled {
+		return false
+	}
+	r.polled = true
+	return r.poll(fd)
+}
+
+// poll reads fd until data (or an error) comes or the budget is spent, if
+// the policy allows polling now; it reports whether the read is complete.
+func (r *rawConn) poll(fd uintptr) bool {
+	if r.backoff > 0 {
+		r.backoff--
+		return false
+	}
+	bp := r.bp
+	if !bp.acquire() {
+		return false
+	}
+	defer bp.release()
+	start := time.Now()
+	for {
+		if r.readFD(fd) {
+			bp.hits.Add(1)
+			return true
+		}
+		if time.Since(start) >= bp.budget {
+			r.backoff = pollBackoff
+			bp.misses.Add(1)
+			return false
+		}
+		if bp.inflight.Load() > 1 {
+			bp.misses.Add(1)
+			return false // another request came in
+		}
+	}
+}
+
 func (r *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.rp, r.rn, r.rerr = p, 0, nil
+	r.rp, r.rn, r.rerr, r.polled = p, 0, nil, false
 	err := r.rc.Read(r.rfn)
 	n := r.rn
 	if err == nil {
@@ -125,4 +177,12 @@ func (r *rawConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return r.Conn.Close()
+}
+
+// stopPolling makes c's reads park at once and leave the busy-poll
+// accounting (for a connection handed to net/http).
+func stopPolling(c net.Conn) {
+	if r, ok := c.(*rawConn); ok {
+		r.bp = nil
+	}
 }

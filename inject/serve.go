@@ -29,6 +29,7 @@ type Config struct {
 	RecordsMaxSize int64                // rotate record files at about this many bytes
 	RecordsMaxAge  time.Duration        // and after this long
 	Poll           time.Duration        // how often to check the bundle files for changes; default 1s
+	BusyPoll       time.Duration        // poll an empty socket this long before parking (see busyPoll); 0: off
 	Now            func() time.Time     // the clock; required
 	Hangup         <-chan os.Signal     // reload on every value (SIGHUP)
 	Logger         *slog.Logger         // nil: discard
@@ -97,7 +98,14 @@ func Serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	proxy := newProxyServer(inj.Handler(up), log, 30*time.Second, 5*time.Minute)
+	bp := newBusyPoll(c.BusyPoll)
+	up.bp = bp
+	if bp != nil {
+		for _, col := range bp.collectors() {
+			inj.metrics.reg.MustRegister(col)
+		}
+	}
+	proxy := newProxyServer(inj.Handler(up), log, 30*time.Second, 5*time.Minute, bp)
 	servers := []stopper{proxy}
 	errc := make(chan error, 2)
 	go func() { errc <- proxy.Serve(ln) }()

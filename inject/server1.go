@@ -38,12 +38,13 @@ type proxyServer struct {
 
 	mu       sync.Mutex
 	ln       net.Listener
+	bp       *busyPoll // nil: no busy polling
 	conns    map[*h1conn]struct{}
 	closed   atomic.Bool
 	shutdown chan struct{}
 }
 
-func newProxyServer(h http.Handler, log *slog.Logger, headTimeout, idleTimeout time.Duration) *proxyServer {
+func newProxyServer(h http.Handler, log *slog.Logger, headTimeout, idleTimeout time.Duration, bp *busyPoll) *proxyServer {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
@@ -52,6 +53,7 @@ func newProxyServer(h http.Handler, log *slog.Logger, headTimeout, idleTimeout t
 		idleTimeout: idleTimeout,
 		headTimeout: headTimeout,
 		log:         log,
+		bp:          bp,
 		conns:       map[*h1conn]struct{}{},
 		shutdown:    make(chan struct{}),
 	}
@@ -93,7 +95,7 @@ func (s *proxyServer) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		hc := &h1conn{s: s, c: newRawConn(c), remote: c.RemoteAddr().String()}
+		hc := &h1conn{s: s, c: newRawConn(c, s.bp), remote: c.RemoteAddr().String()}
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
@@ -315,7 +317,14 @@ func (c *h1conn) serve() {
 			c.c.SetReadDeadline(time.Time{}) // a body takes as long as it takes
 			c.deadline = time.Time{}
 		}
+		bp := c.s.bp
+		if bp != nil {
+			bp.inflight.Add(1)
+		}
 		next, hijacked := c.serveRequest(req)
+		if bp != nil {
+			bp.inflight.Add(-1)
+		}
 		if hijacked {
 			keep = false
 			return
@@ -406,6 +415,7 @@ func asciiEqualFold(b []byte, lower string) bool {
 // standard server.
 func (c *h1conn) handOff() {
 	c.c.SetReadDeadline(time.Time{})
+	stopPolling(c.c) // net/http serves it now, outside the busy-poll accounting
 	buffered, _ := c.br.Peek(c.br.Buffered())
 	pre := append(append([]byte(nil), buffered...), c.rd.pre...)
 	hc := &handedConn{Conn: c.c, r: io.MultiReader(bytes.NewReader(pre), c.c)}

@@ -7,11 +7,13 @@
 #   bench/inject/run.sh                 # full run (~3 minutes)
 #   DURATION=5s bench/inject/run.sh     # quicker, noisier
 #   RECORDS=1 bench/inject/run.sh       # the proxy also writes span records
+#   BUSY_POLL=100us bench/inject/run.sh # --busy-poll for the chaosgen-bp rows (default 50us)
 #
 # Installs wrk and nginx from apt when they are missing. Prints a table with
-# the added p50 latency at one connection and requests/s at 32 connections,
-# with ratios, and the load average (numbers taken while other work runs on
-# the machine are noisy).
+# the added p50 latency at one connection, the proxy's CPU time per request
+# at one connection, and requests/s at 32 connections, with ratios, and the
+# load average (numbers taken while other work runs on the machine are
+# noisy). The chaosgen-bp rows run the proxy with --busy-poll.
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -136,11 +138,12 @@ cat > "$WORK/bundle.json" <<'JSON'
 JSON
 ssh-keygen -q -Y sign -f "$WORK/key" -n chaosgen-bundle "$WORK/bundle.json"
 
-start_chaosgen() { # GOMAXPROCS ("" for the default)
+start_chaosgen() { # GOMAXPROCS ("" for the default) [extra flags...]
+	local gmp=$1; shift
 	local args=(inject --bundle "$WORK/bundle.json" --pub "$WORK/key.pub" --service bench
-		--listen 127.0.0.1:$CG_PORT --upstream http://127.0.0.1:$UP_PORT --admin 127.0.0.1:$ADMIN_PORT)
+		--listen 127.0.0.1:$CG_PORT --upstream http://127.0.0.1:$UP_PORT --admin 127.0.0.1:$ADMIN_PORT "$@")
 	[ -n "${RECORDS:-}" ] && args+=(--records "$WORK/records")
-	if [ -n "$1" ]; then GOMAXPROCS=$1 "$WORK/chaosgen" "${args[@]}" 2>"$WORK/chaosgen.log" &
+	if [ -n "$gmp" ]; then GOMAXPROCS=$gmp "$WORK/chaosgen" "${args[@]}" 2>"$WORK/chaosgen.log" &
 	else "$WORK/chaosgen" "${args[@]}" 2>"$WORK/chaosgen.log" & fi
 	CG_PID=$!
 	pids+=("$CG_PID")
@@ -152,16 +155,30 @@ stop_chaosgen() { kill "$CG_PID"; wait "$CG_PID" 2>/dev/null || true; }
 # to_us "45.12us" | "1.02ms" | "1.00s" -> microseconds
 to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1e6; else print n }'; }
 
-declare -A RPS P50 P99
-measure() { # key url conns threads
-	curl -fsS -o /dev/null "$2" || { echo "$2 does not answer"; exit 1; }
-	wrk -t"$4" -c"$3" -d2s "$2" >/dev/null # warm-up
-	local out; out=$(wrk -t"$4" -c"$3" -d"$DURATION" --latency "$2")
-	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "$out"; echo "errors during $1"; exit 1; fi
-	RPS[$1]=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-	P50[$1]=$(to_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
-	P99[$1]=$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-	printf '  %-22s c=%-3s %10.0f req/s  p50 %8.1f µs  p99 %8.1f µs\n' "$1" "$3" "${RPS[$1]}" "${P50[$1]}" "${P99[$1]}"
+# cpu_ticks PID... -> user+system clock ticks of the processes (all threads)
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+# nginx_workers NAME -> the worker pids of nginx instance NAME
+nginx_workers() { pgrep -P "$(cat "$WORK/nginx-$1.pid")" | tr '\n' ' '; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+declare -A RPS P50 P99 CPU
+measure() { # key url conns threads [pids whose CPU time per request to report]
+	local key=$1 url=$2 conns=$3 threads=$4; shift 4
+	curl -fsS -o /dev/null "$url" || { echo "$url does not answer"; exit 1; }
+	wrk -t"$threads" -c"$conns" -d2s "$url" >/dev/null # warm-up
+	local t0=0; [ $# -gt 0 ] && t0=$(cpu_ticks "$@")
+	local out; out=$(wrk -t"$threads" -c"$conns" -d"$DURATION" --latency "$url")
+	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "$out"; echo "errors during $key"; exit 1; fi
+	RPS[$key]=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	P50[$key]=$(to_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+	P99[$key]=$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+	local cpu=""
+	if [ $# -gt 0 ]; then
+		local reqs; reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+		CPU[$key]=$(awk -v t="$(( $(cpu_ticks "$@") - t0 ))" -v u="$TICK_US" -v n="$reqs" 'BEGIN { printf "%.1f", t * u / n }')
+		cpu=$(printf '  proxy CPU %5.1f µs/req' "${CPU[$key]}")
+	fi
+	printf '  %-22s c=%-3s %10.0f req/s  p50 %8.1f µs  p99 %8.1f µs%s\n' "$key" "$conns" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "$cpu"
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -174,11 +191,19 @@ RP_PID=$!; pids+=("$RP_PID"); sleep 0.3
 for c in 1 "$CONNS"; do
 	t=$([ "$c" = 1 ] && echo 1 || echo "$THREADS")
 	measure "direct/c$c" "http://127.0.0.1:$UP_PORT/x" "$c" "$t"
-	measure "nginx/c$c" "http://127.0.0.1:$NGX_PORT/x" "$c" "$t"
-	measure "chaosgen/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t"
-	measure "reverseproxy/c$c" "http://127.0.0.1:$RP_PORT/x" "$c" "$t"
+	# shellcheck disable=SC2046 # a list of pids
+	measure "nginx/c$c" "http://127.0.0.1:$NGX_PORT/x" "$c" "$t" $(nginx_workers proxy-auto)
+	measure "chaosgen/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t" "$CG_PID"
+	measure "reverseproxy/c$c" "http://127.0.0.1:$RP_PORT/x" "$c" "$t" "$RP_PID"
 done
 kill "$RP_PID"; wait "$RP_PID" 2>/dev/null || true
+stop_chaosgen
+BUSY_POLL=${BUSY_POLL:-50us}
+start_chaosgen "" --busy-poll "$BUSY_POLL"
+for c in 1 "$CONNS"; do
+	t=$([ "$c" = 1 ] && echo 1 || echo "$THREADS")
+	measure "chaosgen-bp/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t" "$CG_PID"
+done
 stop_chaosgen
 stop_nginx proxy-auto
 
@@ -187,8 +212,15 @@ start_nginx proxy-1
 start_chaosgen 1
 for c in 1 "$CONNS"; do
 	t=$([ "$c" = 1 ] && echo 1 || echo "$THREADS")
-	measure "nginx-1w/c$c" "http://127.0.0.1:$NGX_PORT/x" "$c" "$t"
-	measure "chaosgen-1p/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t"
+	# shellcheck disable=SC2046 # a list of pids
+	measure "nginx-1w/c$c" "http://127.0.0.1:$NGX_PORT/x" "$c" "$t" $(nginx_workers proxy-1)
+	measure "chaosgen-1p/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t" "$CG_PID"
+done
+stop_chaosgen
+start_chaosgen 1 --busy-poll "$BUSY_POLL"
+for c in 1 "$CONNS"; do
+	t=$([ "$c" = 1 ] && echo 1 || echo "$THREADS")
+	measure "chaosgen-1p-bp/c$c" "http://127.0.0.1:$CG_PORT/x" "$c" "$t" "$CG_PID"
 done
 stop_chaosgen
 stop_nginx proxy-1
@@ -197,20 +229,20 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f µs", a - b }'; }
 echo
-echo "| setup | p50 @1 conn | added p50 vs direct | req/s @$CONNS conns | req/s vs nginx |"
-echo "|---|---|---|---|---|"
-for k in direct nginx chaosgen reverseproxy; do
-	printf '| %s | %.1f µs | %s | %.0f | %s |\n' "$k" "${P50[$k/c1]}" "$(add "${P50[$k/c1]}" "${P50[direct/c1]}")" \
-		"${RPS[$k/c$CONNS]}" "$(r "${RPS[$k/c$CONNS]}" "${RPS[nginx/c$CONNS]}")"
-done
-for k in nginx-1w chaosgen-1p; do
-	printf '| %s | %.1f µs | %s | %.0f | %s |\n' "$k" "${P50[$k/c1]}" "$(add "${P50[$k/c1]}" "${P50[direct/c1]}")" \
-		"${RPS[$k/c$CONNS]}" "$(r "${RPS[$k/c$CONNS]}" "${RPS[nginx-1w/c$CONNS]}")"
-done
+echo "| setup | p50 @1 conn | added p50 vs direct | proxy CPU/req @1 conn | req/s @$CONNS conns | req/s vs nginx |"
+echo "|---|---|---|---|---|---|"
+row() { # key reference-for-req/s
+	local cpu=${CPU[$1/c1]:-}
+	printf '| %s | %.1f µs | %s | %s | %.0f | %s |\n' "$1" "${P50[$1/c1]}" "$(add "${P50[$1/c1]}" "${P50[direct/c1]}")" \
+		"${cpu:+$cpu µs}" "${RPS[$1/c$CONNS]}" "$(r "${RPS[$1/c$CONNS]}" "${RPS[$2/c$CONNS]}")"
+}
+for k in direct nginx chaosgen chaosgen-bp reverseproxy; do row "$k" nginx; done
+for k in nginx-1w chaosgen-1p chaosgen-1p-bp; do row "$k" nginx-1w; done
 echo
-echo "targets: chaosgen added p50 at 1 conn <= 40 µs: $(add "${P50[chaosgen/c1]}" "${P50[direct/c1]}");" \
+echo "targets: chaosgen added p50 at 1 conn <= 40 µs: $(add "${P50[chaosgen/c1]}" "${P50[direct/c1]}")" \
+	"(--busy-poll $BUSY_POLL: $(add "${P50[chaosgen-bp/c1]}" "${P50[direct/c1]}"); nginx: $(add "${P50[nginx/c1]}" "${P50[direct/c1]}"));" \
 	"req/s at $CONNS conns >= 0.70x nginx: $(r "${RPS[chaosgen/c$CONNS]}" "${RPS[nginx/c$CONNS]}")" \
-	"(one core: $(r "${RPS[chaosgen-1p/c$CONNS]}" "${RPS[nginx-1w/c$CONNS]}"))"
+	"(--busy-poll: $(r "${RPS[chaosgen-bp/c$CONNS]}" "${RPS[nginx/c$CONNS]}"); one core: $(r "${RPS[chaosgen-1p/c$CONNS]}" "${RPS[nginx-1w/c$CONNS]}"), with --busy-poll $(r "${RPS[chaosgen-1p-bp/c$CONNS]}" "${RPS[nginx-1w/c$CONNS]}"))"
 echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER ($(nproc) CPUs)"
 [ -n "${RECORDS:-}" ] && echo "records: on"
 exit 0

@@ -53,6 +53,8 @@ keeps running. See docs/inject.md.`,
 				return usagef("inject: --upstream is required")
 			case o.Service == "":
 				return usagef("inject: --service is required")
+			case o.BusyPoll < 0 || o.BusyPoll > maxBusyPoll:
+				return usagef("inject: --busy-poll %s: want 0 (off) to %s; 20us-100us is typical", o.BusyPoll, maxBusyPoll)
 			}
 			level := slog.LevelInfo
 			if o.verbose {
@@ -87,6 +89,11 @@ keeps running. See docs/inject.md.`,
 	f.StringVar(&o.Records, "records", "", "directory for span records (Parquet, schema v1); empty: no records")
 	f.Int64Var(&o.RecordsMaxSize, "records-max-size", 64<<20, "rotate a record file at about this many bytes (before compression)")
 	f.DurationVar(&o.RecordsMaxAge, "records-max-age", time.Minute, "rotate a record file after this long")
+	f.DurationVar(&o.BusyPoll, "busy-poll", 0, "poll an empty socket this long before sleeping, while the proxy is nearly idle: lower latency for CPU time (see docs/inject.md); 0: off")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log upstream errors and other details")
 	return cmd
 }
+
+// maxBusyPoll bounds --busy-poll: longer polls burn CPU for waits that
+// sleeping serves as well.
+const maxBusyPoll = 10 * time.Millisecond

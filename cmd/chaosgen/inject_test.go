@@ -30,6 +30,7 @@ func TestInjectCLIRefuses(t *testing.T) {
 		{"unsigned", []string{"--bundle", "unsigned.json", "--pub", "alice.pub"}, 3},
 		{"no-key", []string{"--bundle", "bundle.json"}, 2},
 		{"identity-without-file", []string{"--bundle", "bundle.json", "--pub", "alice.pub", "--identity", "x"}, 2},
+		{"busy-poll-too-long", []string{"--bundle", "bundle.json", "--pub", "alice.pub", "--busy-poll", "50ms"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runBundleCLI(t, f.dir, append(base, tc.args...)...)
