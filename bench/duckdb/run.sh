@@ -9,8 +9,10 @@
 #   WINDOW    window length for both (default 1m)
 #   THREADS   DuckDB threads (default 0: all cores); analyze uses one
 #             worker per CPU
-#   DISTINCT  1: also time DuckDB's count(DISTINCT trace_id) per edge as a
-#             second query (default 0)
+#   DISTINCT  1: also time DuckDB's distinct traces per edge (analyze's
+#             criticality) as a second query, with approx_count_distinct
+#             (HyperLogLog, like analyze); exact: with count(DISTINCT);
+#             default 0
 #   SYNTH_DAYS, SYNTH_RPS  synth's --days and --rps when SPANS is generated
 #             (default 1 and 10.5: about 10M spans)
 #   ANALYZE_FLAGS  extra analyze flags (default --no-models: the same
@@ -96,6 +98,7 @@ command -v "${CC:-gcc}" >/dev/null || die "cgo needs a C compiler (${CC:-gcc}); 
 echo "== DuckDB: $RUNS runs =="
 dargs=(--file "$SPANS" --runs "$RUNS" --window "$WINDOW" --threads "$THREADS")
 [[ $DISTINCT == 1 ]] && dargs+=(--distinct)
+[[ $DISTINCT == exact ]] && dargs+=(--distinct --exact)
 /usr/bin/time -f '%e %M' -o "$tmp/dtime.txt" "$DUCK" "${dargs[@]}" | tee "$tmp/duckdb.txt"
 read -r _ D_RSS <"$tmp/dtime.txt"
 line=$(grep -E '^duckdb spans/s=' "$tmp/duckdb.txt") || die "no result line from duckdb-bench"
@@ -133,6 +136,8 @@ fi
 	}'
 	if [[ -n $WD_LINE ]]; then
 		WD_RATE=$(kv spans/s "$WD_LINE")
+		WD_HOW=$(sed -n 's/^distinct traces per edge: //p' "$tmp/duckdb.txt" | head -n 1)
+		echo "second DuckDB query: distinct traces per edge with ${WD_HOW:-?}"
 		awk -v cr="$C_RATE" -v dr="$WD_RATE" 'BEGIN {
 			printf "%-36s %14.0f\n", "DuckDB + distinct traces spans/s", dr
 			printf "%-36s %14.2f\n", "ratio chaosgen/(DuckDB + distinct)", cr / dr
