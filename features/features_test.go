@@ -442,6 +442,42 @@ func TestBuildOptions(t *testing.T) {
 	}
 }
 
+func TestBucketOfDurationMatchesBucketOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	check := func(d int64) {
+		if d <= 0 {
+			return
+		}
+		if got, want := bucketOfDuration(d), bucketOf(float64(d)); got != want {
+			t.Fatalf("bucketOfDuration(%d) = %d, bucketOf = %d", d, got, want)
+		}
+	}
+	for d := int64(1); d < 1<<16; d++ {
+		check(d)
+	}
+	for range 1_000_000 {
+		check(int64(math.Exp(r.Float64() * 43))) // up to ~5e18
+		check(1 + r.Int64N(1e12))
+		check(r.Int64())
+	}
+	// around every bucket bound within int64 range, and the slice edges
+	for i := int32(0); i < boundsLo+int32(len(bucketBounds)); i++ {
+		b := bucketBounds[i-boundsLo]
+		if b >= math.MaxInt64/2 {
+			break
+		}
+		for _, d := range []int64{int64(b) - 1, int64(b), int64(b) + 1, int64(math.Ceil(b))} {
+			check(d)
+		}
+	}
+	for e := range 63 {
+		for _, d := range []int64{1 << e, 1<<e - 1, 1<<e + 1, 1<<e | 1<<max(e-8, 0)} {
+			check(d)
+		}
+	}
+	check(math.MaxInt64)
+}
+
 func TestBucketOfMatchesLog(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	check := func(x float64) {

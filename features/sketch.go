@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"math/bits"
 )
 
 // RelativeAccuracy is the sketch's guarantee: a quantile it returns is within
@@ -70,6 +71,46 @@ var (
 		return b
 	}()
 )
+
+// durBucketBits is how many bits after an integer's leading one select its
+// entry in durBuckets: 2^8 slices per octave, each narrower (a factor of at
+// most 1+2^-8) than a bucket (a factor γ ≈ 1.0202), so a slice holds at most
+// one bucket bound.
+const durBucketBits = 8
+
+// durBuckets[e<<durBucketBits | m] is bucketOf of the smallest integer whose
+// leading one is bit e and whose next durBucketBits bits are m (the slice's
+// lower end). A duration d in the slice is in that bucket or, when it lies
+// above the bucket's upper bound, the next one.
+var durBuckets = func() []int32 {
+	t := make([]int32, 63<<durBucketBits)
+	for e := range 63 {
+		for m := range 1 << durBucketBits {
+			lo := uint64(1) << e
+			if e >= durBucketBits {
+				lo |= uint64(m) << (e - durBucketBits)
+			} else {
+				lo |= uint64(m) >> (durBucketBits - e) // the bits below bit 0 are dropped
+			}
+			t[e<<durBucketBits|m] = bucketOf(float64(lo))
+		}
+	}
+	return t
+}()
+
+// bucketOfDuration is bucketOf(float64(d)) for d > 0, from a table: a load,
+// a comparison and no data-dependent loop (bucketOf's corrections are
+// mispredicted branches, the larger part of its time).
+func bucketOfDuration(d int64) int32 {
+	lz := bits.LeadingZeros64(uint64(d))
+	e := 63 - lz
+	m := uint64(d) << lz << 1 >> (64 - durBucketBits) // the bits after the leading one
+	i := durBuckets[e<<durBucketBits|int(m)]
+	if float64(d) > bucketBounds[i-boundsLo] {
+		i++
+	}
+	return i
+}
 
 // Add records one value.
 func (s *Sketch) Add(x float64) {
@@ -147,7 +188,7 @@ func (s *Sketch) addDuration(d int64) {
 		s.zero++
 		return
 	}
-	i := bucketOf(float64(d))
+	i := bucketOfDuration(d)
 	if k := i - s.lo; k >= 0 && int(k) < len(s.counts) {
 		s.n++
 		s.counts[k]++
