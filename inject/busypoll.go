@@ -25,7 +25,8 @@ import (
 //     request is in flight (its own, waiting for the upstream, or none,
 //     waiting for a client's next request): under load, reads find data or
 //     other goroutines need the CPU, and nothing polls (the net/http
-//     fallback's requests, h2c and the like, are not counted);
+//     fallback's requests, h2c and the like, are not counted; their client
+//     connections never poll);
 //   - never with GOMAXPROCS 1: the poller would hold the only P, and the
 //     runtime does not look for other sockets' data while it runs (measured:
 //     0.40x the requests/s at 32 connections);
