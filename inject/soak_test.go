@@ -28,6 +28,20 @@ func soakDuration(t *testing.T) time.Duration {
 	return 10 * time.Second
 }
 
+// soakBusyPoll is the proxy's --busy-poll in the soak test: CHAOSGEN_SOAK_BUSY_POLL,
+// default 0 (off).
+func soakBusyPoll(t *testing.T) time.Duration {
+	v := os.Getenv("CHAOSGEN_SOAK_BUSY_POLL")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("CHAOSGEN_SOAK_BUSY_POLL: %v", err)
+	}
+	return d
+}
+
 // TestSoak runs requests through the proxy at 0% faults while the bundle
 // is reloaded every second (alternately by rewriting the files, picked up
 // by the poll, and by POST /reload): not one request may fail.
@@ -57,7 +71,7 @@ func TestSoak(t *testing.T) {
 	path, pub := signed(t, dir, mk(0))
 	os.WriteFile(dir+"/token", []byte("tok"), 0o600)
 	s := serve(t, Config{Bundle: path, Verify: bundle.VerifyOptions{PublicKey: pub}, Upstream: up.URL, Service: "cart",
-		AdminTokenFile: dir + "/token", Records: dir + "/records", Poll: time.Second})
+		AdminTokenFile: dir + "/token", Records: dir + "/records", Poll: time.Second, BusyPoll: soakBusyPoll(t)})
 
 	const workers = 8
 	const maxRequests = 3_000_000

@@ -6,8 +6,9 @@
 #
 #   bench/inject/soak.sh            # 60 s
 #   CHAOSGEN_SOAK=5m bench/inject/soak.sh
+#   CHAOSGEN_SOAK_BUSY_POLL=50us bench/inject/soak.sh   # the proxy with --busy-poll
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CHAOSGEN_SOAK=${CHAOSGEN_SOAK:-60s}
-echo "soak: $CHAOSGEN_SOAK, load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+echo "soak: $CHAOSGEN_SOAK, busy poll ${CHAOSGEN_SOAK_BUSY_POLL:-off}, load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 go test -count=1 -run '^TestSoak$' -v -timeout 30m ./inject/ | grep -E 'soak:|^(---|ok|FAIL|PASS)|failed'
