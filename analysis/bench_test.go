@@ -5,8 +5,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/features"
+	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/synth"
 )
 
@@ -36,9 +39,58 @@ func loadBenchSpans(tb testing.TB) string {
 
 // BenchmarkAnalyze runs the analyze stage end to end from Parquet: reading,
 // features, sha256 of the input, writing the outputs, and (sub-benchmark
-// "models") the forecasts, the isolation forest and the findings.
+// "models") the forecasts, the isolation forest and the findings. The
+// sub-benchmarks "scan" (reading the columns features need, page by page,
+// into batches, nothing else), "build" (features.Build: scan and
+// aggregation) and "sha256" (the input digest) time the parts, for the
+// breakdown in docs/analysis.md.
 func BenchmarkAnalyze(b *testing.B) {
 	spans := loadBenchSpans(b)
+	b.Run("scan", func(b *testing.B) {
+		var rows atomic.Int64
+		for b.Loop() {
+			files, err := ingest.Open([]string{spans})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows.Store(0)
+			_, err = files.Scan(context.Background(), ingest.ScanOptions{Columns: features.Columns},
+				func(_ int, batch *ingest.Batch) error { rows.Add(int64(batch.N)); return nil })
+			files.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(rows.Load())*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+	})
+	b.Run("build", func(b *testing.B) {
+		var rows int64
+		for b.Loop() {
+			files, err := ingest.Open([]string{spans})
+			if err != nil {
+				b.Fatal(err)
+			}
+			t, err := features.Build(context.Background(), files, features.Options{})
+			files.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows = t.Rows
+		}
+		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+	})
+	b.Run("sha256", func(b *testing.B) {
+		st, err := os.Stat(spans)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(st.Size())
+		for b.Loop() {
+			if _, err := sha256File(spans); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, c := range []struct {
 		name     string
 		noModels bool
