@@ -127,6 +127,9 @@ func Serve(ctx context.Context, c Config) error {
 	log.Info("injecting", "proxy", ln.Addr().String(), "upstream", c.Upstream, "admin", adminAddr,
 		"service", c.Service, "bundle", b.Metadata.Name, "digest", sig.Digest, "signer", sig.Principal,
 		"profiles", len(b.Profiles), "mutations", token != "")
+	if bp != nil {
+		log.Info("busy polling", "budget", c.BusyPoll.String(), "note", "polls only with GOMAXPROCS >= 2 and at most one request in flight")
+	}
 	if c.Ready != nil {
 		c.Ready(ln.Addr().String(), adminAddr)
 	}
