@@ -11,6 +11,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -226,6 +227,92 @@ func TestForeignFile(t *testing.T) {
 		t.Fatalf("ReadFile on a foreign file (-want +got):\n%s", diff)
 	}
 	checkScanMatches(t, path, want)
+}
+
+// arrowSpan is how Arrow (pyarrow) and Spark write span files by default:
+// every column dictionary-encoded, numeric and boolean ones too, and
+// nullable columns; some writers (Parquet v2) delta-encode timestamps and
+// unique strings.
+type arrowSpan struct {
+	TraceID       string `parquet:"trace_id,dict"`
+	SpanID        string `parquet:"span_id,delta"`
+	ParentSpanID  string `parquet:"parent_span_id,delta"`
+	Caller        string `parquet:"caller,dict"`
+	Callee        string `parquet:"callee,dict"`
+	Operation     string `parquet:"operation,dict"`
+	Depth         int32  `parquet:"depth,dict"`
+	StartUnixNano int64  `parquet:"start_unix_nano,delta"`
+	DurationNano  int64  `parquet:"duration_nano,dict"`
+	StatusCode    int32  `parquet:"status_code,dict"`
+	Error         bool   `parquet:"error,dict"`
+	RetryCount    *int32 `parquet:"retry_count,optional,dict"`
+	TimedOut      *bool  `parquet:"timed_out,optional,dict"`
+	Fallback      bool   `parquet:"fallback"`
+}
+
+func TestDictionaryEncodedNumbers(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	spans := randomSpans(r, 700)
+	rows := make([]arrowSpan, len(spans))
+	want := make([]Span, len(spans))
+	for i, s := range spans {
+		rows[i] = arrowSpan{TraceID: s.TraceID, SpanID: s.SpanID, ParentSpanID: s.ParentSpanID, Caller: s.Caller,
+			Callee: s.Callee, Operation: s.Operation, Depth: s.Depth, StartUnixNano: s.StartUnixNano,
+			DurationNano: s.DurationNano, StatusCode: s.StatusCode, Error: s.Error, Fallback: s.Fallback}
+		want[i] = Span{TraceID: s.TraceID, SpanID: s.SpanID, ParentSpanID: s.ParentSpanID, Caller: s.Caller,
+			Callee: s.Callee, Operation: s.Operation, Depth: s.Depth, StartUnixNano: s.StartUnixNano,
+			DurationNano: s.DurationNano, StatusCode: s.StatusCode, Error: s.Error, Fallback: s.Fallback}
+		if i%4 != 0 { // every fourth row has null markers
+			rc, to := s.RetryCount, s.TimedOut
+			rows[i].RetryCount, rows[i].TimedOut = &rc, &to
+			want[i].RetryCount, want[i].TimedOut = rc, to
+		}
+	}
+	path := filepath.Join(t.TempDir(), "arrow.parquet")
+	// small pages and row groups: many dictionaries, and durations (unique)
+	// outgrow theirs mid-chunk
+	if err := parquet.WriteFile(path, rows, parquet.MaxRowsPerRowGroup(300), parquet.PageBufferSize(256)); err != nil {
+		t.Fatal(err)
+	}
+	checkDictionaryEncoded(t, path, "depth", "duration_nano", "status_code", "retry_count", "error", "timed_out")
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" { // no stack column: an empty list
+		t.Fatalf("ReadFile (-want +got):\n%s", diff)
+	}
+	checkScanMatches(t, path, want)
+}
+
+// checkDictionaryEncoded fails unless the file's first row group stores
+// each named column with a dictionary.
+func checkDictionaryEncoded(t *testing.T, path string, cols ...string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range cols {
+		found := false
+		for _, c := range pf.Metadata().RowGroups[0].Columns {
+			if c.MetaData.PathInSchema[0] == name {
+				found = true
+				if c.MetaData.DictionaryPageOffset == 0 {
+					t.Errorf("column %s has no dictionary: the test does not test what it should", name)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("column %s not in the file", name)
+		}
+	}
 }
 
 type noDepth struct {

@@ -461,8 +461,13 @@ type cursor struct {
 	idx    []int32
 	dict   parquet.Dictionary
 	dictID uint64
-	dictV  [][]byte
-	held   []parquet.Page
+	dictV  [][]byte // a string column's dictionary
+	// a numeric or boolean column's dictionary (other tools, e.g. Arrow and
+	// Spark, dictionary-encode every column by default)
+	dictI32  []int32
+	dictI64  []int64
+	dictBool []bool
+	held     []parquet.Page
 }
 
 // releaseHeld returns the pages that the last batch no longer needs to
@@ -520,6 +525,21 @@ func (c *cursor) nextPage() error {
 			c.dict = d
 			c.dictID = dictCounter.Add(1)
 			dv := d.Page().Data()
+			switch c.col.Kind() {
+			case KindInt32:
+				c.dictI32 = dv.Int32()
+				return nil
+			case KindInt64:
+				c.dictI64 = dv.Int64()
+				return nil
+			case KindBool:
+				bits, n := dv.Boolean(), d.Len()
+				c.dictBool = slices.Grow(c.dictBool[:0], n)[:n]
+				for i := range c.dictBool {
+					c.dictBool[i] = bits[i>>3]>>(i&7)&1 != 0
+				}
+				return nil
+			}
 			vals, offs := dv.ByteArray()
 			c.dictV = slices.Grow(c.dictV[:0], max(len(offs)-1, 0))
 			for i := 0; i+1 < len(offs); i++ {
@@ -608,6 +628,13 @@ func (c *cursor) fill(b *Batch, n int) error {
 			out += k
 			continue
 		}
+		if c.idx != nil { // a dictionary-encoded numeric or boolean column
+			if err := c.copyDict(b, out, k, &nullIdx); err != nil {
+				return err
+			}
+			out += k
+			continue
+		}
 		if c.def == nil && c.copyDense(b, out, k) {
 			c.pos += k
 			c.vpos += k
@@ -657,6 +684,44 @@ func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, nullIdx *int32
 
 // copyDense copies k non-null numeric values in bulk; false when the column
 // kind has no bulk path or the page is short (setValue then reports it).
+// copyDict copies k values of a dictionary-encoded numeric or boolean
+// column, looking up their indexes.
+func (c *cursor) copyDict(b *Batch, out, k int, nullIdx *int32) error {
+	var dl int
+	switch c.col.Kind() {
+	case KindInt32:
+		dl = len(c.dictI32)
+	case KindInt64:
+		dl = len(c.dictI64)
+	case KindBool:
+		dl = len(c.dictBool)
+	}
+	for i := 0; i < k; i++ {
+		if c.def != nil && c.def[c.pos+i] < c.maxDef {
+			c.setNull(b, out+i, nullIdx)
+			continue
+		}
+		if c.vpos >= len(c.idx) {
+			return fmt.Errorf("%w: page has fewer values than levels", ErrCorrupt)
+		}
+		x := int(c.idx[c.vpos])
+		if x < 0 || x >= dl {
+			return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, x, dl)
+		}
+		switch c.col.Kind() {
+		case KindInt32:
+			b.I32[c.col][out+i] = c.dictI32[x]
+		case KindInt64:
+			b.I64[c.col][out+i] = c.dictI64[x]
+		case KindBool:
+			b.Bool[c.col][out+i] = c.dictBool[x]
+		}
+		c.vpos++
+	}
+	c.pos += k
+	return nil
+}
+
 func (c *cursor) copyDense(b *Batch, out, k int) bool {
 	v := c.vpos
 	switch c.col.Kind() {
