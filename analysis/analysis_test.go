@@ -7,8 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/synth"
@@ -203,5 +207,46 @@ func TestFailedRunKeepsOldOutput(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), []string{empty}, filepath.Join(dir, "out2"), Options{}); err == nil || !strings.Contains(err.Error(), "no usable span rows") {
 		t.Errorf("empty input: %v", err)
+	}
+}
+
+// TestForeignWriterDuckDB reads and analyzes the same spans as chaosgen
+// wrote them and as DuckDB rewrote them (testdata/README.md): every column
+// optional, dictionary-encoded integers, another row order. Both must read
+// to the same spans and give byte-identical features.
+func TestForeignWriterDuckDB(t *testing.T) {
+	own, duck := filepath.Join("testdata", "synth-seed7.parquet"), filepath.Join("testdata", "synth-seed7-duckdb.parquet")
+	a, err := ingest.ReadFile(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ingest.ReadFile(duck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d spans from chaosgen's file, %d from DuckDB's", len(a), len(b))
+	}
+	bySpan := func(x, y ingest.Span) int { return strings.Compare(x.SpanID, y.SpanID) }
+	slices.SortFunc(a, bySpan)
+	slices.SortFunc(b, bySpan)
+	for i := range a {
+		if diff := cmp.Diff(a[i], b[i], cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("span %s differs (-chaosgen +duckdb):\n%s", a[i].SpanID, diff)
+		}
+	}
+
+	dir := t.TempDir()
+	outA, outB := filepath.Join(dir, "own"), filepath.Join(dir, "duck")
+	if _, err := Run(context.Background(), []string{own}, outA, Options{NoModels: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), []string{duck}, outB, Options{NoModels: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{EdgesFile, WindowsFile} {
+		if !bytes.Equal(read(t, filepath.Join(outA, f)), read(t, filepath.Join(outB, f))) {
+			t.Errorf("%s differs between chaosgen's and DuckDB's file", f)
+		}
 	}
 }
