@@ -9,8 +9,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // DefaultBatchRows is the number of rows in one Batch.
@@ -268,10 +271,45 @@ func (o *openFile) checkSchema() error {
 		if got := physical(col.Type().Kind()); got != c.Kind() {
 			return &SchemaError{File: o.path, Column: c.Name(), Msg: fmt.Sprintf("has type %s, want %s", col.Type().Kind(), c.Kind())}
 		}
+		if unit := coarseTimeUnit(col.Type()); unit != "" {
+			// read as nanoseconds, they would be off by a factor of 1000 or
+			// more, silently
+			return &SchemaError{File: o.path, Column: c.Name(), Msg: fmt.Sprintf("holds %s, want nanoseconds (INT64, or TIMESTAMP/TIME in NANOS)", unit)}
+		}
 		o.leaf[c] = col.Index()
 		o.opt[c] = col.Optional()
 	}
 	return nil
+}
+
+// coarseTimeUnit describes t when it is a timestamp or time type in a unit
+// coarser than nanoseconds (logical or legacy converted type), else "".
+func coarseTimeUnit(t parquet.Type) string {
+	if lt := t.LogicalType(); lt != nil {
+		var unit *format.TimeUnit
+		switch v := lt.Value.(type) {
+		case *format.TimestampType:
+			unit = &v.Unit
+		case *format.TimeType:
+			unit = &v.Unit
+		}
+		if unit != nil && unit.Value != nil && unit.Value.Duration() > time.Nanosecond {
+			return lt.String()
+		}
+	}
+	if ct := t.ConvertedType(); ct != nil {
+		switch *ct {
+		case deprecated.TimestampMillis:
+			return "TIMESTAMP_MILLIS"
+		case deprecated.TimestampMicros:
+			return "TIMESTAMP_MICROS"
+		case deprecated.TimeMillis:
+			return "TIME_MILLIS"
+		case deprecated.TimeMicros:
+			return "TIME_MICROS"
+		}
+	}
+	return ""
 }
 
 func checkList(path string, col *parquet.Column) error {
