@@ -334,55 +334,43 @@ type depthInt64 struct {
 	Depth int64 `parquet:"depth"`
 }
 
+// minimalCols are the required columns but the start time, for files that
+// vary only that.
+type minimalCols struct {
+	TraceID      string `parquet:"trace_id"`
+	SpanID       string `parquet:"span_id"`
+	ParentSpanID string `parquet:"parent_span_id"`
+	Caller       string `parquet:"caller"`
+	Callee       string `parquet:"callee"`
+	Operation    string `parquet:"operation"`
+	Depth        int32  `parquet:"depth"`
+	DurationNano int64  `parquet:"duration_nano"`
+	StatusCode   int32  `parquet:"status_code"`
+	Error        bool   `parquet:"error"`
+}
+
 type startString struct {
-	TraceID       string `parquet:"trace_id"`
-	SpanID        string `parquet:"span_id"`
-	ParentSpanID  string `parquet:"parent_span_id"`
-	Caller        string `parquet:"caller"`
-	Callee        string `parquet:"callee"`
-	Operation     string `parquet:"operation"`
-	Depth         int32  `parquet:"depth"`
+	minimalCols
 	StartUnixNano string `parquet:"start_unix_nano"`
-	DurationNano  int64  `parquet:"duration_nano"`
-	StatusCode    int32  `parquet:"status_code"`
-	Error         bool   `parquet:"error"`
 }
 
 // startMicros is a file whose start times are an Arrow/Spark timestamp in
 // microseconds: read as nanoseconds they would be 1000x off.
 type startMicros struct {
-	TraceID       string    `parquet:"trace_id"`
-	SpanID        string    `parquet:"span_id"`
-	ParentSpanID  string    `parquet:"parent_span_id"`
-	Caller        string    `parquet:"caller"`
-	Callee        string    `parquet:"callee"`
-	Operation     string    `parquet:"operation"`
-	Depth         int32     `parquet:"depth"`
+	minimalCols
 	StartUnixNano time.Time `parquet:"start_unix_nano,timestamp(microsecond)"`
-	DurationNano  int64     `parquet:"duration_nano"`
-	StatusCode    int32     `parquet:"status_code"`
-	Error         bool      `parquet:"error"`
 }
 
 // startNanos is the same with a timestamp in nanoseconds: accepted.
 type startNanos struct {
-	TraceID       string    `parquet:"trace_id"`
-	SpanID        string    `parquet:"span_id"`
-	ParentSpanID  string    `parquet:"parent_span_id"`
-	Caller        string    `parquet:"caller"`
-	Callee        string    `parquet:"callee"`
-	Operation     string    `parquet:"operation"`
-	Depth         int32     `parquet:"depth"`
+	minimalCols
 	StartUnixNano time.Time `parquet:"start_unix_nano,timestamp(nanosecond)"`
-	DurationNano  int64     `parquet:"duration_nano"`
-	StatusCode    int32     `parquet:"status_code"`
-	Error         bool      `parquet:"error"`
 }
 
 func TestTimestampNanosAccepted(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "nanos.parquet")
 	start := time.Unix(1767225600, 123456789)
-	if err := parquet.WriteFile(p, []startNanos{{TraceID: "t", SpanID: "s", Callee: "a", StartUnixNano: start, DurationNano: 5}}); err != nil {
+	if err := parquet.WriteFile(p, []startNanos{{minimalCols: minimalCols{TraceID: "t", SpanID: "s", Callee: "a", DurationNano: 5}, StartUnixNano: start}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadFile(p)
@@ -430,14 +418,14 @@ func TestBadInput(t *testing.T) {
 		}()},
 		{"wrong-type-string", func() string {
 			p := filepath.Join(dir, "wrong-type-string.parquet")
-			if err := parquet.WriteFile(p, []startString{{Callee: "a"}}); err != nil {
+			if err := parquet.WriteFile(p, []startString{{minimalCols: minimalCols{Callee: "a"}}}); err != nil {
 				t.Fatal(err)
 			}
 			return p
 		}()},
 		{"timestamp-micros", func() string {
 			p := filepath.Join(dir, "timestamp-micros.parquet")
-			if err := parquet.WriteFile(p, []startMicros{{Callee: "a", StartUnixNano: time.Unix(1767225600, 0)}}); err != nil {
+			if err := parquet.WriteFile(p, []startMicros{{minimalCols: minimalCols{Callee: "a"}, StartUnixNano: time.Unix(1767225600, 0)}}); err != nil {
 				t.Fatal(err)
 			}
 			return p
