@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -641,6 +642,16 @@ func (c *cursor) fill(b *Batch, n int) error {
 			}
 		}
 		k := min(n-out, c.rows-c.pos)
+		// the range's definition levels, nil when it has no nulls (as in
+		// most files whose columns are merely declared optional: Arrow,
+		// DuckDB): then values are copied in bulk
+		var def []byte
+		if c.def != nil {
+			def = c.def[c.pos : c.pos+k]
+			if bytes.IndexByte(def, 0) < 0 { // maxDef is 1: 0 is null
+				def = nil
+			}
+		}
 		if col.Kind() == KindString && c.idx != nil {
 			s := &b.Str[col]
 			if s.DictID != c.dictID {
@@ -649,7 +660,7 @@ func (c *cursor) fill(b *Batch, n int) error {
 					// batch-local entries for this batch.
 					s.Dict = append(s.Dict, c.dictV...)
 					base := int32(len(s.Dict) - len(c.dictV))
-					if err := c.copyIdx(s, out, k, base, &nullIdx); err != nil {
+					if err := c.copyIdx(s, out, k, base, def, &nullIdx); err != nil {
 						return err
 					}
 					out += k
@@ -660,27 +671,27 @@ func (c *cursor) fill(b *Batch, n int) error {
 				s.Dict = c.dictV[:len(c.dictV):len(c.dictV)]
 				s.DictLen, s.DictID = len(c.dictV), c.dictID
 			}
-			if err := c.copyIdx(s, out, k, 0, &nullIdx); err != nil {
+			if err := c.copyIdx(s, out, k, 0, def, &nullIdx); err != nil {
 				return err
 			}
 			out += k
 			continue
 		}
 		if c.idx != nil { // a dictionary-encoded numeric or boolean column
-			if err := c.copyDict(b, out, k, &nullIdx); err != nil {
+			if err := c.copyDict(b, out, k, def, &nullIdx); err != nil {
 				return err
 			}
 			out += k
 			continue
 		}
-		if c.def == nil && c.copyDense(b, out, k) {
+		if def == nil && c.copyDense(b, out, k) {
 			c.pos += k
 			c.vpos += k
 			out += k
 			continue
 		}
 		for i := 0; i < k; i++ {
-			if c.def != nil && c.def[c.pos+i] < c.maxDef {
+			if def != nil && def[i] < c.maxDef {
 				c.setNull(b, out+i, &nullIdx)
 				continue
 			}
@@ -695,10 +706,26 @@ func (c *cursor) fill(b *Batch, n int) error {
 	return nil
 }
 
-func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, nullIdx *int32) error {
+// copyIdx copies k dictionary indexes of a string column, adding base; def
+// is the range's definition levels, nil when it has no nulls.
+func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, def []byte, nullIdx *int32) error {
 	dl := int32(len(c.dictV))
+	if def == nil && c.vpos+k <= len(c.idx) {
+		src, dst := c.idx[c.vpos:c.vpos+k], s.Idx[out:out+k]
+		var hi uint32
+		for i, x := range src {
+			dst[i] = base + x
+			hi = max(hi, uint32(x)) // a negative index becomes huge
+		}
+		if hi >= uint32(dl) {
+			return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, int32(hi), dl)
+		}
+		c.vpos += k
+		c.pos += k
+		return nil
+	}
 	for i := 0; i < k; i++ {
-		if c.def != nil && c.def[c.pos+i] < c.maxDef {
+		if def != nil && def[i] < c.maxDef {
 			if *nullIdx < 0 {
 				s.Dict = append(s.Dict, nil)
 				*nullIdx = int32(len(s.Dict) - 1)
@@ -723,8 +750,9 @@ func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, nullIdx *int32
 // copyDense copies k non-null numeric values in bulk; false when the column
 // kind has no bulk path or the page is short (setValue then reports it).
 // copyDict copies k values of a dictionary-encoded numeric or boolean
-// column, looking up their indexes.
-func (c *cursor) copyDict(b *Batch, out, k int, nullIdx *int32) error {
+// column, looking up their indexes; def is the range's definition levels,
+// nil when it has no nulls.
+func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) error {
 	var dl int
 	switch c.col.Kind() {
 	case KindInt32:
@@ -734,8 +762,29 @@ func (c *cursor) copyDict(b *Batch, out, k int, nullIdx *int32) error {
 	case KindBool:
 		dl = len(c.dictBool)
 	}
+	if def == nil && c.vpos+k <= len(c.idx) {
+		src := c.idx[c.vpos : c.vpos+k]
+		var hi uint32
+		for _, x := range src {
+			hi = max(hi, uint32(x)) // a negative index becomes huge
+		}
+		if hi >= uint32(dl) {
+			return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, int32(hi), dl)
+		}
+		switch c.col.Kind() {
+		case KindInt32:
+			gather(b.I32[c.col][out:out+k], c.dictI32, src)
+		case KindInt64:
+			gather(b.I64[c.col][out:out+k], c.dictI64, src)
+		case KindBool:
+			gather(b.Bool[c.col][out:out+k], c.dictBool, src)
+		}
+		c.vpos += k
+		c.pos += k
+		return nil
+	}
 	for i := 0; i < k; i++ {
-		if c.def != nil && c.def[c.pos+i] < c.maxDef {
+		if def != nil && def[i] < c.maxDef {
 			c.setNull(b, out+i, nullIdx)
 			continue
 		}
@@ -758,6 +807,13 @@ func (c *cursor) copyDict(b *Batch, out, k int, nullIdx *int32) error {
 	}
 	c.pos += k
 	return nil
+}
+
+// gather sets dst[i] = dict[idx[i]]; the indexes are in range.
+func gather[T any](dst, dict []T, idx []int32) {
+	for i, x := range idx {
+		dst[i] = dict[x]
+	}
 }
 
 func (c *cursor) copyDense(b *Batch, out, k int) bool {
