@@ -291,7 +291,17 @@ func (w *worker) add(b *ingest.Batch) {
 		}
 		ci, ce := callers[callerIdx[i]], callees[calleeIdx[i]]
 		if ci != lastCaller || ce != lastCallee {
-			last, lastCaller, lastCallee = w.edge(ci, ce), ci, ce
+			// an edge seen before, inlined (too large for the compiler)
+			var row []int32
+			if int(ci) < len(w.edgeIdx) {
+				row = w.edgeIdx[ci]
+			}
+			if int(ce) < len(row) && row[ce] > 0 {
+				last = w.edges[row[ce]-1]
+			} else {
+				last = w.edge(ci, ce)
+			}
+			lastCaller, lastCallee = ci, ce
 		}
 		e := last
 		start, dur := starts[i], durs[i]
@@ -320,7 +330,13 @@ func (w *worker) add(b *ingest.Batch) {
 			a.calls++
 			a.durSum += dur
 			a.maxDur = max(a.maxDur, dur)
-			a.sk.addDuration(dur)
+			// the sketch's common case inlined: a bucket in range
+			if k := bucketOfDuration(max(dur, 1)) - a.sk.lo; dur > 0 && k >= 0 && int(k) < len(a.sk.counts) {
+				a.sk.counts[k]++
+				a.sk.n++
+			} else {
+				a.sk.addDuration(dur)
+			}
 			if errs[i] {
 				a.errors++
 				e.codes[status[i]]++
@@ -358,11 +374,19 @@ func (w *worker) add(b *ingest.Batch) {
 		// Spans of one trace are usually adjacent: skip repeated adds of
 		// the same trace (the result is the same, the work is not).
 		if h != e.lastTrace {
-			e.traces.add(h)
+			if e.traces.regs != nil { // the common case inlined
+				e.traces.addHLL(h)
+			} else {
+				e.traces.add(h)
+			}
 			e.lastTrace = h
 		}
 		if h != lastTrace {
-			w.all.add(h)
+			if w.all.regs != nil {
+				w.all.addHLL(h)
+			} else {
+				w.all.add(h)
+			}
 			lastTrace = h
 		}
 		w.rows++
