@@ -11,6 +11,10 @@ var ErrSchema = errors.New("span schema v1 mismatch")
 // ErrCorrupt marks a file that is not readable Parquet.
 var ErrCorrupt = errors.New("not a readable Parquet file")
 
+// ErrInternal marks a panic in a Scan callback: a bug in chaosgen, not a
+// problem of the file being read.
+var ErrInternal = errors.New("internal error (a bug in chaosgen: please report it with this message)")
+
 // ErrNoInput is returned when the arguments name no span files.
 var ErrNoInput = errors.New("no span files")
 

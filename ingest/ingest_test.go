@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -598,4 +599,26 @@ func TestDictionaryFallback(t *testing.T) {
 	}
 	f.Close()
 	checkScanMatches(t, path, spans)
+}
+
+// TestCallbackPanicIsNotCorruption: a panic in the caller's function is
+// reported as an internal error, not blamed on the file.
+func TestCallbackPanicIsNotCorruption(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "good.parquet")
+	if err := WriteFile(p, randomSpans(rand.New(rand.NewPCG(8, 8)), 100)); err != nil {
+		t.Fatal(err)
+	}
+	of, err := Open([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	_, err = of.Scan(context.Background(), ScanOptions{Columns: []Column{ColCaller}}, func(int, *Batch) error {
+		var m map[string]int
+		m["boom"]++ // a bug: assignment to a nil map
+		return nil
+	})
+	if !errors.Is(err, ErrInternal) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "nil map") || !strings.Contains(err.Error(), p) {
+		t.Errorf("error %v: want ErrInternal naming the file and the panic, not ErrCorrupt", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -425,8 +426,15 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 var dictCounter atomic.Uint64
 
 func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[numColumns]bool, batchRows int, b *Batch, emit func(*Batch) error) (err error) {
+	// A panic while decoding is a corrupt file (parquet-go panics on some);
+	// one in the caller's function is a bug, not the file's fault.
+	inEmit := false
 	defer func() {
 		if p := recover(); p != nil {
+			if inEmit {
+				err = fmt.Errorf("%s: row group %d: %w: %v\n%s", o.path, rg, ErrInternal, p, debug.Stack())
+				return
+			}
 			err = fmt.Errorf("%s: %w: row group %d: %v", o.path, ErrCorrupt, rg, p)
 		}
 	}()
@@ -469,7 +477,10 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[n
 				return fmt.Errorf("%s: row group %d: column %s: %w", o.path, rg, cur.col.Name(), err)
 			}
 		}
-		if err := emit(b); err != nil {
+		inEmit = true
+		err := emit(b)
+		inEmit = false
+		if err != nil {
 			return err
 		}
 		for _, cur := range cursors {
