@@ -143,16 +143,24 @@ func (w *work) eval(th *[nparam]float64, g *[nparam]float64) float64 {
 
 // sse is eval without the gradient.
 func (w *work) sse(th *[nparam]float64) float64 {
+	sum, _, _, _ := w.run(th, nil, nil)
+	return sum
+}
+
+// run is the Holt-Winters recursion with parameters th from the initial
+// states: it returns the sum of squared one-step errors, the final level and
+// trend, and the ring slot of the next step's seasonal term (the ring itself
+// is w.s). fitted and resid, when not nil, receive each step's one-step
+// forecast and error.
+func (w *work) run(th *[nparam]float64, fitted, resid []float64) (sum, l, b float64, k int) {
 	alpha, beta, gamma, phi := th[0], th[1], th[2], th[3]
 	y, p := w.y, w.p
-	l, b := w.l0, w.b0
+	l, b = w.l0, w.b0
 	if !w.trend {
 		b = 0
 	}
 	s := w.s
 	copy(s, w.s0)
-	var sum float64
-	k := 0
 	for t := w.start; t < len(y); t++ {
 		yt := y[t]
 		m := l + phi*b
@@ -180,63 +188,25 @@ func (w *work) sse(th *[nparam]float64) float64 {
 		}
 		e := yt - xhat
 		sum += e * e
+		if fitted != nil {
+			fitted[t-w.start] = xhat
+			resid[t-w.start] = e
+		}
 		if w.trend {
 			b = beta*(ln-l) + (1-beta)*phi*b
 		}
 		l = ln
 	}
-	return sum
+	return sum, l, b, k
 }
 
 // final runs the recursion once more with th and fills in m's SSE, final
 // states, fitted values and residuals.
 func (w *work) final(th [nparam]float64, m *Model) {
-	alpha, beta, gamma, phi := th[0], th[1], th[2], th[3]
-	y, p := w.y, w.p
-	l, b := w.l0, w.b0
-	if !w.trend {
-		b = 0
-	}
-	s := w.s
-	copy(s, w.s0)
-	n := len(y) - w.start
+	n := len(w.y) - w.start
 	m.Fitted = make([]float64, n)
 	m.Residuals = make([]float64, n)
-	var sum float64
-	k := 0
-	for t := w.start; t < len(y); t++ {
-		yt := y[t]
-		mm := l + phi*b
-		var xhat, ln float64
-		switch w.season {
-		case Additive:
-			so := s[k]
-			xhat = mm + so
-			ln = alpha*(yt-so) + (1-alpha)*mm
-			s[k] = gamma*(yt-ln) + (1-gamma)*so
-		case Multiplicative:
-			so := s[k]
-			xhat = mm * so
-			ln = alpha*(yt/so) + (1-alpha)*mm
-			s[k] = gamma*(yt/ln) + (1-gamma)*so
-		default:
-			xhat = mm
-			ln = alpha*yt + (1-alpha)*mm
-		}
-		if w.season != None {
-			if k++; k == p {
-				k = 0
-			}
-		}
-		e := yt - xhat
-		sum += e * e
-		m.Fitted[t-w.start] = xhat
-		m.Residuals[t-w.start] = e
-		if w.trend {
-			b = beta*(ln-l) + (1-beta)*phi*b
-		}
-		l = ln
-	}
+	sum, l, b, k := w.run(&th, m.Fitted, m.Residuals)
 	m.SSE = sum
 	m.Level = l
 	if w.trend {
@@ -244,9 +214,10 @@ func (w *work) final(th [nparam]float64, m *Model) {
 	}
 	if w.season != None {
 		// The ring slot k holds the term for the next step.
+		p := w.p
 		m.Seasonal = make([]float64, p)
 		for i := range m.Seasonal {
-			m.Seasonal[i] = s[(k+i)%p]
+			m.Seasonal[i] = w.s[(k+i)%p]
 		}
 	}
 }
