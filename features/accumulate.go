@@ -222,7 +222,9 @@ func (w *worker) faultIDs(c *ingest.StringColumn) []int32 {
 	return dc.ids
 }
 
-func (w *worker) edge(caller, callee int32) *edgeAcc {
+// newEdge adds the edge caller→callee, which add found missing from
+// w.edgeIdx (add looks edges up itself, inline).
+func (w *worker) newEdge(caller, callee int32) *edgeAcc {
 	for int(caller) >= len(w.edgeIdx) {
 		w.edgeIdx = append(w.edgeIdx, nil)
 	}
@@ -230,9 +232,6 @@ func (w *worker) edge(caller, callee int32) *edgeAcc {
 	if int(callee) >= len(row) {
 		row = append(row, make([]int32, int(callee)+1-len(row))...)
 		w.edgeIdx[caller] = row
-	}
-	if k := row[callee]; k > 0 {
-		return w.edges[k-1]
 	}
 	e := &edgeAcc{caller: w.names[caller], callee: w.names[callee], minDepth: math.MaxInt32, codes: map[int32]int64{}}
 	w.edges = append(w.edges, e)
@@ -291,7 +290,8 @@ func (w *worker) add(b *ingest.Batch) {
 		}
 		ci, ce := callers[callerIdx[i]], callees[calleeIdx[i]]
 		if ci != lastCaller || ce != lastCallee {
-			// an edge seen before, inlined (too large for the compiler)
+			// the lookup of an edge seen before, inlined (a function
+			// would be too large for the compiler to inline)
 			var row []int32
 			if int(ci) < len(w.edgeIdx) {
 				row = w.edgeIdx[ci]
@@ -299,7 +299,7 @@ func (w *worker) add(b *ingest.Batch) {
 			if int(ce) < len(row) && row[ce] > 0 {
 				last = w.edges[row[ce]-1]
 			} else {
-				last = w.edge(ci, ce)
+				last = w.newEdge(ci, ce)
 			}
 			lastCaller, lastCallee = ci, ce
 		}
