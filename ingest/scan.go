@@ -723,13 +723,11 @@ func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, def []byte, nu
 	dl := int32(len(c.dictV))
 	if def == nil && c.vpos+k <= len(c.idx) {
 		src, dst := c.idx[c.vpos:c.vpos+k], s.Idx[out:out+k]
-		var hi uint32
+		if err := checkIndexes(src, len(c.dictV)); err != nil {
+			return err
+		}
 		for i, x := range src {
 			dst[i] = base + x
-			hi = max(hi, uint32(x)) // a negative index becomes huge
-		}
-		if hi >= uint32(dl) {
-			return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, int32(hi), dl)
 		}
 		c.vpos += k
 		c.pos += k
@@ -749,7 +747,7 @@ func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, def []byte, nu
 		}
 		x := c.idx[c.vpos]
 		if x < 0 || x >= dl {
-			return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, x, dl)
+			return indexError(x, len(c.dictV))
 		}
 		s.Idx[out+i] = base + x
 		c.vpos++
@@ -758,8 +756,6 @@ func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, def []byte, nu
 	return nil
 }
 
-// copyDense copies k non-null numeric values in bulk; false when the column
-// kind has no bulk path or the page is short (setValue then reports it).
 // copyDict copies k values of a dictionary-encoded numeric or boolean
 // column, looking up their indexes; def is the range's definition levels,
 // nil when it has no nulls.
@@ -775,12 +771,8 @@ func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) erro
 	}
 	if def == nil && c.vpos+k <= len(c.idx) {
 		src := c.idx[c.vpos : c.vpos+k]
-		var hi uint32
-		for _, x := range src {
-			hi = max(hi, uint32(x)) // a negative index becomes huge
-		}
-		if hi >= uint32(dl) {
-			return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, int32(hi), dl)
+		if err := checkIndexes(src, dl); err != nil {
+			return err
 		}
 		switch c.col.Kind() {
 		case KindInt32:
@@ -804,7 +796,7 @@ func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) erro
 		}
 		x := int(c.idx[c.vpos])
 		if x < 0 || x >= dl {
-			return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, x, dl)
+			return indexError(int32(x), dl)
 		}
 		switch c.col.Kind() {
 		case KindInt32:
@@ -820,6 +812,25 @@ func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) erro
 	return nil
 }
 
+// checkIndexes returns indexError for an index of src outside [0, n), nil
+// when all are inside (one branch-free pass: a negative index compares as
+// a huge unsigned one).
+func checkIndexes(src []int32, n int) error {
+	var hi uint32
+	for _, x := range src {
+		hi = max(hi, uint32(x))
+	}
+	if uint64(hi) >= uint64(n) {
+		return indexError(int32(hi), n)
+	}
+	return nil
+}
+
+// indexError is the error for dictionary index x of a dictionary of n values.
+func indexError(x int32, n int) error {
+	return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, x, n)
+}
+
 // gather sets dst[i] = dict[idx[i]]; the indexes are in range.
 func gather[T any](dst, dict []T, idx []int32) {
 	for i, x := range idx {
@@ -827,6 +838,8 @@ func gather[T any](dst, dict []T, idx []int32) {
 	}
 }
 
+// copyDense copies k non-null numeric values in bulk; false when the column
+// kind has no bulk path or the page is short (setValue then reports it).
 func (c *cursor) copyDense(b *Batch, out, k int) bool {
 	v := c.vpos
 	switch c.col.Kind() {
