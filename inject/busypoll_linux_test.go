@@ -60,7 +60,9 @@ func TestRawConnBusyPoll(t *testing.T) {
 	// polling needs two Ps (see busyPoll), and so does the writer goroutine
 	// while the read polls
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
-	bp := newBusyPoll(20 * time.Millisecond)
+	// a budget far longer than the writer's delay, so that a busy machine
+	// does not turn the hit into a miss
+	bp := newBusyPoll(time.Second)
 	bp.inflight.Store(1) // this connection's request
 	r, peer := connPair(t, bp)
 	buf := make([]byte, 16)
@@ -81,6 +83,7 @@ func TestRawConnBusyPoll(t *testing.T) {
 
 	// a read that polls in vain backs off, parks, and leaves the
 	// accounting clean when its deadline ends it
+	bp.budget = 20 * time.Millisecond
 	r.SetReadDeadline(time.Now().Add(60 * time.Millisecond))
 	_, err = r.Read(buf)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {

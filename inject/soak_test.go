@@ -137,15 +137,22 @@ func TestSoak(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	elapsed := time.Since(start)
-	time.Sleep(1500 * time.Millisecond) // the poll picks up the last bundle
+	// The last bundle may have been written by file only: the poll reloads
+	// it once its stamps have stayed the same for one tick, i.e. within two
+	// ticks (2 s) of the write. Wait for it, up to twice that.
+	want := fmt.Sprintf("soak-%d", reloads)
 	st := status(t, s.admin)
+	for deadline := time.Now().Add(4 * time.Second); st.Bundle.Name != want && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		st = status(t, s.admin)
+	}
 	n := min(total.Load(), maxRequests)
 	t.Logf("soak: %v, %d requests (%.0f/s), %d failed, %d reloads, final bundle %s", elapsed.Round(time.Second), n,
 		float64(n)/elapsed.Seconds(), failed.Load(), reloads, st.Bundle.Name)
 	if failed.Load() != 0 {
 		t.Errorf("%d failed requests; first: %v", failed.Load(), firstErr.Load())
 	}
-	if want := fmt.Sprintf("soak-%d", reloads); st.Bundle.Name != want {
+	if st.Bundle.Name != want {
 		t.Errorf("running bundle %q, want %q", st.Bundle.Name, want)
 	}
 	if st.InternalError != 0 {
