@@ -6,6 +6,12 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 BIN       := bin/chaosgen
 DEMO      := demo
 STATICCHECK_VERSION := v0.8.2
+GOTESTSUM_VERSION   := v1.13.0
+# gotestsum runs `go test` and ends with a list of every skipped and failed
+# test and why: a test that skips because ../shared, ssh-keygen or chromium
+# is missing says so at the end of the run, where plain `go test ./...`
+# would hide it behind "ok".
+GOTESTSUM := $(GO) run gotest.tools/gotestsum@$(GOTESTSUM_VERSION) --format pkgname-and-test-fails --
 
 .PHONY: all build test race check golden bench bench-duckdb bench-inject soak demo clean
 
@@ -15,10 +21,10 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/chaosgen
 
 test:
-	$(GO) test -count=1 ./...
+	$(GOTESTSUM) -count=1 ./...
 
 race:
-	$(GO) test -race -count=1 -short ./...
+	$(GOTESTSUM) -race -count=1 -short ./...
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,8 +1,10 @@
 // Package shared locates the project's large shared data sets (../shared
 // beside the repository) for tests.
 //
-// Tests that need them call Dir or Path. When the directory is missing they
-// skip with a loud message, so `make test` passes on a fresh clone; when the
+// Tests that need them call Path. When the directory is missing they
+// skip with a message that names the file and where it was looked for (`make
+// test` lists every skipped test and its message at the end of the run), so
+// `make test` passes on a fresh clone; when the
 // environment variable CHAOSGEN_REQUIRE_SHARED=1 is set (as .ci/run does),
 // a missing directory fails the test instead, so CI can never skip them.
 package shared
@@ -50,7 +52,6 @@ func Path(tb testing.TB, rel string) string {
 	if os.Getenv(EnvRequire) == "1" {
 		tb.Fatalf("%s, and %s=1 forbids skipping", msg, EnvRequire)
 	}
-	fmt.Fprintln(os.Stderr, "!!! "+msg)
 	tb.Skip(msg)
 	return ""
 }
