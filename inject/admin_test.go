@@ -446,3 +446,59 @@ func TestRecorderNeverBlocks(t *testing.T) {
 		t.Errorf("dropped %d + written %d != 80000", rec.Dropped(), rec.Written())
 	}
 }
+
+// TestRecorderWakesByTickAndByFill: the writer takes waiting records on its
+// tick, and before it when a quarter of the buffer waits; never one by one.
+func TestRecorderWakesByTickAndByFill(t *testing.T) {
+	waitWritten := func(rec *Recorder, want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for rec.Written() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("written %d, want %d", rec.Written(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	span := &ingest.Span{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Callee: "c", Operation: "GET /"}
+
+	// by tick: 3 records, far below a quarter of the buffer
+	rec, err := NewRecorder(RecorderOptions{Dir: t.TempDir(), Now: time.Now, FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rec.Record(span)
+	}
+	waitWritten(rec, 3)
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// by fill: no tick within the test; the 4th record of a 16-record
+	// buffer wakes the writer, the 3 before it wait
+	rec, err = NewRecorder(RecorderOptions{Dir: t.TempDir(), Now: time.Now, FlushInterval: time.Hour, Buffer: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rec.Record(span)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := rec.Written(); n != 0 {
+		t.Errorf("written %d before the buffer was a quarter full, want 0", n)
+	}
+	rec.Record(span)
+	waitWritten(rec, 4)
+	// Close writes what waits
+	rec.Record(span)
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Written() != 5 || rec.Dropped() != 0 {
+		t.Errorf("after Close: written %d, dropped %d; want 5 and 0", rec.Written(), rec.Dropped())
+	}
+	if rec.Record(span) || rec.Dropped() != 1 {
+		t.Errorf("a record after Close was taken (dropped %d)", rec.Dropped())
+	}
+}

@@ -58,8 +58,32 @@ func BenchmarkDirect(b *testing.B) {
 
 // BenchmarkHandler is the middleware's own cost per request, in process.
 func BenchmarkHandler(b *testing.B) {
+	benchHandler(b, Options{Service: "cart", Now: time.Now})
+}
+
+// BenchmarkHandlerRecords is BenchmarkHandler with every request recorded
+// (Options.Records): the recording's own cost per request is the
+// difference.
+func BenchmarkHandlerRecords(b *testing.B) {
+	rec, err := NewRecorder(RecorderOptions{Dir: b.TempDir(), Now: time.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHandler(b, Options{Service: "cart", Now: time.Now, Records: rec})
+	if err := rec.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if rec.Written()+rec.Dropped() != int64(b.N) {
+		b.Fatalf("written %d + dropped %d != %d requests", rec.Written(), rec.Dropped(), b.N)
+	}
+	b.ReportMetric(float64(rec.Dropped())/float64(b.N), "dropped/req")
+}
+
+// benchHandler runs requests that a profile matches but never fires
+// through the middleware made with opts.
+func benchHandler(b *testing.B, opts Options) {
 	bd := testBundle(profile("never-abort", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
-	inj, _ := New(bd, Options{Service: "cart", Now: time.Now})
+	inj, _ := New(bd, opts)
 	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	req := httptest.NewRequest("GET", "/item", nil)
 	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
@@ -68,5 +92,6 @@ func BenchmarkHandler(b *testing.B) {
 	for b.Loop() {
 		h.ServeHTTP(w, req)
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }

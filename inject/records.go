@@ -24,9 +24,14 @@ type RecorderOptions struct {
 	MaxFileBytes int64
 	// MaxFileAge rotates a file this long after its first record; default 1m.
 	MaxFileAge time.Duration
-	// Buffer is the capacity of the channel between requests and the
-	// writer; a record that finds it full is dropped and counted. Default 16384.
+	// Buffer is how many records may wait for the writer; a record that
+	// finds it full is dropped and counted. Default 16384.
 	Buffer int
+	// FlushInterval is how often the writer takes the waiting records
+	// (sooner when a quarter of Buffer waits); default 100ms. Requests never
+	// wake the writer one by one: on a proxy serving one request at a time
+	// that wake-up, on another thread, cost more than the request.
+	FlushInterval time.Duration
 	// Now is the clock for file names and ages. Required.
 	Now func() time.Time
 	// Logger receives write errors; nil: discard.
@@ -41,16 +46,22 @@ type RecorderOptions struct {
 // are dropped and counted.
 type Recorder struct {
 	o       RecorderOptions
-	ch      chan ingest.Span
+	kickAt  int           // waiting records that wake the writer before its tick
+	kick    chan struct{} // capacity 1: wakes the writer
 	done    chan struct{}
 	closing chan struct{}
 	once    sync.Once
 	dropped atomic.Int64
 	written atomic.Int64
-	mu      sync.Mutex
-	files   []string
-	err     error
-	seq     int
+
+	qmu     sync.Mutex
+	queue   []ingest.Span // waiting for the writer, at most o.Buffer
+	stopped bool          // Close was called: Record drops
+
+	mu    sync.Mutex
+	files []string
+	err   error
+	seq   int
 }
 
 // NewRecorder starts a Recorder on o.Dir, removing temporary files that a
@@ -68,6 +79,9 @@ func NewRecorder(o RecorderOptions) (*Recorder, error) {
 	if o.Buffer <= 0 {
 		o.Buffer = 16384
 	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 100 * time.Millisecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -78,7 +92,8 @@ func NewRecorder(o RecorderOptions) (*Recorder, error) {
 	for _, f := range stale {
 		os.Remove(f)
 	}
-	r := &Recorder{o: o, ch: make(chan ingest.Span, o.Buffer), done: make(chan struct{}), closing: make(chan struct{})}
+	r := &Recorder{o: o, kickAt: max(1, o.Buffer/4), kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}),
+		queue: make([]ingest.Span, 0, min(o.Buffer, 1024))}
 	go r.run()
 	return r, nil
 }
@@ -86,19 +101,32 @@ func NewRecorder(o RecorderOptions) (*Recorder, error) {
 // Record queues a span without blocking; it reports false, and counts a
 // drop, when the buffer is full or the recorder is closed.
 func (r *Recorder) Record(s *ingest.Span) bool {
-	select {
-	case <-r.closing:
-		r.dropped.Add(1)
-		return false
-	default:
-	}
-	select {
-	case r.ch <- *s:
-		return true
-	default:
+	r.qmu.Lock()
+	if r.stopped || len(r.queue) >= r.o.Buffer {
+		r.qmu.Unlock()
 		r.dropped.Add(1)
 		return false
 	}
+	r.queue = append(r.queue, *s)
+	kick := len(r.queue) == r.kickAt
+	r.qmu.Unlock()
+	if kick {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// take swaps the waiting records for spare (emptied) and returns them.
+func (r *Recorder) take(spare []ingest.Span) []ingest.Span {
+	clear(spare)
+	r.qmu.Lock()
+	q := r.queue
+	r.queue = spare[:0]
+	r.qmu.Unlock()
+	return q
 }
 
 // Dropped returns the number of records dropped so far.
@@ -117,7 +145,12 @@ func (r *Recorder) Files() []string {
 
 // Close writes the queued records, completes the current file and stops.
 func (r *Recorder) Close() error {
-	r.once.Do(func() { close(r.closing) })
+	r.once.Do(func() {
+		r.qmu.Lock()
+		r.stopped = true
+		r.qmu.Unlock()
+		close(r.closing)
+	})
 	<-r.done
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -134,10 +167,13 @@ type openFile struct {
 func (r *Recorder) run() {
 	defer close(r.done)
 	var cur *openFile
-	batch := make([]ingest.Span, 0, 1024)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	var batch []ingest.Span // the records taken from the queue; swapped with it
+	flushTick := time.NewTicker(r.o.FlushInterval)
+	defer flushTick.Stop()
+	ageTick := time.NewTicker(time.Second)
+	defer ageTick.Stop()
 	flush := func() {
+		batch = r.take(batch)
 		// A batch is split where the file reaches MaxFileBytes, so files
 		// rotate at the same records however the batches fell.
 		for rest := batch; len(rest) > 0; {
@@ -170,42 +206,20 @@ func (r *Recorder) run() {
 				cur = nil
 			}
 		}
-		clear(batch)
-		batch = batch[:0]
 	}
 	for {
 		select {
-		case s := <-r.ch:
-			batch = append(batch, s)
-		drain:
-			for len(batch) < cap(batch) {
-				select {
-				case s := <-r.ch:
-					batch = append(batch, s)
-				default:
-					break drain
-				}
-			}
+		case <-r.kick:
 			flush()
-		case <-tick.C:
+		case <-flushTick.C:
+			flush()
+		case <-ageTick.C:
 			if cur != nil && r.o.Now().Sub(cur.started) >= r.o.MaxFileAge {
 				r.finish(cur)
 				cur = nil
 			}
 		case <-r.closing:
-			for {
-				select {
-				case s := <-r.ch:
-					batch = append(batch, s)
-					if len(batch) == cap(batch) {
-						flush()
-					}
-					continue
-				default:
-				}
-				break
-			}
-			flush()
+			flush() // Record takes no more: this is the last of them
 			if cur != nil {
 				r.finish(cur)
 			}
