@@ -77,14 +77,7 @@ func TestInjectionRate(t *testing.T) {
 	hits := 0
 	for i := 0; i < n; i++ {
 		tp, trace := traceparent(rng)
-		req, _ := http.NewRequest("GET", px.URL+"/cart", nil)
-		req.Header.Set("traceparent", tp)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp := getTraced(t, px.URL+"/cart", tp)
 		injected := resp.StatusCode == 503 && resp.Header.Get("x-chaosgen-fault") == "cart-abort"
 		if want := Decide(&b.Profiles[0], b.Metadata.Seed, Request{TraceID: trace, Callee: "cart", Method: "GET", Path: "/cart"}); injected != want {
 			t.Fatalf("trace %s: injected=%v, Decide says %v (status %d)", trace, injected, want, resp.StatusCode)
@@ -116,6 +109,21 @@ func TestInjectionRate(t *testing.T) {
 	}
 }
 
+// getTraced sends a GET with the traceparent header tp and returns the
+// response, its body read and closed.
+func getTraced(t *testing.T, url, tp string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("traceparent", tp)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
 // Two proxies in a chain, both in front of "cart", decide the same for a
 // trace: the records of both hops list the same injected traces.
 func TestSameDecisionAtTwoHops(t *testing.T) {
@@ -135,14 +143,7 @@ func TestSameDecisionAtTwoHops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 300; i++ {
 		tp, _ := traceparent(rng)
-		req, _ := http.NewRequest("GET", hopA.URL+"/cart", nil)
-		req.Header.Set("traceparent", tp)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		getTraced(t, hopA.URL+"/cart", tp)
 	}
 	injected := func(rec *Recorder) []string {
 		if err := rec.Close(); err != nil {

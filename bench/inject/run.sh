@@ -191,11 +191,16 @@ measure() { # key url conns threads [pids whose CPU time per request to report]
 	printf '  %-22s c=%-3s %10.0f req/s  p50 %8.1f µs  p99 %8.1f µs%s\n' "$key" "$conns" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "$cpu"
 }
 
+declare -A P50S CPUS
+# median NUMBER... -> their median
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 # stats KEY -> sets ADDED (median), ADDMIN and ADDMAX of ADDS[KEY], the
 # per-round added p50s
 stats() {
-	local sorted; sorted=$(tr ' ' '\n' <<<"${ADDS[$1]}" | grep . | sort -g)
-	ADDED[$1]=$(awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' <<<"$sorted")
+	# shellcheck disable=SC2086 # a list of numbers
+	ADDED[$1]=$(median ${ADDS[$1]})
+	local sorted; sorted=$(printf '%s\n' ${ADDS[$1]} | sort -g)
 	ADDMIN[$1]=$(head -1 <<<"$sorted")
 	ADDMAX[$1]=$(tail -1 <<<"$sorted")
 }
@@ -229,8 +234,6 @@ rounds() {
 		[ -n "${CPU[$key/c1]:-}" ] && CPU[$key/c1]=$(median ${CPUS[$key]})
 	done
 }
-declare -A P50S CPUS
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY_POLL=${BUSY_POLL:-50us}
