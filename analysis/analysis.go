@@ -204,6 +204,9 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 		if err := writeParquet(filepath.Join(out.Tmp, ForecastFile), mr.forecast); err != nil {
 			return nil, err
 		}
+		if err := writeParquet(filepath.Join(out.Tmp, ServicesFile), mr.services); err != nil {
+			return nil, err
+		}
 	}
 	if err := writeParquet(filepath.Join(out.Tmp, InjectionsFile), injectionRows(table)); err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func TestRunIsDeterministic(t *testing.T) {
 	if _, err := Run(context.Background(), []string{spans}, b, Options{Workers: 3}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{EdgesFile, WindowsFile} {
+	for _, f := range []string{EdgesFile, WindowsFile, ServicesFile} {
 		if !bytes.Equal(read(t, filepath.Join(a, f)), read(t, filepath.Join(b, f))) {
 			t.Errorf("%s differs between two runs", f)
 		}
@@ -59,16 +59,37 @@ func TestRunIsDeterministic(t *testing.T) {
 		t.Errorf("summary.json differs between two runs")
 	}
 
-	// The same spans, shuffled and split across three files.
+	// The same traces, shuffled (and the spans within each), split across
+	// three files. The trace pass reads a trace from adjacent rows (as every
+	// writer of span files we know writes them), so traces stay whole.
 	all, err := ingest.ReadFile(spans)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	byTrace := map[string][]ingest.Span{}
+	var ids []string
+	for _, s := range all {
+		if byTrace[s.TraceID] == nil {
+			ids = append(ids, s.TraceID)
+		}
+		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
+	}
+	all = all[:0]
+	for _, id := range ids {
+		all = append(all, byTrace[id]...)
+	}
 	split := filepath.Join(dir, "split")
 	n := len(all) / 3
-	for i, part := range [][]ingest.Span{all[:n], all[n : 2*n], all[2*n:]} {
+	for len(all) > n && all[n].TraceID == all[n-1].TraceID {
+		n++
+	}
+	m := 2 * n
+	for len(all) > m && all[m].TraceID == all[m-1].TraceID {
+		m++
+	}
+	for i, part := range [][]ingest.Span{all[:n], all[n:m], all[m:]} {
 		if err := ingest.WriteFile(filepath.Join(split, "part"+string(rune('0'+i))+".parquet"), part); err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +102,7 @@ func TestRunIsDeterministic(t *testing.T) {
 	if len(sum.Inputs) != 3 {
 		t.Fatalf("%d inputs, want 3", len(sum.Inputs))
 	}
-	for _, f := range []string{EdgesFile, WindowsFile} {
+	for _, f := range []string{EdgesFile, WindowsFile, ServicesFile} {
 		if !bytes.Equal(read(t, filepath.Join(a, f)), read(t, filepath.Join(c, f))) {
 			t.Errorf("%s differs for shuffled, split input", f)
 		}

@@ -28,4 +28,8 @@ type Finding struct {
 	// (documented per kind in docs/analysis.md).
 	Evidence    map[string]float64 `json:"evidence"`
 	Explanation string             `json:"explanation"`
+	// Suspects rank the callee and the services below it by how likely
+	// each is the root cause over the finding's windows (services.parquet);
+	// absent on predicted findings.
+	Suspects []Suspect `json:"suspects,omitempty"`
 }

@@ -79,6 +79,7 @@ type modelResult struct {
 	edgeScores   []float64 // per edge
 	forecast     []ForecastRow
 	findings     []Finding
+	services     []ServiceRow
 }
 
 // ForecastRow is a row of forecast.parquet.
@@ -183,6 +184,19 @@ func runModels(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		res.forecast = append(res.forecast, m.forecast...)
 	}
 	res.findings = findings(t, models, res.windowScores, g)
+	res.services = rootCauses(t)
+	below := map[string][]string{}
+	for i := range t.Edges {
+		if e := &t.Edges[i]; e.Caller != "" && e.Caller != e.Callee {
+			below[e.Caller] = append(below[e.Caller], e.Callee)
+		}
+	}
+	for i := range res.findings {
+		f := &res.findings[i]
+		if !f.Predicted {
+			f.Suspects = suspects(res.services, below, f.Callee, f.FromUnixNano, f.ToUnixNano)
+		}
+	}
 	return res, nil
 }
 

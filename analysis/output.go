@@ -20,6 +20,9 @@ const (
 	// InjectionsFile counts injected calls per edge, profile, window and
 	// fault type (from the injection records in the spans).
 	InjectionsFile = "injections.parquet"
+	// ServicesFile ranks services per window by how likely each is a
+	// root cause (see rootcause.go).
+	ServicesFile = "services.parquet"
 )
 
 // InjectionRow is a row of injections.parquet.

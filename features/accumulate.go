@@ -50,6 +50,7 @@ func (a *acc) stats() Stats {
 		s.P50Ms = a.sk.Quantile(0.50) / 1e6
 		s.P90Ms = a.sk.Quantile(0.90) / 1e6
 		s.P99Ms = a.sk.Quantile(0.99) / 1e6
+		s.LogMean, s.LogVar = a.sk.LogMoments(1e6)
 	}
 	return s
 }
@@ -145,6 +146,7 @@ type worker struct {
 	minStart, maxEnd int64
 	slab             []acc
 	counts           []uint64 // slab for the window sketches' counts
+	tr               *tracer
 }
 
 func newWorker(win int64) *worker {
@@ -395,6 +397,15 @@ func (w *worker) add(b *ingest.Batch) {
 	}
 }
 
+// addTraces feeds the batch to the trace pass (traces.go). It runs after
+// add, whose dictionary caches it reuses.
+func (w *worker) addTraces(b *ingest.Batch) {
+	if w.tr == nil {
+		w.tr = newTracer(w.win)
+	}
+	w.tr.add(w, b, w.callee.ids, w.traceHash)
+}
+
 // finish merges the workers' accumulators into a Table. Edges are merged
 // in parallel (each edge's windows are independent); the table is then
 // assembled in sorted order, so the result does not depend on the schedule.
@@ -504,6 +515,7 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 		}
 		t.Edges = append(t.Edges, r.edge)
 	}
+	mergeTraces(t, workers)
 	return t
 }
 

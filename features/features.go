@@ -54,6 +54,9 @@ type Stats struct {
 	MaxMs       float64
 	// DurationSumNano is the exact sum of durations.
 	DurationSumNano int64
+	// LogMean and LogVar are the mean and variance of ln(duration in ms)
+	// (from the sketch: each duration within 1% of its value).
+	LogMean, LogVar float64
 	Injected        [NumFaultTypes]int64
 }
 
@@ -117,6 +120,13 @@ type Table struct {
 	// Injections count injected calls by edge, profile, window and fault
 	// type, sorted by edge, then profile, window and fault type.
 	Injections []Injection
+	// Services are the services' windows from the trace pass, sorted by
+	// service, then start; TraceEnds count where traces stopped, sorted by
+	// root, start and service; TraceRuns says how exact they are (see
+	// traces.go).
+	Services  []ServiceWindow
+	TraceEnds []TraceEnd
+	TraceRuns TraceRuns
 }
 
 // Injection is the number of calls of one edge that one profile injected
@@ -145,6 +155,8 @@ var Columns = []ingest.Column{
 	ingest.ColError, ingest.ColRetryCount, ingest.ColTimedOut,
 	ingest.ColCircuitOpen, ingest.ColFallback,
 	ingest.ColInjected, ingest.ColFaultType, ingest.ColFaultProfileID,
+	// the trace pass (traces.go)
+	ingest.ColSpanID, ingest.ColParentSpanID, ingest.ColOperation,
 }
 
 // Build aggregates the opened files.
@@ -171,6 +183,7 @@ func Build(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*Table,
 				workers[w] = newWorker(int64(opt.Window))
 			}
 			workers[w].add(b)
+			workers[w].addTraces(b)
 			return nil
 		})
 	if err != nil {

@@ -150,11 +150,13 @@ func genSpans(r *rand.Rand, traces int) []ingest.Span {
 		caller := ""
 		callee := svcs[r.IntN(2)]
 		hops := 1 + r.IntN(4)
+		parent := "" // each hop's calls are children of the previous hop's first call
 		for d := 0; d < hops; d++ {
 			calls := 1 + r.IntN(3)
+			first := ""
 			for c := 0; c < calls; c++ {
 				s := ingest.Span{
-					TraceID: id, SpanID: fmt.Sprintf("%016x", r.Uint64()),
+					TraceID: id, SpanID: fmt.Sprintf("%016x", r.Uint64()), ParentSpanID: parent,
 					Caller: caller, Callee: callee, Operation: "op",
 					Depth: int32(d), StartUnixNano: start + int64(c)*1000,
 					DurationNano: int64(math.Exp(14 + r.NormFloat64())),
@@ -172,8 +174,12 @@ func genSpans(r *rand.Rand, traces int) []ingest.Span {
 					s.Injected, s.FaultType = true, []string{"latency", "abort", "drop", "corrupt", "weird"}[r.IntN(5)]
 					s.FaultProfileID = []string{"p1", "p2", ""}[r.IntN(3)]
 				}
+				if c == 0 {
+					first = s.SpanID
+				}
 				out = append(out, s)
 			}
+			parent = first
 			caller, callee = callee, svcs[2+r.IntN(len(svcs)-2)]
 			if caller == callee {
 				break
@@ -414,8 +420,47 @@ func TestBuildIsDeterministic(t *testing.T) {
 		writeSpans(t, dir, "b3.parquet", spans[2*third:], 77),
 	}
 	b := build(t, paths, Options{Workers: 4})
+	// Rows shuffled one by one scatter the traces, so the trace pass sees
+	// other runs: compare it on whole traces shuffled, below.
+	traced := *a
+	a.Services, a.TraceEnds, a.TraceRuns = nil, nil, TraceRuns{}
+	b.Services, b.TraceEnds, b.TraceRuns = nil, nil, TraceRuns{}
+	compareTables(t, "shuffled, split input", a, b)
+
+	// Whole traces shuffled and split over files and row groups of other
+	// sizes (which cut traces in two, to be joined again): the same table,
+	// the trace pass included.
+	byTrace := map[string][]ingest.Span{}
+	var ids []string
+	for _, s := range spans {
+		if byTrace[s.TraceID] == nil {
+			ids = append(ids, s.TraceID)
+		}
+		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
+	}
+	slices.Sort(ids)
+	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	var files [3][]ingest.Span
+	for i, id := range ids {
+		files[i*3/len(ids)] = append(files[i*3/len(ids)], byTrace[id]...)
+	}
+	paths = []string{
+		writeSpans(t, dir, "c1.parquet", files[0], 333),
+		writeSpans(t, dir, "c2.parquet", files[1], 1000),
+		writeSpans(t, dir, "c3.parquet", files[2], 77),
+	}
+	c := build(t, paths, Options{Workers: 3})
+	if c.TraceRuns.Orphans != 0 || c.TraceRuns.Runs != int64(len(ids)) {
+		t.Errorf("trace runs %+v, want %d runs and no orphans", c.TraceRuns, len(ids))
+	}
+	compareTables(t, "traces shuffled and split", &traced, c)
+}
+
+// compareTables fails when a and b differ (sketches may differ in spare
+// range, not in content).
+func compareTables(t *testing.T, what string, a, b *Table) {
+	t.Helper()
 	opt := cmp.Options{cmp.AllowUnexported(Edge{}, Sketch{}), cmp.Comparer(func(x, y *ingest.BadRows) bool { return x.Total() == y.Total() })}
-	// sketches may differ in spare range, not in content
 	for _, tab := range []*Table{a, b} {
 		for i := range tab.Edges {
 			s := &tab.Edges[i].sketch
@@ -424,7 +469,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 		}
 	}
 	if diff := cmp.Diff(a, b, opt); diff != "" {
-		t.Fatalf("shuffled, split input gives a different table (-one file +three):\n%s", diff)
+		t.Fatalf("%s gives a different table (-one file +three):\n%s", what, diff)
 	}
 }
 

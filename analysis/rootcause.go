@@ -1,0 +1,308 @@
+package analysis
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/chaosgen/chaosgen/features"
+)
+
+// Root-cause ranking (docs/analysis.md, "Root causes"). A slow or failing
+// service makes the edges into it look bad, and its callers' edges too, so
+// edges are the wrong unit to rank: services are ranked by evidence that
+// points at the service itself and not at what it waits for.
+//
+//   - self time: the time a service spends on a call outside its own calls
+//     (features' trace pass). A callee's slowness raises its callers'
+//     durations but not their self times.
+//   - trace ends: the share of a root operation's traces whose last call
+//     goes into the service. A service that throws stops its trace early
+//     and becomes its last stop, whatever happened to latency.
+//   - own errors: failures none of whose children failed.
+//   - the call shape: calls the service makes per call it receives, per
+//     callee (a failing service skips its downstream calls).
+//   - slow calls out: when nearly every edge out of a service slows at
+//     once, the durations its clients measure are inflated by the service
+//     itself (a starved CPU, its network): that is evidence for the
+//     caller, and the self times of its callees are discounted by it.
+//
+// Each signal is a calibrated z score against the series' own history (see
+// calibratedZ), so a busy, stable service is as quiet as an idle one.
+
+const (
+	rcMinWindows = 5   // windows a series needs before it has a baseline
+	rcScale      = 3.0 // a combined z of rcScale scores 0.5
+	rcSuspects   = 3   // suspects listed per finding
+)
+
+// ServiceRow is a row of services.parquet: one service in one window, with
+// the evidence behind its root-cause score. Columns are added, never
+// renamed.
+type ServiceRow struct {
+	Service             string  `parquet:"service,dict"`
+	WindowStartUnixNano int64   `parquet:"window_start_unix_nano"`
+	Calls               int64   `parquet:"calls"`       // calls into the service (trace resolved)
+	SelfP50Ms           float64 `parquet:"self_p50_ms"` // median self time
+	SelfZ               float64 `parquet:"self_z"`      // calibrated z of the mean log self time
+	TraceEndZ           float64 `parquet:"trace_end_z"` // traces ending here, most unusual root operation
+	OwnErrors           int64   `parquet:"own_errors"`
+	OwnErrorZ           float64 `parquet:"own_error_z"`
+	CallShapeZ          float64 `parquet:"call_shape_z"` // calls out per call in, most changed callee
+	SlowOutZ            float64 `parquet:"slow_out_z"`   // median z of the durations of its outgoing edges
+	CallerSlowZ         float64 `parquet:"caller_slow_z"`
+	RootCauseZ          float64 `parquet:"root_cause_z"`
+	RootCauseScore      float64 `parquet:"root_cause_score"` // z/(z+3): in [0, 1), higher = more likely the root cause
+}
+
+// Suspect is a service ranked as the root cause of a finding.
+type Suspect struct {
+	Service string  `json:"service"`
+	Score   float64 `json:"score"` // its highest root_cause_score over the finding's windows
+}
+
+// calibratedZ standardises per-window means m (with within-window variance
+// v over n observations) against the series' own history with a
+// random-effects model: a window's mean varies by sampling (v/n) and by
+// the window-to-window variability τ² every real system has (a mix of
+// operations, load). τ² is what the robust spread of the means leaves after
+// sampling, so a busy edge, whose sampling error is tiny, is judged by its
+// real variability and not flagged in every window, and a quiet one by its
+// sampling error. Windows with n = 0 get 0; so do series with fewer than
+// rcMinWindows windows (no baseline).
+func calibratedZ(m, v, n []float64) []float64 {
+	z := make([]float64, len(m))
+	var ms, vs, inv []float64
+	for i := range m {
+		if n[i] <= 0 {
+			continue
+		}
+		ms = append(ms, m[i])
+		inv = append(inv, 1/n[i])
+		if n[i] >= 2 {
+			vs = append(vs, v[i])
+		}
+	}
+	if len(ms) < rcMinWindows {
+		return z
+	}
+	mu := median(ms)
+	sw := 0.0
+	if len(vs) > 0 {
+		sw = median(vs)
+	}
+	dev := make([]float64, len(ms))
+	for i, x := range ms {
+		dev[i] = math.Abs(x - mu)
+	}
+	mad := 1.4826 * median(dev)
+	tau2 := max(0, mad*mad-sw*median(inv))
+	floor := 1e-4 + 1e-3*math.Abs(mu) // no division by zero on a constant series
+	for i := range m {
+		if n[i] <= 0 {
+			continue
+		}
+		z[i] = clampZ((m[i] - mu) / math.Sqrt(tau2+sw/n[i]+floor*floor))
+	}
+	return z
+}
+
+// rootCauses computes services.parquet's rows from the table and the
+// edge models (their per-window duration z is reused).
+func rootCauses(t *features.Table) []ServiceRow {
+	rows := make([]ServiceRow, len(t.Services))
+	if len(t.Services) == 0 {
+		return rows
+	}
+	type sw struct {
+		svc string
+		win int64
+	}
+	at := make(map[sw]int, len(t.Services))
+	for i, s := range t.Services {
+		at[sw{s.Service, s.StartUnixNano}] = i
+		rows[i] = ServiceRow{Service: s.Service, WindowStartUnixNano: s.StartUnixNano, Calls: s.Calls,
+			SelfP50Ms: round6(s.SelfP50Ms), OwnErrors: s.OwnErrors}
+	}
+	// self time and own errors, per service series
+	for lo := 0; lo < len(t.Services); {
+		hi := lo
+		for hi < len(t.Services) && t.Services[hi].Service == t.Services[lo].Service {
+			hi++
+		}
+		ss := t.Services[lo:hi]
+		m, v, n := make([]float64, len(ss)), make([]float64, len(ss)), make([]float64, len(ss))
+		for j, s := range ss {
+			m[j], v[j], n[j] = s.SelfLogMean, s.SelfLogVar, float64(s.Calls)
+		}
+		for j, z := range calibratedZ(m, v, n) {
+			rows[lo+j].SelfZ = z
+		}
+		for j, z := range rateZ(ss, func(s *features.ServiceWindow) (int64, int64) { return s.OwnErrors, s.Calls }) {
+			rows[lo+j].OwnErrorZ = max(0, z)
+		}
+		lo = hi
+	}
+	// trace ends, per root operation and service
+	type rk struct{ root, svc string }
+	rootTotal := map[string]int64{}
+	rootWin := map[sw]int64{} // traces per root and window
+	series := map[rk][]int{}  // indexes into t.TraceEnds
+	for i, e := range t.TraceEnds {
+		rootTotal[e.Root] += e.Traces
+		rootWin[sw{e.Root, e.StartUnixNano}] += e.Traces
+		series[rk{e.Root, e.Service}] = append(series[rk{e.Root, e.Service}], i)
+	}
+	for k, idx := range series {
+		var ends int64
+		for _, i := range idx {
+			ends += t.TraceEnds[i].Traces
+		}
+		// the share in the windows of the root where the service was not
+		// the end counts too: a series of ratios over every window of the
+		// root
+		p := (float64(ends) + 0.5) / (float64(rootTotal[k.root]) + 1)
+		for _, i := range idx {
+			e := t.TraceEnds[i]
+			n := float64(rootWin[sw{e.Root, e.StartUnixNano}])
+			z := (float64(e.Traces) - n*p) / math.Sqrt(n*p*(1-p)+0.25)
+			if r, ok := at[sw{e.Service, e.StartUnixNano}]; ok {
+				rows[r].TraceEndZ = max(rows[r].TraceEndZ, clampZ(z))
+			}
+		}
+	}
+	// edges: duration z and calls per incoming call
+	slowOut := map[sw][]float64{}
+	for i := range t.Edges {
+		e := &t.Edges[i]
+		ws := t.EdgeWindows(i)
+		m, v, n := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
+		for j, w := range ws {
+			m[j], v[j], n[j] = w.LogMean, w.LogVar, float64(w.Calls)
+		}
+		if e.Caller != "" {
+			for j, z := range calibratedZ(m, v, n) {
+				if ws[j].Calls > 0 {
+					k := sw{e.Caller, ws[j].StartUnixNano}
+					slowOut[k] = append(slowOut[k], z)
+				}
+			}
+		}
+		if e.Caller == "" {
+			continue
+		}
+		// calls per call into the caller
+		ratio, rv, rn := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
+		var calls, in float64
+		idx := make([]int, len(ws))
+		for j, w := range ws {
+			idx[j] = -1
+			if r, ok := at[sw{e.Caller, w.StartUnixNano}]; ok && t.Services[r].Calls > 0 {
+				idx[j] = r
+				rn[j] = float64(t.Services[r].Calls)
+				ratio[j] = float64(w.Calls) / rn[j]
+				calls += float64(w.Calls)
+				in += rn[j]
+			}
+		}
+		if in == 0 {
+			continue
+		}
+		for j := range rv {
+			rv[j] = calls / in // Poisson: the variance of a count per call is its mean
+		}
+		for j, z := range calibratedZ(ratio, rv, rn) {
+			if r := idx[j]; r >= 0 && math.Abs(z) > math.Abs(rows[r].CallShapeZ) {
+				rows[r].CallShapeZ = z
+			}
+		}
+	}
+	for k, zs := range slowOut {
+		r, ok := at[k]
+		if !ok || len(zs) < 2 {
+			continue
+		}
+		rows[r].SlowOutZ = max(0, median(zs))
+	}
+	// a caller whose every edge slowed explains its callees' self times
+	callers := map[string][]string{}
+	for i := range t.Edges {
+		if e := &t.Edges[i]; e.Caller != "" && e.Caller != e.Callee {
+			callers[e.Callee] = append(callers[e.Callee], e.Caller)
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		for _, c := range callers[r.Service] {
+			if j, ok := at[sw{c, r.WindowStartUnixNano}]; ok {
+				r.CallerSlowZ = max(r.CallerSlowZ, rows[j].SlowOutZ)
+			}
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		z := max(math.Abs(r.SelfZ)-r.CallerSlowZ, r.TraceEndZ, r.OwnErrorZ, r.SlowOutZ, 0)
+		r.RootCauseZ = round6(z)
+		r.RootCauseScore = round6(z / (z + rcScale))
+		r.SelfZ, r.TraceEndZ, r.OwnErrorZ = round6(r.SelfZ), round6(r.TraceEndZ), round6(r.OwnErrorZ)
+		r.CallShapeZ, r.SlowOutZ, r.CallerSlowZ = round6(r.CallShapeZ), round6(r.SlowOutZ), round6(r.CallerSlowZ)
+	}
+	return rows
+}
+
+// rateZ returns, per window, the calibrated z of a count's rate per call
+// (binomial sampling variance, plus the series' own variability).
+func rateZ(ss []features.ServiceWindow, count func(*features.ServiceWindow) (k, n int64)) []float64 {
+	var K, N float64
+	for i := range ss {
+		k, n := count(&ss[i])
+		K += float64(k)
+		N += float64(n)
+	}
+	z := make([]float64, len(ss))
+	if K == 0 || N == 0 {
+		return z
+	}
+	p := K / N
+	m, v, n := make([]float64, len(ss)), make([]float64, len(ss)), make([]float64, len(ss))
+	for i := range ss {
+		k, c := count(&ss[i])
+		n[i] = float64(c)
+		if c > 0 {
+			m[i] = float64(k) / float64(c)
+		}
+		v[i] = p * (1 - p)
+	}
+	return calibratedZ(m, v, n)
+}
+
+// suspects ranks the services that can be the root cause of a finding on
+// caller→callee over [from, to): the callee and every service below it,
+// by their highest root-cause score in those windows.
+func suspects(rows []ServiceRow, below map[string][]string, callee string, from, to int64) []Suspect {
+	cand := map[string]bool{callee: true}
+	queue := []string{callee}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, c := range below[s] {
+			if !cand[c] {
+				cand[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	best := map[string]float64{}
+	for i := range rows {
+		r := &rows[i]
+		if cand[r.Service] && r.WindowStartUnixNano >= from && r.WindowStartUnixNano < to {
+			best[r.Service] = max(best[r.Service], r.RootCauseScore)
+		}
+	}
+	out := make([]Suspect, 0, len(best))
+	for s, v := range best {
+		out = append(out, Suspect{s, v})
+	}
+	slices.SortFunc(out, func(a, b Suspect) int { return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Service, b.Service)) })
+	return out[:min(rcSuspects, len(out))]
+}

@@ -1,0 +1,458 @@
+package features
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/chaosgen/chaosgen/ingest"
+)
+
+// The trace pass. Root-cause analysis needs what one call cannot tell: how
+// long a service worked on a request itself (its self time: the call's
+// duration minus the time covered by the calls it made, the critical path of
+// its children), whether a failure started in the service or came from one
+// of its callees, and where each trace stopped calling further (a service
+// that throws ends its trace early, and is then the last service the trace
+// called). These come from the spans of one trace together.
+//
+// Spans are resolved in runs: consecutive rows of one row group with the
+// same trace id. chaosgen's writer, the importer and synth write the spans
+// of a trace next to each other, so a run is a whole trace; a file whose
+// traces are scattered gives partial runs, in which a call whose children
+// are elsewhere keeps their time as its own. Table.TraceRuns counts the
+// rows whose parent was not in their run (Orphans), so a caller can say how
+// exact the self times are. A trace cut by a row-group boundary is joined
+// again: the first and the last run of every row group are kept aside and
+// resolved after the scan, joined with their neighbours in the same file
+// when the trace id matches. So the result depends neither on how row
+// groups are spread over workers nor on where the writer cut them; a trace
+// cut by a file boundary stays two runs.
+
+// selfOffsetNano is added to self times before taking their logarithm: a
+// service that only forwards (a gateway) has self times of a few
+// microseconds, whose relative jitter would otherwise swamp its
+// statistics.
+const selfOffsetNano = 100_000
+
+// ServiceWindow is one service's behaviour in one window, from the calls
+// into it (without injected faults) and the traces that passed through it.
+type ServiceWindow struct {
+	Service       string
+	StartUnixNano int64
+	// Calls is the number of calls into the service whose trace was
+	// resolved (every call in a file with whole traces).
+	Calls int64
+	// SelfLogMean and SelfLogVar are the mean and variance of
+	// ln(self time + 0.1 ms) in milliseconds over those calls (see
+	// Sketch.LogMoments).
+	SelfLogMean, SelfLogVar float64
+	// SelfP50Ms is the median self time.
+	SelfP50Ms float64
+	// OwnErrors counts the failed calls none of whose children failed: the
+	// failures that started in the service.
+	OwnErrors int64
+}
+
+// TraceEnd counts the traces of one root (ingress service and operation)
+// starting in one window whose last-started call went into Service.
+type TraceEnd struct {
+	Root          string // "service operation" of the ingress call
+	StartUnixNano int64
+	Service       string
+	Traces        int64
+}
+
+// TraceRuns says how the spans were resolved into traces.
+type TraceRuns struct {
+	Runs    int64 // runs of rows of one trace
+	Orphans int64 // rows whose parent span was not in their run
+}
+
+// svcAcc accumulates one service's calls in one window.
+type svcAcc struct {
+	calls, ownErrors int64
+	self             Sketch
+}
+
+type svcKey struct {
+	svc int32
+	win int64
+}
+
+type endKey struct {
+	root int32
+	win  int64
+	svc  int32
+}
+
+// runRow is one row of the current run.
+type runRow struct {
+	span, parent uint64 // hashes; parent 0 at a root
+	start, dur   int64
+	callee       int32
+	root         int32 // root id for a root row, else -1
+	err, inj     bool
+}
+
+type runChild struct {
+	parent     int32
+	start, end int64
+	err        bool
+}
+
+// tracer resolves the runs of one worker.
+type tracer struct {
+	win      int64
+	svcWins  map[svcKey]*svcAcc
+	ends     map[endKey]int64
+	rootIDs  map[string]int32
+	roots    []string
+	runs     TraceRuns
+	run      []runRow
+	runTrace uint64 // hash of the run's trace id
+	runFile  int    // file index and row group of the run
+	runRG    int
+	runNext  int64 // the file row that continues the run
+	idx      []spanIdx
+	kids     []runChild
+	cov      []int64
+	kidErr   []bool
+	runHead  bool // the run is the first of its row group
+	stash    []stashRun
+}
+
+// stashRun is a run at a row group's edge, kept for joining after the
+// scan, with worker-independent names.
+type stashRun struct {
+	file, rg   int
+	head, tail bool
+	trace      uint64
+	rows       []runRow
+	callees    []string // per row
+	roots      []string // per row; "" unless a root row
+}
+
+type spanIdx struct {
+	h uint64
+	i int32
+}
+
+func newTracer(win int64) *tracer {
+	return &tracer{win: win, svcWins: map[svcKey]*svcAcc{}, ends: map[endKey]int64{}, rootIDs: map[string]int32{}}
+}
+
+// rootID interns "callee operation" of a root row.
+func (tr *tracer) rootID(callee string, op []byte) int32 {
+	var sb strings.Builder
+	sb.Grow(len(callee) + 1 + len(op))
+	sb.WriteString(callee)
+	sb.WriteByte(' ')
+	sb.Write(op)
+	return tr.rootKey(sb.String())
+}
+
+func (tr *tracer) rootKey(k string) int32 {
+	if id, ok := tr.rootIDs[k]; ok {
+		return id
+	}
+	id := int32(len(tr.roots))
+	tr.rootIDs[k] = id
+	tr.roots = append(tr.roots, k)
+	return id
+}
+
+// add feeds one batch's good rows into runs; callees are the worker's
+// service ids of the batch's callee dictionary, hashes its trace hashes.
+func (tr *tracer) add(w *worker, b *ingest.Batch, callees []int32, hashes []uint64) {
+	if b.FileIndex != tr.runFile || b.RowGroup != tr.runRG || b.FirstRow != tr.runNext || tr.runNext == 0 {
+		tr.endRun(w, true)
+		tr.runHead = true
+	}
+	tr.runFile, tr.runRG, tr.runNext = b.FileIndex, b.RowGroup, b.FirstRow+int64(b.N)
+	trace := &b.Str[ingest.ColTraceID]
+	spans, parents, ops := &b.Str[ingest.ColSpanID], &b.Str[ingest.ColParentSpanID], &b.Str[ingest.ColOperation]
+	calleeIdx := b.Str[ingest.ColCallee].Idx
+	starts, durs := b.I64[ingest.ColStartUnixNano], b.I64[ingest.ColDurationNano]
+	depth := b.I32[ingest.ColDepth]
+	errs, injected := b.Bool[ingest.ColError], b.Bool[ingest.ColInjected]
+	for i := 0; i < b.N; i++ {
+		if b.Bad[i] != ingest.ReasonOK {
+			continue
+		}
+		ti := trace.Idx[i]
+		h := hashes[ti]
+		if h == 0 {
+			h = hashBytes(trace.Dict[ti]) | 1
+			hashes[ti] = h
+		}
+		if h != tr.runTrace && len(tr.run) > 0 {
+			tr.endRun(w, false)
+		}
+		tr.runTrace = h
+		r := runRow{start: starts[i], dur: durs[i], callee: callees[calleeIdx[i]], root: -1, err: errs[i], inj: injected[i]}
+		if s := spans.Value(i); len(s) > 0 {
+			r.span = hashBytes(s) | 1
+		}
+		if p := parents.Value(i); len(p) > 0 {
+			r.parent = hashBytes(p) | 1
+		} else if depth[i] == 0 {
+			r.root = tr.rootID(w.names[r.callee], ops.Value(i))
+		}
+		tr.run = append(tr.run, r)
+	}
+}
+
+// endRun ends the current run: a run at either edge of its row group
+// (the first one, or the last one when tail is set) is stashed for
+// joining, any other is resolved now.
+func (tr *tracer) endRun(w *worker, tail bool) {
+	if len(tr.run) == 0 {
+		return
+	}
+	if tr.runHead || tail {
+		s := stashRun{file: tr.runFile, rg: tr.runRG, head: tr.runHead, tail: tail, trace: tr.runTrace,
+			rows: slices.Clone(tr.run), callees: make([]string, len(tr.run)), roots: make([]string, len(tr.run))}
+		for i, r := range tr.run {
+			s.callees[i] = w.names[r.callee]
+			if r.root >= 0 {
+				s.roots[i] = tr.roots[r.root]
+			}
+		}
+		tr.stash = append(tr.stash, s)
+		tr.run = tr.run[:0]
+	} else {
+		tr.resolve(w)
+	}
+	tr.runHead = false
+}
+
+// resolve computes the current run's self times, own errors and end, and
+// empties it.
+func (tr *tracer) resolve(w *worker) {
+	run := tr.run
+	tr.run = tr.run[:0]
+	if len(run) == 0 {
+		return
+	}
+	tr.runs.Runs++
+	tr.idx = tr.idx[:0]
+	for i := range run {
+		if run[i].span != 0 {
+			tr.idx = append(tr.idx, spanIdx{run[i].span, int32(i)})
+		}
+	}
+	slices.SortFunc(tr.idx, func(a, b spanIdx) int { return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.i, b.i)) })
+	tr.kids = tr.kids[:0]
+	for i := range run {
+		p := run[i].parent
+		if p == 0 {
+			continue
+		}
+		k, ok := slices.BinarySearchFunc(tr.idx, p, func(s spanIdx, h uint64) int { return cmp.Compare(s.h, h) })
+		if !ok {
+			tr.runs.Orphans++
+			continue
+		}
+		pi := tr.idx[k].i
+		if int(pi) == i {
+			continue
+		}
+		tr.kids = append(tr.kids, runChild{parent: pi, start: run[i].start, end: run[i].start + run[i].dur, err: run[i].err})
+	}
+	slices.SortFunc(tr.kids, func(a, b runChild) int {
+		return cmp.Or(cmp.Compare(a.parent, b.parent), cmp.Compare(a.start, b.start), cmp.Compare(a.end, b.end))
+	})
+	tr.cov = slices.Grow(tr.cov[:0], len(run))[:len(run)]
+	tr.kidErr = slices.Grow(tr.kidErr[:0], len(run))[:len(run)]
+	clear(tr.cov)
+	clear(tr.kidErr)
+	// the union of each parent's children's intervals, clipped to the
+	// parent's own: the part of its duration spent waiting on callees
+	for j := 0; j < len(tr.kids); {
+		p := tr.kids[j].parent
+		from, to := run[p].start, run[p].start+run[p].dur
+		var covered, curLo, curHi int64
+		open := false
+		for ; j < len(tr.kids) && tr.kids[j].parent == p; j++ {
+			c := tr.kids[j]
+			if c.err {
+				tr.kidErr[p] = true
+			}
+			lo, hi := max(c.start, from), min(c.end, to)
+			if hi <= lo {
+				continue
+			}
+			if !open || lo > curHi {
+				if open {
+					covered += curHi - curLo
+				}
+				curLo, curHi, open = lo, hi, true
+			} else if hi > curHi {
+				curHi = hi
+			}
+		}
+		if open {
+			covered += curHi - curLo
+		}
+		tr.cov[p] = covered
+	}
+	// the root and the last-started call, chosen whatever the order of
+	// the rows: ties go to the later end, then the larger span hash
+	later := func(a, b *runRow) bool {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.start+a.dur, b.start+b.dur), cmp.Compare(a.span, b.span)) > 0
+	}
+	root, last := -1, 0
+	for i := range run {
+		r := &run[i]
+		if r.root >= 0 && (root < 0 || later(&run[root], r)) {
+			root = i
+		}
+		if later(r, &run[last]) {
+			last = i
+		}
+		if r.inj {
+			continue
+		}
+		k := svcKey{r.callee, floorDiv(r.start, tr.win)}
+		a := tr.svcWins[k]
+		if a == nil {
+			a = &svcAcc{}
+			tr.svcWins[k] = a
+		}
+		a.calls++
+		a.self.addDuration(r.dur - tr.cov[i] + selfOffsetNano)
+		if r.err && !tr.kidErr[i] {
+			a.ownErrors++
+		}
+	}
+	if root >= 0 {
+		tr.ends[endKey{run[root].root, floorDiv(run[root].start, tr.win), run[last].callee}]++
+	}
+}
+
+// mergeTraces combines the workers' trace passes into the table, sorted
+// by service and window, and by root, window and service.
+func mergeTraces(t *Table, workers []*worker) {
+	type sk struct {
+		svc string
+		win int64
+	}
+	type ek struct {
+		root string
+		win  int64
+		svc  string
+	}
+	svcs := map[sk]*svcAcc{}
+	ends := map[ek]int64{}
+	for _, w := range workers {
+		if w != nil && w.tr != nil {
+			w.tr.endRun(w, true)
+		}
+	}
+	workers = append(slices.Clone(workers), joinStashed(workers, int64(t.Window)))
+	for _, w := range workers {
+		if w == nil || w.tr == nil {
+			continue
+		}
+		t.TraceRuns.Runs += w.tr.runs.Runs
+		t.TraceRuns.Orphans += w.tr.runs.Orphans
+		for k, a := range w.tr.svcWins {
+			key := sk{w.names[k.svc], k.win}
+			if o := svcs[key]; o != nil {
+				o.calls += a.calls
+				o.ownErrors += a.ownErrors
+				o.self.Merge(&a.self)
+			} else {
+				svcs[key] = a
+			}
+		}
+		for k, n := range w.tr.ends {
+			ends[ek{w.tr.roots[k.root], k.win, w.names[k.svc]}] += n
+		}
+	}
+	keys := make([]sk, 0, len(svcs))
+	for k := range svcs {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
+	t.Services = make([]ServiceWindow, len(keys))
+	for i, k := range keys {
+		a := svcs[k]
+		mean, v := a.self.LogMoments(1e6)
+		t.Services[i] = ServiceWindow{
+			Service: k.svc, StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
+			SelfLogMean: mean, SelfLogVar: v,
+			SelfP50Ms: max(0, a.self.Quantile(0.5)-selfOffsetNano) / 1e6,
+			OwnErrors: a.ownErrors,
+		}
+	}
+	ekeys := make([]ek, 0, len(ends))
+	for k := range ends {
+		ekeys = append(ekeys, k)
+	}
+	slices.SortFunc(ekeys, func(a, b ek) int {
+		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
+	})
+	t.TraceEnds = make([]TraceEnd, len(ekeys))
+	for i, k := range ekeys {
+		t.TraceEnds[i] = TraceEnd{Root: k.root, StartUnixNano: k.win * int64(t.Window), Service: k.svc, Traces: ends[k]}
+	}
+}
+
+// joinStashed resolves the runs kept at row-group edges, joining the last
+// run of a row group with the first of the next one in the same file when
+// they belong to the same trace, into a worker of its own.
+func joinStashed(workers []*worker, win int64) *worker {
+	var all []stashRun
+	for _, w := range workers {
+		if w != nil && w.tr != nil {
+			all = append(all, w.tr.stash...)
+		}
+	}
+	g := newWorker(win)
+	g.tr = newTracer(win)
+	// by file and row group; a row group's head before its tail (a run that
+	// is both comes once)
+	slices.SortFunc(all, func(a, b stashRun) int {
+		return cmp.Or(cmp.Compare(a.file, b.file), cmp.Compare(a.rg, b.rg), cmp.Compare(boolInt(b.head), boolInt(a.head)))
+	})
+	var open *stashRun // the trace still open at the end of row group open.rg
+	emit := func(s *stashRun) {
+		for i, r := range s.rows {
+			r.callee = g.service([]byte(s.callees[i]))
+			r.root = -1
+			if s.roots[i] != "" {
+				r.root = g.tr.rootKey(s.roots[i])
+			}
+			g.tr.run = append(g.tr.run, r)
+		}
+	}
+	for i := range all {
+		s := &all[i]
+		if s.head && open != nil && open.file == s.file && open.rg == s.rg-1 && open.trace == s.trace {
+			emit(s) // the trace goes on
+		} else {
+			if open != nil {
+				g.tr.resolve(g)
+			}
+			emit(s)
+		}
+		open = s
+		if !s.tail {
+			g.tr.resolve(g)
+			open = nil
+		}
+	}
+	if open != nil {
+		g.tr.resolve(g)
+	}
+	return g
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
