@@ -303,6 +303,8 @@ func suspects(rows []ServiceRow, below map[string][]string, callee string, from,
 	for s, v := range best {
 		out = append(out, Suspect{s, v})
 	}
-	slices.SortFunc(out, func(a, b Suspect) int { return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Service, b.Service)) })
+	slices.SortFunc(out, func(a, b Suspect) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Service, b.Service))
+	})
 	return out[:min(rcSuspects, len(out))]
 }
