@@ -309,6 +309,22 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 		m.forecast = append(m.forecast, f99...)
 	}
 
+	// The isolation forest's features are calibrated z scores against the
+	// edge's own history (calibratedZ, countZ): what makes a window unusual
+	// for this edge, whatever its traffic.
+	lm, lv, ln := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
+	pm, pv := make([]float64, len(ws)), make([]float64, len(ws))
+	for j := range ws {
+		if w := &ws[j]; w.Calls >= minLatCalls && w.MeanMs > 0 {
+			lm[j], lv[j], ln[j] = w.LogMean, w.LogVar, float64(w.Calls)
+			pm[j] = math.Log(max(w.P99Ms, 1e-6))
+		}
+	}
+	meanZ, p99Z := calibratedZ(lm, lv, ln), calibratedZ(pm, pv, ln)
+	errorsZ := countZ(ws, m.p0, func(w *features.Window) int64 { return w.Errors })
+	retriesZ := countZ(ws, q0, func(w *features.Window) int64 { return w.Retries })
+	timeoutsZ := countZ(ws, t0, func(w *features.Window) int64 { return w.Timeouts })
+
 	cols := len(featureNames)
 	m.x = make([]float64, len(ws)*cols)
 	m.errFlag = make([]bool, len(ws))
@@ -318,21 +334,18 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 		row := m.x[j*cols : (j+1)*cols]
 		n := float64(w.Calls)
 		if w.Calls >= minLatCalls && w.MeanMs > 0 {
-			d50, d99 := math.Log(w.MeanMs)-base50, math.Log(w.P99Ms)-base99
-			row[0], row[1] = clampZ(d99/sc99), clampZ(d50/sc50)
+			row[0], row[1] = p99Z[j], meanZ[j]
 			sd50, sd99 := s50[j]-base50, s99[j]-base99
 			// a window's p99 is only a tail with 100 calls or more; below
 			// that it is nearly the maximum, which grows with the count
 			m.latFlag[j] = sd50 >= math.Log(latRatio50) && sd50/sc50 >= latZ50 ||
 				w.Calls >= p99MinCalls && sd99 >= math.Log(latRatio99) && sd99/sc99 >= latZ99
 		}
-		row[2] = clampZ(binomZ(float64(w.Errors), n, m.p0))
-		row[3] = clampZ(binomZ(float64(w.Retries), n, q0))
-		row[4] = clampZ(binomZ(float64(w.Timeouts), n, t0))
+		row[2], row[3], row[4] = errorsZ[j], retriesZ[j], timeoutsZ[j]
 		if callsZ != nil {
 			row[5] = clampZ(callsZ[m.k[j]])
 		}
-		m.errFlag[j] = w.Errors >= errMinErrors && row[2] >= errZ && w.ErrorRate >= m.p0+errExcessRate
+		m.errFlag[j] = w.Errors >= errMinErrors && binomZ(float64(w.Errors), n, m.p0) >= errZ && w.ErrorRate >= m.p0+errExcessRate
 	}
 	return m
 }

@@ -34,6 +34,7 @@ const (
 	rcMinWindows = 5   // windows a series needs before it has a baseline
 	rcScale      = 3.0 // a combined z of rcScale scores 0.5
 	rcSuspects   = 3   // suspects listed per finding
+	countFloor   = 2.0 // count z below this is noise (countZ)
 )
 
 // ServiceRow is a row of services.parquet: one service in one window, with
@@ -307,4 +308,82 @@ func suspects(rows []ServiceRow, below map[string][]string, callee string, from,
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Service, b.Service))
 	})
 	return out[:min(rcSuspects, len(out))]
+}
+
+// countZ returns, per window, how unusual a high count is for the series: the
+// z of a Poisson tail at the series' rate p times the window's calls (mid-p,
+// so a count at its mean scores 0 and rare events are not overstated the
+// way a normal approximation overstates them), capped by how far the
+// window's rate is from p in units of the series' own robust spread of
+// rates. A window must be unusual both for its sample size and for the
+// edge's history: a busy edge whose error rate always moves by a point is
+// not flagged in every window for moving by a point.
+func countZ(ws []features.Window, p float64, count func(*features.Window) int64) []float64 {
+	z := make([]float64, len(ws))
+	rates := make([]float64, 0, len(ws))
+	for j := range ws {
+		if ws[j].Calls > 0 {
+			rates = append(rates, float64(count(&ws[j]))/float64(ws[j].Calls))
+		}
+	}
+	dev := make([]float64, len(rates))
+	for i, r := range rates {
+		dev[i] = math.Abs(r - p)
+	}
+	tau := 1.4826 * median(dev)
+	for j := range ws {
+		n := float64(ws[j].Calls)
+		if n == 0 {
+			continue
+		}
+		k := float64(count(&ws[j]))
+		zs := poissonZ(k, n*p)
+		if tau > 0 && len(rates) >= rcMinWindows {
+			zv := (k/n - p) / tau
+			if math.Abs(zv) < math.Abs(zs) {
+				zs = zv
+			}
+		}
+		// Fewer failures than usual is no anomaly, and a feature that is
+		// slightly negative in proportion to the traffic would let the
+		// isolation forest tell busy edges from quiet ones. Below
+		// countFloor, a count is within what the edge does every day (one
+		// failure among a few calls): it is soft-thresholded to 0, so the
+		// forest does not isolate windows by their ordinary noise.
+		z[j] = clampZ(max(0, zs-countFloor))
+	}
+	return z
+}
+
+// poissonZ is the signed normal score of count k under Poisson(mu): from
+// the mid-p upper tail when k > mu, the lower tail when k < mu.
+func poissonZ(k, mu float64) float64 {
+	if mu <= 0 {
+		if k == 0 {
+			return 0
+		}
+		mu = 1e-9
+	}
+	if mu > 200 || k > 400 {
+		return (k - mu) / math.Sqrt(mu+0.25)
+	}
+	// pmf from k = 0 up, in logs
+	lmu := math.Log(mu)
+	pmf := func(i float64) float64 {
+		lg, _ := math.Lgamma(i + 1)
+		return math.Exp(i*lmu - mu - lg)
+	}
+	var below float64 // P(X < k)
+	for i := 0.0; i < k; i++ {
+		below += pmf(i)
+	}
+	at := pmf(k)
+	midUpper := max(1e-300, 1-below-at+0.5*at) // P(X > k) + P(X = k)/2
+	switch {
+	case k > mu:
+		return -normalQuantile(midUpper)
+	case k < mu:
+		return normalQuantile(max(1e-300, below+0.5*at))
+	}
+	return 0
 }

@@ -36,6 +36,9 @@ type Options struct {
 	Progress func(spans int64)
 	// RowGroupRows overrides the writer's row group size (tests).
 	RowGroupRows int64
+	// NoIncidents leaves out the planted incidents: fault-free traffic, on
+	// which an anomaly detector must stay quiet.
+	NoIncidents bool
 }
 
 // Truth is the ground truth written to truth.json.
@@ -93,7 +96,7 @@ func Generate(ctx context.Context, path string, opt Options) (*Truth, error) {
 	}
 	start := opt.Start.UTC()
 	end := start.Add(time.Duration(opt.Days * float64(24*time.Hour)))
-	m, err := newMesh(opt.Seed, opt.Services, start, end)
+	m, err := newMesh(opt.Seed, opt.Services, start, end, !opt.NoIncidents)
 	if err != nil {
 		return nil, err
 	}
@@ -224,14 +227,16 @@ func capacityFactor(t int64) float64 {
 	return 1 + capSteep*x*x
 }
 
-func newMesh(seed uint64, services int, start, end time.Time) (*mesh, error) {
+func newMesh(seed uint64, services int, start, end time.Time, plant bool) (*mesh, error) {
 	r := rand.New(rand.NewPCG(seed, 0))
 	t, err := buildTopology(r, services)
 	if err != nil {
 		return nil, err
 	}
 	m := &mesh{topology: t, start: start.UnixNano(), end: end.UnixNano(), capSvc: -1}
-	m.plant(r)
+	if plant {
+		m.plant(r)
+	}
 	return m, nil
 }
 

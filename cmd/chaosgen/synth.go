@@ -62,5 +62,6 @@ byte-identical files.`,
 	f.IntVar(&opt.Services, "services", 30, "number of services")
 	f.Uint64Var(&opt.Seed, "seed", 1, "random seed")
 	f.StringVar(&start, "start", synth.DefaultStart.Format(time.RFC3339), "first instant of the data (RFC 3339)")
+	f.BoolVar(&opt.NoIncidents, "no-incidents", false, "plant no incidents: fault-free traffic")
 	return cmd
 }
