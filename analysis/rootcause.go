@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 
@@ -139,8 +140,16 @@ func rootCauses(t *features.Table) []ServiceRow {
 		for j, z := range calibratedZ(m, v, n) {
 			rows[lo+j].SelfZ = z
 		}
-		for j, z := range rateZ(ss, func(s *features.ServiceWindow) (int64, int64) { return s.OwnErrors, s.Calls }) {
-			rows[lo+j].OwnErrorZ = max(0, z)
+		var errs, calls float64
+		for j, s := range ss {
+			m[j], n[j] = float64(s.OwnErrors), float64(s.Calls)
+			errs += m[j]
+			calls += n[j]
+		}
+		if errs > 0 {
+			for j, z := range countSeriesZ(m, n, errs/calls, 0) {
+				rows[lo+j].OwnErrorZ = z
+			}
 		}
 		lo = hi
 	}
@@ -154,21 +163,33 @@ func rootCauses(t *features.Table) []ServiceRow {
 		rootWin[sw{e.Root, e.StartUnixNano}] += e.Traces
 		series[rk{e.Root, e.Service}] = append(series[rk{e.Root, e.Service}], i)
 	}
-	for k, idx := range series {
-		var ends int64
-		for _, i := range idx {
-			ends += t.TraceEnds[i].Traces
+	rootWins := map[string][]int64{} // the windows of each root, in order
+	for _, e := range t.TraceEnds {
+		ws := rootWins[e.Root]
+		if len(ws) == 0 || ws[len(ws)-1] != e.StartUnixNano {
+			rootWins[e.Root] = append(ws, e.StartUnixNano)
 		}
-		// the share in the windows of the root where the service was not
-		// the end counts too: a series of ratios over every window of the
-		// root
-		p := (float64(ends) + 0.5) / (float64(rootTotal[k.root]) + 1)
-		for _, i := range idx {
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(series), func(a, b rk) int {
+		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.svc, b.svc))
+	}) {
+		// a series over every window of the root: traces that ended at
+		// the service out of the root's traces
+		ws := rootWins[k.root]
+		ends, n := make([]float64, len(ws)), make([]float64, len(ws))
+		var total float64
+		for _, i := range series[k] {
 			e := t.TraceEnds[i]
-			n := float64(rootWin[sw{e.Root, e.StartUnixNano}])
-			z := (float64(e.Traces) - n*p) / math.Sqrt(n*p*(1-p)+0.25)
-			if r, ok := at[sw{e.Service, e.StartUnixNano}]; ok {
-				rows[r].TraceEndZ = max(rows[r].TraceEndZ, clampZ(z))
+			j, _ := slices.BinarySearch(ws, e.StartUnixNano)
+			ends[j] = float64(e.Traces)
+			total += ends[j]
+		}
+		for j, w := range ws {
+			n[j] = float64(rootWin[sw{k.root, w}])
+		}
+		for j, z := range countSeriesZ(ends, n, total/float64(rootTotal[k.root]), 0) {
+			if r, ok := at[sw{k.svc, ws[j]}]; ok && z > rows[r].TraceEndZ {
+				rows[r].TraceEndZ = z
 			}
 		}
 	}
@@ -251,32 +272,6 @@ func rootCauses(t *features.Table) []ServiceRow {
 	return rows
 }
 
-// rateZ returns, per window, the calibrated z of a count's rate per call
-// (binomial sampling variance, plus the series' own variability).
-func rateZ(ss []features.ServiceWindow, count func(*features.ServiceWindow) (k, n int64)) []float64 {
-	var K, N float64
-	for i := range ss {
-		k, n := count(&ss[i])
-		K += float64(k)
-		N += float64(n)
-	}
-	z := make([]float64, len(ss))
-	if K == 0 || N == 0 {
-		return z
-	}
-	p := K / N
-	m, v, n := make([]float64, len(ss)), make([]float64, len(ss)), make([]float64, len(ss))
-	for i := range ss {
-		k, c := count(&ss[i])
-		n[i] = float64(c)
-		if c > 0 {
-			m[i] = float64(k) / float64(c)
-		}
-		v[i] = p * (1 - p)
-	}
-	return calibratedZ(m, v, n)
-}
-
 // suspects ranks the services that can be the root cause of a finding on
 // caller→callee over [from, to): the callee and every service below it,
 // by their highest root-cause score in those windows.
@@ -318,12 +313,28 @@ func suspects(rows []ServiceRow, below map[string][]string, callee string, from,
 // rates. A window must be unusual both for its sample size and for the
 // edge's history: a busy edge whose error rate always moves by a point is
 // not flagged in every window for moving by a point.
+//
+// Fewer events than usual score 0. So does what is within floor of it: the
+// isolation forest gets a floor of countFloor, below which a count is what
+// the edge does every day (one failure among a few calls); its features
+// are soft-thresholded so that it does not isolate windows by ordinary
+// noise (a feature that is slightly negative in proportion to the traffic
+// would even let it tell busy edges from quiet ones).
 func countZ(ws []features.Window, p float64, count func(*features.Window) int64) []float64 {
-	z := make([]float64, len(ws))
-	rates := make([]float64, 0, len(ws))
+	k, n := make([]float64, len(ws)), make([]float64, len(ws))
 	for j := range ws {
-		if ws[j].Calls > 0 {
-			rates = append(rates, float64(count(&ws[j]))/float64(ws[j].Calls))
+		k[j], n[j] = float64(count(&ws[j])), float64(ws[j].Calls)
+	}
+	return countSeriesZ(k, n, p, countFloor)
+}
+
+// countSeriesZ is countZ over counts k of n trials.
+func countSeriesZ(k, n []float64, p, floor float64) []float64 {
+	z := make([]float64, len(k))
+	rates := make([]float64, 0, len(k))
+	for j := range k {
+		if n[j] > 0 {
+			rates = append(rates, k[j]/n[j])
 		}
 	}
 	dev := make([]float64, len(rates))
@@ -331,26 +342,18 @@ func countZ(ws []features.Window, p float64, count func(*features.Window) int64)
 		dev[i] = math.Abs(r - p)
 	}
 	tau := 1.4826 * median(dev)
-	for j := range ws {
-		n := float64(ws[j].Calls)
-		if n == 0 {
+	for j := range k {
+		if n[j] == 0 {
 			continue
 		}
-		k := float64(count(&ws[j]))
-		zs := poissonZ(k, n*p)
+		zs := poissonZ(k[j], n[j]*p)
 		if tau > 0 && len(rates) >= rcMinWindows {
-			zv := (k/n - p) / tau
+			zv := (k[j]/n[j] - p) / tau
 			if math.Abs(zv) < math.Abs(zs) {
 				zs = zv
 			}
 		}
-		// Fewer failures than usual is no anomaly, and a feature that is
-		// slightly negative in proportion to the traffic would let the
-		// isolation forest tell busy edges from quiet ones. Below
-		// countFloor, a count is within what the edge does every day (one
-		// failure among a few calls): it is soft-thresholded to 0, so the
-		// forest does not isolate windows by their ordinary noise.
-		z[j] = clampZ(max(0, zs-countFloor))
+		z[j] = clampZ(max(0, zs-floor))
 	}
 	return z
 }
