@@ -29,7 +29,13 @@ type Finding struct {
 	Evidence    map[string]float64 `json:"evidence"`
 	Explanation string             `json:"explanation"`
 	// Suspects rank the callee and the services below it by how likely
-	// each is the root cause over the finding's windows (services.parquet);
-	// absent on predicted findings.
+	// each is the root cause over the finding's windows (their mean
+	// root_cause_score in services.parquet); absent on predicted findings.
 	Suspects []Suspect `json:"suspects,omitempty"`
+	// SymptomCaller and SymptomCallee name the edge the finding was seen
+	// on when its root cause lies below it: the finding then targets the
+	// edge into the root-cause service (Caller, Callee), and Evidence still
+	// describes the symptom edge.
+	SymptomCaller string `json:"symptom_caller,omitempty"`
+	SymptomCallee string `json:"symptom_callee,omitempty"`
 }

@@ -195,6 +195,7 @@ func runModels(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		f := &res.findings[i]
 		if !f.Predicted {
 			f.Suspects = suspects(res.services, below, f.Callee, f.FromUnixNano, f.ToUnixNano)
+			retarget(t, f, below)
 		}
 	}
 	return res, nil

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -36,6 +37,10 @@ const (
 	rcScale      = 3.0 // a combined z of rcScale scores 0.5
 	rcSuspects   = 3   // suspects listed per finding
 	countFloor   = 2.0 // count z below this is noise (countZ)
+	// a finding moves to the edge into a service below its callee when that
+	// service's score is at least rcRetarget and rcMargin above the callee's
+	rcRetarget = 0.5
+	rcMargin   = 0.1
 )
 
 // ServiceRow is a row of services.parquet: one service in one window, with
@@ -60,7 +65,7 @@ type ServiceRow struct {
 // Suspect is a service ranked as the root cause of a finding.
 type Suspect struct {
 	Service string  `json:"service"`
-	Score   float64 `json:"score"` // its highest root_cause_score over the finding's windows
+	Score   float64 `json:"score"` // its mean root_cause_score over the finding's windows
 }
 
 // calibratedZ standardises per-window means m (with within-window variance
@@ -274,7 +279,9 @@ func rootCauses(t *features.Table) []ServiceRow {
 
 // suspects ranks the services that can be the root cause of a finding on
 // caller→callee over [from, to): the callee and every service below it,
-// by their highest root-cause score in those windows.
+// by their mean root-cause score over those windows (the mean, not the
+// highest: a finding that lasts hours is explained by what lasts with it,
+// not by another service's five bad minutes).
 func suspects(rows []ServiceRow, below map[string][]string, callee string, from, to int64) []Suspect {
 	cand := map[string]bool{callee: true}
 	queue := []string{callee}
@@ -288,16 +295,17 @@ func suspects(rows []ServiceRow, below map[string][]string, callee string, from,
 			}
 		}
 	}
-	best := map[string]float64{}
+	sum, n := map[string]float64{}, map[string]int{}
 	for i := range rows {
 		r := &rows[i]
 		if cand[r.Service] && r.WindowStartUnixNano >= from && r.WindowStartUnixNano < to {
-			best[r.Service] = max(best[r.Service], r.RootCauseScore)
+			sum[r.Service] += r.RootCauseScore
+			n[r.Service]++
 		}
 	}
-	out := make([]Suspect, 0, len(best))
-	for s, v := range best {
-		out = append(out, Suspect{s, v})
+	out := make([]Suspect, 0, len(sum))
+	for s, v := range sum {
+		out = append(out, Suspect{s, round6(v / float64(n[s]))})
 	}
 	slices.SortFunc(out, func(a, b Suspect) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Service, b.Service))
@@ -389,4 +397,64 @@ func poissonZ(k, mu float64) float64 {
 		return normalQuantile(max(1e-300, below+0.5*at))
 	}
 	return 0
+}
+
+// retarget moves a finding whose root cause lies below its callee onto the
+// edge into the root-cause service: of the edges into it from the callee
+// or a service below, the one with the most calls in the finding's
+// windows. The symptom edge is kept in SymptomCaller/SymptomCallee and the
+// explanation says where the finding moved and why.
+func retarget(t *features.Table, f *Finding, below map[string][]string) {
+	if len(f.Suspects) == 0 {
+		return
+	}
+	top := f.Suspects[0]
+	if top.Service == f.Callee || top.Score < rcRetarget {
+		return
+	}
+	callee := 0.0
+	for _, s := range f.Suspects {
+		if s.Service == f.Callee {
+			callee = s.Score
+		}
+	}
+	if top.Score < callee+rcMargin {
+		return
+	}
+	under := map[string]bool{f.Callee: true}
+	queue := []string{f.Callee}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, c := range below[s] {
+			if !under[c] {
+				under[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	best, bestCalls := -1, int64(-1)
+	for i := range t.Edges {
+		e := &t.Edges[i]
+		if e.Callee != top.Service || !under[e.Caller] || e.Caller == e.Callee {
+			continue
+		}
+		var calls int64
+		for _, w := range t.EdgeWindows(i) {
+			if w.StartUnixNano >= f.FromUnixNano && w.StartUnixNano < f.ToUnixNano {
+				calls += w.Calls
+			}
+		}
+		if calls > bestCalls { // edges are sorted: ties keep the first
+			best, bestCalls = i, calls
+		}
+	}
+	if best < 0 {
+		return
+	}
+	e := &t.Edges[best]
+	f.SymptomCaller, f.SymptomCallee = f.Caller, f.Callee
+	f.Caller, f.Callee = e.Caller, e.Callee
+	f.Explanation += fmt.Sprintf(" The root cause is most likely %s (root-cause score %.2f against %.2f for %s), so the finding targets %s.",
+		top.Service, top.Score, callee, f.SymptomCallee, edgeName(e))
 }
