@@ -56,7 +56,7 @@ type ServiceRow struct {
 	OwnErrors           int64   `parquet:"own_errors"`
 	OwnErrorZ           float64 `parquet:"own_error_z"`
 	CallShapeZ          float64 `parquet:"call_shape_z"` // calls out per call in, most changed callee
-	SlowOutZ            float64 `parquet:"slow_out_z"`   // median z of the durations of its outgoing edges
+	SlowOutZ            float64 `parquet:"slow_out_z"`   // lower quartile of the z of its outgoing edges' durations
 	CallerSlowZ         float64 `parquet:"caller_slow_z"`
 	RootCauseZ          float64 `parquet:"root_cause_z"`
 	RootCauseScore      float64 `parquet:"root_cause_score"` // z/(z+3): in [0, 1), higher = more likely the root cause
@@ -249,7 +249,9 @@ func rootCauses(t *features.Table) []ServiceRow {
 		if !ok || len(zs) < 2 {
 			continue
 		}
-		rows[r].SlowOutZ = max(0, median(zs))
+		// the lower quartile: nearly every edge out slowed, not one of two
+		slices.Sort(zs)
+		rows[r].SlowOutZ = max(0, zs[(len(zs)-1)/4])
 	}
 	// a caller whose every edge slowed explains its callees' self times
 	callers := map[string][]string{}

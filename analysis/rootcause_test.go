@@ -1,0 +1,196 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/synth"
+)
+
+// TestCalibration is the calibration of docs/analysis.md: on fault-free
+// traffic at most 1% of edge-windows reach the anomaly threshold of the
+// findings, and at most 1% of service-windows a root-cause score of 0.5
+// (a combined z of 3), on every edge and service alike.
+func TestCalibration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED in -short: analyzes two days of fault-free synthetic traffic")
+	}
+	for _, seed := range []uint64{3, 11} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			dir := t.TempDir()
+			spans := filepath.Join(dir, "spans.parquet")
+			if _, err := synth.Generate(context.Background(), spans, synth.Options{Days: 1, RPS: 1, Services: 16, Seed: seed, NoIncidents: true}); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "an")
+			sum, err := Run(context.Background(), []string{spans}, out, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, err := ReadParquet[WindowRow](filepath.Join(out, WindowsFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			above := map[string]int{}
+			n := 0
+			for _, w := range ws {
+				if w.AnomalyScore >= anomalyCut {
+					above[w.Caller+"→"+w.Callee]++
+					n++
+				}
+			}
+			share := float64(n) / float64(len(ws))
+			t.Logf("seed %d: %d of %d edge-windows (%.3f%%) score >= %.1f", seed, n, len(ws), 100*share, anomalyCut)
+			if share > 0.01 {
+				t.Errorf("%.2f%% of fault-free edge-windows reach the anomaly threshold, want <= 1%%: %v", 100*share, above)
+			}
+			ss, err := ReadParquet[ServiceRow](filepath.Join(out, ServicesFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hi := 0
+			for _, s := range ss {
+				if s.RootCauseScore >= 0.5 {
+					hi++
+				}
+			}
+			sshare := float64(hi) / float64(len(ss))
+			t.Logf("seed %d: %d of %d service-windows (%.3f%%) have a root-cause score >= 0.5", seed, hi, len(ss), 100*sshare)
+			if sshare > 0.01 {
+				t.Errorf("%.2f%% of fault-free service-windows score >= 0.5, want <= 1%%", 100*sshare)
+			}
+			if len(sum.Findings) > 0 {
+				t.Errorf("%d findings on fault-free traffic, first: %s", len(sum.Findings), sum.Findings[0].Explanation)
+			}
+		})
+	}
+}
+
+// mesh is a small hand-built mesh for the root-cause tests: the gateway
+// calls api, which calls db then cache in sequence; one root operation.
+type meshFault struct {
+	svc        string
+	from, to   int // windows
+	slow       float64
+	throwFirst bool // the service fails before making its calls
+}
+
+func meshSpans(r *rand.Rand, windows, perWindow int, f meshFault) []ingest.Span {
+	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).UnixNano()
+	var out []ingest.Span
+	id := 0
+	next := func() string { id++; return fmt.Sprintf("%016x", id) }
+	ms := func(x float64) int64 { return int64(x * 1e6) }
+	for w := range windows {
+		faulty := w >= f.from && w < f.to
+		for i := range perWindow {
+			trace := fmt.Sprintf("%032x", r.Uint64())
+			start := t0 + int64(w)*int64(time.Minute) + int64(i)*int64(time.Minute)/int64(perWindow)
+			self := func(svc string, base float64) int64 {
+				x := base * math.Exp(0.3*r.NormFloat64())
+				if faulty && svc == f.svc {
+					x *= f.slow
+				}
+				return ms(x)
+			}
+			throws := faulty && f.throwFirst
+			// the leaves
+			dbDur := self("db", 4)
+			cacheDur := self("cache", 1)
+			apiPre, apiPost := self("api", 2), self("api", 2)
+			apiID, gwID := next(), next()
+			var kids []ingest.Span
+			apiStart := start + ms(1)
+			at := apiStart + apiPre
+			apiDur := apiPre + apiPost
+			if !(throws && f.svc == "api") {
+				kids = append(kids, ingest.Span{TraceID: trace, SpanID: next(), ParentSpanID: apiID, Caller: "api", Callee: "db", Operation: "query", Depth: 2, StartUnixNano: at, DurationNano: dbDur, StatusCode: 200})
+				at += dbDur
+				apiDur += dbDur
+				if !(throws && f.svc == "db") {
+					kids = append(kids, ingest.Span{TraceID: trace, SpanID: next(), ParentSpanID: apiID, Caller: "api", Callee: "cache", Operation: "get", Depth: 2, StartUnixNano: at, DurationNano: cacheDur, StatusCode: 200})
+					apiDur += cacheDur
+				}
+			}
+			gwDur := apiDur + self("gateway", 1) + ms(1)
+			out = append(out,
+				ingest.Span{TraceID: trace, SpanID: gwID, Callee: "gateway", Operation: "GET /", Depth: 0, StartUnixNano: start, DurationNano: gwDur, StatusCode: 200},
+				ingest.Span{TraceID: trace, SpanID: apiID, ParentSpanID: gwID, Caller: "gateway", Callee: "api", Operation: "handle", Depth: 1, StartUnixNano: apiStart, DurationNano: apiDur, StatusCode: 200})
+			out = append(out, kids...)
+		}
+	}
+	return out
+}
+
+// topService runs analyze on spans and returns the services ranked by their
+// highest root-cause score over windows [from, to).
+func topServices(t *testing.T, spans []ingest.Span, from, to int) []string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "spans.parquet")
+	if err := ingest.WriteFile(p, spans); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "an")
+	if _, err := Run(context.Background(), []string{p}, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadParquet[ServiceRow](filepath.Join(out, ServicesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).UnixNano()
+	best := map[string]float64{}
+	for _, r := range rows {
+		k := int((r.WindowStartUnixNano - t0) / int64(time.Minute))
+		if k >= from && k < to {
+			best[r.Service] = max(best[r.Service], r.RootCauseScore)
+		}
+	}
+	var svcs []string
+	for s := range best {
+		svcs = append(svcs, s)
+	}
+	slices.SortFunc(svcs, func(a, b string) int {
+		if best[a] != best[b] {
+			if best[a] > best[b] {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	t.Logf("scores: %v", best)
+	return svcs
+}
+
+// TestRootCauseNotSymptom: a slow leaf makes every service above it slower;
+// the leaf, not its callers, is the root cause.
+func TestRootCauseNotSymptom(t *testing.T) {
+	for _, svc := range []string{"db", "cache", "api"} {
+		t.Run(svc, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			spans := meshSpans(r, 40, 60, meshFault{svc: svc, from: 30, to: 33, slow: 4})
+			if top := topServices(t, spans, 30, 33); top[0] != svc {
+				t.Errorf("a slow %s: ranking %v", svc, top)
+			}
+		})
+	}
+}
+
+// TestRootCauseFailFast: a service that throws before making its calls
+// changes no latency upward much but ends its traces: it is the root cause.
+func TestRootCauseFailFast(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	spans := meshSpans(r, 40, 60, meshFault{svc: "db", from: 30, to: 33, slow: 1, throwFirst: true})
+	if top := topServices(t, spans, 30, 33); top[0] != "db" {
+		t.Errorf("db throws: ranking %v", top)
+	}
+}
