@@ -58,9 +58,20 @@ type Summary struct {
 	Edges     int       `json:"edge_count"`
 	Windows   int       `json:"window_count"`
 	Services  int       `json:"service_count"`
+	// TraceRuns says how the trace pass resolved the spans (see
+	// docs/analysis.md, "Root causes").
+	TraceRuns TraceRuns `json:"trace_runs"`
 	Ranking   Ranking   `json:"ranking"`
 	// Findings are ranked by score, highest first.
 	Findings []Finding `json:"findings"`
+}
+
+// TraceRuns counts the traces (runs of adjacent rows of one trace id)
+// resolved and the rows whose parent span was not in their run: self times
+// are exact when Orphans is 0.
+type TraceRuns struct {
+	Runs    int64 `json:"runs"`
+	Orphans int64 `json:"orphan_rows"`
 }
 
 // Input is one input file.
@@ -226,14 +237,15 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 
 func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, mr *modelResult, interim []float64, opt Options) *Summary {
 	s := &Summary{
-		Schema:   "chaosgen.analysis/v1",
-		Window:   t.Window.String(),
-		Rows:     files.Rows,
-		RowsUsed: t.Rows,
-		Traces:   t.Traces,
-		Edges:    len(t.Edges),
-		Windows:  len(t.Windows),
-		BadRows:  BadRows{Total: t.Bad.Total(), ByReason: map[string]BadReason{}},
+		Schema:    "chaosgen.analysis/v1",
+		Window:    t.Window.String(),
+		Rows:      files.Rows,
+		RowsUsed:  t.Rows,
+		Traces:    t.Traces,
+		Edges:     len(t.Edges),
+		Windows:   len(t.Windows),
+		TraceRuns: TraceRuns{Runs: t.TraceRuns.Runs, Orphans: t.TraceRuns.Orphans},
+		BadRows:   BadRows{Total: t.Bad.Total(), ByReason: map[string]BadReason{}},
 		TimeRange: TimeRange{
 			Start:         time.Unix(0, t.StartUnixNano).UTC().Format(time.RFC3339Nano),
 			End:           time.Unix(0, t.EndUnixNano).UTC().Format(time.RFC3339Nano),
