@@ -2,8 +2,8 @@ package features
 
 import (
 	"cmp"
+	"encoding/binary"
 	"slices"
-	"strings"
 
 	"github.com/chaosgen/chaosgen/ingest"
 )
@@ -75,11 +75,6 @@ type svcAcc struct {
 	self             Sketch
 }
 
-type svcKey struct {
-	svc int32
-	win int64
-}
-
 type endKey struct {
 	root int32
 	win  int64
@@ -104,7 +99,7 @@ type runChild struct {
 // tracer resolves the runs of one worker.
 type tracer struct {
 	win      int64
-	svcWins  map[svcKey]*svcAcc
+	svcWins  []svcSeries // by worker service id
 	ends     map[endKey]int64
 	rootIDs  map[string]int32
 	roots    []string
@@ -114,7 +109,11 @@ type tracer struct {
 	runFile  int    // file index and row group of the run
 	runRG    int
 	runNext  int64 // the file row that continues the run
-	idx      []spanIdx
+	table    []int32 // open addressing: run row + 1 by span hash, 0 empty
+	parentOf []int32 // per run row: its parent's row, -1 when none found
+	first    []int32 // per run row: start of its children in kids (counting sort)
+	fill     []int32
+	keyBuf   []byte
 	kids     []runChild
 	cov      []int64
 	kidErr   []bool
@@ -133,23 +132,75 @@ type stashRun struct {
 	roots      []string // per row; "" unless a root row
 }
 
-type spanIdx struct {
-	h uint64
-	i int32
+// hashID hashes a span id for matching parents within a trace: eight
+// bytes at a time (ids are 8 to 32 bytes), each word multiplied in and the
+// result finalised as splitmix64 does. Equal ids hash equal; a collision
+// between two ids of one trace would only merge their children.
+func hashID(b []byte) uint64 {
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xff51afd7ed558ccd
+		h ^= h >> 32
+		b = b[8:]
+	}
+	var tail uint64
+	for i, c := range b {
+		tail |= uint64(c) << (8 * i)
+	}
+	h = (h ^ tail) * 0xc4ceb9fe1a85ec53
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
+// svcSeries is one service's windows, indexed from base (as edgeAcc's).
+type svcSeries struct {
+	base int64
+	wins []*svcAcc
+	last *svcAcc
+}
+
+func (s *svcSeries) at(wi int64, slab *[]uint64) *svcAcc {
+	if len(s.wins) == 0 {
+		s.base = wi
+	}
+	if wi < s.base {
+		shift := int(s.base - wi)
+		nw := make([]*svcAcc, shift+len(s.wins), shift+len(s.wins)+len(s.wins)/4)
+		copy(nw[shift:], s.wins)
+		s.wins, s.base = nw, wi
+	}
+	k := int(wi - s.base)
+	if k >= len(s.wins) {
+		s.wins = slices.Grow(s.wins, k+1-len(s.wins))[:k+1]
+	}
+	a := s.wins[k]
+	if a == nil {
+		a = &svcAcc{}
+		// size the sketch like the last window's, as edge windows do
+		if s.last != nil {
+			a.self.presize(s.last.self.lo, len(s.last.self.counts), slab)
+		}
+		s.wins[k] = a
+	}
+	s.last = a
+	return a
 }
 
 func newTracer(win int64) *tracer {
-	return &tracer{win: win, svcWins: map[svcKey]*svcAcc{}, ends: map[endKey]int64{}, rootIDs: map[string]int32{}}
+	return &tracer{win: win, ends: map[endKey]int64{}, rootIDs: map[string]int32{}}
 }
 
 // rootID interns "callee operation" of a root row.
 func (tr *tracer) rootID(callee string, op []byte) int32 {
-	var sb strings.Builder
-	sb.Grow(len(callee) + 1 + len(op))
-	sb.WriteString(callee)
-	sb.WriteByte(' ')
-	sb.Write(op)
-	return tr.rootKey(sb.String())
+	tr.keyBuf = append(append(append(tr.keyBuf[:0], callee...), ' '), op...)
+	if id, ok := tr.rootIDs[string(tr.keyBuf)]; ok { // no allocation for the lookup
+		return id
+	}
+	return tr.rootKey(string(tr.keyBuf))
 }
 
 func (tr *tracer) rootKey(k string) int32 {
@@ -192,10 +243,10 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callees []int32, hashes []uint
 		tr.runTrace = h
 		r := runRow{start: starts[i], dur: durs[i], callee: callees[calleeIdx[i]], root: -1, err: errs[i], inj: injected[i]}
 		if s := spans.Value(i); len(s) > 0 {
-			r.span = hashBytes(s) | 1
+			r.span = hashID(s) | 1
 		}
 		if p := parents.Value(i); len(p) > 0 {
-			r.parent = hashBytes(p) | 1
+			r.parent = hashID(p) | 1
 		} else if depth[i] == 0 {
 			r.root = tr.rootID(w.names[r.callee], ops.Value(i))
 		}
@@ -236,46 +287,90 @@ func (tr *tracer) resolve(w *worker) {
 		return
 	}
 	tr.runs.Runs++
-	tr.idx = tr.idx[:0]
-	for i := range run {
-		if run[i].span != 0 {
-			tr.idx = append(tr.idx, spanIdx{run[i].span, int32(i)})
-		}
+	n := len(run)
+	// span hash → row, in a small open-addressing table
+	size := 8
+	for size < 2*n {
+		size *= 2
 	}
-	slices.SortFunc(tr.idx, func(a, b spanIdx) int { return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.i, b.i)) })
-	tr.kids = tr.kids[:0]
+	tr.table = slices.Grow(tr.table[:0], size)[:size]
+	clear(tr.table)
+	mask := uint64(size - 1)
 	for i := range run {
-		p := run[i].parent
-		if p == 0 {
+		h := run[i].span
+		if h == 0 {
 			continue
 		}
-		k, ok := slices.BinarySearchFunc(tr.idx, p, func(s spanIdx, h uint64) int { return cmp.Compare(s.h, h) })
-		if !ok {
+		for k := h & mask; ; k = (k + 1) & mask {
+			if tr.table[k] == 0 {
+				tr.table[k] = int32(i) + 1
+				break
+			}
+			if run[tr.table[k]-1].span == h {
+				break // a repeated span id: its first row keeps it
+			}
+		}
+	}
+	tr.parentOf = slices.Grow(tr.parentOf[:0], n)[:n]
+	tr.first = slices.Grow(tr.first[:0], n+1)[:n+1]
+	clear(tr.first)
+	kids := 0
+	for i := range run {
+		tr.parentOf[i] = -1
+		h := run[i].parent
+		if h == 0 {
+			continue
+		}
+		found := false
+		for k := h & mask; tr.table[k] != 0; k = (k + 1) & mask {
+			if j := tr.table[k] - 1; run[j].span == h {
+				if int(j) != i {
+					tr.parentOf[i] = j
+					tr.first[j+1]++
+					kids++
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
 			tr.runs.Orphans++
-			continue
 		}
-		pi := tr.idx[k].i
-		if int(pi) == i {
-			continue
-		}
-		tr.kids = append(tr.kids, runChild{parent: pi, start: run[i].start, end: run[i].start + run[i].dur, err: run[i].err})
 	}
-	slices.SortFunc(tr.kids, func(a, b runChild) int {
-		return cmp.Or(cmp.Compare(a.parent, b.parent), cmp.Compare(a.start, b.start), cmp.Compare(a.end, b.end))
-	})
-	tr.cov = slices.Grow(tr.cov[:0], len(run))[:len(run)]
-	tr.kidErr = slices.Grow(tr.kidErr[:0], len(run))[:len(run)]
+	// children grouped by parent (a counting sort), each group by start
+	for i := 1; i <= n; i++ {
+		tr.first[i] += tr.first[i-1]
+	}
+	tr.kids = slices.Grow(tr.kids[:0], kids)[:kids]
+	tr.fill = slices.Grow(tr.fill[:0], n)[:n]
+	fill := tr.fill
+	copy(fill, tr.first[:n])
+	for i := range run {
+		if p := tr.parentOf[i]; p >= 0 {
+			tr.kids[fill[p]] = runChild{parent: p, start: run[i].start, end: run[i].start + run[i].dur, err: run[i].err}
+			fill[p]++
+		}
+	}
+	tr.cov = slices.Grow(tr.cov[:0], n)[:n]
+	tr.kidErr = slices.Grow(tr.kidErr[:0], n)[:n]
 	clear(tr.cov)
 	clear(tr.kidErr)
 	// the union of each parent's children's intervals, clipped to the
 	// parent's own: the part of its duration spent waiting on callees
-	for j := 0; j < len(tr.kids); {
-		p := tr.kids[j].parent
+	for p := range n {
+		ks := tr.kids[tr.first[p]:tr.first[p+1]]
+		if len(ks) == 0 {
+			continue
+		}
+		for a := 1; a < len(ks); a++ { // insertion sort: fan-outs are small
+			for b := a; b > 0 && (ks[b].start < ks[b-1].start || ks[b].start == ks[b-1].start && ks[b].end < ks[b-1].end); b-- {
+				ks[b], ks[b-1] = ks[b-1], ks[b]
+			}
+		}
 		from, to := run[p].start, run[p].start+run[p].dur
 		var covered, curLo, curHi int64
 		open := false
-		for ; j < len(tr.kids) && tr.kids[j].parent == p; j++ {
-			c := tr.kids[j]
+		for _, c := range ks {
 			if c.err {
 				tr.kidErr[p] = true
 			}
@@ -314,12 +409,10 @@ func (tr *tracer) resolve(w *worker) {
 		if r.inj {
 			continue
 		}
-		k := svcKey{r.callee, floorDiv(r.start, tr.win)}
-		a := tr.svcWins[k]
-		if a == nil {
-			a = &svcAcc{}
-			tr.svcWins[k] = a
+		for int(r.callee) >= len(tr.svcWins) {
+			tr.svcWins = append(tr.svcWins, svcSeries{})
 		}
+		a := tr.svcWins[r.callee].at(floorDiv(r.start, tr.win), &w.counts)
 		a.calls++
 		a.self.addDuration(r.dur - tr.cov[i] + selfOffsetNano)
 		if r.err && !tr.kidErr[i] {
@@ -334,10 +427,6 @@ func (tr *tracer) resolve(w *worker) {
 // mergeTraces combines the workers' trace passes into the table, sorted
 // by service and window, and by root, window and service.
 func mergeTraces(t *Table, workers []*worker) {
-	type sk struct {
-		svc string
-		win int64
-	}
 	type ek struct {
 		root string
 		win  int64
@@ -357,14 +446,11 @@ func mergeTraces(t *Table, workers []*worker) {
 		}
 		t.TraceRuns.Runs += w.tr.runs.Runs
 		t.TraceRuns.Orphans += w.tr.runs.Orphans
-		for k, a := range w.tr.svcWins {
-			key := sk{w.names[k.svc], k.win}
-			if o := svcs[key]; o != nil {
-				o.calls += a.calls
-				o.ownErrors += a.ownErrors
-				o.self.Merge(&a.self)
-			} else {
-				svcs[key] = a
+		for svc, series := range w.tr.svcWins {
+			for j, a := range series.wins {
+				if a != nil {
+					mergeSvc(svcs, sk{w.names[svc], series.base + int64(j)}, a)
+				}
 			}
 		}
 		for k, n := range w.tr.ends {
@@ -397,6 +483,22 @@ func mergeTraces(t *Table, workers []*worker) {
 	t.TraceEnds = make([]TraceEnd, len(ekeys))
 	for i, k := range ekeys {
 		t.TraceEnds[i] = TraceEnd{Root: k.root, StartUnixNano: k.win * int64(t.Window), Service: k.svc, Traces: ends[k]}
+	}
+}
+
+// sk is a service and window index.
+type sk struct {
+	svc string
+	win int64
+}
+
+func mergeSvc(svcs map[sk]*svcAcc, key sk, a *svcAcc) {
+	if o := svcs[key]; o != nil {
+		o.calls += a.calls
+		o.ownErrors += a.ownErrors
+		o.self.Merge(&a.self)
+	} else {
+		svcs[key] = a
 	}
 }
 
