@@ -175,8 +175,9 @@ func has(m map[string]int, k string) bool { _, ok := m[k]; return ok }
 
 // ParseTime reads a labels time: RFC 3339 with a time zone (a space may
 // stand for the T), or a Unix time in seconds (up to 11 integer digits, a
-// fraction allowed) or in nanoseconds (16 digits or more). Milliseconds
-// and microseconds are refused: read as either they would be 1000x off.
+// fraction allowed) or in nanoseconds (18 or 19 digits: since 1973). The
+// lengths between, milliseconds and microseconds, are refused: read as
+// either they would be 1000x off.
 func ParseTime(v string) (int64, error) {
 	if v == "" {
 		return 0, errors.New("empty")
@@ -193,7 +194,7 @@ func ParseTime(v string) (int64, error) {
 			}
 			sec, fr := math.Modf(f)
 			return int64(sec)*1e9 + int64(math.Round(fr*1e9)), nil
-		case n >= 16 && frac == "":
+		case n >= 18 && frac == "":
 			ns, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || ns <= 0 {
 				return 0, fmt.Errorf("%q is not a positive Unix time in nanoseconds", v)
