@@ -17,7 +17,7 @@ import (
 )
 
 // devDays are the labelled runs of ../shared/data/rca/nezha_dev with the
-// floors of issue 12 for the service ranking (0: no floor).
+// floors of issue 12 for the service ranking (0: none).
 var devDays = []struct {
 	dir, faults string
 	ac1, ac3    float64
@@ -63,7 +63,7 @@ func TestDevSet(t *testing.T) {
 			}
 			svc := res.Rankings[0]
 			if !svc.Available {
-				t.Fatalf("%s: the service ranking is missing (%s): the floors AC@1 >= %.2f, AC@3 >= %.2f cannot be checked", d.dir, svc.Note, d.ac1, d.ac3)
+				t.Fatalf("%s: the service ranking is missing, so its floors (AC@1 >= %.2f, AC@3 >= %.2f) cannot be checked: %s", d.dir, d.ac1, d.ac3, svc.Note)
 			}
 			if svc.Skipped > 0 {
 				t.Errorf("%s: %d of %d faults skipped: the analysis has no windows around them", d.dir, svc.Skipped, len(res.Incidents))

@@ -259,10 +259,12 @@ func EdgeName(caller, callee string) string {
 
 // scoreFindings matches findings to incidents. A finding matches an
 // incident when its callee, or one of its suspects, is the service at
-// fault and its [from, to) overlaps the incident's [t, t+after).
-// Precision is over the findings that overlap some incident's period (the
-// truth says nothing about other times); recall is over the incidents with
-// windows around them. Predicted (forecast) findings are left out.
+// fault and its [from, to) overlaps the incident's period [t, t+after),
+// or [t, end) when the truth gives a later end (a finding in the middle of
+// a long incident is right). Precision is over the findings that overlap
+// some incident's period (the truth says nothing about other times);
+// recall is over the incidents with windows around them. Predicted
+// (forecast) findings are left out.
 func scoreFindings(a *Analysis, t *Truth, after time.Duration, irs []IncidentResult) FindingsScore {
 	fs := FindingsScore{Suspects: a.HasSuspects}
 	found := make([]bool, len(t.Incidents))
@@ -273,7 +275,8 @@ func scoreFindings(a *Analysis, t *Truth, after time.Duration, irs []IncidentRes
 		fs.Findings++
 		inPeriod, matched := false, false
 		for i, in := range t.Incidents {
-			if f.FromUnixNano >= in.StartUnixNano+int64(after) || f.ToUnixNano <= in.StartUnixNano {
+			end := max(in.StartUnixNano+int64(after), in.EndUnixNano)
+			if f.FromUnixNano >= end || f.ToUnixNano <= in.StartUnixNano {
 				continue
 			}
 			inPeriod = true

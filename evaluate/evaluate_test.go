@@ -2,14 +2,17 @@ package evaluate
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/synth"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -265,5 +268,47 @@ func TestDetectFormat(t *testing.T) {
 		if got != c.want || (c.want == "") != (err != nil) {
 			t.Errorf("%s: %q, %v; want %q", name, got, err, c.want)
 		}
+	}
+}
+
+// TestSynthTruth evaluates a real synth run against its truth.json: every
+// planted incident is read (format detected), lies in the data (none
+// skipped), and each finding period check runs on real findings.
+func TestSynthTruth(t *testing.T) {
+	dir := t.TempDir()
+	spans := filepath.Join(dir, "spans.parquet")
+	truth, err := synth.Generate(context.Background(), spans, synth.Options{Days: 0.5, RPS: 1, Services: 12, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := filepath.Join(dir, "analysis")
+	if _, err := analysis.Run(context.Background(), []string{spans}, an, analysis.Options{Models: analysis.ModelOptions{Seed: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(an, filepath.Join(dir, "truth.json"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	r.WriteText(&b)
+	t.Logf("seed 3:\n%s", b.String())
+	if r.Truth.Format != string(FormatSynth) || r.Truth.Incidents != len(truth.Incidents) || len(truth.Incidents) == 0 {
+		t.Fatalf("read %d incidents as %s, want %d as synth", r.Truth.Incidents, r.Truth.Format, len(truth.Incidents))
+	}
+	for i, in := range r.Incidents {
+		want := truth.Incidents
+		if !slices.ContainsFunc(want, func(w synth.Incident) bool {
+			return w.Caller == in.Caller && w.Callee == in.Callee && w.StartUnixNano == in.StartUnixNano && w.Kind == in.Kind
+		}) {
+			t.Errorf("incident %d %+v is not in truth.json", i, in)
+		}
+	}
+	for _, tot := range r.Rankings[1:] {
+		if tot.Skipped != 0 || tot.Evaluated != len(truth.Incidents) {
+			t.Errorf("%s: %d evaluated, %d skipped; want all %d evaluated", tot.Name, tot.Evaluated, tot.Skipped, len(truth.Incidents))
+		}
+	}
+	if r.Findings.Incidents != len(truth.Incidents) || r.Findings.Findings == 0 {
+		t.Errorf("findings %+v: want all %d incidents covered and some findings", r.Findings, len(truth.Incidents))
 	}
 }

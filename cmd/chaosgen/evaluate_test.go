@@ -283,3 +283,33 @@ func TestEvaluateCLIErrors(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join(testdataDir, "evaluate", "errors.golden"), []byte(all.String()))
 }
+
+// TestEvaluateDocs checks that the output shown in docs/evaluate.md is what
+// chaosgen evaluate prints: the error example, and the table rows (from the
+// fixture run of TestEvaluateCLI's labels case).
+func TestEvaluateDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(testdataDir, "..", "..", "..", "docs", "evaluate.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	writeEvalFixture(t, "analysis", true)
+	os.WriteFile("gameday.csv", []byte("# game day 2026-01-05\nstart,end,service,kind\n2026-01-05 10:06:00,,db,errors\n1767607560,1767607500,db,errors\n"), 0o644)
+	_, _, stderr := runCLI("evaluate", "analysis", "--truth", "gameday.csv")
+	copyTestdata(t, "labels.csv")
+	_, stdout, _ := runCLI("evaluate", "analysis", "--truth", "labels.csv")
+	var want []string
+	want = append(want, strings.Split(strings.TrimSpace(stderr), "\n")...)
+	for _, l := range strings.Split(stdout, "\n") {
+		// the doc shows the first two incidents
+		if strings.HasPrefix(l, "2026-01-05T10:02") || strings.HasPrefix(l, "2026-01-05T10:06") || strings.HasPrefix(l, "start ") || strings.HasPrefix(l, "ranking ") ||
+			strings.HasPrefix(l, "services ") || strings.HasPrefix(l, "edges ") || strings.HasPrefix(l, "naive ") {
+			want = append(want, l)
+		}
+	}
+	for _, l := range want {
+		if !strings.Contains(string(doc), l+"\n") {
+			t.Errorf("docs/evaluate.md lacks this output line:\n%s", l)
+		}
+	}
+}
