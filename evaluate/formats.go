@@ -116,8 +116,6 @@ func readLabels(path string, t *Truth) error {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
-		where := fmt.Sprintf("line %d", line)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -126,6 +124,8 @@ func readLabels(path string, t *Truth) error {
 			}
 			return fmt.Errorf("%s: %w", path, err)
 		}
+		line, _ := cr.FieldPos(0)
+		where := fmt.Sprintf("line %d", line)
 		if len(rec) != len(header) {
 			re.add(where, "", "%d fields, the header has %d", len(rec), len(header))
 			continue
@@ -174,7 +174,7 @@ func readLabels(path string, t *Truth) error {
 func has(m map[string]int, k string) bool { _, ok := m[k]; return ok }
 
 // ParseTime reads a labels time: RFC 3339 with a time zone (a space may
-// stand for the T), or a Unix time in seconds (up to 11 integer digits, a
+// stand for the T), or a Unix time in seconds (up to 10 integer digits, a
 // fraction allowed) or in nanoseconds (18 or 19 digits: since 1973). The
 // lengths between, milliseconds and microseconds, are refused: read as
 // either they would be 1000x off.
@@ -187,10 +187,13 @@ func ParseTime(v string) (int64, error) {
 		intPart, frac, _ := strings.Cut(digits, ".")
 		n := len(strings.TrimLeft(intPart, "0"))
 		switch {
-		case n <= 11:
+		case n <= 10:
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f <= 0 {
 				return 0, fmt.Errorf("%q is not a positive Unix time", v)
+			}
+			if f >= math.MaxInt64/1e9 {
+				return 0, fmt.Errorf("%q is after 2262, the last time of Unix nanoseconds", v)
 			}
 			sec, fr := math.Modf(f)
 			return int64(sec)*1e9 + int64(math.Round(fr*1e9)), nil
@@ -213,6 +216,15 @@ func ParseTime(v string) (int64, error) {
 			return 0, fmt.Errorf("%q has no time zone (add Z for UTC, or an offset such as +02:00)", v)
 		}
 		return 0, fmt.Errorf("cannot read %q as a time (want RFC 3339 such as 2026-01-05T10:00:00Z, or Unix seconds or nanoseconds)", v)
+	}
+	return unixNano(v, tm)
+}
+
+// unixNano returns tm in Unix nanoseconds when it is within their range
+// (after 1970, before 2262).
+func unixNano(v string, tm time.Time) (int64, error) {
+	if tm.Year() < 1970 || tm.Year() > 2261 || tm.Unix() <= 0 {
+		return 0, fmt.Errorf("%q is out of range (want a time after 1970 and before 2262)", v)
 	}
 	return tm.UnixNano(), nil
 }
@@ -271,6 +283,11 @@ func readNezha(path string, t *Truth) error {
 				re.add(where, "inject_time", "cannot read %q (want YYYY-MM-DD HH:MM:SS)", *f.InjectTime)
 				continue
 			}
+			start, err := unixNano(*f.InjectTime, tm)
+			if err != nil {
+				re.add(where, "inject_time", "%v", err)
+				continue
+			}
 			if f.InjectPod == nil || strings.TrimSpace(*f.InjectPod) == "" {
 				re.add(where, "inject_pod", "missing or empty")
 				continue
@@ -288,7 +305,7 @@ func readNezha(path string, t *Truth) error {
 				t.Warnings = append(t.Warnings, fmt.Sprintf("%s: %s: inject_timestamp %s is not a Unix time in seconds; ignored", path, where, f.InjectTimestamp))
 			}
 			t.Incidents = append(t.Incidents, Incident{
-				StartUnixNano: tm.UnixNano(), Service: PodService(strings.TrimSpace(*f.InjectPod)),
+				StartUnixNano: start, Service: PodService(strings.TrimSpace(*f.InjectPod)),
 				Kind: f.InjectType, Source: where,
 			})
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/evaluate"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/parquet-go/parquet-go"
@@ -311,5 +312,58 @@ func TestEvaluateDocs(t *testing.T) {
 		if !strings.Contains(string(doc), l+"\n") {
 			t.Errorf("docs/evaluate.md lacks this output line:\n%s", l)
 		}
+	}
+}
+
+// TestEvaluateReplayRecords runs the game-day loop on real parts: a bundle
+// generated from a synthetic mesh is replayed, the replayed traffic is
+// analyzed, and evaluate reads the replay's injection records as the truth.
+func TestEvaluateReplayRecords(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{
+		{"synth", "-o", "in/spans.parquet", "--days", "0.1", "--rps", "3", "--services", "10", "--seed", "9"},
+		{"analyze", "in/spans.parquet", "-o", "an"},
+		{"generate", "an", "-o", "bundle.json"},
+		{"replay", "--bundle", "bundle.json", "in/spans.parquet", "-o", "rep"},
+		{"analyze", "rep/spans.parquet", "-o", "an2"},
+	} {
+		if code, _, stderr := runCLI(args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI("evaluate", "an2", "--truth", "rep/spans.parquet", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res evaluate.Result
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("bundle.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bun struct {
+		Profiles []struct {
+			Target struct{ Caller, Callee string }
+		}
+	}
+	if err := json.Unmarshal(b, &bun); err != nil {
+		t.Fatal(err)
+	}
+	targets := map[[2]string]bool{}
+	for _, p := range bun.Profiles {
+		targets[[2]string{p.Target.Caller, p.Target.Callee}] = true
+	}
+	if res.Truth.Format != "records" || len(res.Incidents) == 0 || len(targets) == 0 {
+		t.Fatalf("truth %+v with %d incidents, %d bundle targets", res.Truth, len(res.Incidents), len(targets))
+	}
+	for _, in := range res.Incidents {
+		if !in.Edge || !targets[[2]string{in.Caller, in.Callee}] {
+			t.Errorf("incident on %s → %s (%s) is not a target of the bundle %v", in.Caller, in.Callee, in.Source, targets)
+		}
+	}
+	if edges := res.Rankings[1]; edges.Skipped != 0 || edges.Evaluated != len(res.Incidents) {
+		t.Errorf("edge ranking: %d evaluated, %d skipped of %d incidents in the replayed data", edges.Evaluated, edges.Skipped, len(res.Incidents))
 	}
 }
