@@ -24,6 +24,7 @@ package evaluate
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -220,7 +221,22 @@ func Score(a *Analysis, t *Truth, after time.Duration) *Result {
 		}
 	}
 	r.Findings = scoreFindings(a, t, after, r.Incidents)
+	if r.Findings.Incidents == 0 {
+		r.Warnings = append(r.Warnings, noneCovered(a, t))
+	}
 	return r
+}
+
+// noneCovered explains an evaluation where no incident has windows around
+// it: most often the truth's times are in another time zone than the data.
+func noneCovered(a *Analysis, t *Truth) string {
+	if len(a.Windows) == 0 {
+		return fmt.Sprintf("%s has no windows: nothing to score", a.Dir)
+	}
+	first, last := a.Windows[0].WindowStartUnixNano, a.Windows[len(a.Windows)-1].WindowStartUnixNano+int64(a.Window)
+	in0, in1 := t.Incidents[0].StartUnixNano, t.Incidents[len(t.Incidents)-1].StartUnixNano
+	return fmt.Sprintf("none of the %d incidents (%s to %s) lies in the analysed time (%s to %s): check the truth's times and their time zone",
+		len(t.Incidents), formatTime(in0), formatTime(in1), formatTime(first), formatTime(last))
 }
 
 func ratio(n, d int) *float64 {

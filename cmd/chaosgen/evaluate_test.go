@@ -193,7 +193,7 @@ func TestEvaluateCLI(t *testing.T) {
 	writeEvalFixture(t, "analysis", true)
 	writeEvalFixture(t, "old", false)
 	writeEvalRecords(t, "records")
-	copyTestdata(t, "truth.json", "labels.csv", "labels_edges.csv", "nezha.json")
+	copyTestdata(t, "truth.json", "labels.csv", "labels_edges.csv", "labels_slip.csv", "nezha.json")
 	for _, c := range []struct {
 		name string
 		args []string
@@ -205,6 +205,7 @@ func TestEvaluateCLI(t *testing.T) {
 		{"nezha", []string{"analysis", "--truth", "nezha.json", "--truth-format", "nezha"}},
 		{"old_dir", []string{"old", "--truth", "labels.csv"}},
 		{"after", []string{"analysis", "--truth", "records", "--after", "30s"}},
+		{"none_covered", []string{"analysis", "--truth", "labels_slip.csv"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var all strings.Builder
