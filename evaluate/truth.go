@@ -111,14 +111,17 @@ func compareIncidents(a, b Incident) int {
 		cmp.Compare(a.Source, b.Source))
 }
 
-// DetectFormat tells a truth file's format from its content: a directory
-// or a Parquet file holds injection records; a JSON object with
+// DetectFormat tells a truth file's format from its content: a directory,
+// a glob or a Parquet file holds injection records; a JSON object with
 // "incidents" is synth's truth.json, one whose values are lists of faults
 // with "inject_time" a Nezha fault list; anything else with a header row
 // naming a start column a labels CSV.
 func DetectFormat(path string) (Format, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		if strings.ContainsAny(path, "*?[") {
+			return FormatRecords, nil // a glob of span files
+		}
 		return "", err
 	}
 	if fi.IsDir() {

@@ -204,7 +204,7 @@ func TestEvaluateCLI(t *testing.T) {
 		{"labels_edges", []string{"analysis", "--truth", "labels_edges.csv", "--truth-format", "labels"}},
 		{"nezha", []string{"analysis", "--truth", "nezha.json", "--truth-format", "nezha"}},
 		{"old_dir", []string{"old", "--truth", "labels.csv"}},
-		{"after", []string{"analysis", "--truth", "records", "--after", "30s"}},
+		{"after", []string{"analysis", "--truth", "records/inject-*.parquet", "--after", "30s"}},
 		{"none_covered", []string{"analysis", "--truth", "labels_slip.csv"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
