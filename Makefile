@@ -13,7 +13,7 @@ GOTESTSUM_VERSION   := v1.13.0
 # would hide it behind "ok".
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@$(GOTESTSUM_VERSION) --format pkgname-and-test-fails --
 
-.PHONY: all build test race check golden bench bench-duckdb bench-inject soak demo clean
+.PHONY: all build test race check golden bench bench-duckdb bench-inject soak eval demo clean
 
 all: build
 
@@ -52,6 +52,12 @@ bench-inject: build
 # 60 s of requests through the injector with a bundle reload every second
 soak:
 	bash bench/inject/soak.sh
+
+# chaosgen's root-cause rankings and the naive baseline on the labelled
+# fault runs of ../shared/data/rca/nezha_dev: per fault and AC@1/3/5 per run
+# (see docs/evaluate.md and bench/eval/run.sh).
+eval: build
+	bash bench/eval/run.sh
 
 # The main job on built-in sample data: a small synthetic mesh (seconds),
 # analysed, top edges printed.

@@ -64,6 +64,7 @@ before they touch production.`,
 	root.AddCommand(newDiffCmd())
 	root.AddCommand(newDashboardCmd())
 	root.AddCommand(newReportCmd())
+	root.AddCommand(newEvaluateCmd())
 	// Without a subcommand, print help; with an unknown one, a usage error.
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	usageArgs(root)
