@@ -20,7 +20,7 @@ import (
 // per service and window with at least service, window_start_unix_nano
 // and root_cause_score (higher: more likely the root cause). Directories
 // written before it existed lack it.
-const ServicesFile = "services.parquet"
+const ServicesFile = analysis.ServicesFile
 
 // ServiceRow is the part of a services.parquet row that evaluate reads;
 // other columns are ignored.
