@@ -377,26 +377,34 @@ func poissonZ(k, mu float64) float64 {
 		}
 		mu = 1e-9
 	}
-	if mu > 200 || k > 400 {
+	if mu > 200 {
 		return (k - mu) / math.Sqrt(mu+0.25)
 	}
-	// pmf from k = 0 up, in logs
-	lmu := math.Log(mu)
-	pmf := func(i float64) float64 {
-		lg, _ := math.Lgamma(i + 1)
-		return math.Exp(i*lmu - mu - lg)
-	}
-	var below float64 // P(X < k)
-	for i := 0.0; i < k; i++ {
-		below += pmf(i)
-	}
-	at := pmf(k)
-	midUpper := max(1e-300, 1-below-at+0.5*at) // P(X > k) + P(X = k)/2
 	switch {
 	case k > mu:
-		return -normalQuantile(midUpper)
+		// the mid-p upper tail P(X = k)/2 + P(X > k), summed from k up
+		// (1 − the lower tail would cancel to nothing far out)
+		lg, _ := math.Lgamma(k + 1)
+		var sum, term float64 = 0, 1
+		for j := 1.0; j < 10000; j++ {
+			term *= mu / (k + j)
+			sum += term
+			if term < 1e-17*sum {
+				break
+			}
+		}
+		upper := math.Exp(k*math.Log(mu)-mu-lg) * (0.5 + sum)
+		return -normalQuantile(max(1e-300, upper))
 	case k < mu:
-		return normalQuantile(max(1e-300, below+0.5*at))
+		// the mid-p lower tail P(X < k) + P(X = k)/2, from 0 up by the
+		// recurrence p(i+1) = p(i)·mu/(i+1)
+		var below float64
+		pi := math.Exp(-mu)
+		for i := 0.0; i < k; i++ {
+			below += pi
+			pi *= mu / (i + 1)
+		}
+		return normalQuantile(max(1e-300, below+0.5*pi))
 	}
 	return 0
 }
