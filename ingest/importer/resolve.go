@@ -36,6 +36,8 @@ type rawSpan struct {
 	dur                       int64 // ns; noDuration when missing
 	status                    int32
 	err                       bool
+	timedOut                  bool  // a timeout: error.type, gRPC DEADLINE_EXCEEDED, HTTP 504 or 408
+	retry                     int32 // the attempt's resend count: 0 for the first attempt
 }
 
 // noDuration marks a span without a duration.
@@ -127,9 +129,11 @@ func resolve(spans []rawSpan, rep *Report) []ingest.Span {
 			rep.add(IssueNegativeDuration, fmt.Sprintf("trace %s span %s", n.traceID, timing.spanID))
 			return
 		}
-		code, failed := n.status, n.err
+		code, failed, timedOut, retry := n.status, n.err, n.timedOut, n.retry
 		if status != nil {
 			failed = failed || status.err
+			timedOut = timedOut || status.timedOut
+			retry = max(retry, status.retry)
 			if status.status != 0 {
 				code = status.status
 			}
@@ -139,7 +143,7 @@ func resolve(spans []rawSpan, rep *Report) []ingest.Span {
 			Caller: caller, Callee: callee, Operation: n.name,
 			Depth: depth, Stack: stack,
 			StartUnixNano: timing.start, DurationNano: timing.dur,
-			StatusCode: code, Error: failed,
+			StatusCode: code, Error: failed, TimedOut: timedOut, RetryCount: retry,
 		})
 	}
 	visited := 0
@@ -269,7 +273,8 @@ func appendStack(s []string, svc string) []string {
 func compareRaw(a, b rawSpan) int {
 	return cmp.Or(cmp.Compare(a.spanID, b.spanID), cmp.Compare(a.kind, b.kind), cmp.Compare(a.start, b.start),
 		cmp.Compare(b.dur, a.dur), cmp.Compare(a.service, b.service), cmp.Compare(a.parentID, b.parentID),
-		cmp.Compare(a.name, b.name), cmp.Compare(a.remote, b.remote), cmp.Compare(a.status, b.status), boolCmp(a.err, b.err))
+		cmp.Compare(a.name, b.name), cmp.Compare(a.remote, b.remote), cmp.Compare(a.status, b.status), boolCmp(a.err, b.err),
+		boolCmp(a.timedOut, b.timedOut), cmp.Compare(a.retry, b.retry))
 }
 
 func compareNode(a, b *node) int {
