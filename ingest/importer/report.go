@@ -29,11 +29,12 @@ const (
 	IssueClientNoCallee     Issue = "client_without_callee" // client span with no server span and no peer service: no call
 	IssueClientOtherService Issue = "client_other_service"  // client span in another service than its parent: kept, that service is the caller
 	IssueEvictedTrace       Issue = "evicted_trace"         // trace resolved early to bound memory; later spans become orphans
+	IssueDeepStack          Issue = "deep_stack"            // call deeper than MaxStack services: kept without its stack column
 )
 
 // Issues lists every issue in report order.
 var Issues = []Issue{IssueBadRecord, IssueMissingID, IssueDuplicateSpanID, IssueOrphan, IssueCycle, IssueClockSkew,
-	IssueMissingTimestamp, IssueMissingDuration, IssueMissingService, IssueNegativeDuration, IssueClientNoCallee, IssueClientOtherService, IssueEvictedTrace}
+	IssueMissingTimestamp, IssueMissingDuration, IssueMissingService, IssueNegativeDuration, IssueClientNoCallee, IssueClientOtherService, IssueEvictedTrace, IssueDeepStack}
 
 // Report says what an import read, wrote and met on the way.
 type Report struct {
