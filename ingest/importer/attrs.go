@@ -54,7 +54,7 @@ var (
 	dbNameKeys     = []string{"db.namespace", "db.name", "db.instance"}
 	msgSystemKeys  = []string{"messaging.system"}
 	destKeys       = []string{"messaging.destination.name", "messaging.destination", "message_bus.destination"}
-	resendKeys     = []string{"http.request.resend_count", "http.resend_count"}
+	resendKeys     = []string{"http.request.resend_count", "http.resend_count", "rpc.grpc.request.metadata.grpc-previous-rpc-attempts"}
 	urlKeys        = []string{"url.full", "http.url"}
 )
 

@@ -71,7 +71,9 @@ func convCalls(calls []ingest.Span, base int64) []conv {
 // NOT_FOUND (a SERVER span: not an error), a second root ...3002 with
 // rpc.status_code UNAVAILABLE (a SERVER error), and a CLIENT whose only
 // callee is url.full's host, 503.0 (double) and error.type
-// java.net.SocketTimeoutException (error, timeout).
+// java.net.SocketTimeoutException (error, timeout); and a gRPC CLIENT to
+// pricing, status 0, whose grpc-previous-rpc-attempts metadata (a string
+// array) is ["1"]: a retry.
 var wantConventions = []conv{
 	{"1000000000000001", "", "shop/frontend", "GET /checkout", 0, 200, false, false, 0, 0, 100},
 	{"1000000000000002", "shop/frontend", "cart", "GET /cart", 1, 404, true, false, 0, 1, 10},
@@ -86,6 +88,7 @@ var wantConventions = []conv{
 	{"3000000000000001", "", "cart", "cart.Cart/Get", 0, 5, false, false, 0, 200, 10},
 	{"3000000000000002", "", "cart", "cart.Cart/Put", 0, 14, true, false, 0, 201, 5},
 	{"3000000000000003", "cart", "images.example.com:8443", "GET", 1, 503, true, true, 0, 207, 2},
+	{"3000000000000004", "cart", "pricing", "pricing.Pricing/Quote", 1, 0, false, false, 1, 209, 1},
 }
 
 func TestOTLPConventions(t *testing.T) {
@@ -106,8 +109,8 @@ func TestOTLPConventions(t *testing.T) {
 		timeouts += e.Timeouts
 		retries += e.Retries
 	}
-	if timeouts != 4 || retries != 2 {
-		t.Errorf("report: %d timeouts, %d retries, want 4 and 2", timeouts, retries)
+	if timeouts != 4 || retries != 3 {
+		t.Errorf("report: %d timeouts, %d retries, want 4 and 3", timeouts, retries)
 	}
 }
 

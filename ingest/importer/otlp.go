@@ -394,6 +394,13 @@ func attr(t *tags, kv *commonpb.KeyValue) {
 		t.boolean(kv.GetKey(), v.BoolValue)
 	case *commonpb.AnyValue_DoubleValue:
 		t.double(kv.GetKey(), v.DoubleValue)
+	case *commonpb.AnyValue_ArrayValue:
+		// gRPC metadata attributes are string arrays: one value is read
+		if vs := v.ArrayValue.GetValues(); len(vs) == 1 {
+			if s, ok := vs[0].GetValue().(*commonpb.AnyValue_StringValue); ok {
+				t.str(kv.GetKey(), s.StringValue)
+			}
+		}
 	}
 }
 
