@@ -249,8 +249,11 @@ func networkChaos(p *bundle.Profile, system string, ws *warnings) (*networkChaos
 		s.Action = "delay"
 		s.Delay = &cmDelay{Latency: millis(ms), Jitter: millis(p.Fault.JitterMs), Correlation: "0"}
 		ws.add(p, Approximated, "NetworkChaos delays every packet to %s (a %s callee) by %sms: a request of one packet each way is delayed as the profile says, a larger one more", p.Target.Callee, system, num(ms))
+	case bundle.FaultAbort:
+		ws.add(p, LeftOut, "%s speaks %s: an abort is an HTTP or gRPC status, which NetworkChaos cannot return", p.Target.Callee, system)
+		return nil, false
 	default:
-		ws.add(p, LeftOut, "%s is a %s callee: an %s fault is an HTTP or gRPC response, which NetworkChaos cannot give", p.Target.Callee, system, p.Fault.Type)
+		ws.add(p, LeftOut, "%s speaks %s: NetworkChaos corrupts packets, which TCP then drops (loss, not a corrupt response)", p.Target.Callee, system)
 		return nil, false
 	}
 	callee, ok := podSelector(p, calleeService(p.Target.Callee), ws)

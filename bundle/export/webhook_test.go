@@ -189,3 +189,57 @@ func TestGoldenBundleAllTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestNetworkChaos: callees that do not speak HTTP get a NetworkChaos (a
+// netem delay with its jitter, a partition for a drop), checked against
+// the NetworkChaos CRD and the webhook rules; an abort cannot be one.
+func TestNetworkChaos(t *testing.T) {
+	p := func(id, caller, callee string, f bundle.Fault) bundle.Profile {
+		return bundle.Profile{ID: id, Target: bundle.Target{Caller: caller, Callee: callee}, Fault: f, Rate: 0.05, MaxRate: 0.1,
+			Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}}
+	}
+	b := testBundle()
+	b.Profiles = []bundle.Profile{
+		p("pg-slow", "orders", "postgresql/orders", bundle.Fault{Type: bundle.FaultLatency, DelayMs: 40, JitterMs: 10}),
+		p("redis-drop", "", "redis", bundle.Fault{Type: bundle.FaultDrop}),
+		p("redis-abort", "cart", "redis", bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}),
+		p("legacy-drop", "cart", "legacy", bundle.Fault{Type: bundle.FaultDrop}),
+	}
+	opt := testOptions
+	opt.NonHTTP = []string{"legacy"}
+	data, res, err := To("chaos-mesh", b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := validateChaosMeshDocs(t, data)
+	if len(docs) != 3 || fmt.Sprint(res.LeftOut) != "[redis-abort]" {
+		t.Fatalf("%d objects, left out %v:\n%s", len(docs), res.LeftOut, data)
+	}
+	got := map[string]*networkChaosSpec{}
+	for _, d := range docs {
+		if d.Kind != "NetworkChaos" {
+			t.Errorf("%s is a %s", d.Metadata.Name, d.Kind)
+			continue
+		}
+		got[d.Metadata.Annotations["chaosgen.io/profile"]] = d.Spec.(*networkChaosSpec)
+	}
+	pg := got["pg-slow"]
+	if pg == nil || pg.Action != "delay" || pg.Delay.Latency != "40ms" || pg.Delay.Jitter != "10ms" ||
+		pg.Selector.LabelSelectors["app"] != "orders" || pg.Target == nil || pg.Target.Selector.LabelSelectors["app"] != "postgresql" {
+		t.Errorf("pg-slow: %+v", pg)
+	}
+	if r := got["redis-drop"]; r == nil || r.Action != "partition" || r.Target != nil || r.Selector.LabelSelectors["app"] != "redis" || r.Value != "5" {
+		t.Errorf("redis-drop: %+v", r)
+	}
+	if l := got["legacy-drop"]; l == nil || l.Target.Selector.LabelSelectors["app"] != "legacy" {
+		t.Errorf("legacy-drop: %+v", l)
+	}
+	if !strings.Contains(fmt.Sprint(res.Changes), `profile "redis-abort": left out: redis speaks redis: an abort is an HTTP or gRPC status`) {
+		t.Errorf("changes: %v", res.Changes)
+	}
+	// The same callees are out of reach of Istio, with a line saying where to go.
+	_, res, err = To("istio", b, opt)
+	if err != nil || len(res.Exported) != 0 || !strings.Contains(fmt.Sprint(res.Changes), "use --to chaos-mesh") {
+		t.Errorf("istio: %v %+v", err, res)
+	}
+}
