@@ -353,9 +353,20 @@ var nonHTTPSystems = []string{
 	"mongodb", "mssql", "mysql", "oracle", "oracle.db", "postgresql", "pulsar", "rabbitmq", "redis", "rocketmq",
 }
 
+// systemPorts are the IANA-registered (or the projects' default) ports of
+// those systems: a callee "host:port" on one of them, as the importer names
+// a database or broker from server.address and server.port, speaks that
+// system's protocol.
+var systemPorts = map[int]string{
+	1433: "mssql", 1521: "oracle", 3306: "mysql", 5432: "postgresql", 5672: "rabbitmq", 6379: "redis",
+	6650: "pulsar", 9042: "cassandra", 9092: "kafka", 11211: "memcached", 26257: "cockroachdb", 27017: "mongodb",
+	61616: "activemq",
+}
+
 // nonHTTP returns the protocol of a callee that does not speak HTTP: one of
-// nonHTTPSystems (as the whole name or before a "/"), or "TCP" for a
-// callee in Options.NonHTTP; "" for the others.
+// nonHTTPSystems (as the whole name or before a "/"), the system of a
+// "host:port" callee on one of systemPorts, or "TCP" for a callee in
+// Options.NonHTTP; "" for the others.
 func nonHTTP(callee string, opt Options) string {
 	if slices.Contains(opt.NonHTTP, callee) {
 		return "TCP"
@@ -363,6 +374,9 @@ func nonHTTP(callee string, opt Options) string {
 	system, _, _ := strings.Cut(callee, "/")
 	if slices.Contains(nonHTTPSystems, system) {
 		return system
+	}
+	if _, port := splitCallee(callee); systemPorts[port] != "" {
+		return systemPorts[port]
 	}
 	return ""
 }

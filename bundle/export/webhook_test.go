@@ -204,6 +204,7 @@ func TestNetworkChaos(t *testing.T) {
 		p("redis-drop", "", "redis", bundle.Fault{Type: bundle.FaultDrop}),
 		p("redis-abort", "cart", "redis", bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}),
 		p("legacy-drop", "cart", "legacy", bundle.Fault{Type: bundle.FaultDrop}),
+		p("cache-slow", "cart", "cache-1:6379", bundle.Fault{Type: bundle.FaultLatency, DelayMs: 5}),
 	}
 	opt := testOptions
 	opt.NonHTTP = []string{"legacy"}
@@ -212,7 +213,7 @@ func TestNetworkChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs := validateChaosMeshDocs(t, data)
-	if len(docs) != 3 || fmt.Sprint(res.LeftOut) != "[redis-abort]" {
+	if len(docs) != 4 || fmt.Sprint(res.LeftOut) != "[redis-abort]" {
 		t.Fatalf("%d objects, left out %v:\n%s", len(docs), res.LeftOut, data)
 	}
 	got := map[string]*networkChaosSpec{}
@@ -233,6 +234,10 @@ func TestNetworkChaos(t *testing.T) {
 	}
 	if l := got["legacy-drop"]; l == nil || l.Target.Selector.LabelSelectors["app"] != "legacy" {
 		t.Errorf("legacy-drop: %+v", l)
+	}
+	// host:port on Redis's registered port: NetworkChaos on the host's pods.
+	if c := got["cache-slow"]; c == nil || c.Action != "delay" || c.Target.Selector.LabelSelectors["app"] != "cache-1" {
+		t.Errorf("cache-slow: %+v", c)
 	}
 	if !strings.Contains(fmt.Sprint(res.Changes), `profile "redis-abort": left out: redis speaks redis: an abort is an HTTP or gRPC status`) {
 		t.Errorf("changes: %v", res.Changes)
