@@ -79,22 +79,8 @@ func TestSSHKeygenVerifiesChaosgen(t *testing.T) {
 func TestChaosgenVerifiesSSHKeygen(t *testing.T) {
 	keygen := sshKeygen(t)
 	dir := t.TempDir()
-	key := filepath.Join(dir, "id_ed25519")
-	if out, err := runKeygen(t, keygen, nil, "-q", "-t", "ed25519", "-N", "", "-C", "bob@laptop", "-f", key); err != nil {
-		t.Fatalf("ssh-keygen -t ed25519: %v\n%s", err, out)
-	}
-	bundlePath := filepath.Join(dir, "bundle.json")
 	data := mustEncode(t, testBundle())
-	if err := os.WriteFile(bundlePath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runKeygen(t, keygen, nil, "-Y", "sign", "-f", key, "-n", Namespace, bundlePath); err != nil {
-		t.Fatalf("ssh-keygen -Y sign: %v\n%s", err, out)
-	}
-	theirs, err := os.ReadFile(bundlePath + ".sig")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, bundlePath, theirs := keygenSign(t, keygen, dir, "-t ed25519", "bob@laptop", data)
 
 	v, err := LoadPublicKey(key + ".pub")
 	if err != nil {
@@ -107,15 +93,7 @@ func TestChaosgenVerifiesSSHKeygen(t *testing.T) {
 	if info.Principal != "bob@laptop" || info.HashAlgorithm != "sha512" || len(b.Profiles) != 4 {
 		t.Errorf("info %+v, %d profiles", info, len(b.Profiles))
 	}
-	pub, _ := os.ReadFile(key + ".pub")
-	allowed := filepath.Join(dir, "allowed_signers")
-	if err := os.WriteFile(allowed, append([]byte("*@laptop "), pub...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	av, err := LoadAllowedSigners(allowed, "bob@laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, av := allowedSigners(t, dir, "*@laptop", key, "bob@laptop")
 	if _, _, err := VerifyFile(bundlePath, "", av, testNow); err != nil {
 		t.Errorf("VerifyFile with allowed_signers: %v", err)
 	}
@@ -127,6 +105,50 @@ func TestChaosgenVerifiesSSHKeygen(t *testing.T) {
 	if !bytes.Equal(ours, theirs) {
 		t.Errorf("chaosgen and ssh-keygen signatures differ:\nchaosgen:\n%s\nssh-keygen:\n%s", ours, theirs)
 	}
+}
+
+// keygenSign makes a key with ssh-keygen (keyArgs such as "-t ecdsa -b
+// 384", no passphrase) as dir/id, writes data to dir/bundle.json and signs
+// it with `ssh-keygen -Y sign`. It returns the key's path, the bundle's and
+// the signature.
+func keygenSign(t *testing.T, keygen, dir, keyArgs, comment string, data []byte) (key, bundlePath string, sig []byte) {
+	t.Helper()
+	key = filepath.Join(dir, "id")
+	args := append(strings.Fields(keyArgs), "-q", "-N", "", "-C", comment, "-f", key)
+	if out, err := runKeygen(t, keygen, nil, args...); err != nil {
+		t.Fatalf("ssh-keygen %s: %v\n%s", keyArgs, err, out)
+	}
+	bundlePath = filepath.Join(dir, "bundle.json")
+	if err := os.WriteFile(bundlePath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runKeygen(t, keygen, nil, "-Y", "sign", "-f", key, "-n", Namespace, bundlePath); err != nil {
+		t.Fatalf("ssh-keygen -Y sign: %v\n%s", err, out)
+	}
+	sig, err := os.ReadFile(bundlePath + ".sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, bundlePath, sig
+}
+
+// allowedSigners writes dir/allowed_signers with one line, principals and
+// the public key key.pub, and loads it for identity.
+func allowedSigners(t *testing.T, dir, principals, key, identity string) (string, *Verifier) {
+	t.Helper()
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "allowed_signers")
+	if err := os.WriteFile(path, append([]byte(principals+" "), pub...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := LoadAllowedSigners(path, identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, v
 }
 
 // TestAllowedSignersMatchSSHKeygen checks that chaosgen accepts and refuses

@@ -2,16 +2,22 @@ package bundle
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
 )
@@ -30,9 +36,31 @@ const (
 	armorWidth = 70 // ssh-keygen's line width, so both tools write identical files
 )
 
-// LoadSigner reads an unencrypted Ed25519 private key in OpenSSH format. Like
-// ssh, it refuses a key file that its group or others can read or write.
+// LoadSigner returns the signer of the key at keyPath as `ssh-keygen -Y
+// sign -f keyPath` finds it: when SSH_AUTH_SOCK names a running ssh-agent
+// that holds the key (its public half is keyPath itself when that is a
+// public key file, else keyPath.pub), the agent signs, so the private key
+// may be encrypted or stored only in the agent; otherwise the private key
+// is read from keyPath: unencrypted, in OpenSSH or PEM format, Ed25519,
+// ECDSA or RSA. Like ssh, it refuses a private key file that its group or
+// others can read or write.
 func LoadSigner(keyPath string) (ssh.Signer, error) {
+	pub, isPub, err := publicHalf(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	if pub != nil {
+		s, err := agentSigner(pub)
+		if s != nil || err != nil {
+			return s, err
+		}
+	}
+	if isPub {
+		if os.Getenv("SSH_AUTH_SOCK") == "" {
+			return nil, fmt.Errorf("%s is a public key: its private half must be in an ssh-agent, and SSH_AUTH_SOCK is not set", keyPath)
+		}
+		return nil, fmt.Errorf("%s: the ssh-agent at SSH_AUTH_SOCK does not hold this key (%s): ssh-add it, or give the private key file", keyPath, ssh.FingerprintSHA256(pub))
+	}
 	fi, err := os.Stat(keyPath)
 	if err != nil {
 		return nil, err
@@ -48,29 +76,138 @@ func LoadSigner(keyPath string) (ssh.Signer, error) {
 	if err != nil {
 		var pm *ssh.PassphraseMissingError
 		if errors.As(err, &pm) {
-			return nil, fmt.Errorf("%s: the private key is encrypted with a passphrase, which chaosgen cannot ask for: use an unencrypted key with permissions 0600, or sign with `ssh-keygen -Y sign -f %s -n %s bundle.json`", keyPath, keyPath, Namespace)
+			return nil, fmt.Errorf("%s: the private key is encrypted with a passphrase, which chaosgen cannot ask for: add it to your ssh-agent (ssh-add %s; chaosgen then signs through SSH_AUTH_SOCK), or sign with `ssh-keygen -Y sign -f %s -n %s bundle.json`", keyPath, keyPath, keyPath, Namespace)
 		}
 		return nil, fmt.Errorf("%s: reading private key: %w", keyPath, err)
 	}
-	var key ed25519.PrivateKey
 	switch k := raw.(type) {
-	case ed25519.PrivateKey:
-		key = k
 	case *ed25519.PrivateKey:
-		key = *k
+		raw = *k
+	case ed25519.PrivateKey, *ecdsa.PrivateKey, *rsa.PrivateKey:
 	default:
-		return nil, fmt.Errorf("%s: a %T key cannot sign bundles: chaosgen uses Ed25519 keys (ssh-keygen -t ed25519)", keyPath, raw)
+		return nil, fmt.Errorf("%s: a %T key cannot sign bundles: use an Ed25519, ECDSA or RSA key (ssh-keygen -t ed25519), or a FIDO key through ssh-agent", keyPath, raw)
 	}
-	return ssh.NewSignerFromKey(key)
+	s, err := ssh.NewSignerFromKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
+	}
+	return s, checkSigningKey(s.PublicKey())
 }
 
-// SignWith returns the armored SSHSIG signature of data by an Ed25519 signer,
-// in the namespace chaosgen-bundle with hash sha512: the same bytes that
-// `ssh-keygen -Y sign -n chaosgen-bundle` writes for the same key, since
-// Ed25519 signatures are deterministic.
+// publicHalf reads the public key of keyPath: the file itself when it is a
+// public key (isPub), else keyPath.pub when it exists; nil when neither is.
+func publicHalf(keyPath string) (pub ssh.PublicKey, isPub bool, err error) {
+	data, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, false, err
+	}
+	if k, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+		return k, true, nil
+	}
+	data, err = os.ReadFile(keyPath + ".pub")
+	if err != nil {
+		return nil, false, nil // no public half: the private key alone
+	}
+	k, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s.pub: reading public key: %w", keyPath, err)
+	}
+	return k, false, nil
+}
+
+// agentSigner returns a signer for pub through the ssh-agent at
+// SSH_AUTH_SOCK, or nil when there is no agent or it does not hold pub.
+// The signer dials the agent for each signature, so it holds no connection
+// open between them.
+func agentSigner(pub ssh.PublicKey) (ssh.Signer, error) {
+	sock := os.Getenv("SSH_AUTH_SOCK")
+	if sock == "" {
+		return nil, nil
+	}
+	keys, err := withAgent(sock, func(a agent.ExtendedAgent) ([]*agent.Key, error) { return a.List() })
+	if err != nil {
+		return nil, nil // no agent listening: fall back to the key file, as ssh-keygen does
+	}
+	for _, k := range keys {
+		if bytes.Equal(k.Marshal(), pub.Marshal()) {
+			return &viaAgent{sock: sock, pub: pub}, checkSigningKey(pub)
+		}
+	}
+	return nil, nil
+}
+
+func withAgent[T any](sock string, f func(agent.ExtendedAgent) (T, error)) (T, error) {
+	var zero T
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		return zero, fmt.Errorf("ssh-agent at %s: %w", sock, err)
+	}
+	defer conn.Close()
+	return f(agent.NewClient(conn))
+}
+
+// viaAgent signs with a key held by an ssh-agent.
+type viaAgent struct {
+	sock string
+	pub  ssh.PublicKey
+}
+
+func (v *viaAgent) PublicKey() ssh.PublicKey { return v.pub }
+
+func (v *viaAgent) Sign(_ io.Reader, data []byte) (*ssh.Signature, error) {
+	return v.SignWithAlgorithm(nil, data, "")
+}
+
+// SignWithAlgorithm asks the agent for an rsa-sha2-256/512 signature where
+// algorithm names one (SSHSIG requires SHA-2 for RSA).
+func (v *viaAgent) SignWithAlgorithm(_ io.Reader, data []byte, algorithm string) (*ssh.Signature, error) {
+	var flags agent.SignatureFlags
+	switch algorithm {
+	case ssh.KeyAlgoRSASHA256:
+		flags = agent.SignatureFlagRsaSha256
+	case ssh.KeyAlgoRSASHA512:
+		flags = agent.SignatureFlagRsaSha512
+	}
+	return withAgent(v.sock, func(a agent.ExtendedAgent) (*ssh.Signature, error) {
+		sig, err := a.SignWithFlags(v.pub, data, flags)
+		if err != nil {
+			return nil, fmt.Errorf("ssh-agent signing with %s: %w", ssh.FingerprintSHA256(v.pub), err)
+		}
+		return sig, nil
+	})
+}
+
+// signingKeyTypes are the key types that sign bundles: the ones
+// `ssh-keygen -Y` signs and verifies with.
+var signingKeyTypes = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSA,
+	ssh.KeyAlgoSKED25519, ssh.KeyAlgoSKECDSA256,
+}
+
+// minRSABits is OpenSSH's smallest RSA modulus (SSH_RSA_MINIMUM_MODULUS_SIZE).
+const minRSABits = 1024
+
+// checkSigningKey refuses key types and sizes that ssh-keygen refuses.
+func checkSigningKey(pub ssh.PublicKey) error {
+	if !slices.Contains(signingKeyTypes, pub.Type()) {
+		return fmt.Errorf("a %s key cannot sign bundles: use Ed25519, ECDSA, RSA or a FIDO key (sk-ssh-ed25519, sk-ecdsa)", pub.Type())
+	}
+	if ck, ok := pub.(ssh.CryptoPublicKey); ok {
+		if k, ok := ck.CryptoPublicKey().(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+			return fmt.Errorf("a %d-bit RSA key is too small: OpenSSH needs at least %d bits", k.N.BitLen(), minRSABits)
+		}
+	}
+	return nil
+}
+
+// SignWith returns the armored SSHSIG signature of data by signer, in the
+// namespace chaosgen-bundle with hash sha512 (RSA keys sign with
+// rsa-sha2-512): what `ssh-keygen -Y sign -n chaosgen-bundle` writes. With
+// an Ed25519 key the bytes are the same as ssh-keygen's, since Ed25519
+// signatures are deterministic; ECDSA signatures differ on every run.
 func SignWith(data []byte, s ssh.Signer) ([]byte, error) {
-	if t := s.PublicKey().Type(); t != ssh.KeyAlgoED25519 {
-		return nil, fmt.Errorf("a %s key cannot sign bundles: chaosgen uses Ed25519 keys", t)
+	if err := checkSigningKey(s.PublicKey()); err != nil {
+		return nil, err
 	}
 	sig, err := sshsig.Sign(bytes.NewReader(data), s, sshsig.HashSHA512, Namespace)
 	if err != nil {

@@ -261,8 +261,17 @@ func TestLoadSigner(t *testing.T) {
 	if err := os.WriteFile(ecPath, pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadSigner(ecPath); err == nil || !strings.Contains(err.Error(), "chaosgen uses Ed25519 keys") {
-		t.Errorf("ECDSA key: %v, want an Ed25519-only error", err)
+	ecSigner, err := LoadSigner(ecPath)
+	if err != nil {
+		t.Fatalf("ECDSA key: %v", err)
+	}
+	data := mustEncode(t, testBundle())
+	sig, err := SignWith(data, ecSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := NewKeyVerifier(ecSigner.PublicKey(), "ec@test").Verify(data, sig, testNow); err != nil || info.KeyType != "ecdsa-sha2-nistp256" {
+		t.Errorf("ECDSA signature: %+v, %v", info, err)
 	}
 	if _, err := LoadSigner(filepath.Join(dir, "nope")); err == nil {
 		t.Error("missing key file: no error")

@@ -97,8 +97,8 @@ func (v *Verifier) Verify(data, armored []byte, now time.Time) (*SignatureInfo, 
 	}
 	key := sig.PublicKey
 	fp := ssh.FingerprintSHA256(key)
-	if key.Type() != ssh.KeyAlgoED25519 {
-		return nil, fmt.Errorf("%w: signed by a %s key (%s): chaosgen bundles are signed with Ed25519 keys", ErrUntrusted, key.Type(), fp)
+	if err := checkSigningKey(key); err != nil {
+		return nil, fmt.Errorf("%w: signed by %s: %v", ErrBadSignature, fp, err)
 	}
 	if err := sshsig.Verify(bytes.NewReader(data), sig, key, sig.HashAlgorithm, Namespace); err != nil {
 		return nil, fmt.Errorf("%w: the signature by %s does not match the bundle: the bundle or its signature changed after signing", ErrBadSignature, fp)

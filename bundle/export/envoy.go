@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
@@ -21,30 +22,33 @@ import (
 // EnvoyFaultType is the type URL of the exported filter configs.
 const EnvoyFaultType = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"
 
-// Envoy exports a JSON list of HTTP filters for an HttpConnectionManager's
-// http_filters, one envoy.filters.http.fault filter per latency or abort
-// profile (sorted by id), each an
-// envoy.extensions.filters.http.fault.v3.HTTPFault that passes the
-// generated Validate():
+// envoy exports a JSON list of HTTP filters for an HttpConnectionManager's
+// http_filters, one envoy.filters.http.fault filter per profile (sorted by
+// id), each an envoy.extensions.filters.http.fault.v3.HTTPFault that passes
+// the generated Validate():
 //
 //   - upstream_cluster is the callee (the cluster must be named after it);
 //   - downstream_nodes is [caller] (Envoy reads the caller from the
 //     x-envoy-downstream-service-node header);
-//   - headers match :path and :method for the operation;
+//   - headers match :method exactly and :path by a regular expression
+//     that ignores the query string (Envoy's :path header includes it, so
+//     an exact match of /cart would miss /cart?x=1);
 //   - percentage is the rate in parts per million;
-//   - max_active_faults is guards.maxActiveFaults when set.
+//   - max_active_faults is guards.maxActiveFaults when set;
+//   - a latency factor becomes a fixed delay from the edge's median
+//     latency, a drop a delay of an hour (httpProfile).
 //
-// Not expressible, with a warning: drop and corrupt faults, factor, jitter,
-// perSecond, maxGlobalRate and abortIf, operations that are not HTTP paths.
-func Envoy(b *bundle.Bundle) ([]byte, []Warning, error) {
-	var ws warnings
+// Not expressible, with a warning: corrupt faults, jitter, perSecond,
+// maxGlobalRate and abortIf, operations that are not HTTP paths, non-HTTP
+// callees.
+func envoy(b *bundle.Bundle, opt Options, ws *warnings) ([]byte, error) {
 	g := b.Guards
 	if g.MaxGlobalRate > 0 || g.AbortIf.RootErrorRate > 0 || g.AbortIf.RootP99Ms > 0 {
-		ws.add(nil, "guards maxGlobalRate and abortIf left out: the Envoy fault filter has only max_active_faults")
+		ws.add(nil, LeftOut, "guards maxGlobalRate and abortIf: the Envoy fault filter has only max_active_faults")
 	}
 	filters := []any{}
 	for _, p := range sortedProfiles(b) {
-		method, path, ok := httpProfile(p, envoyTarget, &ws)
+		method, path, delayMs, ok := httpProfile(p, envoyTarget, opt, ws)
 		if !ok {
 			continue
 		}
@@ -56,28 +60,34 @@ func Envoy(b *bundle.Bundle) ([]byte, []Warning, error) {
 		if p.Target.Caller != "" {
 			f.DownstreamNodes = []string{p.Target.Caller}
 		}
-		for _, h := range [][2]string{{":path", path}, {":method", method}} {
-			if h[1] != "" {
-				f.Headers = append(f.Headers, &routev3.HeaderMatcher{
-					Name: h[0],
-					HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
-						MatchPattern: &matcherv3.StringMatcher_Exact{Exact: h[1]},
-					}},
-				})
-			}
+		if path != "" {
+			f.Headers = append(f.Headers, &routev3.HeaderMatcher{
+				Name: ":path",
+				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+					MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: pathRegex(path)}},
+				}},
+			})
+		}
+		if method != "" {
+			f.Headers = append(f.Headers, &routev3.HeaderMatcher{
+				Name: ":method",
+				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+					MatchPattern: &matcherv3.StringMatcher_Exact{Exact: method},
+				}},
+			})
 		}
 		if g.MaxActiveFaults > 0 {
 			f.MaxActiveFaults = wrapperspb.UInt32(uint32(min(g.MaxActiveFaults, math.MaxUint32)))
 		}
 		switch p.Fault.Type {
-		case bundle.FaultLatency:
-			d := time.Duration(math.Round(p.Fault.DelayMs * float64(time.Millisecond)))
+		case bundle.FaultLatency, bundle.FaultDrop:
+			d := time.Duration(math.Round(delayMs * float64(time.Millisecond)))
 			f.Delay = &commonfaultv3.FaultDelay{
 				FaultDelaySecifier: &commonfaultv3.FaultDelay_FixedDelay{FixedDelay: durationpb.New(d)},
 				Percentage:         pct,
 			}
 		case bundle.FaultAbort:
-			http, grpc := abortStatus(p, path, &ws)
+			http, grpc := abortStatus(p, path, ws)
 			f.Abort = &faultv3.FaultAbort{Percentage: pct}
 			if http != 0 {
 				f.Abort.ErrorType = &faultv3.FaultAbort_HttpStatus{HttpStatus: uint32(http)}
@@ -86,17 +96,17 @@ func Envoy(b *bundle.Bundle) ([]byte, []Warning, error) {
 			}
 		}
 		if err := f.ValidateAll(); err != nil {
-			return nil, nil, fmt.Errorf("profile %q: envoy config does not validate: %w", p.ID, err)
+			return nil, fmt.Errorf("profile %q: envoy config does not validate: %w", p.ID, err)
 		}
 		raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(f)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		var cfg map[string]any
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if err := dec.Decode(&cfg); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		cfg["@type"] = EnvoyFaultType
 		filters = append(filters, map[string]any{
@@ -111,9 +121,15 @@ func Envoy(b *bundle.Bundle) ([]byte, []Warning, error) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(filters); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return out.Bytes(), ws, nil
+	return out.Bytes(), nil
+}
+
+// pathRegex matches a request path exactly, with or without a query
+// string: ^/cart(\?.*)?$ for /cart (RE2, as Envoy's safe_regex).
+func pathRegex(path string) string {
+	return "^" + regexp.QuoteMeta(path) + `(\?.*)?$`
 }
 
 var envoyTarget = httpFaultTarget{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ import (
 func testBundle() *bundle.Bundle {
 	return &bundle.Bundle{
 		APIVersion: bundle.APIVersion, Kind: bundle.Kind,
-		Metadata: bundle.Metadata{Name: "shop", Generator: "test", Seed: 1, Source: bundle.Source{TimeRange: bundle.TimeRange{
+		Metadata: bundle.Metadata{Name: "shop", Generator: "test", Seed: 1, NotAfter: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC), Source: bundle.Source{TimeRange: bundle.TimeRange{
 			Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}}},
 		Guards: bundle.Guards{MaxGlobalRate: 0.05, MaxActiveFaults: 10, AbortIf: bundle.AbortIf{RootErrorRate: 0.1, RootP99Ms: 2000}},
 		Profiles: []bundle.Profile{
@@ -47,7 +48,7 @@ func testBundle() *bundle.Bundle {
 				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "s"}},
 			{ID: "search-factor", Target: bundle.Target{Callee: "search"},
 				Fault: bundle.Fault{Type: bundle.FaultLatency, Factor: 3}, Rate: 0.3, MaxRate: 0.5,
-				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s", Features: map[string]float64{"p50Ms": 40}}},
 			{ID: "search-rpc-name", Target: bundle.Target{Callee: "search", Operation: "Search"},
 				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100, Factor: 2}, Rate: 0.3, MaxRate: 0.5,
 				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
@@ -58,23 +59,27 @@ func testBundle() *bundle.Bundle {
 	}
 }
 
+// testOptions fix the export time and the port the callees listen on.
+var testOptions = Options{Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Port: 8080}
+
 func exportAll(t *testing.T, target string) ([]byte, string) {
 	t.Helper()
-	data, ws, err := To(target, testBundle())
+	data, res, err := To(target, testBundle(), testOptions)
 	if err != nil {
 		t.Fatalf("export %s: %v", target, err)
 	}
 	var warn strings.Builder
-	for _, w := range ws {
+	for _, w := range res.Changes {
 		fmt.Fprintln(&warn, w)
 	}
+	fmt.Fprintln(&warn, res.Summary())
 	// Twice, and from a shuffled bundle: the same bytes.
 	b := testBundle()
 	for i, j := 0, len(b.Profiles)-1; i < j; i, j = i+1, j-1 {
 		b.Profiles[i], b.Profiles[j] = b.Profiles[j], b.Profiles[i]
 	}
-	again, ws2, err := To(target, b)
-	if err != nil || !bytes.Equal(again, data) || len(ws2) != len(ws) {
+	again, res2, err := To(target, b, testOptions)
+	if err != nil || !bytes.Equal(again, data) || len(res2.Changes) != len(res.Changes) {
 		t.Errorf("export %s is not deterministic (err %v)", target, err)
 	}
 	return data, warn.String()
@@ -158,8 +163,8 @@ func TestIstio(t *testing.T) {
 	golden.Check(t, filepath.Join("testdata", "istio.yaml"), data)
 	golden.Check(t, filepath.Join("testdata", "istio.warnings"), []byte(warn))
 	docs := validateYAMLDocs(t, crdSchema(t, "istio-virtualservice-crd.yaml", "v1"), data)
-	if len(docs) != 3 { // api, cart, payment
-		t.Errorf("%d VirtualServices, want 3 (api, cart, payment)", len(docs))
+	if len(docs) != 4 { // api, cart, payment, search
+		t.Errorf("%d VirtualServices, want 4 (api, cart, payment, search)", len(docs))
 	}
 	// The schema must be able to fail: a bad fault is rejected.
 	bad := strings.Replace(string(data), "httpStatus: 503", "httpStatus: \"five hundred\"", 1)
@@ -170,7 +175,9 @@ func TestIstio(t *testing.T) {
 		t.Error("the Istio CRD schema accepts a string httpStatus: the validation proves nothing")
 	}
 	for _, want := range []string{
-		`profile "cart-redis-drop": left out: Istio faults cannot express a drop fault`,
+		`profile "cart-redis-drop": left out: redis speaks redis, not HTTP, out of reach of Istio faults`,
+		`profile "search-factor": approximated: Istio has no proportional delay: factor 3 becomes a fixed 80ms`,
+		`each VirtualService is a patch, not a second VirtualService`,
 		`profile "frontend-cart-abort2": left out: profile "frontend-cart-abort" already aborts the same requests`,
 		`profile "checkout-payment-abort": only one abort status can be exported: grpcStatus 14 kept for the gRPC method`,
 		`profile "search-rpc-name": left out: operation "Search" is not an HTTP path`,
@@ -192,8 +199,8 @@ func TestEnvoy(t *testing.T) {
 	if err := json.Unmarshal(data, &filters); err != nil {
 		t.Fatal(err)
 	}
-	if len(filters) != 5 {
-		t.Errorf("%d filters, want 5", len(filters))
+	if len(filters) != 6 {
+		t.Errorf("%d filters, want 6", len(filters))
 	}
 	for _, f := range filters {
 		var cfg map[string]json.RawMessage
@@ -217,7 +224,7 @@ func TestEnvoy(t *testing.T) {
 			t.Errorf("max_active_faults = %v, want 10 from the guards", hf.GetMaxActiveFaults())
 		}
 	}
-	if !strings.Contains(warn, `profile "catalog-corrupt": left out: the Envoy fault filter cannot express a corrupt fault`) {
+	if !strings.Contains(warn, `profile "catalog-corrupt": left out: the Envoy fault filter cannot change a response body (truncate)`) {
 		t.Errorf("no warning for the corrupt fault:\n%s", warn)
 	}
 }
@@ -226,9 +233,19 @@ func TestChaosMesh(t *testing.T) {
 	data, warn := exportAll(t, "chaos-mesh")
 	golden.Check(t, filepath.Join("testdata", "chaos-mesh.yaml"), data)
 	golden.Check(t, filepath.Join("testdata", "chaos-mesh.warnings"), []byte(warn))
-	docs := validateYAMLDocs(t, crdSchema(t, "chaos-mesh-httpchaos-crd.yaml", "v1alpha1"), data)
-	if len(docs) != 6 {
-		t.Errorf("%d HTTPChaos objects, want 6", len(docs))
+	docs := validateChaosMeshDocs(t, data)
+	if len(docs) != 7 {
+		t.Errorf("%d Chaos Mesh objects, want 7", len(docs))
+	}
+	kinds := map[string]string{}
+	for _, d := range docs {
+		kinds[d.Metadata.Annotations["chaosgen.io/profile"]] = d.Kind
+		if d.Kind == "HTTPChaos" && d.Spec.(*httpChaosSpec).Duration != "60h0m0s" {
+			t.Errorf("%s: duration %q, want 60h0m0s from 2026-03-01T12:00 to notAfter 2026-03-04", d.Metadata.Name, d.Spec.(*httpChaosSpec).Duration)
+		}
+	}
+	if kinds["cart-redis-drop"] != "NetworkChaos" || kinds["frontend-cart-abort"] != "HTTPChaos" {
+		t.Errorf("kinds %v: want NetworkChaos for the drop on redis, HTTPChaos for cart", kinds)
 	}
 	if !strings.Contains(warn, "approximated: HTTPChaos has no per-request rate; rate 0.123457 becomes all requests on 13% of cart's pods") {
 		t.Errorf("no rate approximation warning:\n%s", warn)
@@ -256,8 +273,8 @@ func TestToxiproxy(t *testing.T) {
 	if err := json.Unmarshal(data, &pairs); err != nil {
 		t.Fatal(err)
 	}
-	if len(pairs) != 7 {
-		t.Errorf("%d toxics, want 7 (all but corrupt and factor-only)", len(pairs))
+	if len(pairs) != 8 {
+		t.Errorf("%d toxics, want 8 (all but corrupt)", len(pairs))
 	}
 	for _, p := range pairs {
 		x := p.Toxic
@@ -279,6 +296,25 @@ func TestToxiproxy(t *testing.T) {
 	}
 	if !strings.Contains(warn, "applies per connection, not per request") {
 		t.Errorf("no per-connection warning:\n%s", warn)
+	}
+}
+
+// TestEnvoyPathIgnoresQuery: Envoy's :path header carries the query
+// string, so the exported matcher must accept /cart?x=1 for /cart (RE2 is
+// Go's regexp syntax too).
+func TestEnvoyPathIgnoresQuery(t *testing.T) {
+	re := regexp.MustCompile(pathRegex("/cart.v1/get+item"))
+	for path, want := range map[string]bool{
+		"/cart.v1/get+item": true, "/cart.v1/get+item?x=1&y=2": true, "/cart.v1/get+item?": true,
+		"/cart.v1/get+itemx": false, "/cartXv1/get+item": false, "/cart.v1/gettitem": false, "/x/cart.v1/get+item": false,
+	} {
+		if re.MatchString(path) != want {
+			t.Errorf("%s matches %q: %v, want %v", re, path, !want, want)
+		}
+	}
+	data, _ := exportAll(t, "envoy")
+	if !strings.Contains(string(data), `"regex": "^/cart(\\?.*)?$"`) {
+		t.Errorf("no query-tolerant :path regex for GET /cart:\n%s", data)
 	}
 }
 
@@ -306,7 +342,7 @@ func TestOperation(t *testing.T) {
 }
 
 func TestUnknownTarget(t *testing.T) {
-	if _, _, err := To("linkerd", testBundle()); err == nil || !strings.Contains(err.Error(), "chaos-mesh, envoy, istio, toxiproxy") {
+	if _, _, err := To("linkerd", testBundle(), Options{}); err == nil || !strings.Contains(err.Error(), "chaos-mesh, envoy, istio, toxiproxy") {
 		t.Errorf("To(linkerd) = %v", err)
 	}
 }

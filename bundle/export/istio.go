@@ -8,21 +8,25 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Istio exports one networking.istio.io/v1 VirtualService per callee (YAML
-// documents separated by ---, sorted by callee). Each latency or abort
-// profile becomes an http route with a fault (delay or abort, percentage =
-// rate × 100), matched on the caller through match.sourceLabels (app:
-// CALLER, assuming the app label names the service) and on the operation
-// through uri and method; a final route sends everything else to the callee
-// unchanged. Profiles with the same match share one route (Istio applies
-// only the first matching route): one delay and one abort at most, the rest
-// are left out with a warning.
+// istio exports one networking.istio.io/v1 VirtualService per callee host
+// (YAML documents separated by ---, sorted by callee). Each profile becomes
+// an http route with a fault (delay or abort, percentage = rate × 100),
+// matched on the caller through match.sourceLabels (app: CALLER, assuming
+// the app label names the service) and on the operation through uri and
+// method; a final route sends everything else to the callee unchanged.
+// Profiles with the same match share one route (Istio applies only the
+// first matching route): one delay and one abort at most, the rest are left
+// out with a warning. A latency factor becomes a fixed delay from the
+// edge's median latency, a drop a delay of an hour (httpProfile).
 //
-// Not expressible, with a warning: drop and corrupt faults, factor, jitter,
-// perSecond, operations that are not HTTP paths, the guards.
-func Istio(b *bundle.Bundle) ([]byte, []Warning, error) {
-	var ws warnings
-	guardWarning(b, "Istio", &ws)
+// Each VirtualService is a patch: Istio does not merge two VirtualServices
+// for the same host (outside gateways), so its routes belong at the top of
+// the host's existing VirtualService's http list. Every export says so.
+//
+// Not expressible, with a warning: corrupt faults, jitter, perSecond,
+// operations that are not HTTP paths, non-HTTP callees, the guards.
+func istio(b *bundle.Bundle, opt Options, ws *warnings) ([]byte, error) {
+	guardWarning(b, "Istio", ws)
 	type route struct {
 		names        []string
 		match        map[string]any
@@ -33,7 +37,7 @@ func Istio(b *bundle.Bundle) ([]byte, []Warning, error) {
 	routes := map[string][]*route{} // by callee, in profile id order
 	var callees []string
 	for _, p := range sortedProfiles(b) {
-		method, path, ok := httpProfile(p, istioTarget, &ws)
+		method, path, delayMs, ok := httpProfile(p, istioTarget, opt, ws)
 		if !ok {
 			continue
 		}
@@ -48,7 +52,7 @@ func Istio(b *bundle.Bundle) ([]byte, []Warning, error) {
 			match["method"] = map[string]any{"exact": method}
 		}
 		key := p.Target.Caller + "\x00" + method + "\x00" + path
-		callee := p.Target.Callee
+		callee, _ := splitCallee(p.Target.Callee)
 		if _, seen := routes[callee]; !seen {
 			callees = append(callees, callee)
 		}
@@ -64,19 +68,19 @@ func Istio(b *bundle.Bundle) ([]byte, []Warning, error) {
 		}
 		pct := map[string]any{"value": percent(p.Rate)}
 		switch p.Fault.Type {
-		case bundle.FaultLatency:
+		case bundle.FaultLatency, bundle.FaultDrop:
 			if r.delay != nil {
-				ws.add(p, "left out: profile %q already delays the same requests and Istio applies one route per request", r.delayID)
+				ws.add(p, LeftOut, "profile %q already delays the same requests and Istio applies one route per request", r.delayID)
 				continue
 			}
-			r.delay = map[string]any{"fixedDelay": seconds(p.Fault.DelayMs), "percentage": pct}
+			r.delay = map[string]any{"fixedDelay": seconds(delayMs), "percentage": pct}
 			r.delayID = p.ID
 		case bundle.FaultAbort:
 			if r.abort != nil {
-				ws.add(p, "left out: profile %q already aborts the same requests and Istio applies one route per request", r.abortID)
+				ws.add(p, LeftOut, "profile %q already aborts the same requests and Istio applies one route per request", r.abortID)
 				continue
 			}
-			http, grpc := abortStatus(p, path, &ws)
+			http, grpc := abortStatus(p, path, ws)
 			r.abort = map[string]any{"percentage": pct}
 			if http != 0 {
 				r.abort["httpStatus"] = http
@@ -117,21 +121,25 @@ func Istio(b *bundle.Bundle) ([]byte, []Warning, error) {
 				"name":   objectName("chaosgen", callee),
 				"labels": map[string]any{"app.kubernetes.io/managed-by": "chaosgen"},
 				"annotations": map[string]any{
-					"chaosgen.io/bundle": b.Metadata.Name,
+					"chaosgen.io/bundle":     b.Metadata.Name,
+					"chaosgen.io/merge-into": "the existing VirtualService of host " + callee + ": put these http routes first in its list",
 				},
 			},
 			"spec": map[string]any{"hosts": []any{callee}, "http": http},
 		}
 		y, err := yaml.Marshal(vs)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if i > 0 {
 			out.WriteString("---\n")
 		}
 		out.Write(y)
 	}
-	return out.Bytes(), ws, nil
+	if len(callees) > 0 {
+		ws.add(nil, Approximated, "each VirtualService is a patch, not a second VirtualService: Istio does not merge two VirtualServices for the same host, so applying one next to the host's existing VirtualService conflicts with it; put its http routes (the chaosgen-passthrough route last) at the top of the existing one's http list, after its own match conditions if any")
+	}
+	return out.Bytes(), nil
 }
 
 func joinIDs(ids []string) string {

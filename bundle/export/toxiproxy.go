@@ -8,7 +8,7 @@ import (
 	"github.com/chaosgen/chaosgen/bundle"
 )
 
-// Toxiproxy exports a JSON list of {"proxy", "toxic"} pairs, sorted by
+// toxiproxy exports a JSON list of {"proxy", "toxic"} pairs, sorted by
 // profile id, where toxic is the body of POST /proxies/{proxy}/toxics and
 // proxy is the callee (name the Toxiproxy proxies after the services):
 //
@@ -19,39 +19,40 @@ import (
 // toxicity is the rate, but Toxiproxy applies it per connection, not per
 // request: with keep-alive, one toxic connection carries many requests.
 // Toxiproxy works on TCP, so it cannot match a caller or an operation. Each
-// of these gets a warning; corrupt faults and factor-only latency are left
-// out, and perSecond is dropped, with a warning.
-func Toxiproxy(b *bundle.Bundle) ([]byte, []Warning, error) {
-	var ws warnings
-	guardWarning(b, "Toxiproxy", &ws)
+// of these gets a warning; a latency factor becomes a fixed latency from the
+// edge's median latency; corrupt faults are left out and perSecond is
+// dropped, with a warning.
+func toxiproxy(b *bundle.Bundle, ws *warnings) ([]byte, error) {
+	guardWarning(b, "Toxiproxy", ws)
 	out := []any{}
 	for _, p := range sortedProfiles(b) {
 		f := p.Fault
 		var toxic map[string]any
 		switch f.Type {
 		case bundle.FaultCorrupt:
-			ws.add(p, "left out: Toxiproxy has no body corruption")
+			ws.add(p, LeftOut, "Toxiproxy works on TCP bytes, not responses: its limit_data and slicer toxics cut or split a connection's stream at fixed byte counts, not a response's body (%s)", f.Mode)
 			continue
 		case bundle.FaultLatency:
-			if !latencyParts(p, "Toxiproxy", &ws) {
+			ms, ok := fixedDelay(p, "Toxiproxy", ws)
+			if !ok {
 				continue
 			}
 			toxic = map[string]any{"type": "latency", "stream": "downstream", "attributes": map[string]any{
-				"latency": int64(math.Round(f.DelayMs)),
+				"latency": int64(math.Round(ms)),
 				"jitter":  int64(math.Round(f.JitterMs)),
 			}}
 		case bundle.FaultDrop:
 			toxic = map[string]any{"type": "timeout", "stream": "upstream", "attributes": map[string]any{"timeout": 0}}
 		case bundle.FaultAbort:
-			ws.add(p, "approximated: Toxiproxy cannot return a status; the connection is reset (reset_peer) instead")
+			ws.add(p, Approximated, "Toxiproxy cannot return a status; the connection is reset (reset_peer) instead")
 			toxic = map[string]any{"type": "reset_peer", "stream": "upstream", "attributes": map[string]any{"timeout": 0}}
 		}
-		ws.add(p, "approximated: toxicity %s applies per connection, not per request", num(p.Rate))
+		ws.add(p, Approximated, "toxicity %s applies per connection, not per request", num(p.Rate))
 		if p.Target.Caller != "" || p.Target.Operation != "" {
-			ws.add(p, "broadened: Toxiproxy works on TCP and cannot match caller %q or operation %q: every connection to the %s proxy is affected", p.Target.Caller, p.Target.Operation, p.Target.Callee)
+			ws.add(p, Broadened, "Toxiproxy works on TCP and cannot match caller %q or operation %q: every connection to the %s proxy is affected", p.Target.Caller, p.Target.Operation, p.Target.Callee)
 		}
 		if p.PerSecond > 0 {
-			ws.add(p, "perSecond %s left out: Toxiproxy has no rate cap", num(p.PerSecond))
+			ws.add(p, Dropped, "perSecond %s left out: Toxiproxy has no rate cap", num(p.PerSecond))
 		}
 		toxic["name"] = p.ID
 		toxic["toxicity"] = p.Rate
@@ -62,7 +63,7 @@ func Toxiproxy(b *bundle.Bundle) ([]byte, []Warning, error) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(out); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return buf.Bytes(), ws, nil
+	return buf.Bytes(), nil
 }

@@ -95,7 +95,7 @@ needs the per-run token of its pages and must come from its own origin.`,
 	}
 	o.flags(cmd)
 	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:0", "address to serve on; a non-loopback address serves other machines")
-	cmd.Flags().StringVar(&o.key, "key", "", "Ed25519 private key (OpenSSH, mode 0600) that signs saved bundles")
+	cmd.Flags().StringVar(&o.key, "key", "", "key that signs saved bundles: a private key file (Ed25519, ECDSA or RSA, mode 0600), or KEY.pub of a key in ssh-agent")
 	cmd.Flags().StringVar(&o.injector, "injector", "", "a running injector's admin API, e.g. http://127.0.0.1:9901")
 	cmd.Flags().StringVar(&o.tokenFile, "injector-token-file", "", "file holding the injector's admin bearer token")
 	cmd.Flags().StringSliceVar(&o.spans, "spans", nil, "span files (or directories, globs) that Simulate replays")

@@ -30,6 +30,8 @@ func TestExportCLI(t *testing.T) {
 		{"no_target", []string{"export", "bundle.json"}, 2},
 		{"unknown_target", []string{"export", "--to", "linkerd", "bundle.json"}, 2},
 		{"invalid_bundle", []string{"export", "--to", "envoy", "bad.json"}, 3},
+		{"chaos_mesh_json", []string{"export", "--to", "chaos-mesh", "--port", "8080", "bundle.json", "-o", "cm.yaml", "--json"}, 0},
+		{"json_needs_output", []string{"export", "--to", "istio", "bundle.json", "--json"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runBundleCLI(t, dir, tc.args...)
@@ -41,13 +43,13 @@ func TestExportCLI(t *testing.T) {
 	}
 
 	// -o writes the same bytes as standard output, atomically.
-	_, stdout, _ := runBundleCLI(t, dir, "export", "--to", "chaos-mesh", "bundle.json")
-	code, out2, stderr := runBundleCLI(t, dir, "export", "--to", "chaos-mesh", "bundle.json", "-o", "faults.yaml")
+	_, stdout, _ := runBundleCLI(t, dir, "export", "--to", "chaos-mesh", "--port", "8080", "--at", "2029-12-31T00:00:00Z", "bundle.json")
+	code, out2, stderr := runBundleCLI(t, dir, "export", "--to", "chaos-mesh", "--port", "8080", "--at", "2029-12-31T00:00:00Z", "bundle.json", "-o", "faults.yaml")
 	if code != 0 || out2 != "" {
 		t.Fatalf("export -o: exit %d, stdout %q, stderr %s", code, out2, stderr)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "faults.yaml"))
-	if err != nil || string(got) != stdout || !strings.Contains(stdout, "kind: HTTPChaos") {
+	if err != nil || string(got) != stdout || !strings.Contains(stdout, "kind: HTTPChaos") || !strings.Contains(stdout, "duration: 24h0m0s") {
 		t.Errorf("faults.yaml = %q (%v), want the stdout export %q", got, err, stdout)
 	}
 	if !strings.Contains(stderr, "chaosgen: export: warning: profile \"catalog-corrupt\": left out") {

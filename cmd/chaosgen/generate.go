@@ -49,7 +49,7 @@ analysis and flags give the same bytes. See docs/generate.md for every rule.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.out, "output", "o", "", "bundle file to write (replaced atomically)")
-	f.StringVar(&o.key, "key", "", "Ed25519 private key (OpenSSH format, mode 0600) to sign the bundle with")
+	f.StringVar(&o.key, "key", "", "key to sign the bundle with: a private key file (Ed25519, ECDSA or RSA, mode 0600), or KEY.pub of a key in ssh-agent (see docs/bundle.md)")
 	f.StringVar(&o.previous, "previous", "", "last run's bundle: adjust its profiles' rates by how the system responded")
 	f.StringVar(&o.name, "name", "", "bundle name (default: the output file name without extension)")
 	f.Float64Var(&o.maxRate, "max-rate", profilegen.DefaultMaxRate, "cap on every profile's rate and maxRate, and the bundle's maxGlobalRate, in (0, 1]")

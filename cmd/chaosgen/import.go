@@ -24,11 +24,16 @@ func newImportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import FILES... -o spans.parquet",
 		Short: "Turn OTLP, Jaeger, Zipkin or CSV trace files into span records",
-		Long: `import reads trace files (OTLP JSON or protobuf, Jaeger JSON, Zipkin v2 JSON,
-CSV with a column mapping) and writes one span-schema-v1 row per call between
-services. It prints a report: spans read, calls written, edges, and the messy
-input it met (orphans, duplicates, clock skew, missing times, cycles).
-See docs/import.md.`,
+		Long: `import reads trace files (OTLP JSON or protobuf, Tempo's trace JSON, Jaeger
+JSON, Zipkin v2 JSON, CSV with a column mapping; any of them gzip or zstd
+compressed) and writes one span-schema-v1 row per call between services. It
+reads the OpenTelemetry semantic conventions, current names and old: calls to
+databases, caches, queues and external APIs without a server span become
+calls to the callee their attributes name; errors follow the span kind;
+timeouts and retries come from error.type, status codes and resend counts.
+It prints a report: spans read, calls written, edges (with timeouts and
+retries), and the messy input it met (orphans, duplicates, clock skew,
+missing times, cycles). See docs/import.md.`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

@@ -130,7 +130,7 @@ learn.json comparing both learning curves), signed with --key when given.`,
 	f.BoolVar(&o.Adapt, "adapt", false, "tune profile rates with the adaptive loop")
 	f.BoolVar(&o.Learn, "learn", false, "tune profiles with the learning agent (UCB bandit)")
 	f.IntVar(&o.Rounds, "rounds", 5, "rounds of --adapt and --learn")
-	f.StringVar(&o.SignKey, "key", "", "sign the tuned bundles with this Ed25519 private key")
+	f.StringVar(&o.SignKey, "key", "", "sign the tuned bundles with this key (a private key file, or KEY.pub of a key in ssh-agent)")
 	f.BoolVar(&asJSON, "json", false, "print report.json instead of the table")
 	return cmd
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/pem"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,5 +197,54 @@ func TestVerifyCLI(t *testing.T) {
 			}
 			golden.Check(t, filepath.Join(testdataDir, "verify", tc.name+".golden"), []byte("$ chaosgen "+strings.Join(tc.args, " ")+"\n-- stdout --\n"+stdout+"-- stderr --\n"+stderr))
 		})
+	}
+}
+
+// TestVerifyCLIKeyTypes: bundles signed by `ssh-keygen -Y sign` with the
+// ECDSA and RSA keys git users have verify with `chaosgen verify`, which
+// names the key type; the same bundle changed by one byte does not.
+func TestVerifyCLIKeyTypes(t *testing.T) {
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		msg := "SKIPPED: ssh-keygen is not on PATH (apt-get install openssh-client): chaosgen verify was not run on ECDSA and RSA signatures"
+		if os.Getenv("CHAOSGEN_REQUIRE_SHARED") == "1" {
+			t.Fatal(msg)
+		}
+		fmt.Fprintln(os.Stderr, "!!! "+msg)
+		t.Skip(msg)
+	}
+	dir := t.TempDir()
+	data, err := bundle.Encode(exampleBundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kt := range []struct{ name, args, keyType string }{
+		{"ecdsa", "-t ecdsa -b 384", "ecdsa-sha2-nistp384"},
+		{"rsa", "-t rsa -b 3072", "ssh-rsa"},
+	} {
+		key := filepath.Join(dir, kt.name)
+		bundlePath := filepath.Join(dir, kt.name+".json")
+		if err := os.WriteFile(bundlePath, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			append(strings.Fields(kt.args), "-q", "-N", "", "-C", kt.name+"@laptop", "-f", key),
+			{"-Y", "sign", "-f", key, "-n", bundle.Namespace, bundlePath},
+		} {
+			if out, err := exec.Command(keygen, args...).CombinedOutput(); err != nil {
+				t.Fatalf("ssh-keygen %v: %v\n%s", args, err, out)
+			}
+		}
+		code, stdout, stderr := runBundleCLI(t, dir, "verify", kt.name+".json", "--pub", kt.name+".pub", "--at=2026-06-01T00:00:00Z")
+		if code != 0 || !strings.Contains(stdout, "good signature") || !strings.Contains(stdout, "key:      "+kt.keyType+" SHA256:") {
+			t.Errorf("%s: exit %d\n%s%s", kt.name, code, stdout, stderr)
+		}
+		changed := bytes.Replace(data, []byte(`"rate": 0.1,`), []byte(`"rate": 0.2,`), 1)
+		if err := os.WriteFile(bundlePath, changed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, stderr := runBundleCLI(t, dir, "verify", kt.name+".json", "--pub", kt.name+".pub", "--at=2026-06-01T00:00:00Z"); code != 3 || !strings.Contains(stderr, "does not match the bundle") {
+			t.Errorf("%s, changed bundle: exit %d, %s", kt.name, code, stderr)
+		}
 	}
 }

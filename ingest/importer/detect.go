@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 )
@@ -12,7 +13,10 @@ import (
 // detect tells a file's format from its first bytes; for CSV it picks the
 // given mapping or the preset whose columns the header has.
 func detect(path string, br *bufio.Reader, m *CSVMapping) (Format, *CSVMapping, error) {
-	head, _ := br.Peek(64 << 10)
+	head, err := br.Peek(64 << 10)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return "", nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if len(head) > 0 && (head[0] == 0x0a || head[0] == 0x00) && isBinary(head) {
 		return FormatOTLPProto, nil, nil // a bare message (field 1) or a length prefix
 	}
@@ -26,12 +30,12 @@ func detect(path string, br *bufio.Reader, m *CSVMapping) (Format, *CSVMapping, 
 		return FormatZipkinJSON, nil, nil
 	case b[0] == '{':
 		switch {
-		case bytes.Contains(b, []byte(`"resourceSpans"`)) || bytes.Contains(b, []byte(`"resource_spans"`)):
+		case bytes.Contains(b, []byte(`"resourceSpans"`)) || bytes.Contains(b, []byte(`"resource_spans"`)) || bytes.Contains(b, []byte(`"batches"`)):
 			return FormatOTLPJSON, nil, nil
 		case bytes.Contains(b, []byte(`"traceID"`)) || bytes.Contains(b, []byte(`"processes"`)) || bytes.Contains(b, []byte(`"data"`)):
 			return FormatJaegerJSON, nil, nil
 		}
-		return "", nil, fmt.Errorf("%s: a JSON object that is neither OTLP (resourceSpans) nor Jaeger (data, traceID): give --from", path)
+		return "", nil, fmt.Errorf("%s: a JSON object that is neither OTLP (resourceSpans), Tempo (batches) nor Jaeger (data, traceID): give --from", path)
 	}
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	if !bytes.ContainsRune(line, ',') {

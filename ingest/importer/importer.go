@@ -2,13 +2,16 @@ package importer
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Format names an input format.
@@ -128,7 +131,50 @@ func (st *state) file(path string, opt Options) error {
 		return err
 	}
 	defer f.Close()
-	return st.read(path, f, opt)
+	r, closeR, err := decompress(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer closeR()
+	return st.read(path, r, opt)
+}
+
+// decompress returns a reader of r's content: gunzipped or zstd-decoded
+// when r starts with those formats' magic bytes (the Collector's file
+// exporter writes either), else r itself. The file name does not matter.
+func decompress(r *bufio.Reader) (io.Reader, func(), error) {
+	magic, _ := r.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading gzip: %w", err)
+		}
+		return &decodeErr{r: z, format: "gzip"}, func() { z.Close() }, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		// One decoding goroutine and a bounded window: the importer's
+		// memory bound holds for compressed input too.
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(128<<20))
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading zstd: %w", err)
+		}
+		return &decodeErr{r: z, format: "zstd"}, z.Close, nil
+	}
+	return r, func() {}, nil
+}
+
+// decodeErr names the compression format in read errors.
+type decodeErr struct {
+	r      io.Reader
+	format string
+}
+
+func (d *decodeErr) Read(b []byte) (int, error) {
+	n, err := d.r.Read(b)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("decompressing %s: %w", d.format, err)
+	}
+	return n, err
 }
 
 // read reads one input named path from r.

@@ -42,7 +42,20 @@ type jaegerTag struct {
 }
 
 type jaegerProcess struct {
-	ServiceName string `json:"serviceName"`
+	ServiceName string      `json:"serviceName"`
+	Tags        []jaegerTag `json:"tags"`
+}
+
+// service is the process's service name, joined with the service.namespace
+// tag that OpenTelemetry's Jaeger translation puts among the process tags.
+func (pr *jaegerProcess) service() string {
+	ns := ""
+	for _, t := range pr.Tags {
+		if t.Key == "service.namespace" {
+			_ = json.Unmarshal(t.Value, &ns)
+		}
+	}
+	return serviceName(ns, pr.ServiceName)
 }
 
 // jaegerJSON reads {"data":[trace...]} (the query API, the UI download),
@@ -200,9 +213,9 @@ func (p *parser) jaegerTrace(t *jaegerTrace) {
 			}
 		}
 		if pr, ok := t.Processes[sp.ProcessID]; ok {
-			s.service = clip(pr.ServiceName)
+			s.service = pr.service()
 		} else if sp.Process != nil {
-			s.service = clip(sp.Process.ServiceName)
+			s.service = sp.Process.service()
 		}
 		if sp.StartTime != nil {
 			if v, err := sp.StartTime.Int64(); err == nil && v > 0 && v < 1<<62/1000 {

@@ -17,7 +17,8 @@ import (
 )
 
 // otlpJSON reads OTLP JSON: one object with resourceSpans (an OTLP/HTTP
-// body) or a stream of them, one per line (the Collector's file exporter).
+// body) or a stream of them, one per line (the Collector's file exporter),
+// or Tempo's trace JSON, whose resourceSpans are called batches.
 // Each element of resourceSpans is decoded on its own, so memory is bounded
 // by the largest element, not by the file.
 func (p *parser) otlpJSON(r io.Reader) error {
@@ -50,7 +51,7 @@ func (p *parser) otlpJSON(r io.Reader) error {
 			if err != nil {
 				return fail(err)
 			}
-			if key != "resourceSpans" && key != "resource_spans" {
+			if key != "resourceSpans" && key != "resource_spans" && key != "batches" {
 				var skip json.RawMessage
 				if err := dec.Decode(&skip); err != nil {
 					return fail(err)
@@ -70,7 +71,7 @@ func (p *parser) otlpJSON(r io.Reader) error {
 				}
 				progress = true
 				rs.Reset()
-				if err := unm.Unmarshal(hexIDsToBase64(raw), &rs); err != nil {
+				if err := unm.Unmarshal(rewriteOTLPJSON(raw), &rs); err != nil {
 					p.bad(fmt.Sprintf("byte %d", dec.InputOffset()), err)
 					continue
 				}
@@ -109,10 +110,21 @@ func (l *recordLimit) Read(b []byte) (int, error) {
 // base64.
 var idKeys = map[string]bool{"traceId": true, "spanId": true, "parentSpanId": true, "trace_id": true, "span_id": true, "parent_span_id": true}
 
-// hexIDsToBase64 rewrites the hex ids of OTLP JSON (which the OTLP spec
-// prescribes, unlike protojson's base64 for bytes) to base64. Values that
-// are not hex are left for protojson to judge.
-func hexIDsToBase64(in []byte) []byte {
+// renamedKeys are the keys of OTLP before 0.19 (Tempo 1.x still writes
+// them) under their current names; the messages are the same.
+var renamedKeys = map[string]string{
+	"instrumentationLibrarySpans":   "scopeSpans",
+	"instrumentation_library_spans": "scope_spans",
+	"instrumentationLibrary":        "scope",
+	"instrumentation_library":       "scope",
+}
+
+// rewriteOTLPJSON rewrites the hex ids of OTLP JSON (which the OTLP spec
+// prescribes, unlike protojson's base64 for bytes) to base64, and the
+// renamed keys of old OTLP to their current names. Values that are not hex
+// are left for protojson to judge: base64 ids, as Tempo writes them, pass
+// through.
+func rewriteOTLPJSON(in []byte) []byte {
 	out := make([]byte, 0, len(in))
 	last := 0
 	for i := 0; i < len(in); i++ {
@@ -136,7 +148,18 @@ func hexIDsToBase64(in []byte) []byte {
 		}
 		key := in[i+1 : j]
 		k := skipSpace(in, j+1)
-		if k >= len(in) || in[k] != ':' || !idKeys[string(key)] {
+		if k >= len(in) || in[k] != ':' {
+			i = j
+			continue
+		}
+		if to, ok := renamedKeys[string(key)]; ok {
+			out = append(out, in[last:i+1]...)
+			out = append(out, to...)
+			last = j
+			i = j
+			continue
+		}
+		if !idKeys[string(key)] {
 			i = j
 			continue
 		}
@@ -317,14 +340,16 @@ func (p *parser) protoMessage(m *msgReader, base int64) error {
 
 // resourceSpans passes on the spans of one resource.
 func (p *parser) resourceSpans(rs *tracepb.ResourceSpans) {
-	svc := ""
-	if rs.GetResource() != nil {
-		for _, kv := range rs.GetResource().GetAttributes() {
-			if kv.GetKey() == "service.name" {
-				svc = clip(kv.GetValue().GetStringValue())
-			}
+	var name, ns string
+	for _, kv := range rs.GetResource().GetAttributes() {
+		switch kv.GetKey() {
+		case "service.name":
+			name = kv.GetValue().GetStringValue()
+		case "service.namespace":
+			ns = kv.GetValue().GetStringValue()
 		}
 	}
+	svc := serviceName(ns, name)
 	for _, ss := range rs.GetScopeSpans() {
 		for _, sp := range ss.GetSpans() {
 			s := rawSpan{
@@ -347,8 +372,11 @@ func (p *parser) resourceSpans(rs *tracepb.ResourceSpans) {
 			for _, kv := range sp.GetAttributes() {
 				attr(&t, kv)
 			}
-			if sp.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
+			switch sp.GetStatus().GetCode() {
+			case tracepb.Status_STATUS_CODE_ERROR:
 				s.err = true
+			case tracepb.Status_STATUS_CODE_OK:
+				t.statusOK = true
 			}
 			t.apply(&s)
 			p.span(s)
@@ -364,7 +392,25 @@ func attr(t *tags, kv *commonpb.KeyValue) {
 		t.num(kv.GetKey(), v.IntValue)
 	case *commonpb.AnyValue_BoolValue:
 		t.boolean(kv.GetKey(), v.BoolValue)
+	case *commonpb.AnyValue_DoubleValue:
+		t.double(kv.GetKey(), v.DoubleValue)
+	case *commonpb.AnyValue_ArrayValue:
+		// gRPC metadata attributes are string arrays: one value is read
+		if vs := v.ArrayValue.GetValues(); len(vs) == 1 {
+			if s, ok := vs[0].GetValue().(*commonpb.AnyValue_StringValue); ok {
+				t.str(kv.GetKey(), s.StringValue)
+			}
+		}
 	}
+}
+
+// serviceName joins service.namespace and service.name as OpenTelemetry
+// does for Prometheus' job label: "namespace/name", or the name alone.
+func serviceName(namespace, name string) string {
+	if namespace == "" || name == "" {
+		return clip(name)
+	}
+	return clip(namespace + "/" + name)
 }
 
 // hexID formats an OTLP id; an empty or all-zero id (invalid in OTLP) is "".

@@ -29,11 +29,12 @@ const (
 	IssueClientNoCallee     Issue = "client_without_callee" // client span with no server span and no peer service: no call
 	IssueClientOtherService Issue = "client_other_service"  // client span in another service than its parent: kept, that service is the caller
 	IssueEvictedTrace       Issue = "evicted_trace"         // trace resolved early to bound memory; later spans become orphans
+	IssueDeepStack          Issue = "deep_stack"            // call deeper than MaxStack services: kept without its stack column
 )
 
 // Issues lists every issue in report order.
 var Issues = []Issue{IssueBadRecord, IssueMissingID, IssueDuplicateSpanID, IssueOrphan, IssueCycle, IssueClockSkew,
-	IssueMissingTimestamp, IssueMissingDuration, IssueMissingService, IssueNegativeDuration, IssueClientNoCallee, IssueClientOtherService, IssueEvictedTrace}
+	IssueMissingTimestamp, IssueMissingDuration, IssueMissingService, IssueNegativeDuration, IssueClientNoCallee, IssueClientOtherService, IssueEvictedTrace, IssueDeepStack}
 
 // Report says what an import read, wrote and met on the way.
 type Report struct {
@@ -71,6 +72,8 @@ type Edge struct {
 	DurationNano  int64  `json:"duration_nano_sum"`
 	Errors        int64  `json:"errors"`
 	MaxDepth      int32  `json:"max_depth"`
+	Retries       int64  `json:"retries"`  // calls that were a retry (retry_count > 0)
+	Timeouts      int64  `json:"timeouts"` // calls that timed out
 }
 
 func newReport() *Report {
@@ -100,6 +103,12 @@ func (r *Report) call(s *ingest.Span) {
 	if s.Error {
 		e.Errors++
 		r.Errors++
+	}
+	if s.TimedOut {
+		e.Timeouts++
+	}
+	if s.RetryCount > 0 {
+		e.Retries++
 	}
 }
 
@@ -151,7 +160,14 @@ func (r *Report) Print(w io.Writer) error {
 		if caller == "" {
 			caller = "(root)"
 		}
-		p("edge %s -> %s: %d calls, %d errors, mean %s, max depth %d\n", caller, e.Callee, e.Calls, e.Errors, ms(e.DurationNano/max(e.Calls, 1)), e.MaxDepth)
+		p("edge %s -> %s: %d calls, %d errors", caller, e.Callee, e.Calls, e.Errors)
+		if e.Timeouts > 0 {
+			p(", %d timeouts", e.Timeouts)
+		}
+		if e.Retries > 0 {
+			p(", %d retries", e.Retries)
+		}
+		p(", mean %s, max depth %d\n", ms(e.DurationNano/max(e.Calls, 1)), e.MaxDepth)
 	}
 	return err
 }

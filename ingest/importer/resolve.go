@@ -36,6 +36,8 @@ type rawSpan struct {
 	dur                       int64 // ns; noDuration when missing
 	status                    int32
 	err                       bool
+	timedOut                  bool  // a timeout: error.type, gRPC DEADLINE_EXCEEDED, HTTP 504 or 408
+	retry                     int32 // the attempt's resend count: 0 for the first attempt
 }
 
 // noDuration marks a span without a duration.
@@ -52,7 +54,43 @@ type node struct {
 	svc    string
 	callID string
 	depth  int32
-	stack  []string
+	stack  *frame
+}
+
+// frame is one service of a call stack, linked to the frames above it.
+// Nodes share their parent's frames instead of copying them, so a trace's
+// stacks take memory linear in its spans, however deep it is.
+type frame struct {
+	svc string
+	up  *frame
+	n   int32 // frames from the root to here, this one included
+}
+
+// push returns the stack f with svc below it.
+func (f *frame) push(svc string) *frame {
+	n := int32(1)
+	if f != nil {
+		n = f.n + 1
+	}
+	return &frame{svc: svc, up: f, n: n}
+}
+
+// MaxStack bounds the services a call's stack column lists: a deeper call
+// keeps its depth and parent_span_id but no stack (the column is optional,
+// and rebuilt from the parents when absent). Writing every stack of a chain
+// of n calls would take n²/2 entries.
+const MaxStack = 256
+
+// strings lists the stack from the root, or nil past MaxStack.
+func (f *frame) strings() []string {
+	if f == nil || f.n > MaxStack {
+		return nil
+	}
+	out := make([]string, f.n)
+	for i := f.n - 1; f != nil; i, f = i-1, f.up {
+		out[i] = f.svc
+	}
+	return out
 }
 
 // resolve turns one trace's spans into calls, sorted by start and id.
@@ -112,7 +150,7 @@ func resolve(spans []rawSpan, rep *Report) []ingest.Span {
 		}
 	}
 	var calls []ingest.Span
-	emit := func(n *node, caller, callee, id, parentID string, depth int32, stack []string, timing *node, status *node) {
+	emit := func(n *node, caller, callee, id, parentID string, depth int32, stack *frame, timing *node, status *node) {
 		switch {
 		case callee == "":
 			rep.add(IssueMissingService, fmt.Sprintf("trace %s span %s", n.traceID, n.spanID))
@@ -127,9 +165,15 @@ func resolve(spans []rawSpan, rep *Report) []ingest.Span {
 			rep.add(IssueNegativeDuration, fmt.Sprintf("trace %s span %s", n.traceID, timing.spanID))
 			return
 		}
-		code, failed := n.status, n.err
+		st := stack.strings()
+		if st == nil && stack != nil {
+			rep.add(IssueDeepStack, fmt.Sprintf("trace %s span %s at depth %d", n.traceID, id, depth))
+		}
+		code, failed, timedOut, retry := n.status, n.err, n.timedOut, n.retry
 		if status != nil {
 			failed = failed || status.err
+			timedOut = timedOut || status.timedOut
+			retry = max(retry, status.retry)
 			if status.status != 0 {
 				code = status.status
 			}
@@ -137,9 +181,9 @@ func resolve(spans []rawSpan, rep *Report) []ingest.Span {
 		calls = append(calls, ingest.Span{
 			TraceID: n.traceID, SpanID: id, ParentSpanID: parentID,
 			Caller: caller, Callee: callee, Operation: n.name,
-			Depth: depth, Stack: stack,
+			Depth: depth, Stack: st,
 			StartUnixNano: timing.start, DurationNano: timing.dur,
-			StatusCode: code, Error: failed,
+			StatusCode: code, Error: failed, TimedOut: timedOut, RetryCount: retry,
 		})
 	}
 	visited := 0
@@ -178,7 +222,7 @@ func resolve(spans []rawSpan, rep *Report) []ingest.Span {
 	return calls
 }
 
-type emitFunc func(n *node, caller, callee, id, parentID string, depth int32, stack []string, timing *node, status *node)
+type emitFunc func(n *node, caller, callee, id, parentID string, depth int32, stack *frame, timing *node, status *node)
 
 // visit sets n's context from its parent's p (nil at a root) and emits the
 // call n stands for, if any.
@@ -188,7 +232,7 @@ func visit(nodes []node, n, p *node, emit emitFunc, rep *Report) {
 		// of an unnamed service is an ingress, as a root server span is.
 		switch {
 		case p == nil:
-			n.svc, n.callID, n.depth, n.stack = n.service, "", 0, []string{n.service}
+			n.svc, n.callID, n.depth, n.stack = n.service, "", 0, (*frame)(nil).push(n.service)
 			if n.service == "" {
 				n.depth, n.stack = -1, nil
 			}
@@ -202,7 +246,7 @@ func visit(nodes []node, n, p *node, emit emitFunc, rep *Report) {
 			// proxy or sidecar naming itself): that service is the caller,
 			// one hop further, though no call row leads to it.
 			rep.add(IssueClientOtherService, fmt.Sprintf("trace %s span %s: client in %q under %q", n.traceID, n.spanID, n.service, p.svc))
-			n.svc, n.callID, n.depth, n.stack = n.service, p.callID, p.depth+1, appendStack(p.stack, n.service)
+			n.svc, n.callID, n.depth, n.stack = n.service, p.callID, p.depth+1, p.stack.push(n.service)
 		}
 		for _, c := range n.children {
 			ch := &nodes[c]
@@ -215,7 +259,7 @@ func visit(nodes []node, n, p *node, emit emitFunc, rep *Report) {
 		}
 		switch {
 		case n.remote != "" && n.remote != n.svc:
-			emit(n, n.svc, n.remote, n.spanID, n.callID, n.depth+1, appendStack(n.stack, n.remote), n, nil)
+			emit(n, n.svc, n.remote, n.spanID, n.callID, n.depth+1, n.stack.push(n.remote), n, nil)
 		case n.remote == "":
 			rep.add(IssueClientNoCallee, fmt.Sprintf("trace %s span %s", n.traceID, n.spanID))
 		}
@@ -229,11 +273,11 @@ func visit(nodes []node, n, p *node, emit emitFunc, rep *Report) {
 	switch {
 	case p == nil:
 		caller, parentID := "", ""
-		n.depth, n.stack = 0, []string{svc}
+		n.depth, n.stack = 0, (*frame)(nil).push(svc)
 		if n.orphan {
 			parentID = n.parentID
 			if (n.kind == kindServer || n.kind == kindConsumer) && n.remote != "" && n.remote != svc {
-				caller, n.depth, n.stack = n.remote, 1, []string{n.remote, svc}
+				caller, n.depth, n.stack = n.remote, 1, (*frame)(nil).push(n.remote).push(svc)
 			}
 		}
 		n.callID = n.spanID
@@ -241,7 +285,7 @@ func visit(nodes []node, n, p *node, emit emitFunc, rep *Report) {
 	case svc == p.svc:
 		n.callID, n.depth, n.stack = p.callID, p.depth, p.stack // intra-service: not a call
 	default:
-		n.depth, n.stack = p.depth+1, appendStack(p.stack, svc)
+		n.depth, n.stack = p.depth+1, p.stack.push(svc)
 		client := (*node)(nil)
 		if p.kind.caller() && !p.paired {
 			client = p
@@ -259,17 +303,11 @@ func visit(nodes []node, n, p *node, emit emitFunc, rep *Report) {
 	}
 }
 
-func appendStack(s []string, svc string) []string {
-	out := make([]string, len(s)+1)
-	copy(out, s)
-	out[len(s)] = svc
-	return out
-}
-
 func compareRaw(a, b rawSpan) int {
 	return cmp.Or(cmp.Compare(a.spanID, b.spanID), cmp.Compare(a.kind, b.kind), cmp.Compare(a.start, b.start),
 		cmp.Compare(b.dur, a.dur), cmp.Compare(a.service, b.service), cmp.Compare(a.parentID, b.parentID),
-		cmp.Compare(a.name, b.name), cmp.Compare(a.remote, b.remote), cmp.Compare(a.status, b.status), boolCmp(a.err, b.err))
+		cmp.Compare(a.name, b.name), cmp.Compare(a.remote, b.remote), cmp.Compare(a.status, b.status), boolCmp(a.err, b.err),
+		boolCmp(a.timedOut, b.timedOut), cmp.Compare(a.retry, b.retry))
 }
 
 func compareNode(a, b *node) int {
