@@ -2,13 +2,8 @@ package evaluate
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/chaosgen/chaosgen/analysis"
@@ -43,7 +38,11 @@ func TestDevSet(t *testing.T) {
 		t.Run(d.dir, func(t *testing.T) {
 			root := shared.Path(t, filepath.Join("data/rca/nezha_dev", d.dir))
 			work := t.TempDir()
-			traces := gunzipAll(t, filepath.Join(root, "trace"), filepath.Join(work, "trace"))
+			// the upstream minute files, gzip-compressed: import reads them as they are
+			traces, err := filepath.Glob(filepath.Join(root, "trace", "*.csv.gz"))
+			if err != nil || len(traces) == 0 {
+				t.Fatalf("no trace files *.csv.gz in %s (%v)", filepath.Join(root, "trace"), err)
+			}
 			spans := filepath.Join(work, "spans.parquet")
 			if _, err := importer.Import(spans, traces, importer.Options{}); err != nil {
 				t.Fatal(err)
@@ -85,48 +84,4 @@ func TestDevSet(t *testing.T) {
 			}
 		})
 	}
-}
-
-// gunzipAll decompresses the .csv.gz files of src into dst and returns
-// their paths in order. (chaosgen import reads .gz itself once that
-// lands; until then the test decompresses, as bench/eval/run.sh does.)
-func gunzipAll(t *testing.T, src, dst string) []string {
-	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(src, "*.csv.gz"))
-	if err != nil || len(matches) == 0 {
-		t.Fatalf("no trace files *.csv.gz in %s (%v)", src, err)
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range matches {
-		p := filepath.Join(dst, strings.TrimSuffix(filepath.Base(m), ".gz"))
-		if err := gunzip(m, p); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func gunzip(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		return fmt.Errorf("%s: %w", src, err)
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, zr); err != nil {
-		out.Close()
-		return fmt.Errorf("%s: %w", src, err)
-	}
-	return out.Close()
 }

@@ -36,8 +36,6 @@ for d in "$DEV"/*/; do
 done
 ((${#runs[@]})) || die "no runs in $DEV (want <run>/trace/*.csv[.gz] and <run>/*fault_list.json)"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$OUT"
 summary=$OUT/summary.txt
 : >"$summary"
@@ -49,22 +47,14 @@ for d in "${runs[@]}"; do
 	out=$OUT/$run
 	mkdir -p "$out"
 
-	# chaosgen import does not read .gz yet (another change adds it): until
-	# then the minute files are decompressed to a temporary directory first.
-	# When it lands, pass "$d"/trace/* to import directly.
-	mkdir -p "$tmp/$run"
-	n=0
-	for f in "$d"/trace/*; do
-		case $f in
-		*.gz) zcat -- "$f" >"$tmp/$run/$(basename "$f" .gz)" ;;
-		*) cp -- "$f" "$tmp/$run/" ;;
-		esac
-		n=$((n + 1))
-	done
+	# the upstream minute files (.csv.gz): import reads gzip as it is
+	traces=("$d"/trace/*)
+	n=${#traces[@]}
+	[[ -e ${traces[0]} ]] || n=0
 	((n)) || die "$d/trace: no trace files"
 
 	echo "== $run: importing $n trace files =="
-	"$BIN" import --from auto "$tmp/$run"/* -o "$out/spans.parquet" >"$out/import.txt"
+	"$BIN" import --from auto "${traces[@]}" -o "$out/spans.parquet" >"$out/import.txt"
 	grep -E "^(spans in|calls out):" "$out/import.txt" || true
 	echo "== $run: analyzing =="
 	"$BIN" analyze "$out/spans.parquet" -o "$out/analysis" >"$out/analyze.txt"
@@ -78,7 +68,6 @@ for d in "${runs[@]}"; do
 		awk '/^ranking /{p=1} p&&NF==0{exit} p' "$out/evaluate.txt"
 		echo
 	} >>"$summary"
-	rm -rf "${tmp:?}/$run"
 done
 
 echo "== AC@1/AC@3/AC@5 per run (also in $summary; per-fault results in $OUT/<run>/evaluate.{txt,json}) =="
