@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func TestGenerateGolden(t *testing.T) {
 	// Guards: root error rate 1% + max(1%, 2%); 2 × root p99 80 ms;
 	// ⌈2 × 50/s × 0.1 × (80 + 39) ms⌉ = 2.
 	want := bundle.Guards{MaxGlobalRate: 0.1, MaxActiveFaults: 2, AbortIf: bundle.AbortIf{RootErrorRate: 0.03, RootP99Ms: 160}}
-	if b.Guards != want {
+	if !reflect.DeepEqual(b.Guards, want) {
 		t.Errorf("guards = %+v, want %+v", b.Guards, want)
 	}
 	p := profileByID(t, b, "latency-frontend-checkout")

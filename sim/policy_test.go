@@ -358,17 +358,37 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 		t.Errorf("first profile capped: injected %d and %d, want 1 and 0", res.Profiles[0].Injected, res.Profiles[1].Injected)
 	}
 
-	// aborts at rate 1 break rootErrorRate at b's injector once its window
-	// holds 20 requests: its breaker trips and injection stops
+	// aborts at rate 1 break b's own errorRate once its window holds 20
+	// requests: b's breaker trips and injection stops
 	abort := bundle.Profile{ID: "a", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}
 	b = testBundle(abort)
-	b.Guards.AbortIf.RootErrorRate = 0.5
+	b.Guards.Injectors = []bundle.InjectorGuard{{Service: "b", ErrorRate: 0.5}}
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
-	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "b" || res.GuardTrips[0].Guard != "rootErrorRate" {
+	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "b" || res.GuardTrips[0].Guard != "errorRate" {
 		t.Fatalf("abortIf: trips %+v", res.GuardTrips)
 	}
 	if got := res.Profiles[0].Injected; got < 20 || got > 30 || res.Suppressed.Breaker != 300-got {
 		t.Errorf("abortIf: %d injected, %d suppressed by the breaker; want 20-30 then none", got, res.Suppressed.Breaker)
+	}
+	if ps := res.Profiles[0]; ps.Fired != 300 || ps.Suppressed.Breaker != 300-ps.Injected {
+		t.Errorf("profile counts %+v: want 300 fired, the rest suppressed by the breaker", ps)
+	}
+	// the root condition is b's business only for root requests: b serves
+	// none (its caller is a), so rootErrorRate does not trip it
+	b.Guards.Injectors = nil
+	b.Guards.AbortIf.RootErrorRate = 0.5
+	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if len(res.GuardTrips) != 0 || res.Profiles[0].Injected != 300 {
+		t.Errorf("rootErrorRate at a non-root injector: trips %+v, %d injected", res.GuardTrips, res.Profiles[0].Injected)
+	}
+	// at a, which serves the roots, it does
+	rootAbort := abort
+	rootAbort.Target.Callee = "a"
+	b = testBundle(rootAbort)
+	b.Guards.AbortIf.RootErrorRate = 0.5
+	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "a" || res.GuardTrips[0].Guard != "rootErrorRate" {
+		t.Fatalf("rootErrorRate at the ingress injector: trips %+v", res.GuardTrips)
 	}
 	// without faults nothing trips
 	res, _ = replaySpans(t, spans, Options{Bundle: b})
