@@ -572,7 +572,7 @@ func TestReplaySimulator(t *testing.T) {
 	}
 	// lift the caps and the abortIf breakers, so that the rate alone
 	// decides how many faults fire
-	nb.Guards.MaxActiveFaults, nb.Guards.MaxGlobalRate, nb.Guards.AbortIf = 0, 1, bundle.AbortIf{}
+	nb.Guards.MaxActiveFaults, nb.Guards.MaxGlobalRate, nb.Guards.AbortIf, nb.Guards.Injectors = 0, 1, bundle.AbortIf{}, nil
 	rep, err := ReplaySimulator([]string{fx.Spans}, nil, 1)(context.Background(), nb)
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ type injector struct {
 }
 
 // injectorOf returns the injector in front of callee, nil when no profile
-// targets it (or faults are off).
+// targets it.
 func (e *engine) injectorOf(callee int32) *injector {
 	if int(callee) < len(e.injectors) {
 		return e.injectors[callee]
@@ -40,9 +40,11 @@ func (e *engine) injectorOf(callee int32) *injector {
 	return nil
 }
 
-// setupInjector creates callee's injector when a profile targets it.
+// setupInjector creates callee's injector when a profile targets it; also
+// without Inject, where its guard watches the traffic and may trip but
+// nothing fires.
 func (e *engine) setupInjector(callee int32) {
-	if !e.opt.Inject || e.injectorOf(callee) != nil {
+	if e.opt.Bundle == nil || e.injectorOf(callee) != nil {
 		return
 	}
 	name := e.names[callee]

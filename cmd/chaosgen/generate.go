@@ -52,7 +52,7 @@ analysis and flags give the same bytes. See docs/generate.md for every rule.`,
 	f.StringVar(&o.key, "key", "", "Ed25519 private key (OpenSSH format, mode 0600) to sign the bundle with")
 	f.StringVar(&o.previous, "previous", "", "last run's bundle: adjust its profiles' rates by how the system responded")
 	f.StringVar(&o.name, "name", "", "bundle name (default: the output file name without extension)")
-	f.Float64Var(&o.maxRate, "max-rate", profilegen.DefaultMaxRate, "cap on every profile's rate and maxRate, and the bundle's maxGlobalRate, in (0, 1]")
+	f.Float64Var(&o.maxRate, "max-rate", profilegen.DefaultMaxRate, "cap on every profile's rate and maxRate, and the least maxGlobalRate, in (0, 1]")
 	f.Float64Var(&o.minScore, "min-score", 0.5, "leave out findings scored below this, in [0, 1]")
 	f.StringSliceVar(&o.include, "include", nil, "only edges matching these patterns (CALLER->CALLEE globs, e.g. '*->payment'; repeatable)")
 	f.StringSliceVar(&o.exclude, "exclude", nil, "leave out edges matching these patterns (as --include)")
@@ -124,7 +124,7 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 		}
 		opt.Previous, opt.PreviousDigest = prev, bundle.Digest(data)
 	}
-	a, err := profilegen.Load(dir, o.previous != "")
+	a, err := profilegen.Load(dir, true)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
@@ -191,7 +191,19 @@ func writeGenerateReport(w io.Writer, out string, res *profilegen.Result, signed
 	if len(abort) > 0 {
 		abortText = "abort if " + strings.Join(abort, " or ")
 	}
-	fmt.Fprintf(w, "  guards: maxGlobalRate %s, maxActiveFaults %d, %s\n", fnum(g.MaxGlobalRate), g.MaxActiveFaults, abortText)
+	fmt.Fprintf(w, "  guards: maxGlobalRate %s, maxActiveFaults %d, %s (at the ingress injector)\n", fnum(g.MaxGlobalRate), g.MaxActiveFaults, abortText)
+	for _, ig := range g.Injectors {
+		var c []string
+		if ig.ErrorRate > 0 {
+			c = append(c, "its error rate ≥ "+fnum(ig.ErrorRate))
+		}
+		if ig.P99Ms > 0 {
+			c = append(c, "its p99 ≥ "+fnum(ig.P99Ms)+" ms")
+		}
+		if len(c) > 0 {
+			fmt.Fprintf(w, "    %s's injector: abort if %s\n", ig.Service, strings.Join(c, " or "))
+		}
+	}
 	if len(b.Profiles) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "\n  id\ttarget\tfault\trate\tmaxRate\tperSecond\tseverity")
