@@ -144,9 +144,9 @@ func TestInjectAndSimDecideAlike(t *testing.T) {
 			ps, sp := st.Profiles[0], res.Profiles[0]
 			t.Logf("%d requests; simulator: fired %d, injected %d, suppressed %+v; trips %+v", len(seq), sp.Fired, sp.Injected, sp.Suppressed, res.GuardTrips)
 			simSup := sp.Suppressed.PerSecond + sp.Suppressed.MaxGlobalRate + sp.Suppressed.MaxActiveFaults + sp.Suppressed.Breaker
-			if ps.Fired != sp.Fired || ps.Injected != sp.Injected || ps.Suppressed != simSup {
-				t.Errorf("injector fired/injected/suppressed %d/%d/%d, simulator %d/%d/%d (%+v)",
-					ps.Fired, ps.Injected, ps.Suppressed, sp.Fired, sp.Injected, simSup, sp.Suppressed)
+			if ps.Matched != sp.Matched || ps.Fired != sp.Fired || ps.Injected != sp.Injected || ps.Suppressed != simSup {
+				t.Errorf("injector matched/fired/injected/suppressed %d/%d/%d/%d, simulator %d/%d/%d/%d (%+v)", ps.Matched,
+					ps.Fired, ps.Injected, ps.Suppressed, sp.Matched, sp.Fired, sp.Injected, simSup, sp.Suppressed)
 			}
 			// every kind of suppression happened, so the comparison means something
 			if sp.Suppressed.PerSecond == 0 || sp.Suppressed.MaxGlobalRate == 0 || sp.Suppressed.Breaker == 0 {

@@ -95,6 +95,7 @@ type svcState struct {
 type profileState struct {
 	p       *bundle.Profile
 	bucket  *guard.Bucket // perSecond cap; nil: none
+	matched int64         // tries at an injector its target matched (until one profile fired)
 	fired   int64         // tries inject.Decide fired it on
 	injects int64
 	// fired tries a guard held back, by reason (sup*)
@@ -565,6 +566,7 @@ func (e *engine) startTry(id int32) {
 	fired := int32(-1)
 	if e.opt.Inject {
 		for _, pi := range ri.profiles {
+			e.profiles[pi].matched++
 			if tr.decide(e, pi) {
 				fired = pi
 				break

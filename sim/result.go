@@ -58,6 +58,7 @@ type EdgeStats struct {
 // injected.
 type ProfileStats struct {
 	ID           string     `json:"id"`
+	Matched      int64      `json:"matched"`      // tries at an injector its target matched, as inject counts them
 	Fired        int64      `json:"fired"`        // tries at an injector that inject.Decide fired it on
 	Injected     int64      `json:"injected"`     // tries that got its fault
 	Suppressed   Suppressed `json:"suppressed"`   // fired tries a guard held back, by reason
@@ -152,7 +153,7 @@ func (e *engine) result() *Result {
 	r.Edges, r.edgeCounters = edges, ec
 	for i := range e.profiles {
 		ps := &e.profiles[i]
-		r.Profiles = append(r.Profiles, ProfileStats{ID: ps.p.ID, Fired: ps.fired, Injected: ps.injects,
+		r.Profiles = append(r.Profiles, ProfileStats{ID: ps.p.ID, Matched: ps.matched, Fired: ps.fired, Injected: ps.injects,
 			Suppressed:   Suppressed{ps.suppressed[supPerSecond], ps.suppressed[supGlobalRate], ps.suppressed[supActive], ps.suppressed[supBreaker]},
 			FaultedCalls: ps.faultedCalls, Exposed: ps.exposed.stats()})
 		r.profileExposed = append(r.profileExposed, ps.exposed)
