@@ -44,18 +44,22 @@ type Result struct {
 	Findings, BelowScore, Filtered, NoEdge, Merged int
 	// Decisions are the feedback loop's, by profile id.
 	Decisions []Decision
-	Warnings  []string
+	// GuardChanges are the guards that differ from the previous bundle's:
+	// they are derived from each analysis (docs/generate.md, "Guards").
+	GuardChanges []bundle.FieldChange
+	Warnings     []string
 }
 
 // Verdicts of the feedback loop.
 const (
-	VerdictHandled      = "handled"      // injected, and the callers and the root coped: rate ×1.5
-	VerdictHurt         = "hurt"         // the failures reached callers or users: rate ×0.5
-	VerdictSevere       = "severe"       // a guard of the previous bundle would have tripped: a milder fault, rate ×0.5
-	VerdictUntested     = "untested"     // no injection of the profile's fault type seen: rate kept
-	VerdictInconclusive = "inconclusive" // too few injections or no clean windows to compare with: rate kept
-	VerdictNew          = "new"          // not in the previous bundle
-	VerdictDropped      = "dropped"      // in the previous bundle, but its edge is gone or filtered out
+	VerdictHandled      = "handled"            // injected, and the callers and the root coped: rate ×1.5
+	VerdictHurt         = "hurt"               // the failures reached callers or users: rate ×0.5
+	VerdictSevere       = "severe"             // a guard of the previous bundle would have tripped: a milder fault, rate ×0.5
+	VerdictUntested     = "untested"           // no injection of the profile's fault type seen: rate kept
+	VerdictInconclusive = "inconclusive"       // too few injections or no clean windows to compare with: rate kept
+	VerdictNoEvidence   = "no caller evidence" // injected, but no spans of the callers or the roots to judge by: rate kept
+	VerdictNew          = "new"                // not in the previous bundle
+	VerdictDropped      = "dropped"            // in the previous bundle, but its edge is gone or filtered out
 )
 
 // Decision is what the feedback loop did with one profile.
@@ -65,7 +69,11 @@ type Decision struct {
 	Injected           int64
 	OldRate, NewRate   float64
 	OldFault, NewFault string // fault types
-	Reason             string
+	Reason             string // why the verdict
+	// Change says what moved the rate: the verdict's factor, the cap, the
+	// floor, a milder fault, and a change of severity with its cause.
+	Change                   string
+	OldSeverity, NewSeverity string
 }
 
 type edgeKey struct{ caller, callee string }
@@ -195,6 +203,9 @@ func Generate(a *Analysis, opt Options) (*Result, error) {
 	b.Guards, warn = guards(a, cands, opt.MaxRate)
 	if warn != "" {
 		res.Warnings = append(res.Warnings, warn)
+	}
+	if opt.Previous != nil {
+		res.GuardChanges = bundle.Compare(opt.Previous, b).Guards
 	}
 	slices.SortFunc(b.Profiles, func(x, y bundle.Profile) int { return cmp.Compare(x.ID, y.ID) })
 	if _, err := bundle.Encode(b); err != nil {

@@ -189,9 +189,9 @@ func writeGenerateReport(w io.Writer, out string, res *profilegen.Result, signed
 	}
 	abortText := "no abortIf (the analysis has no root edges)"
 	if len(abort) > 0 {
-		abortText = "abort if " + strings.Join(abort, " or ")
+		abortText = "abort if " + strings.Join(abort, " or ") + " (where root requests pass)"
 	}
-	fmt.Fprintf(w, "  guards: maxGlobalRate %s, maxActiveFaults %d, %s (at the ingress injector)\n", fnum(g.MaxGlobalRate), g.MaxActiveFaults, abortText)
+	fmt.Fprintf(w, "  guards: maxGlobalRate %s, maxActiveFaults %d, %s\n", fnum(g.MaxGlobalRate), g.MaxActiveFaults, abortText)
 	for _, ig := range g.Injectors {
 		var c []string
 		if ig.ErrorRate > 0 {
@@ -227,10 +227,24 @@ func writeGenerateReport(w io.Writer, out string, res *profilegen.Result, signed
 				fmt.Fprintf(tw, "  %s\tdropped\t\t%s\n", d.ID, d.Reason)
 			default:
 				fmt.Fprintf(tw, "  %s\t%s\t%s %s → %s %s\t%s\n", d.ID, d.Verdict, d.OldFault, fnum(d.OldRate), d.NewFault, fnum(d.NewRate), d.Reason)
+				fmt.Fprintf(tw, "  \t\t\t%s\n", d.Change)
 			}
 		}
 		tw.Flush()
 	}
+	if len(res.GuardChanges) > 0 {
+		fmt.Fprintln(w, "\nguards derived from this analysis, changed from the previous bundle's (docs/generate.md, Guards):")
+		for _, c := range res.GuardChanges {
+			fmt.Fprintf(w, "  %s: %s → %s\n", c.Field, orNone(c.Old), orNone(c.New))
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func fnum(x float64) string { return strconv.FormatFloat(bundle.Round(x), 'f', -1, 64) }
