@@ -26,8 +26,13 @@ type Options struct {
 	// Include and Exclude are edge patterns (see ParseEdgePattern): with
 	// Include, only matching edges get profiles; Exclude removes edges.
 	Include, Exclude []string
-	NotAfter         time.Time // metadata.notAfter; zero: never expires
-	Seed             uint64    // metadata.seed
+	NotAfter         time.Time // metadata.notAfter; zero: Expiry after the data
+	// Expiry, when NotAfter is zero, sets metadata.notAfter to the end of
+	// the analysed data + Expiry (DefaultExpiry in the CLI), so that a
+	// bundle stops injecting once its nightly job has stopped renewing it;
+	// zero: never expires.
+	Expiry time.Duration
+	Seed   uint64 // metadata.seed
 	// Previous is last run's bundle, for the feedback loop; it needs
 	// Analysis.Windows. PreviousDigest (its SHA-256) is recorded in
 	// metadata.params.
@@ -486,7 +491,7 @@ func metadata(a *Analysis, opt Options) bundle.Metadata {
 	m := bundle.Metadata{
 		Name:      opt.Name,
 		Generator: opt.Generator,
-		NotAfter:  opt.NotAfter,
+		NotAfter:  notAfter(a, opt),
 		Seed:      opt.Seed,
 		Source: bundle.Source{
 			Files: []bundle.SourceFile{},
@@ -514,4 +519,16 @@ func metadata(a *Analysis, opt Options) bundle.Metadata {
 		m.Params["previous"] = "sha256:" + opt.PreviousDigest
 	}
 	return m
+}
+
+// DefaultExpiry is generate's default Options.Expiry: a bundle expires a
+// week after the end of the data it was derived from.
+const DefaultExpiry = 7 * 24 * time.Hour
+
+// notAfter is opt.NotAfter, or the data's end + opt.Expiry.
+func notAfter(a *Analysis, opt Options) time.Time {
+	if !opt.NotAfter.IsZero() || opt.Expiry <= 0 || a.Summary.TimeRange.EndUnixNano == 0 {
+		return opt.NotAfter
+	}
+	return time.Unix(0, a.Summary.TimeRange.EndUnixNano).Add(opt.Expiry).UTC().Truncate(time.Second)
 }

@@ -56,7 +56,7 @@ analysis and flags give the same bytes. See docs/generate.md for every rule.`,
 	f.Float64Var(&o.minScore, "min-score", 0.5, "leave out findings scored below this, in [0, 1]")
 	f.StringSliceVar(&o.include, "include", nil, "only edges matching these patterns (CALLER->CALLEE globs, e.g. '*->payment'; repeatable)")
 	f.StringSliceVar(&o.exclude, "exclude", nil, "leave out edges matching these patterns (as --include)")
-	f.StringVar(&o.notAfter, "not-after", "", "expiry: a duration from now (72h, 7d) or an RFC 3339 time; default: never")
+	f.StringVar(&o.notAfter, "not-after", "", "expiry: a duration from now (72h, 7d), an RFC 3339 time or never; default: a week after the end of the analysed data")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the fault decision hash, recorded in the bundle")
 	return cmd
 }
@@ -106,7 +106,11 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 	if opt.Name == "" {
 		opt.Name = strings.TrimSuffix(filepath.Base(o.out), filepath.Ext(o.out))
 	}
-	if o.notAfter != "" {
+	switch o.notAfter {
+	case "":
+		opt.Expiry = profilegen.DefaultExpiry
+	case "never":
+	default:
 		t, err := parseNotAfter(o.notAfter, now)
 		if err != nil {
 			return usagef("generate: --not-after: %v", err)
@@ -115,14 +119,18 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 	}
 	if o.previous != "" {
 		data, err := os.ReadFile(o.previous)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			fmt.Fprintf(stderr, "chaosgen: generate: notice: --previous %s does not exist: starting fresh (the first night), every profile at its initial rate\n", o.previous)
+		case err != nil:
 			return fmt.Errorf("generate: %w", err)
+		default:
+			prev, err := bundle.Decode(data)
+			if err != nil {
+				return fmt.Errorf("generate: --previous %s: %w", o.previous, err)
+			}
+			opt.Previous, opt.PreviousDigest = prev, bundle.Digest(data)
 		}
-		prev, err := bundle.Decode(data)
-		if err != nil {
-			return fmt.Errorf("generate: --previous %s: %w", o.previous, err)
-		}
-		opt.Previous, opt.PreviousDigest = prev, bundle.Digest(data)
 	}
 	a, err := profilegen.Load(dir, true)
 	if err != nil {
