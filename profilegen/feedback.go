@@ -352,9 +352,11 @@ func applyFeedback(c *candidate, p *bundle.Profile, idx *windowIndex, opt Option
 	case VerdictHurt, VerdictSevere:
 		rate = sig2(p.Rate * Lower)
 		change = fmt.Sprintf("rate %s%% ×%s (%s) = %s%%", pct(p.Rate), num(Lower), verdict, pct(rate))
-		if rate < MinRate {
-			rate = MinRate
-			change += fmt.Sprintf(", raised to the floor MinRate %s%%", pct(MinRate))
+		if floor := min(MinRate, p.Rate); rate < floor {
+			// the floor MinRate, never above the previous rate: lowering
+			// never raises
+			rate = floor
+			change += fmt.Sprintf(", held at the floor %s%% (MinRate %s%%, or the previous rate when lower)", pct(floor), pct(MinRate))
 		}
 		if verdict == VerdictSevere {
 			if g, ok := milder(p.Fault, c.edge); ok {

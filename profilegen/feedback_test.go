@@ -296,7 +296,7 @@ func TestFeedbackExplainsChanges(t *testing.T) {
 			d = x
 		}
 	}
-	for _, want := range []string{"rate 0.15% ×0.5 (hurt) = 0.075%, raised to the floor MinRate 0.1%",
+	for _, want := range []string{"rate 0.15% ×0.5 (hurt) = 0.075%, held at the floor 0.1% (MinRate 0.1%, or the previous rate when lower)",
 		"severity moderate → critical: its edge's criticality is now 0.6 (critical from 0.5)"} {
 		if !strings.Contains(d.Change, want) {
 			t.Errorf("change %q lacks %q", d.Change, want)
@@ -307,5 +307,12 @@ func TestFeedbackExplainsChanges(t *testing.T) {
 	}
 	if len(res.GuardChanges) == 0 {
 		t.Error("the guards changed from the previous bundle's, but no change is listed")
+	}
+	// below the floor already: lowering never raises
+	opt.Previous = previousBundle(withRate(prevAbort, 0.0005))
+	for _, x := range mustGenerate(t, a, opt).Decisions {
+		if x.ID == prev.ID && (x.Verdict != VerdictHurt || x.NewRate != 0.0005) {
+			t.Errorf("hurt at 0.05%%: %+v, want the rate held at 0.05%%", x)
+		}
 	}
 }
