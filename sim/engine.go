@@ -247,7 +247,7 @@ func (e *engine) routeOfSlow(k [3]int32) int32 {
 		}
 	}
 	ri.istioOff = e.mesh.IstioFaultDisablesRetries && len(ri.profiles) > 0
-	e.setupInjector(callee)
+	e.setupInjector(callee, caller == 0)
 	r := int32(len(e.routes))
 	e.routes = append(e.routes, ri)
 	e.routeID[k] = r

@@ -40,25 +40,31 @@ func (e *engine) injectorOf(callee int32) *injector {
 	return nil
 }
 
-// setupInjector creates callee's injector when a profile targets it; also
-// without Inject, where its guard watches the traffic and may trip but
-// nothing fires.
-func (e *engine) setupInjector(callee int32) {
+// setupInjector creates callee's injector when a profile targets it, or
+// when it serves root requests (root says this route's caller is the
+// ingress) and the bundle has root abort conditions: every service has its
+// sidecar, and the ingress's checks the root conditions even when no
+// profile targets it. Also without Inject, where the guards watch the
+// traffic and may trip but nothing fires.
+func (e *engine) setupInjector(callee int32, root bool) {
 	if e.opt.Bundle == nil || e.injectorOf(callee) != nil {
 		return
 	}
 	name := e.names[callee]
+	a := e.opt.Bundle.Guards.AbortIf
+	need := root && (a.RootErrorRate > 0 || a.RootP99Ms > 0)
 	for i := range e.profiles {
-		if e.profiles[i].p.Target.Callee == name {
-			if int(callee) >= len(e.injectors) {
-				e.injectors = append(e.injectors, make([]*injector, int(callee)+1-len(e.injectors))...)
-			}
-			in := &injector{callee: callee, g: guard.New(guard.Options{}), limits: guard.LimitsFor(e.opt.Bundle.Guards, name)}
-			e.injectors[callee] = in
-			e.injList = append(e.injList, in)
-			return
-		}
+		need = need || e.profiles[i].p.Target.Callee == name
 	}
+	if !need {
+		return
+	}
+	if int(callee) >= len(e.injectors) {
+		e.injectors = append(e.injectors, make([]*injector, int(callee)+1-len(e.injectors))...)
+	}
+	in := &injector{callee: callee, g: guard.New(guard.Options{}), limits: guard.LimitsFor(e.opt.Bundle.Guards, name)}
+	e.injectors[callee] = in
+	e.injList = append(e.injList, in)
 }
 
 // arrive counts try x as a request at its callee's injector.

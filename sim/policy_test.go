@@ -374,13 +374,15 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 	if ps := res.Profiles[0]; ps.Fired != 300 || ps.Suppressed.Breaker != 300-ps.Injected {
 		t.Errorf("profile counts %+v: want 300 fired, the rest suppressed by the breaker", ps)
 	}
-	// the root condition is b's business only for root requests: b serves
-	// none (its caller is a), so rootErrorRate does not trip it
+	// the root condition is judged over root requests: b serves none (its
+	// caller is a), so it does not trip b and b keeps injecting; a's
+	// sidecar, serving the roots that b's aborts fail, trips (and has no
+	// profile to stop), as in a deployment with one sidecar per service
 	b.Guards.Injectors = nil
 	b.Guards.AbortIf.RootErrorRate = 0.5
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
-	if len(res.GuardTrips) != 0 || res.Profiles[0].Injected != 300 {
-		t.Errorf("rootErrorRate at a non-root injector: trips %+v, %d injected", res.GuardTrips, res.Profiles[0].Injected)
+	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "a" || res.GuardTrips[0].Guard != "rootErrorRate" || res.Profiles[0].Injected != 300 {
+		t.Errorf("rootErrorRate with faults at b: trips %+v, %d injected; want a's sidecar to trip and b to inject all 300", res.GuardTrips, res.Profiles[0].Injected)
 	}
 	// at a, which serves the roots, it does
 	rootAbort := abort
