@@ -78,16 +78,31 @@ type TimeRange struct {
 // Guards bound the whole experiment; injectors stop injecting when a guard
 // trips.
 type Guards struct {
-	AbortIf         AbortIf `json:"abortIf"`
-	MaxActiveFaults int     `json:"maxActiveFaults"` // concurrent injected faults; 0 means no limit
-	MaxGlobalRate   float64 `json:"maxGlobalRate"`   // fraction of all requests, in [0, 1]
+	AbortIf AbortIf `json:"abortIf"`
+	// Injectors are the abort conditions of the injector in front of each
+	// service, over all the requests it serves (sorted by service; absent
+	// in bundles from before they existed).
+	Injectors       []InjectorGuard `json:"injectors,omitempty"`
+	MaxActiveFaults int             `json:"maxActiveFaults"` // concurrent injected faults; 0 means no limit
+	MaxGlobalRate   float64         `json:"maxGlobalRate"`   // fraction of all requests, in [0, 1]
 }
 
-// AbortIf lists the conditions, measured at the root of the call graph, that
-// stop all injection. A zero value disables that condition.
+// AbortIf lists the conditions on the root requests (those without a
+// caller) that stop injection at an injector serving them. A zero value
+// disables that condition.
 type AbortIf struct {
 	RootErrorRate float64 `json:"rootErrorRate"` // in [0, 1]
 	RootP99Ms     float64 `json:"rootP99Ms"`     // milliseconds, >= 0
+}
+
+// InjectorGuard is the abort condition of the injector in front of one
+// service, over every request it serves: its breaker trips when the error
+// rate or the p99 latency of its window reaches the limit. A zero value
+// disables that condition.
+type InjectorGuard struct {
+	ErrorRate float64 `json:"errorRate"` // in [0, 1]
+	P99Ms     float64 `json:"p99Ms"`     // milliseconds, >= 0
+	Service   string  `json:"service"`
 }
 
 // Profile is one fault to inject on one caller→callee edge.

@@ -291,6 +291,9 @@ func schemaValidate(s *jsonschema.Schema, data []byte) error {
 func TestSchemaAcceptsEncoderOutput(t *testing.T) {
 	s := compileSchema(t)
 	cases := map[string]*Bundle{"full": testBundle()}
+	withInjectors := testBundle()
+	withInjectors.Guards.Injectors = []InjectorGuard{{Service: "payments", ErrorRate: 0.05, P99Ms: 800}, {Service: "cart", P99Ms: 300}}
+	cases["injector guards"] = withInjectors
 	minimal := testBundle()
 	minimal.Profiles = nil
 	minimal.Metadata.Params = nil
@@ -385,6 +388,12 @@ func TestDecodeRejects(t *testing.T) {
 		}), `metadata.source.files[0].sha256: "ABC" is not 64 lowercase hex digits`, true},
 		{"guard rate above 1", mutate(t, func(m map[string]any) { m["guards"].(map[string]any)["maxGlobalRate"] = 2 }),
 			`guards.maxGlobalRate: 2 is outside [0, 1]`, true},
+		{"injector error rate above 1", mutate(t, func(m map[string]any) {
+			m["guards"].(map[string]any)["injectors"] = []any{map[string]any{"service": "cart", "errorRate": 1.5, "p99Ms": 800}}
+		}), `guards.injectors[0].errorRate: 1.5 is outside [0, 1]`, true},
+		{"injector without service", mutate(t, func(m map[string]any) {
+			m["guards"].(map[string]any)["injectors"] = []any{map[string]any{"service": "", "errorRate": 0.05, "p99Ms": 800}}
+		}), `guards.injectors[0].service: must not be empty`, true},
 		{"duplicate key", []byte(strings.Replace(canon, `"rate": 0.001,`, `"rate": 0.001, "rate": 0.9,`, 1)),
 			`profile "cart-redis-drop": duplicate key "rate"`, false},
 		{"trailing data", []byte(canon + "{}"), `unexpected data after the bundle object`, false},

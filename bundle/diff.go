@@ -86,6 +86,16 @@ func Compare(old, new *Bundle) *Diff {
 	add(&d.Guards, "maxActiveFaults", strconv.Itoa(og.MaxActiveFaults), strconv.Itoa(ng.MaxActiveFaults))
 	add(&d.Guards, "abortIf.rootErrorRate", numString(og.AbortIf.RootErrorRate), numString(ng.AbortIf.RootErrorRate))
 	add(&d.Guards, "abortIf.rootP99Ms", numString(og.AbortIf.RootP99Ms), numString(ng.AbortIf.RootP99Ms))
+	oi, ni := map[string]string{}, map[string]string{}
+	for _, ig := range og.Injectors {
+		oi[ig.Service] = injectorString(ig)
+	}
+	for _, ig := range ng.Injectors {
+		ni[ig.Service] = injectorString(ig)
+	}
+	for _, k := range unionKeys(oi, ni) {
+		add(&d.Guards, "injectors["+k+"]", oi[k], ni[k])
+	}
 
 	op, np := map[string]*Profile{}, map[string]*Profile{}
 	for i := range old.Profiles {
@@ -284,4 +294,8 @@ func unionKeys[V any](a, b map[string]V) []string {
 	}
 	slices.SortFunc(keys, cmp.Compare)
 	return keys
+}
+
+func injectorString(ig InjectorGuard) string {
+	return "errorRate " + numString(ig.ErrorRate) + ", p99Ms " + numString(ig.P99Ms)
 }

@@ -92,6 +92,15 @@ func canonical(b *Bundle) (*Bundle, error) {
 	g.MaxGlobalRate = Round(g.MaxGlobalRate)
 	g.AbortIf.RootErrorRate = Round(g.AbortIf.RootErrorRate)
 	g.AbortIf.RootP99Ms = Round(g.AbortIf.RootP99Ms)
+	g.Injectors = slices.Clone(g.Injectors)
+	if len(g.Injectors) == 0 {
+		g.Injectors = nil
+	}
+	slices.SortStableFunc(g.Injectors, func(x, y InjectorGuard) int { return cmp.Compare(x.Service, y.Service) })
+	for i := range g.Injectors {
+		g.Injectors[i].ErrorRate = Round(g.Injectors[i].ErrorRate)
+		g.Injectors[i].P99Ms = Round(g.Injectors[i].P99Ms)
+	}
 
 	c.Profiles = slices.Clone(b.Profiles)
 	if c.Profiles == nil {

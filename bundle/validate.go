@@ -81,6 +81,19 @@ func (b *Bundle) Validate() error {
 	}
 	checkFraction(g.AbortIf.RootErrorRate, func(msg string) { add(fieldErr("guards.abortIf.rootErrorRate", "%s", msg)) })
 	checkNonNegative(g.AbortIf.RootP99Ms, func(msg string) { add(fieldErr("guards.abortIf.rootP99Ms", "%s", msg)) })
+	services := map[string]int{}
+	for i, ig := range g.Injectors {
+		field := fmt.Sprintf("guards.injectors[%d]", i)
+		if ig.Service == "" {
+			add(fieldErr(field+".service", "must not be empty"))
+		} else if j, ok := services[ig.Service]; ok {
+			add(fieldErr(field+".service", "duplicate service %q (also guards.injectors[%d])", ig.Service, j))
+		} else {
+			services[ig.Service] = i
+		}
+		checkFraction(ig.ErrorRate, func(msg string) { add(fieldErr(field+".errorRate", "%s", msg)) })
+		checkNonNegative(ig.P99Ms, func(msg string) { add(fieldErr(field+".p99Ms", "%s", msg)) })
+	}
 
 	ids := map[string]int{}
 	for i := range b.Profiles {

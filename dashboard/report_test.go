@@ -46,7 +46,7 @@ func TestReport(t *testing.T) {
 	if n := strings.Count(page, `class="edgesection"`); n != 5 {
 		t.Errorf("%d edge sections, want 5", n)
 	}
-	for _, w := range []string{"Valid signature", "Resilience by replay round", `<svg id="graph"`, `id="profiles-table"`, "95% band"} {
+	for _, w := range []string{"Valid signature", "Resilience by replay round", `<svg id="graph"`, `id="profiles-table"`, "95% band", `id="guard-activity"`, "Replay: faults fired, injected and held back", "held back by"} {
 		if !strings.Contains(page, w) {
 			t.Errorf("report lacks %q", w)
 		}

@@ -210,7 +210,7 @@ func TestRoutes(t *testing.T) {
 		ctype string
 		want  []string
 	}{
-		{"/", 200, "text/html", []string{"Top findings", htmlEsc(expl), "Valid signature", "Resilience by replay round", "Live injector", "Injecting", `content="test-token"`}},
+		{"/", 200, "text/html", []string{"Top findings", `id="guard-activity"`, "injector trip", htmlEsc(expl), "Valid signature", "Resilience by replay round", "Live injector", "Injecting", `content="test-token"`}},
 		{"/graph", 200, "text/html", []string{`<svg id="graph"`, `class="node ingress"`, "critical (≥ 50% of requests)", "anomaly 0", `data-resilience=`}},
 		{edgeURL(edge.Key), 200, "text/html", []string{htmlEsc(edge.Key.String()), `data-chart="calls"`, "p99 latency", "95% band", "Injected calls by fault type", "System response", "with faults"}},
 		{"/edge?caller=nobody&callee=nothing", 404, "text/html", []string{"Unknown edge", "nobody → nothing"}},
@@ -572,7 +572,7 @@ func TestReplaySimulator(t *testing.T) {
 	}
 	// lift the caps and the abortIf breakers, so that the rate alone
 	// decides how many faults fire
-	nb.Guards.MaxActiveFaults, nb.Guards.MaxGlobalRate, nb.Guards.AbortIf = 0, 1, bundle.AbortIf{}
+	nb.Guards.MaxActiveFaults, nb.Guards.MaxGlobalRate, nb.Guards.AbortIf, nb.Guards.Injectors = 0, 1, bundle.AbortIf{}, nil
 	rep, err := ReplaySimulator([]string{fx.Spans}, nil, 1)(context.Background(), nb)
 	if err != nil {
 		t.Fatal(err)

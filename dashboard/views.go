@@ -47,6 +47,7 @@ var funcs = template.FuncMap{
 	},
 	"when": func(from, to string) string { return when(from, to) },
 	"nan":  math.IsNaN,
+	"at":   func(ns int64) string { return time.Unix(0, ns).UTC().Format("Jan 2 15:04:05 UTC") },
 }
 
 func toFloat(v any) float64 {

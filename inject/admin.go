@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/guard"
 )
 
 // Status is what GET /status returns.
@@ -41,14 +42,21 @@ type BundleStatus struct {
 // GuardStatus is the state of the guards.
 type GuardStatus struct {
 	bundle.Guards
-	Tripped         bool    `json:"tripped"`
-	TripReason      string  `json:"tripReason,omitempty"`
-	ActiveFaults    int64   `json:"activeFaults"`
-	WindowSeconds   float64 `json:"windowSeconds"`
-	WindowRequests  int64   `json:"windowRequests"`
-	WindowInjected  int64   `json:"windowInjected"`
-	WindowErrorRate float64 `json:"windowErrorRate"`
-	WindowP99Ms     float64 `json:"windowP99Ms"`
+	Tripped    bool   `json:"tripped"`
+	TripReason string `json:"tripReason,omitempty"`
+	// Trip is the condition that tripped, its value, limit and time.
+	Trip            *guard.Trip  `json:"trip,omitempty"`
+	Limits          guard.Limits `json:"limits"` // the guards as this injector applies them
+	ActiveFaults    int64        `json:"activeFaults"`
+	WindowSeconds   float64      `json:"windowSeconds"`
+	WindowRequests  int64        `json:"windowRequests"`
+	WindowInjected  int64        `json:"windowInjected"`
+	WindowErrorRate float64      `json:"windowErrorRate"`
+	WindowP99Ms     float64      `json:"windowP99Ms"`
+	// The root requests (without a caller) of the window.
+	WindowRootRequests  int64   `json:"windowRootRequests"`
+	WindowRootErrorRate float64 `json:"windowRootErrorRate"`
+	WindowRootP99Ms     float64 `json:"windowRootP99Ms"`
 }
 
 // ProfileStatus is a profile with its live counts.
@@ -86,17 +94,13 @@ func (inj *Injector) Status() Status {
 		st.Bundle.NotAfter = b.Metadata.NotAfter.UTC().Format(time.RFC3339)
 		st.Bundle.Expired = now.After(b.Metadata.NotAfter)
 	}
-	ws := inj.window.stats(now.Unix())
-	st.Guards = GuardStatus{Guards: b.Guards, Tripped: inj.tripped.Load(), ActiveFaults: inj.active.Load(),
-		WindowSeconds: float64(len(inj.window.slots)), WindowRequests: ws.Requests, WindowInjected: ws.Injected,
-		WindowP99Ms: float64(ws.P99) / float64(time.Millisecond)}
-	if ws.Requests > 0 {
-		st.Guards.WindowErrorRate = float64(ws.Errors) / float64(ws.Requests)
-	}
-	if st.Guards.Tripped {
-		if r := inj.tripReason.Load(); r != nil {
-			st.Guards.TripReason = *r
-		}
+	ws := inj.guard.Stats(now.UnixNano())
+	st.Guards = GuardStatus{Guards: b.Guards, Limits: c.limits, ActiveFaults: inj.guard.Active(),
+		WindowSeconds: ws.WindowSeconds, WindowRequests: ws.Requests, WindowInjected: ws.Injected,
+		WindowErrorRate: ws.ErrorRate(), WindowP99Ms: ws.P99Ms,
+		WindowRootRequests: ws.RootRequests, WindowRootErrorRate: ws.RootErrorRate(), WindowRootP99Ms: ws.RootP99Ms}
+	if t := inj.guard.Tripped(); t != nil {
+		st.Guards.Tripped, st.Guards.TripReason, st.Guards.Trip = true, t.Reason(), t
 	}
 	st.Injecting = !st.Killed && !st.Guards.Tripped && !st.Bundle.Expired
 	for _, a := range c.profiles {

@@ -19,15 +19,6 @@ import (
 	"github.com/chaosgen/chaosgen/ingest"
 )
 
-func TestLatBucket(t *testing.T) {
-	for _, d := range []time.Duration{time.Microsecond, 7 * time.Microsecond, time.Millisecond, 3 * time.Millisecond, 2500 * time.Millisecond, time.Hour} {
-		i := latBucket(d)
-		if up := latUpper(i); i < latBuckets-1 && (up < d*80/100 || up > d*125/100+time.Microsecond) {
-			t.Errorf("%v: bucket %d, upper %v", d, i, up)
-		}
-	}
-}
-
 func TestPerSecondCap(t *testing.T) {
 	clk := newClock()
 	b := testBundle(bundle.Profile{ID: "capped", Target: bundle.Target{Callee: "cart"}, Rate: 1, PerSecond: 5,
@@ -107,8 +98,8 @@ func TestMaxActiveFaults(t *testing.T) {
 	if faulted != 2 {
 		t.Errorf("%d concurrent faults, want maxActiveFaults 2", faulted)
 	}
-	if inj.active.Load() != 0 {
-		t.Errorf("active %d after all finished", inj.active.Load())
+	if inj.guard.Active() != 0 {
+		t.Errorf("active %d after all finished", inj.guard.Active())
 	}
 }
 
@@ -145,7 +136,7 @@ func TestAbortIfTripsBreaker(t *testing.T) {
 				serve("/ok")
 			}
 			inj.CheckGuards()
-			if inj.tripped.Load() {
+			if inj.guard.Tripped() != nil {
 				t.Fatal("tripped on healthy traffic")
 			}
 			for i := 0; i < 10; i++ {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -44,10 +45,11 @@ type Options struct {
 	// Logger receives guard trips, reloads and internal errors; nil: discard.
 	Logger *slog.Logger
 	// GuardWindow is the sliding window of maxGlobalRate and abortIf;
-	// default 10s.
+	// default guard.DefaultWindow (10s).
 	GuardWindow time.Duration
 	// GuardMinRequests is how many requests the window needs before
-	// abortIf may trip; default 20.
+	// abortIf may trip, and the least maxGlobalRate is taken of; default
+	// guard.DefaultMinRequests (20).
 	GuardMinRequests int64
 	// RetryWindow is how long a (trace, operation) pair is remembered to
 	// count retries; default 10s.
@@ -61,7 +63,7 @@ type active struct {
 	scenario bool
 	expires  time.Time // scenarios only
 	stats    *ProfileStats
-	bucket   *tokenBucket       // nil without a perSecond cap
+	bucket   *guard.Bucket      // nil without a perSecond cap
 	inject   prometheus.Counter // injections metric, by profile and type
 }
 
@@ -81,6 +83,7 @@ type config struct {
 	sig      *bundle.SignatureInfo
 	digest   string
 	profiles []*active // bundle profiles that can match this injector's requests
+	limits   guard.Limits
 	loadedAt time.Time
 }
 
@@ -99,11 +102,8 @@ type Injector struct {
 	stats     map[string]*ProfileStats
 
 	killed      atomic.Bool
-	tripped     atomic.Bool
-	tripReason  atomic.Pointer[string]
 	expiredSeen atomic.Bool
-	active      atomic.Int64 // faults in progress
-	window      *window
+	guard       *guard.Guard // the window, maxActiveFaults and the breaker
 	retries     *retryTable
 	metrics     *metrics
 
@@ -133,10 +133,7 @@ func New(b *bundle.Bundle, opts Options) (*Injector, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.GuardWindow <= 0 {
-		opts.GuardWindow = 10 * time.Second
-	}
-	if opts.GuardMinRequests <= 0 {
-		opts.GuardMinRequests = 20
+		opts.GuardWindow = guard.DefaultWindow
 	}
 	if opts.RetryWindow <= 0 {
 		opts.RetryWindow = 10 * time.Second
@@ -147,7 +144,7 @@ func New(b *bundle.Bundle, opts Options) (*Injector, error) {
 		random:  opts.Random,
 		log:     opts.Logger,
 		stats:   map[string]*ProfileStats{},
-		window:  newWindow(int(opts.GuardWindow / time.Second)),
+		guard:   guard.New(guard.Options{Window: opts.GuardWindow, MinRequests: opts.GuardMinRequests}),
 		retries: newRetryTable(opts.RetryWindow),
 	}
 	inj.metrics = newMetrics(inj)
@@ -159,7 +156,7 @@ func New(b *bundle.Bundle, opts Options) (*Injector, error) {
 // install swaps in bundle b. Callers hold inj.mu or are New.
 func (inj *Injector) install(b *bundle.Bundle, sig *bundle.SignatureInfo) {
 	now := inj.now()
-	c := &config{b: b, sig: sig, loadedAt: now}
+	c := &config{b: b, sig: sig, loadedAt: now, limits: guard.LimitsFor(b.Guards, inj.opts.Service)}
 	if sig != nil {
 		c.digest = sig.Digest
 	} else if data, err := bundle.Encode(b); err == nil {
@@ -187,9 +184,7 @@ func (inj *Injector) activate(p bundle.Profile, scenario bool, expires, now time
 		inj.stats[p.ID] = st
 	}
 	a := &active{p: p, scenario: scenario, expires: expires, stats: st, inject: inj.metrics.injection(p.ID, p.Fault.Type)}
-	if p.PerSecond > 0 {
-		a.bucket = newTokenBucket(p.PerSecond, now)
-	}
+	a.bucket = guard.NewBucket(p.PerSecond)
 	return a
 }
 
@@ -210,8 +205,8 @@ func (inj *Injector) Resume() {
 	if inj.killed.Swap(false) {
 		inj.log.Info("kill switch off: injection resumed")
 	}
-	if inj.tripped.Swap(false) {
-		inj.log.Info("guard breaker reset: injection resumed", "was", *inj.tripReason.Load())
+	if t := inj.guard.Reset(); t != nil {
+		inj.log.Info("guard breaker reset: injection resumed", "was", t.Reason())
 	}
 }
 
@@ -330,14 +325,12 @@ func (inj *Injector) Scenarios() []Scenario {
 	return out
 }
 
-// Suppression reasons, as counted in metrics and /status.
+// Suppression reasons of the injector itself, as counted in metrics and
+// /status; the guards' are guard.Breaker, guard.PerSecond,
+// guard.MaxGlobalRate and guard.MaxActiveFaults.
 const (
-	reasonKill      = "kill"
-	reasonBreaker   = "breaker"
-	reasonExpired   = "expired"
-	reasonPerSecond = "perSecond"
-	reasonGlobal    = "maxGlobalRate"
-	reasonActive    = "maxActiveFaults"
+	reasonKill    = "kill"
+	reasonExpired = "expired"
 )
 
 // decide picks the fault for req, or nil: the first profile (bundle
@@ -392,82 +385,36 @@ func (inj *Injector) decide(req *Request, now time.Time) *active {
 	return hit
 }
 
-// admit applies the kill switch, expiry, the breaker and the caps to a
-// fault that fired; it returns the reason it is suppressed, or "".
+// admit applies the kill switch, expiry and then the guards (the breaker,
+// the perSecond cap, maxGlobalRate, maxActiveFaults) to a fault that fired;
+// it returns the reason it is suppressed, or "".
 func (inj *Injector) admit(c *config, a *active, now time.Time) string {
 	switch {
 	case inj.killed.Load():
 		return reasonKill
-	case inj.tripped.Load():
-		return reasonBreaker
 	case !c.b.Metadata.NotAfter.IsZero() && now.After(c.b.Metadata.NotAfter):
 		if !inj.expiredSeen.Swap(true) {
 			inj.log.Warn("bundle expired: injection stopped until a valid bundle is loaded", "notAfter", c.b.Metadata.NotAfter)
 		}
 		return reasonExpired
 	}
-	if a.bucket != nil && !a.bucket.take(now) {
-		return reasonPerSecond
-	}
-	g := c.b.Guards
-	s := inj.window.slot(now.Unix())
-	requests, injected := inj.window.counts(now.Unix())
-	if float64(injected+1) > g.MaxGlobalRate*float64(requests) {
-		return reasonGlobal
-	}
-	if n := inj.active.Add(1); g.MaxActiveFaults > 0 && n > int64(g.MaxActiveFaults) {
-		inj.active.Add(-1)
-		return reasonActive
-	}
-	s.injected.Add(1)
-	return ""
+	return inj.guard.Admit(now.UnixNano(), &c.limits, a.bucket)
 }
 
 // release frees the maxActiveFaults slot of a fault that ended.
-func (inj *Injector) release() { inj.active.Add(-1) }
+func (inj *Injector) release() { inj.guard.Release() }
 
-// observe adds a finished request to the guard window.
-func (inj *Injector) observe(s *second, d time.Duration, failed bool) {
-	if failed {
-		s.errors.Add(1)
-	}
-	s.lat[latBucket(d)].Add(1)
-}
-
-// CheckGuards evaluates abortIf over the guard window ending now and trips
-// the breaker when a condition holds: injection stops, the log and /status
-// say why, until Resume. The proxy calls it every second.
+// CheckGuards evaluates the abort conditions over the guard window ending
+// now and trips the breaker when one holds: injection stops, the log and
+// /status say why, until Resume. The proxy calls it every second.
 func (inj *Injector) CheckGuards() {
 	c := inj.cfg.Load()
-	a := c.b.Guards.AbortIf
-	if inj.tripped.Load() || (a.RootErrorRate <= 0 && a.RootP99Ms <= 0) {
+	t := inj.guard.Tick(inj.now().UnixNano(), &c.limits)
+	if t == nil {
 		return
 	}
-	st := inj.window.stats(inj.now().Unix())
-	if st.Requests < inj.opts.GuardMinRequests {
-		return
-	}
-	var reason, guard string
-	errRate := float64(st.Errors) / float64(st.Requests)
-	switch {
-	case a.RootErrorRate > 0 && errRate >= a.RootErrorRate:
-		guard = "rootErrorRate"
-		reason = fmt.Sprintf("root error rate %.4f over the last %v reached abortIf.rootErrorRate %g", errRate, inj.opts.GuardWindow, a.RootErrorRate)
-	case a.RootP99Ms > 0 && float64(st.P99)/float64(time.Millisecond) >= a.RootP99Ms:
-		guard = "rootP99Ms"
-		reason = fmt.Sprintf("root p99 latency %v over the last %v reached abortIf.rootP99Ms %g", st.P99, inj.opts.GuardWindow, a.RootP99Ms)
-	default:
-		return
-	}
-	inj.mu.Lock()
-	defer inj.mu.Unlock()
-	if inj.tripped.Load() {
-		return
-	}
-	inj.tripReason.Store(&reason)
-	inj.tripped.Store(true)
-	inj.metrics.guardTrips.WithLabelValues(guard).Inc()
-	inj.log.Error("guard tripped: injection stopped until POST /resume", "guard", guard, "reason", reason)
+	inj.metrics.guardTrips.WithLabelValues(t.Guard).Inc()
+	inj.log.Error("guard tripped: injection stopped until POST /resume", "guard", t.Guard, "reason", t.Reason())
 }
 
 // recoverInternal turns a panic in injector code into a counted internal

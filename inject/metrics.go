@@ -3,6 +3,7 @@ package inject
 import (
 	"net/http"
 
+	"github.com/chaosgen/chaosgen/guard"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,10 +44,10 @@ func newMetrics(inj *Injector) *metrics {
 		Help:    "Time to decide whether a request gets a fault.",
 		Buckets: []float64{50e-9, 100e-9, 250e-9, 500e-9, 1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 100e-6, 1e-3},
 	})
-	for _, g := range []string{"rootErrorRate", "rootP99Ms"} {
+	for _, g := range []string{guard.RootErrorRate, guard.RootP99Ms, guard.ErrorRate, guard.P99Ms} {
 		m.guardTrips.WithLabelValues(g)
 	}
-	for _, r := range []string{reasonKill, reasonBreaker, reasonExpired, reasonPerSecond, reasonGlobal, reasonActive} {
+	for _, r := range []string{reasonKill, guard.Breaker, reasonExpired, guard.PerSecond, guard.MaxGlobalRate, guard.MaxActiveFaults} {
 		m.suppressed.WithLabelValues(r)
 	}
 	m.reloads.WithLabelValues("ok")
@@ -59,13 +60,13 @@ func newMetrics(inj *Injector) *metrics {
 		func() float64 { return float64(inj.requests.Load()) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "chaosgen_inject_active_faults", Help: "Faults in progress (bounded by guards.maxActiveFaults)."},
-		func() float64 { return float64(inj.active.Load()) }))
+		func() float64 { return float64(inj.guard.Active()) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "chaosgen_inject_killed", Help: "1 while the kill switch is on."},
 		func() float64 { return b2f(inj.killed.Load()) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "chaosgen_inject_breaker_open", Help: "1 while a tripped guard stops injection."},
-		func() float64 { return b2f(inj.tripped.Load()) }))
+		func() float64 { return b2f(inj.guard.Tripped() != nil) }))
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "chaosgen_inject_records_dropped_total", Help: "Span records dropped because the record writer's buffer was full."},
 		func() float64 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/guard"
 	"github.com/chaosgen/chaosgen/ingest"
 )
 
@@ -67,8 +68,6 @@ const (
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	inj := s.inj
 	start := inj.now()
-	slot := inj.window.slot(start.Unix())
-	slot.total.Add(1)
 	n := inj.requests.Add(1)
 
 	traceID, parent, traced := TraceContext(r.Header)
@@ -76,6 +75,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header[HeaderCaller]; len(v) > 0 && v[0] != "" {
 		caller = v[0]
 	}
+	slot := inj.guard.Arrive(start.UnixNano(), caller == "")
 	req := Request{TraceID: traceID, Caller: caller, Callee: inj.opts.Service, Method: r.Method, Path: r.URL.Path}
 	grpc := false
 	if ct := r.Header["Content-Type"]; len(ct) > 0 {
@@ -232,7 +232,7 @@ func writeAbort(w http.ResponseWriter, id string, f *bundle.Fault, grpc bool) {
 
 // finish accounts for a request that ended: the guard window, and the span
 // record.
-func (inj *Injector) finish(slot *second, req *Request, parent string, traced, grpc bool, rw *respWriter,
+func (inj *Injector) finish(slot guard.Arrival, req *Request, parent string, traced, grpc bool, rw *respWriter,
 	a *active, out outcome, start, injectedAt, end time.Time) {
 	status := rw.status
 	failed := false
@@ -252,14 +252,14 @@ func (inj *Injector) finish(slot *second, req *Request, parent string, traced, g
 		}
 		if len(code) > 0 {
 			status = atoiDefault(code[0], 2)
-			failed = grpcServerError(status)
+			failed = guard.ServerError(status)
 		} else if status == http.StatusOK {
 			status = 0 // OK, the stream ended without a status
 		}
 	} else if status >= 500 {
 		failed = true
 	}
-	inj.observe(slot, end.Sub(start), failed)
+	inj.guard.Observe(slot, end.UnixNano(), failed)
 	rec := inj.opts.Records
 	if rec == nil {
 		return
@@ -314,16 +314,6 @@ func atoiDefault(s string, def int) int {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n
-}
-
-// grpcServerError reports whether a gRPC status code means the call failed
-// on the server's side (as opposed to a client error such as NOT_FOUND).
-func grpcServerError(code int) bool {
-	switch code {
-	case 2, 4, 8, 13, 14, 15: // UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE, DATA_LOSS
-		return true
-	}
-	return false
 }
 
 // respWriter sees what a handler sends: the status, whether anything was

@@ -462,7 +462,7 @@ func TestFaults(t *testing.T) {
 		if n := upstreamHits.Load() - before; n != 0 {
 			t.Errorf("the upstream got %d requests from a cancelled delay", n)
 		}
-		if a := inj.active.Load(); a != 0 {
+		if a := inj.guard.Active(); a != 0 {
 			t.Errorf("%d faults still active", a)
 		}
 	})

@@ -68,8 +68,6 @@ var _ net.Error = (*DropError)(nil)
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	inj := t.inj
 	start := inj.now()
-	slot := inj.window.slot(start.Unix())
-	slot.total.Add(1)
 	inj.requests.Add(1)
 	traceID, parent, traced := TraceContext(r.Header)
 	caller := inj.opts.Caller
@@ -79,6 +77,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if v := r.Header[HeaderCaller]; len(v) > 0 && v[0] != "" {
 		caller = v[0]
 	}
+	slot := inj.guard.Arrive(start.UnixNano(), caller == "")
 	req := Request{TraceID: traceID, Caller: caller, Callee: inj.opts.Callee(r), Method: r.Method, Path: r.URL.Path}
 	grpc := isGRPC(r.Header.Get("Content-Type"))
 	a := inj.safeDecide(&req, start)

@@ -32,10 +32,14 @@ type response struct {
 	windows                     int // windows with injections
 	baselineWindows             int
 	upstream                    bool // the profile's caller has callers of its own
-	upErrDuring, upErrBase      float64
-	rootErrDuring, rootErrBase  float64
-	rootP99During, rootP99Base  float64
-	propagation                 float64
+	// callerCalls are the calls during its injection windows on which the
+	// callers' side can be judged: calls into the profile's callers, and
+	// root calls (other than the target edge's own records)
+	callerCalls                int64
+	upErrDuring, upErrBase     float64
+	rootErrDuring, rootErrBase float64
+	rootP99During, rootP99Base float64
+	propagation                float64
 }
 
 // windowIndex holds windows.parquet by edge.
@@ -192,6 +196,17 @@ func (idx *windowIndex) measure(p *bundle.Profile) response {
 	r.baselineWindows = len(base)
 	roots := idx.edgesWhere(func(k edgeKey) bool { return k.caller == "" })
 	rc, re, rp := idx.sums(roots, during)
+	// caller-side evidence: calls into the target's callers, and root calls
+	// (the clients' side of the ingress); a non-root target edge's records
+	// alone (the injector's own view) are not
+	callers := map[string]bool{}
+	for _, k := range targets {
+		if k.caller != "" {
+			callers[k.caller] = true
+		}
+	}
+	evidence := idx.edgesWhere(func(k edgeKey) bool { return callers[k.callee] || k.caller == "" })
+	r.callerCalls, _, _ = idx.sums(evidence, during)
 	bc, be, bp := idx.sums(roots, base)
 	r.rootErrDuring, r.rootErrBase = rate(re, rc), rate(be, bc)
 	r.rootP99During, r.rootP99Base = rp, bp
@@ -222,6 +237,8 @@ func judge(r response, g bundle.Guards) (string, string) {
 		return VerdictUntested, "no injections of its fault type in the analysed spans"
 	case r.injected < MinInjections:
 		return VerdictInconclusive, fmt.Sprintf("only %d injections (fewer than %d)", r.injected, MinInjections)
+	case r.callerCalls == 0:
+		return VerdictNoEvidence, fmt.Sprintf("%d injections, but the analysis has no spans of its callers or of the root requests while they ran: nothing shows how the callers fared", r.injected)
 	case r.baselineWindows == 0:
 		return VerdictInconclusive, "no windows without its injections to compare with"
 	case g.AbortIf.RootErrorRate > 0 && r.rootErrDuring >= g.AbortIf.RootErrorRate:
@@ -327,36 +344,60 @@ func applyFeedback(c *candidate, p *bundle.Profile, idx *windowIndex, opt Option
 		fault = p.Fault // the loop stepped this profile down before: keep the milder fault
 	}
 	rate := p.Rate
-	change := "rate kept at " + pct(rate) + "%"
+	var change string
 	switch verdict {
 	case VerdictHandled:
 		rate = sig2(p.Rate * Raise)
-		change = fmt.Sprintf("rate %s%% ×%s", pct(p.Rate), num(Raise))
-	case VerdictHurt:
-		rate = max(MinRate, sig2(p.Rate*Lower))
-		change = fmt.Sprintf("rate %s%% ×%s", pct(p.Rate), num(Lower))
-	case VerdictSevere:
-		rate = max(MinRate, sig2(p.Rate*Lower))
-		change = fmt.Sprintf("rate %s%% ×%s", pct(p.Rate), num(Lower))
-		if g, ok := milder(p.Fault, c.edge); ok {
-			fault = g
-			change += ", milder fault (" + p.Fault.Type + " → " + g.Type + ")"
+		change = fmt.Sprintf("rate %s%% ×%s (handled) = %s%%", pct(p.Rate), num(Raise), pct(rate))
+	case VerdictHurt, VerdictSevere:
+		rate = sig2(p.Rate * Lower)
+		change = fmt.Sprintf("rate %s%% ×%s (%s) = %s%%", pct(p.Rate), num(Lower), verdict, pct(rate))
+		if floor := min(MinRate, p.Rate); rate < floor {
+			// the floor MinRate, never above the previous rate: lowering
+			// never raises
+			rate = floor
+			change += fmt.Sprintf(", held at the floor %s%% (MinRate %s%%, or the previous rate when lower)", pct(floor), pct(MinRate))
 		}
+		if verdict == VerdictSevere {
+			if g, ok := milder(p.Fault, c.edge); ok {
+				fault = g
+				change += ", milder fault (" + p.Fault.Type + " → " + g.Type + ")"
+			}
+		}
+	default:
+		change = fmt.Sprintf("rate kept at %s%% (%s)", pct(p.Rate), verdict)
 	}
 	c.p.Fault = fault
+	capWhy := ""
 	if c.carried {
 		// no finding today: the ceiling is the one the team committed,
 		// the previous profile's maxRate (never above --max-rate)
 		setRateWithin(c, rate, min(opt.MaxRate, p.MaxRate))
+		capWhy = fmt.Sprintf("the previous maxRate %s%%, at most --max-rate %s%%", pct(p.MaxRate), pct(opt.MaxRate))
 	} else {
 		setRate(c, rate, opt.MaxRate)
+		capWhy = fmt.Sprintf("today's maxRate: the lower of --max-rate %s%% and %s × its initial rate", pct(opt.MaxRate), num(MaxRateMultiple))
 	}
-	kept := verdict == VerdictUntested || verdict == VerdictInconclusive
 	if c.p.Rate < rate {
-		change += ", capped at maxRate"
+		change += fmt.Sprintf(", capped at %s%% (%s)", pct(c.p.Rate), capWhy)
 	}
-	if !kept || c.p.Rate != rate {
+	if c.p.Rate != rate {
 		change += " → " + pct(c.p.Rate) + "%"
+	}
+	var sevWhy string
+	if c.p.Severity != p.Severity {
+		sevWhy = fmt.Sprintf("severity %s → %s: ", p.Severity, c.p.Severity)
+		switch {
+		case c.p.Fault.Type != p.Fault.Type:
+			sevWhy += "the fault is now " + c.p.Fault.Type
+		case c.p.Fault.Type == bundle.FaultLatency:
+			sevWhy += "a latency fault is minor"
+		case isCritical(c.edge):
+			sevWhy += fmt.Sprintf("its edge's criticality is now %s (critical from %s)", num(c.edge.Criticality), num(CriticalEdge))
+		default:
+			sevWhy += fmt.Sprintf("its edge's criticality is now %s (below %s)", num(c.edge.Criticality), num(CriticalEdge))
+		}
+		change += "; " + sevWhy
 	}
 	c.feedback = "last run " + verdict + " (" + why + "): " + change
 	f := c.p.Rationale.Features
@@ -383,5 +424,6 @@ func applyFeedback(c *candidate, p *bundle.Profile, idx *windowIndex, opt Option
 	c.decision = Decision{
 		ID: c.p.ID, Verdict: verdict, Injected: r.injected,
 		OldRate: p.Rate, NewRate: c.p.Rate, OldFault: p.Fault.Type, NewFault: c.p.Fault.Type, Reason: why,
+		Change: change, OldSeverity: p.Severity, NewSeverity: c.p.Severity,
 	}
 }

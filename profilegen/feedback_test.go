@@ -82,14 +82,14 @@ func TestFeedback(t *testing.T) {
 	}{
 		{"handled", prevLatency, func(ws []analysis.WindowRow) {
 			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
-		}, VerdictHandled, 0.06, "latency", "last run handled (50 injections, 0% came back as errors upstream, root p99 80 ms against 80 ms): rate 4% ×1.5 → 6%"},
+		}, VerdictHandled, 0.06, "latency", "last run handled (50 injections, 0% came back as errors upstream, root p99 80 ms against 80 ms): rate 4% ×1.5 (handled) = 6%"},
 		{"handled capped at maxRate", withRate(prevLatency, 0.08), func(ws []analysis.WindowRow) {
 			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
-		}, VerdictHandled, 0.1, "latency", "rate 8% ×1.5, capped at maxRate → 10%"},
+		}, VerdictHandled, 0.1, "latency", "rate 8% ×1.5 (handled) = 12%, capped at 10% (today's maxRate: the lower of --max-rate 10% and 5 × its initial rate) → 10%"},
 		{"hurt: errors propagate to the caller's callers", prevAbort, func(ws []analysis.WindowRow) {
 			inWindows(ws, "checkout", "payment", 0, 5, injectAbort)
 			inWindows(ws, "frontend", "checkout", 0, 5, func(w *analysis.WindowRow) { w.Errors = 8 })
-		}, VerdictHurt, 0.004, "abort", "last run hurt (80% of its 50 injected faults came back as errors upstream): rate 0.8% ×0.5 → 0.4%"},
+		}, VerdictHurt, 0.004, "abort", "last run hurt (80% of its 50 injected faults came back as errors upstream): rate 0.8% ×0.5 (hurt) = 0.4%"},
 		{"hurt: root p99", prevLatency, func(ws []analysis.WindowRow) {
 			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
 			inWindows(ws, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.P99Ms = 130 })
@@ -250,4 +250,69 @@ func TestFeedbackDeterministic(t *testing.T) {
 		t.Error("previous digest not in params")
 	}
 	golden.Check(t, filepath.Join("testdata", "shop-feedback.json"), want)
+}
+
+// TestFeedbackNeedsCallerEvidence: records of the target edge alone (one
+// sidecar's, with no spans of its caller's callers or of the roots) show
+// the faults but not how the callers fared: no verdict, the rate kept.
+func TestFeedbackNeedsCallerEvidence(t *testing.T) {
+	a := testAnalysis()
+	for _, w := range quietWindows() {
+		if w.Caller == "checkout" && w.Callee == "payment" {
+			injectAbort(&w)
+			a.Windows = append(a.Windows, w)
+		}
+	}
+	opt := testOptions()
+	opt.Previous = previousBundle(prevAbort)
+	res := mustGenerate(t, a, opt)
+	for _, d := range res.Decisions {
+		if d.ID != prevAbort.ID {
+			continue
+		}
+		if d.Verdict != VerdictNoEvidence || d.NewRate != prevAbort.Rate || !strings.Contains(d.Change, "rate kept at 0.8% (no caller evidence)") {
+			t.Errorf("decision %+v", d)
+		}
+		return
+	}
+	t.Fatal("no decision")
+}
+
+// TestFeedbackExplainsChanges: the change names the floor and a change of
+// severity with its cause; the guards that moved are listed.
+func TestFeedbackExplainsChanges(t *testing.T) {
+	a := testAnalysis()
+	a.Windows = quietWindows()
+	inWindows(a.Windows, "checkout", "payment", 0, 5, injectAbort)
+	inWindows(a.Windows, "frontend", "checkout", 0, 5, func(w *analysis.WindowRow) { w.Errors = 8 })
+	opt := testOptions()
+	prev := withRate(prevAbort, 0.0015)
+	prev.Severity = bundle.SeverityModerate
+	opt.Previous = previousBundle(prev)
+	res := mustGenerate(t, a, opt)
+	var d Decision
+	for _, x := range res.Decisions {
+		if x.ID == prev.ID {
+			d = x
+		}
+	}
+	for _, want := range []string{"rate 0.15% ×0.5 (hurt) = 0.075%, held at the floor 0.1% (MinRate 0.1%, or the previous rate when lower)",
+		"severity moderate → critical: its edge's criticality is now 0.6 (critical from 0.5)"} {
+		if !strings.Contains(d.Change, want) {
+			t.Errorf("change %q lacks %q", d.Change, want)
+		}
+	}
+	if d.OldSeverity != "moderate" || d.NewSeverity != "critical" || d.NewRate != MinRate {
+		t.Errorf("decision %+v", d)
+	}
+	if len(res.GuardChanges) == 0 {
+		t.Error("the guards changed from the previous bundle's, but no change is listed")
+	}
+	// below the floor already: lowering never raises
+	opt.Previous = previousBundle(withRate(prevAbort, 0.0005))
+	for _, x := range mustGenerate(t, a, opt).Decisions {
+		if x.ID == prev.ID && (x.Verdict != VerdictHurt || x.NewRate != 0.0005) {
+			t.Errorf("hurt at 0.05%%: %+v, want the rate held at 0.05%%", x)
+		}
+	}
 }

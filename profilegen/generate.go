@@ -26,8 +26,13 @@ type Options struct {
 	// Include and Exclude are edge patterns (see ParseEdgePattern): with
 	// Include, only matching edges get profiles; Exclude removes edges.
 	Include, Exclude []string
-	NotAfter         time.Time // metadata.notAfter; zero: never expires
-	Seed             uint64    // metadata.seed
+	NotAfter         time.Time // metadata.notAfter; zero: Expiry after the data
+	// Expiry, when NotAfter is zero, sets metadata.notAfter to the end of
+	// the analysed data + Expiry (DefaultExpiry in the CLI), so that a
+	// bundle stops injecting once its nightly job has stopped renewing it;
+	// zero: never expires.
+	Expiry time.Duration
+	Seed   uint64 // metadata.seed
 	// Previous is last run's bundle, for the feedback loop; it needs
 	// Analysis.Windows. PreviousDigest (its SHA-256) is recorded in
 	// metadata.params.
@@ -44,18 +49,22 @@ type Result struct {
 	Findings, BelowScore, Filtered, NoEdge, Merged int
 	// Decisions are the feedback loop's, by profile id.
 	Decisions []Decision
-	Warnings  []string
+	// GuardChanges are the guards that differ from the previous bundle's:
+	// they are derived from each analysis (docs/generate.md, "Guards").
+	GuardChanges []bundle.FieldChange
+	Warnings     []string
 }
 
 // Verdicts of the feedback loop.
 const (
-	VerdictHandled      = "handled"      // injected, and the callers and the root coped: rate ×1.5
-	VerdictHurt         = "hurt"         // the failures reached callers or users: rate ×0.5
-	VerdictSevere       = "severe"       // a guard of the previous bundle would have tripped: a milder fault, rate ×0.5
-	VerdictUntested     = "untested"     // no injection of the profile's fault type seen: rate kept
-	VerdictInconclusive = "inconclusive" // too few injections or no clean windows to compare with: rate kept
-	VerdictNew          = "new"          // not in the previous bundle
-	VerdictDropped      = "dropped"      // in the previous bundle, but its edge is gone or filtered out
+	VerdictHandled      = "handled"            // injected, and the callers and the root coped: rate ×1.5
+	VerdictHurt         = "hurt"               // the failures reached callers or users: rate ×0.5
+	VerdictSevere       = "severe"             // a guard of the previous bundle would have tripped: a milder fault, rate ×0.5
+	VerdictUntested     = "untested"           // no injection of the profile's fault type seen: rate kept
+	VerdictInconclusive = "inconclusive"       // too few injections or no clean windows to compare with: rate kept
+	VerdictNoEvidence   = "no caller evidence" // injected, but no spans of the callers or the roots to judge by: rate kept
+	VerdictNew          = "new"                // not in the previous bundle
+	VerdictDropped      = "dropped"            // in the previous bundle, but its edge is gone or filtered out
 )
 
 // Decision is what the feedback loop did with one profile.
@@ -65,7 +74,11 @@ type Decision struct {
 	Injected           int64
 	OldRate, NewRate   float64
 	OldFault, NewFault string // fault types
-	Reason             string
+	Reason             string // why the verdict
+	// Change says what moved the rate: the verdict's factor, the cap, the
+	// floor, a milder fault, and a change of severity with its cause.
+	Change                   string
+	OldSeverity, NewSeverity string
 }
 
 type edgeKey struct{ caller, callee string }
@@ -195,6 +208,9 @@ func Generate(a *Analysis, opt Options) (*Result, error) {
 	b.Guards, warn = guards(a, cands, opt.MaxRate)
 	if warn != "" {
 		res.Warnings = append(res.Warnings, warn)
+	}
+	if opt.Previous != nil {
+		res.GuardChanges = bundle.Compare(opt.Previous, b).Guards
 	}
 	slices.SortFunc(b.Profiles, func(x, y bundle.Profile) int { return cmp.Compare(x.ID, y.ID) })
 	if _, err := bundle.Encode(b); err != nil {
@@ -475,7 +491,7 @@ func metadata(a *Analysis, opt Options) bundle.Metadata {
 	m := bundle.Metadata{
 		Name:      opt.Name,
 		Generator: opt.Generator,
-		NotAfter:  opt.NotAfter,
+		NotAfter:  notAfter(a, opt),
 		Seed:      opt.Seed,
 		Source: bundle.Source{
 			Files: []bundle.SourceFile{},
@@ -505,55 +521,14 @@ func metadata(a *Analysis, opt Options) bundle.Metadata {
 	return m
 }
 
-// Guard rule constants (docs/generate.md).
-const (
-	// RootErrorMargin is the least the root error rate may rise above its
-	// baseline before abortIf trips.
-	RootErrorMargin = 0.02
-	// RootP99Multiple: abortIf trips at this many times the baseline root p99.
-	RootP99Multiple = 2
-	// ActiveFaultsHeadroom multiplies the Little's law estimate of
-	// maxActiveFaults.
-	ActiveFaultsHeadroom = 2
-)
+// DefaultExpiry is generate's default Options.Expiry: a bundle expires a
+// week after the end of the data it was derived from.
+const DefaultExpiry = 7 * 24 * time.Hour
 
-// guards derives the bundle's guards from the root edges (caller "") of
-// edges.parquet: abortIf at the baseline root error rate plus the larger of
-// itself and RootErrorMargin, and at RootP99Multiple × the highest root
-// p99; maxActiveFaults by Little's law at maxGlobalRate of the peak root
-// traffic held for the root p99 plus the largest injected delay.
-func guards(a *Analysis, cands []*candidate, maxRate float64) (bundle.Guards, string) {
-	g := bundle.Guards{MaxGlobalRate: maxRate}
-	var calls, errs int64
-	var p99, peak float64
-	for i := range a.Edges {
-		e := &a.Edges[i]
-		if e.Caller != "" {
-			continue
-		}
-		calls += e.Calls
-		errs += e.Errors
-		p99 = max(p99, e.P99Ms)
-		peak += e.PeakCallsPerS
+// notAfter is opt.NotAfter, or the data's end + opt.Expiry.
+func notAfter(a *Analysis, opt Options) time.Time {
+	if !opt.NotAfter.IsZero() || opt.Expiry <= 0 || a.Summary.TimeRange.EndUnixNano == 0 {
+		return opt.NotAfter
 	}
-	if calls == 0 {
-		g.MaxActiveFaults = len(cands)
-		return g, "no root edges (caller empty) in " + analysis.EdgesFile + ": abortIf is disabled and maxActiveFaults is the number of profiles"
-	}
-	e0 := float64(errs) / float64(calls)
-	g.AbortIf.RootErrorRate = min(1, sig2(e0+max(e0, RootErrorMargin)))
-	g.AbortIf.RootP99Ms = sig2(RootP99Multiple * p99)
-	extra := 0.0
-	for _, c := range cands {
-		if f := c.p.Fault; f.Type == bundle.FaultLatency {
-			x := f.DelayMs + f.JitterMs
-			if f.Factor > 1 {
-				x += (f.Factor - 1) * c.edge.P99Ms
-			}
-			extra = max(extra, x)
-		}
-	}
-	little := float64(peak*maxRate) * float64(p99+extra) / 1000
-	g.MaxActiveFaults = max(1, int(math.Ceil(ActiveFaultsHeadroom*little)))
-	return g, ""
+	return time.Unix(0, a.Summary.TimeRange.EndUnixNano).Add(opt.Expiry).UTC().Truncate(time.Second)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -65,10 +66,19 @@ func TestGenerateGolden(t *testing.T) {
 	if res.Findings != 8 || res.BelowScore != 1 || res.NoEdge != 1 || res.Merged != 1 || res.Filtered != 0 {
 		t.Errorf("counts: %+v", res)
 	}
-	// Guards: root error rate 1% + max(1%, 2%); 2 × root p99 80 ms;
-	// ⌈2 × 50/s × 0.1 × (80 + 39) ms⌉ = 2.
-	want := bundle.Guards{MaxGlobalRate: 0.1, MaxActiveFaults: 2, AbortIf: bundle.AbortIf{RootErrorRate: 0.03, RootP99Ms: 160}}
-	if b.Guards != want {
+	// Guards, from the edges as one window of the whole day (the fixture
+	// has no windows): the root edge's 100000 calls a day are 11.6 per 10 s
+	// guard window, judged at 20: at 1% errors, 6 of 20 failures have odds
+	// below 1e-6 (5 of 20: 1.6e-6), so rootErrorRate 0.3. payment (35
+	// errors in 60000 calls) with its abort profile at 0.7%: 5 of 20, 0.25;
+	// the fixture has no max_ms, so no p99 limits; maxActiveFaults
+	// maxGlobalRate: db's capacity profile faults 0.043 of its calls, one
+	// per trace: 0.043 + 2.33 × √(0.043/20) = 0.151, up to 0.16;
+	// maxActiveFaults ⌈2 × 50/s × 0.16 × (80 + 39) ms⌉ = 2.
+	want := bundle.Guards{MaxGlobalRate: 0.16, MaxActiveFaults: 2, AbortIf: bundle.AbortIf{RootErrorRate: 0.3},
+		Injectors: []bundle.InjectorGuard{{Service: "checkout", ErrorRate: 0.4}, {Service: "db", ErrorRate: 0.4},
+			{Service: "payment", ErrorRate: 0.25}, {Service: "recs", ErrorRate: 0.35}, {Service: "search", ErrorRate: 0.35}}}
+	if !reflect.DeepEqual(b.Guards, want) {
 		t.Errorf("guards = %+v, want %+v", b.Guards, want)
 	}
 	p := profileByID(t, b, "latency-frontend-checkout")
@@ -151,7 +161,10 @@ func TestGenerateFlags(t *testing.T) {
 		if p := profileByID(t, b, "latency-frontend-checkout"); p.Rate != 0.01 || p.MaxRate != 0.01 {
 			t.Errorf("latency profile not capped to 0.01: %v %v", p.Rate, p.MaxRate)
 		}
-		if b.Guards.MaxGlobalRate != 0.01 || b.Metadata.Params["maxRate"] != "0.01" {
+		// maxGlobalRate is at least --max-rate, with room for a 20-request
+		// window's fluctuation: checkout's latency profile at 0.01 of all
+		// its calls, one call per trace, gives 0.01 + 2.33 × √(0.01/20)
+		if b.Guards.MaxGlobalRate != 0.065 || b.Metadata.Params["maxRate"] != "0.01" {
 			t.Errorf("maxGlobalRate %v, params %v", b.Guards.MaxGlobalRate, b.Metadata.Params)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/guard"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/inject"
 )
@@ -52,8 +53,8 @@ type exec struct {
 	timer    bool  // a timeout will end the try
 	held     bool  // its fault holds a slot of its injector's maxActiveFaults
 	depth    int32 // its call's (the call may end and its slot be reused first)
-	gslot    int8  // its request's slot in its injector's window; -1 none
-	gstart   int64
+	arrived  bool  // counted at its callee's injector, not yet observed
+	arrival  guard.Arrival
 }
 
 // Fault kinds on an exec.
@@ -93,10 +94,12 @@ type svcState struct {
 
 type profileState struct {
 	p       *bundle.Profile
-	tokens  float64
-	last    int64
-	burst   float64
+	bucket  *guard.Bucket // perSecond cap; nil: none
+	matched int64         // tries at an injector its target matched (until one profile fired)
+	fired   int64         // tries inject.Decide fired it on
 	injects int64
+	// fired tries a guard held back, by reason (sup*)
+	suppressed [nSup]int64
 	// logical calls with a fault from this profile in some try
 	faultedCalls int64
 	// stats of the roots of traces the profile is decided to fire on
@@ -140,11 +143,12 @@ type engine struct {
 	profiles []profileState
 	seed     uint64
 	injected int64
-	suppress [4]int64
+	suppress [nSup]int64
 
 	injectors []*injector // by callee name id; nil: no profile targets it
 	injList   []*injector
-	ticking   bool // a guard tick is scheduled
+	trips     []GuardTrip // in the order they tripped
+	ticking   bool        // a guard tick is scheduled
 
 	out     []ingest.Span
 	outErr  error
@@ -162,7 +166,12 @@ const (
 	supGlobalRate
 	supActive
 	supBreaker
+	nSup
 )
+
+// supReason maps a guard's suppression reason to its counter.
+var supReason = map[string]int{guard.PerSecond: supPerSecond, guard.MaxGlobalRate: supGlobalRate,
+	guard.MaxActiveFaults: supActive, guard.Breaker: supBreaker}
 
 func newEngine(opt *Options) *engine {
 	m := opt.Mesh
@@ -181,9 +190,7 @@ func newEngine(opt *Options) *engine {
 		e.seed = b.Metadata.Seed
 		for i := range b.Profiles {
 			p := &b.Profiles[i]
-			ps := profileState{p: p, burst: max(1, p.PerSecond), last: math.MinInt64}
-			ps.tokens = ps.burst
-			e.profiles = append(e.profiles, ps)
+			e.profiles = append(e.profiles, profileState{p: p, bucket: guard.NewBucket(p.PerSecond)})
 		}
 	}
 	return e
@@ -240,7 +247,7 @@ func (e *engine) routeOfSlow(k [3]int32) int32 {
 		}
 	}
 	ri.istioOff = e.mesh.IstioFaultDisablesRetries && len(ri.profiles) > 0
-	e.setupInjector(callee)
+	e.setupInjector(callee, caller == 0)
 	r := int32(len(e.routes))
 	e.routes = append(e.routes, ri)
 	e.routeID[k] = r
@@ -466,7 +473,7 @@ func (e *engine) newExec(c int32, rs int32) int32 {
 		e.execs = append(e.execs, exec{})
 	}
 	cl := &e.calls[c]
-	e.execs[id] = exec{tr: cl.tr, call: c, serial: e.nextSerial(), rs: rs, attempt: cl.attempts, sent: e.now, factor: 1, profile: -1, gslot: -1, depth: cl.depth}
+	e.execs[id] = exec{tr: cl.tr, call: c, serial: e.nextSerial(), rs: rs, attempt: cl.attempts, sent: e.now, factor: 1, profile: -1, depth: cl.depth}
 	e.traceRefs[cl.tr]++
 	if e.opt.Spans != nil {
 		tr := e.traces[cl.tr]
@@ -554,11 +561,12 @@ func (e *engine) startTry(id int32) {
 	// the fault, if the guards admit it
 	in := e.injectorOf(ri.callee)
 	if in != nil {
-		e.arrive(in, x)
+		e.arrive(in, x, ri.caller == 0)
 	}
 	fired := int32(-1)
 	if e.opt.Inject {
 		for _, pi := range ri.profiles {
+			e.profiles[pi].matched++
 			if tr.decide(e, pi) {
 				fired = pi
 				break

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -358,21 +359,85 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 		t.Errorf("first profile capped: injected %d and %d, want 1 and 0", res.Profiles[0].Injected, res.Profiles[1].Injected)
 	}
 
-	// aborts at rate 1 break rootErrorRate at b's injector once its window
-	// holds 20 requests: its breaker trips and injection stops
+	// aborts at rate 1 break b's own errorRate once its window holds 20
+	// requests: b's breaker trips and injection stops
 	abort := bundle.Profile{ID: "a", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}
 	b = testBundle(abort)
-	b.Guards.AbortIf.RootErrorRate = 0.5
+	b.Guards.Injectors = []bundle.InjectorGuard{{Service: "b", ErrorRate: 0.5}}
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
-	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "b" || res.GuardTrips[0].Guard != "rootErrorRate" {
+	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "b" || res.GuardTrips[0].Guard != "errorRate" {
 		t.Fatalf("abortIf: trips %+v", res.GuardTrips)
 	}
 	if got := res.Profiles[0].Injected; got < 20 || got > 30 || res.Suppressed.Breaker != 300-got {
 		t.Errorf("abortIf: %d injected, %d suppressed by the breaker; want 20-30 then none", got, res.Suppressed.Breaker)
 	}
+	if ps := res.Profiles[0]; ps.Fired != 300 || ps.Suppressed.Breaker != 300-ps.Injected {
+		t.Errorf("profile counts %+v: want 300 fired, the rest suppressed by the breaker", ps)
+	}
+	// the root condition is judged over root requests: b serves none (its
+	// caller is a), so it does not trip b and b keeps injecting; a's
+	// sidecar, serving the roots that b's aborts fail, trips (and has no
+	// profile to stop), as in a deployment with one sidecar per service
+	b.Guards.Injectors = nil
+	b.Guards.AbortIf.RootErrorRate = 0.5
+	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "a" || res.GuardTrips[0].Guard != "rootErrorRate" || res.Profiles[0].Injected != 300 {
+		t.Errorf("rootErrorRate with faults at b: trips %+v, %d injected; want a's sidecar to trip and b to inject all 300", res.GuardTrips, res.Profiles[0].Injected)
+	}
+	// at a, which serves the roots, it does
+	rootAbort := abort
+	rootAbort.Target.Callee = "a"
+	b = testBundle(rootAbort)
+	b.Guards.AbortIf.RootErrorRate = 0.5
+	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "a" || res.GuardTrips[0].Guard != "rootErrorRate" {
+		t.Fatalf("rootErrorRate at the ingress injector: trips %+v", res.GuardTrips)
+	}
 	// without faults nothing trips
 	res, _ = replaySpans(t, spans, Options{Bundle: b})
 	if len(res.GuardTrips) != 0 {
 		t.Errorf("baseline tripped %+v", res.GuardTrips)
+	}
+}
+
+// TestReportShowsGuards: the report's per-profile counts, the trips and
+// the reason an idle profile injected nothing.
+func TestReportShowsGuards(t *testing.T) {
+	var spans []ingest.Span
+	for n := 0; n < 300; n++ {
+		spans = append(spans, twoHop(n, 100*ms, 20*ms, false, 0)...)
+	}
+	abort := bundle.Profile{ID: "a", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}
+	never := bundle.Profile{ID: "n", Target: bundle.Target{Callee: "zzz"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultDrop}}
+	b := testBundle(abort, never)
+	b.Guards.Injectors = []bundle.InjectorGuard{{Service: "b", ErrorRate: 0.5}}
+	base, _ := replaySpans(t, spans, Options{Bundle: b})
+	faults, _ := replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	g := guards(b, base, faults)
+	if !g.Breached || len(g.Trips) != 1 || len(g.BaselineTrips) != 0 || !strings.Contains(g.Reason(), "b's injector tripped at") {
+		t.Errorf("guard report %+v: %s", g, g.Reason())
+	}
+	prs := compare(b, nil, base, faults)
+	if a := prs[0]; a.Matched != 300 || a.Fired != 300 || a.Injected+a.Suppressed.Breaker != 300 || a.Why != "" {
+		t.Errorf("profile a: %+v", a)
+	}
+	if n := prs[1]; n.Verdict != "idle" || n.Why != "no replayed call matches its target" {
+		t.Errorf("profile n: verdict %q why %q", n.Verdict, n.Why)
+	}
+	var out strings.Builder
+	rep := &Report{Baseline: base, Faults: faults, Profiles: prs, Guards: g}
+	if err := rep.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"n idle: no replayed call matches its target", "with faults", "BREACHED: 1 injector trip(s)", "reached the injector's errorRate 0.5"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	// a profile whose faults are all held back says why
+	b.Guards.MaxGlobalRate = 0
+	faults, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
+	if a := compare(b, nil, base, faults)[0]; a.Why != "fired 300 times, all suppressed (300 maxGlobalRate)" {
+		t.Errorf("why %q", a.Why)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
+	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/ingest"
@@ -63,15 +64,21 @@ type Report struct {
 // ProfileReport compares, for one profile, the root requests of the traces
 // it fires on with and without faults.
 type ProfileReport struct {
-	ID           string  `json:"id"`
-	Caller       string  `json:"caller"`
-	Callee       string  `json:"callee"`
-	Operation    string  `json:"operation"`
-	FaultType    string  `json:"faultType"`
-	Rate         float64 `json:"rate"`
-	Injected     int64   `json:"injected"`
-	FaultedCalls int64   `json:"faultedCalls"`
-	ExposedRoots int64   `json:"exposedRoots"`
+	ID        string  `json:"id"`
+	Caller    string  `json:"caller"`
+	Callee    string  `json:"callee"`
+	Operation string  `json:"operation"`
+	FaultType string  `json:"faultType"`
+	Rate      float64 `json:"rate"`
+	// Matched, Fired, Injected and Suppressed count tries at the profile's
+	// injector: its target matched, inject.Decide fired, the fault was
+	// applied, a guard held it back (by reason).
+	Matched      int64      `json:"matched"`
+	Fired        int64      `json:"fired"`
+	Injected     int64      `json:"injected"`
+	Suppressed   Suppressed `json:"suppressed"`
+	FaultedCalls int64      `json:"faultedCalls"`
+	ExposedRoots int64      `json:"exposedRoots"`
 	// success rate and p99 of the exposed roots without and with faults
 	BaselineSuccess float64 `json:"baselineSuccessRate"`
 	FaultSuccess    float64 `json:"faultSuccessRate"`
@@ -87,13 +94,20 @@ type ProfileReport struct {
 	// reward.
 	Weakness float64 `json:"weakness"`
 	Verdict  string  `json:"verdict"` // graceful, struggling or idle
+	// Why says why an idle profile injected nothing, or reached no root.
+	Why string `json:"why,omitempty"`
 }
 
-// GuardReport says whether the faulted replay broke the bundle's abortIf.
+// GuardReport says whether the faulted replay broke the bundle's guards:
+// an injector's breaker tripped, or the whole run's root requests reached
+// abortIf. BaselineTrips are trips on the fault-free replay: guards that do
+// not fit the traffic (they do not count as a breach by the faults).
 type GuardReport struct {
-	RootErrorRate GuardCheck `json:"rootErrorRate"`
-	RootP99Ms     GuardCheck `json:"rootP99Ms"`
-	Breached      bool       `json:"breached"`
+	RootErrorRate GuardCheck  `json:"rootErrorRate"`
+	RootP99Ms     GuardCheck  `json:"rootP99Ms"`
+	Trips         []GuardTrip `json:"trips"`
+	BaselineTrips []GuardTrip `json:"baselineTrips"`
+	Breached      bool        `json:"breached"`
 }
 
 // GuardCheck is one abortIf condition; a zero limit is disabled.
@@ -157,13 +171,17 @@ func Replay(ctx context.Context, o ReplayOptions) (*Report, error) {
 		return nil, err
 	}
 	if rep.Guards != nil && rep.Guards.Breached {
-		return rep, fmt.Errorf("%w: %s", ErrGuardBreached, rep.Guards.reason())
+		return rep, fmt.Errorf("%w: %s", ErrGuardBreached, rep.Guards.Reason())
 	}
 	return rep, nil
 }
 
-func (g *GuardReport) reason() string {
+// Reason says in words why the guards were breached.
+func (g *GuardReport) Reason() string {
 	var parts []string
+	for _, t := range g.Trips {
+		parts = append(parts, fmt.Sprintf("%s's injector tripped at %s: %s", t.Service, time.Unix(0, t.AtUnixNano).UTC().Format(time.RFC3339), t.Reason))
+	}
 	if c := g.RootErrorRate; c.Breached {
 		parts = append(parts, fmt.Sprintf("root error rate %g reaches abortIf.rootErrorRate %g", c.Value, c.Limit))
 	}
@@ -181,7 +199,9 @@ func guards(b *bundle.Bundle, base, faults *Result) *GuardReport {
 	}
 	g.RootErrorRate.Breached = a.RootErrorRate > 0 && g.RootErrorRate.Value >= a.RootErrorRate
 	g.RootP99Ms.Breached = a.RootP99Ms > 0 && g.RootP99Ms.Value >= a.RootP99Ms
-	g.Breached = g.RootErrorRate.Breached || g.RootP99Ms.Breached
+	g.Trips = append([]GuardTrip{}, faults.GuardTrips...)
+	g.BaselineTrips = append([]GuardTrip{}, base.GuardTrips...)
+	g.Breached = g.RootErrorRate.Breached || g.RootP99Ms.Breached || len(g.Trips) > 0
 	return g
 }
 
@@ -212,8 +232,10 @@ func compare(b *bundle.Bundle, m *Mesh, base, faults *Result) []ProfileReport {
 	for i := range b.Profiles {
 		p := &b.Profiles[i]
 		bs, fs := base.Profiles[i].Exposed, faults.Profiles[i].Exposed
+		fp := &faults.Profiles[i]
 		pr := ProfileReport{ID: p.ID, Caller: p.Target.Caller, Callee: p.Target.Callee, Operation: p.Target.Operation,
-			FaultType: p.Fault.Type, Rate: p.Rate, Injected: faults.Profiles[i].Injected, FaultedCalls: faults.Profiles[i].FaultedCalls,
+			FaultType: p.Fault.Type, Rate: p.Rate, Matched: fp.Matched, Fired: fp.Fired, Injected: fp.Injected,
+			Suppressed: fp.Suppressed, FaultedCalls: fp.FaultedCalls,
 			ExposedRoots: fs.Calls, BaselineSuccess: bs.SuccessRate, FaultSuccess: fs.SuccessRate,
 			BaselineP99Ms: bs.P99Ms, FaultP99Ms: fs.P99Ms, Verdict: "idle"}
 		if pr.FaultedCalls > 0 {
@@ -225,9 +247,54 @@ func compare(b *bundle.Bundle, m *Mesh, base, faults *Result) []ProfileReport {
 			pr.Weakness = bundle.Round(weakness(&pr, m.bound(p.Target.Caller, p.Target.Callee)))
 			pr.Verdict = verdict(b, &pr)
 		}
+		pr.Why = idleWhy(&pr, faults.GuardTrips)
 		out[i] = pr
 	}
 	return out
+}
+
+// idleWhy says why a profile injected nothing or reached no root request,
+// "" when it did both.
+func idleWhy(pr *ProfileReport, trips []GuardTrip) string {
+	switch {
+	case pr.Verdict != "idle":
+		return ""
+	case pr.Matched == 0:
+		return "no replayed call matches its target"
+	case pr.Fired == 0:
+		return fmt.Sprintf("its target matched %d calls, and at rate %g the decision fired on none", pr.Matched, pr.Rate)
+	case pr.Injected == 0:
+		why := fmt.Sprintf("fired %d times, all suppressed (%s)", pr.Fired, pr.Suppressed.String())
+		for _, t := range trips {
+			if t.Service == pr.Callee {
+				why += fmt.Sprintf("; %s's injector tripped at %s: %s", t.Service, time.Unix(0, t.AtUnixNano).UTC().Format(time.RFC3339), t.Reason)
+			}
+		}
+		return why
+	}
+	return fmt.Sprintf("injected %d faults, but none of the traces it fired on has a root request in the replay", pr.Injected)
+}
+
+// String lists the nonzero counts, "none" without any.
+func (s Suppressed) String() string {
+	var parts []string
+	for _, c := range []struct {
+		n    int64
+		name string
+	}{{s.Breaker, "breaker"}, {s.PerSecond, "perSecond"}, {s.MaxGlobalRate, "maxGlobalRate"}, {s.MaxActiveFaults, "maxActiveFaults"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Total is the sum of the counts.
+func (s Suppressed) Total() int64 {
+	return s.PerSecond + s.MaxGlobalRate + s.MaxActiveFaults + s.Breaker
 }
 
 // weakness is the degradation beyond the mesh's protections: the largest of
@@ -304,22 +371,47 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("faults", r.Faults.Root)
 	}
 	if len(r.Profiles) > 0 {
-		fmt.Fprintf(tw, "\nprofile\tfault\tinjected\troots\tsuccess\tp99 ms\tscore\n")
+		fmt.Fprintf(tw, "\nprofile\tfault\tfired\tinjected\tsuppressed\troots\tsuccess\tp99 ms\tscore\n")
 		for _, p := range r.Profiles {
 			score := "-"
 			if p.Score != nil {
 				score = fmt.Sprintf("%.1f", *p.Score)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.4f→%.4f\t%.1f→%.1f\t%s\n", p.ID, p.FaultType, p.Injected, p.ExposedRoots,
+			sup := "0"
+			if p.Suppressed.Total() > 0 {
+				sup = p.Suppressed.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%.4f→%.4f\t%.1f→%.1f\t%s\n", p.ID, p.FaultType, p.Fired, p.Injected, sup, p.ExposedRoots,
 				p.BaselineSuccess, p.FaultSuccess, p.BaselineP99Ms, p.FaultP99Ms, score)
+		}
+		for _, p := range r.Profiles {
+			if p.Why != "" {
+				fmt.Fprintf(tw, "  %s idle: %s\n", p.ID, p.Why)
+			}
 		}
 	}
 	if g := r.Guards; g != nil {
+		trips := func(what string, ts []GuardTrip) {
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", what, time.Unix(0, t.AtUnixNano).UTC().Format(time.RFC3339), t.Service, t.Reason)
+			}
+		}
+		if len(g.Trips)+len(g.BaselineTrips) > 0 {
+			fmt.Fprintf(tw, "\ntrip\tat\tinjector\treason\n")
+			trips("with faults", g.Trips)
+			trips("fault-free", g.BaselineTrips)
+		}
 		verdict := "hold"
-		if g.Breached {
-			verdict = "BREACHED: " + g.reason()
+		switch {
+		case len(g.Trips) > 0:
+			verdict = fmt.Sprintf("BREACHED: %d injector trip(s) with faults (above)", len(g.Trips))
+		case g.Breached:
+			verdict = "BREACHED: " + g.Reason()
 		}
 		fmt.Fprintf(tw, "\nguards\t%s\n", verdict)
+		if len(g.BaselineTrips) > 0 {
+			fmt.Fprintf(tw, "\t%d trips on fault-free traffic: the guards do not fit it (regenerate the bundle from this traffic)\n", len(g.BaselineTrips))
+		}
 	}
 	return tw.Flush()
 }

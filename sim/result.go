@@ -57,10 +57,13 @@ type EdgeStats struct {
 // call of the trace, and false for every other profile), and the faults it
 // injected.
 type ProfileStats struct {
-	ID           string `json:"id"`
-	Injected     int64  `json:"injected"`     // tries that got its fault
-	FaultedCalls int64  `json:"faultedCalls"` // logical calls with at least one such try
-	Exposed      Stats  `json:"exposedRoots"`
+	ID           string     `json:"id"`
+	Matched      int64      `json:"matched"`      // tries at an injector its target matched, as inject counts them
+	Fired        int64      `json:"fired"`        // tries at an injector that inject.Decide fired it on
+	Injected     int64      `json:"injected"`     // tries that got its fault
+	Suppressed   Suppressed `json:"suppressed"`   // fired tries a guard held back, by reason
+	FaultedCalls int64      `json:"faultedCalls"` // logical calls with at least one such try
+	Exposed      Stats      `json:"exposedRoots"`
 }
 
 // Suppressed counts faults that inject.Decide fired but a cap or guard held
@@ -72,12 +75,16 @@ type Suppressed struct {
 	Breaker         int64 `json:"breaker,omitempty"` // the injector's abortIf breaker had tripped
 }
 
-// GuardTrip is an injector's abortIf breaker tripping during the replay:
-// from then on that injector injects nothing.
+// GuardTrip is an injector's breaker tripping during the replay: from then
+// on that injector injects nothing.
 type GuardTrip struct {
-	Service    string `json:"service"`
-	Guard      string `json:"guard"` // rootErrorRate or rootP99Ms
-	AtUnixNano int64  `json:"atUnixNano"`
+	Service    string  `json:"service"`
+	Guard      string  `json:"guard"` // rootErrorRate, rootP99Ms, errorRate or p99Ms
+	AtUnixNano int64   `json:"atUnixNano"`
+	Value      float64 `json:"value"` // over the injector's window: a fraction or milliseconds
+	Limit      float64 `json:"limit"`
+	Requests   int64   `json:"requests"` // in the window
+	Reason     string  `json:"reason"`
 }
 
 // Result is the outcome of one simulation run.
@@ -104,11 +111,7 @@ func (e *engine) result() *Result {
 	r := &Result{Traces: e.nTraces, Orphans: e.orphans, BadRows: e.badRows, Late: e.late, Tries: e.tries,
 		Recorded: e.recorded.stats(), Root: e.roots.stats()}
 	r.Suppressed = Suppressed{e.suppress[supPerSecond], e.suppress[supGlobalRate], e.suppress[supActive], e.suppress[supBreaker]}
-	for _, in := range e.injList {
-		if in.tripped {
-			r.GuardTrips = append(r.GuardTrips, GuardTrip{e.names[in.callee], in.reason, in.tripAt})
-		}
-	}
+	r.GuardTrips = append(r.GuardTrips, e.trips...)
 	slices.SortFunc(r.GuardTrips, func(a, b GuardTrip) int {
 		return cmp.Or(cmp.Compare(a.AtUnixNano, b.AtUnixNano), cmp.Compare(a.Service, b.Service))
 	})
@@ -150,7 +153,9 @@ func (e *engine) result() *Result {
 	r.Edges, r.edgeCounters = edges, ec
 	for i := range e.profiles {
 		ps := &e.profiles[i]
-		r.Profiles = append(r.Profiles, ProfileStats{ID: ps.p.ID, Injected: ps.injects, FaultedCalls: ps.faultedCalls, Exposed: ps.exposed.stats()})
+		r.Profiles = append(r.Profiles, ProfileStats{ID: ps.p.ID, Matched: ps.matched, Fired: ps.fired, Injected: ps.injects,
+			Suppressed:   Suppressed{ps.suppressed[supPerSecond], ps.suppressed[supGlobalRate], ps.suppressed[supActive], ps.suppressed[supBreaker]},
+			FaultedCalls: ps.faultedCalls, Exposed: ps.exposed.stats()})
 		r.profileExposed = append(r.profileExposed, ps.exposed)
 	}
 	return r

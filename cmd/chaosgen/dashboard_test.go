@@ -24,7 +24,7 @@ func writeDashboardInputs(t *testing.T) {
 	for _, args := range [][]string{
 		{"synth", "-o", "out/spans.parquet", "--days", "0.02", "--rps", "3", "--services", "10", "--seed", "9"},
 		{"analyze", "out/spans.parquet", "-o", "out/analysis"},
-		{"generate", "out/analysis", "-o", "out/bundle.json", "--key", "out/alice", "--min-score", "0"},
+		{"generate", "out/analysis", "-o", "out/bundle.json", "--key", "out/alice", "--min-score", "0", "--not-after", "never"},
 	} {
 		if code, _, stderr := runCLI(args...); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr)

@@ -16,11 +16,35 @@ import (
 )
 
 // TestFeedbackLoop runs the loop of DESIGN.md end to end: a bundle is
-// applied by the injector middleware to real HTTP requests, the injector's
+// applied by the injector middleware to real HTTP requests, the injectors'
 // records are analysed, and generate --previous reads how the system
-// responded and moves the profile's rate. Here the callee copes (nothing
-// upstream fails), so the rate goes up by 1.5x within maxRate.
+// responded and moves the profile's rate. With the caller's side recorded
+// (fraud behind its own injector, falling back when billing fails: nothing
+// upstream fails) the rate goes up by 1.5x within maxRate; with billing's
+// records alone nothing shows how fraud fared: no verdict, the rate kept.
 func TestFeedbackLoop(t *testing.T) {
+	t.Run("caller side recorded", func(t *testing.T) {
+		p, out := feedbackNight(t, true)
+		if p.Rate != 0.3 || p.Fault.Type != bundle.FaultAbort {
+			t.Errorf("next rate %g (%s), want 0.3 (0.2 x 1.5, handled):\n%s", p.Rate, p.Fault.Type, out)
+		}
+		if !strings.Contains(p.Rationale.Summary, "last run handled") {
+			t.Errorf("the decision is not in the rationale: %q", p.Rationale.Summary)
+		}
+	})
+	t.Run("callee records only", func(t *testing.T) {
+		p, out := feedbackNight(t, false)
+		if p.Rate != 0.2 || !strings.Contains(p.Rationale.Summary, "last run no caller evidence") ||
+			!strings.Contains(out, "rate kept at 20% (no caller evidence)") {
+			t.Errorf("next rate %g, rationale %q:\n%s", p.Rate, p.Rationale.Summary, out)
+		}
+	})
+}
+
+// feedbackNight runs one night: 3 minutes of traffic without injection,
+// 3 with, through billing's injector (and fraud's, calling billing, when
+// caller), then analyze and generate --previous.
+func feedbackNight(t *testing.T, caller bool) (*bundle.Profile, string) {
 	dir := t.TempDir()
 	prev := &bundle.Bundle{
 		APIVersion: bundle.APIVersion, Kind: bundle.Kind,
@@ -68,19 +92,57 @@ func TestFeedbackLoop(t *testing.T) {
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := httptest.NewServer(inj.Handler(upstream))
 	defer srv.Close()
-
-	send := func(n int, seed int) (injected int) {
-		for i := 0; i < n; i++ {
-			req, _ := http.NewRequest("GET", srv.URL+"/charge", nil)
-			req.Header.Set(inject.HeaderCaller, "fraud")
-			req.Header.Set("traceparent", fmt.Sprintf("00-%032x-00f067aa0ba902b7-01", seed*1_000_003+i))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+	injected := 0
+	charge := func(traceparent string) int {
+		req, _ := http.NewRequest("GET", srv.URL+"/charge", nil)
+		req.Header.Set(inject.HeaderCaller, "fraud")
+		req.Header.Set("traceparent", traceparent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			injected++
+		}
+		return resp.StatusCode
+	}
+	target := srv.URL
+	if caller {
+		// fraud, behind its own injector (no profile of its own), calls
+		// billing and falls back to a cached answer when billing fails
+		fraudInj, err := inject.New(prev, inject.Options{Service: "fraud", Now: clock, Records: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fraud := httptest.NewServer(fraudInj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tid, _, _ := inject.TraceContext(r.Header)
+			if charge("00-"+tid+"-00f067aa0ba902b8-01") != 200 {
+				fmt.Fprintln(w, "fallback")
+				return
 			}
-			resp.Body.Close()
-			if resp.StatusCode == 503 {
-				injected++
+			fmt.Fprintln(w, "ok")
+		})))
+		defer fraud.Close()
+		target = fraud.URL
+	}
+	send := func(n int, seed int) int {
+		injected = 0
+		for i := 0; i < n; i++ {
+			tp := fmt.Sprintf("00-%032x-00f067aa0ba902b7-01", seed*1_000_003+i)
+			if caller {
+				req, _ := http.NewRequest("GET", target+"/score", nil)
+				req.Header.Set("traceparent", tp)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("fraud answered %d", resp.StatusCode)
+				}
+			} else {
+				charge(tp)
 			}
 			advance(100 * time.Millisecond) // 600 requests a minute
 		}
@@ -104,8 +166,12 @@ func TestFeedbackLoop(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("analyze: exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, `"rows": 3600`) {
-		t.Fatalf("analyze did not see the 3600 records:\n%.400s", out)
+	rows := 3600
+	if caller {
+		rows = 7200
+	}
+	if !strings.Contains(out, fmt.Sprintf(`"rows": %d`, rows)) {
+		t.Fatalf("analyze did not see the %d records:\n%.400s", rows, out)
 	}
 	next := filepath.Join(dir, "next.json")
 	code, out, errOut = runCLI("generate", filepath.Join(dir, "analysis"), "-o", next, "--previous", prevPath, "--max-rate", "0.5")
@@ -129,11 +195,6 @@ func TestFeedbackLoop(t *testing.T) {
 	if p == nil {
 		t.Fatalf("the profile was not carried into the next bundle:\n%s\n%s", out, b)
 	}
-	if p.Rate != 0.3 || p.Fault.Type != bundle.FaultAbort {
-		t.Errorf("next rate %g (%s), want 0.3 (0.2 x 1.5, handled):\n%s", p.Rate, p.Fault.Type, out)
-	}
-	if !strings.Contains(p.Rationale.Summary, "handled") {
-		t.Errorf("the decision is not in the rationale: %q", p.Rationale.Summary)
-	}
 	t.Logf("generate said:\n%s", out)
+	return p, out
 }

@@ -52,11 +52,11 @@ analysis and flags give the same bytes. See docs/generate.md for every rule.`,
 	f.StringVar(&o.key, "key", "", "key to sign the bundle with: a private key file (Ed25519, ECDSA or RSA, mode 0600), or KEY.pub of a key in ssh-agent (see docs/bundle.md)")
 	f.StringVar(&o.previous, "previous", "", "last run's bundle: adjust its profiles' rates by how the system responded")
 	f.StringVar(&o.name, "name", "", "bundle name (default: the output file name without extension)")
-	f.Float64Var(&o.maxRate, "max-rate", profilegen.DefaultMaxRate, "cap on every profile's rate and maxRate, and the bundle's maxGlobalRate, in (0, 1]")
+	f.Float64Var(&o.maxRate, "max-rate", profilegen.DefaultMaxRate, "cap on every profile's rate and maxRate, and the least maxGlobalRate, in (0, 1]")
 	f.Float64Var(&o.minScore, "min-score", 0.5, "leave out findings scored below this, in [0, 1]")
 	f.StringSliceVar(&o.include, "include", nil, "only edges matching these patterns (CALLER->CALLEE globs, e.g. '*->payment'; repeatable)")
 	f.StringSliceVar(&o.exclude, "exclude", nil, "leave out edges matching these patterns (as --include)")
-	f.StringVar(&o.notAfter, "not-after", "", "expiry: a duration from now (72h, 7d) or an RFC 3339 time; default: never")
+	f.StringVar(&o.notAfter, "not-after", "", "expiry: a duration from now (72h, 7d), an RFC 3339 time or never; default: a week after the end of the analysed data")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the fault decision hash, recorded in the bundle")
 	return cmd
 }
@@ -106,7 +106,11 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 	if opt.Name == "" {
 		opt.Name = strings.TrimSuffix(filepath.Base(o.out), filepath.Ext(o.out))
 	}
-	if o.notAfter != "" {
+	switch o.notAfter {
+	case "":
+		opt.Expiry = profilegen.DefaultExpiry
+	case "never":
+	default:
 		t, err := parseNotAfter(o.notAfter, now)
 		if err != nil {
 			return usagef("generate: --not-after: %v", err)
@@ -115,16 +119,20 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 	}
 	if o.previous != "" {
 		data, err := os.ReadFile(o.previous)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			fmt.Fprintf(stderr, "chaosgen: generate: notice: --previous %s does not exist: starting fresh (the first night), every profile at its initial rate\n", o.previous)
+		case err != nil:
 			return fmt.Errorf("generate: %w", err)
+		default:
+			prev, err := bundle.Decode(data)
+			if err != nil {
+				return fmt.Errorf("generate: --previous %s: %w", o.previous, err)
+			}
+			opt.Previous, opt.PreviousDigest = prev, bundle.Digest(data)
 		}
-		prev, err := bundle.Decode(data)
-		if err != nil {
-			return fmt.Errorf("generate: --previous %s: %w", o.previous, err)
-		}
-		opt.Previous, opt.PreviousDigest = prev, bundle.Digest(data)
 	}
-	a, err := profilegen.Load(dir, o.previous != "")
+	a, err := profilegen.Load(dir, true)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
@@ -189,9 +197,21 @@ func writeGenerateReport(w io.Writer, out string, res *profilegen.Result, signed
 	}
 	abortText := "no abortIf (the analysis has no root edges)"
 	if len(abort) > 0 {
-		abortText = "abort if " + strings.Join(abort, " or ")
+		abortText = "abort if " + strings.Join(abort, " or ") + " (where root requests pass)"
 	}
 	fmt.Fprintf(w, "  guards: maxGlobalRate %s, maxActiveFaults %d, %s\n", fnum(g.MaxGlobalRate), g.MaxActiveFaults, abortText)
+	for _, ig := range g.Injectors {
+		var c []string
+		if ig.ErrorRate > 0 {
+			c = append(c, "its error rate ≥ "+fnum(ig.ErrorRate))
+		}
+		if ig.P99Ms > 0 {
+			c = append(c, "its p99 ≥ "+fnum(ig.P99Ms)+" ms")
+		}
+		if len(c) > 0 {
+			fmt.Fprintf(w, "    %s's injector: abort if %s\n", ig.Service, strings.Join(c, " or "))
+		}
+	}
 	if len(b.Profiles) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "\n  id\ttarget\tfault\trate\tmaxRate\tperSecond\tseverity")
@@ -215,10 +235,24 @@ func writeGenerateReport(w io.Writer, out string, res *profilegen.Result, signed
 				fmt.Fprintf(tw, "  %s\tdropped\t\t%s\n", d.ID, d.Reason)
 			default:
 				fmt.Fprintf(tw, "  %s\t%s\t%s %s → %s %s\t%s\n", d.ID, d.Verdict, d.OldFault, fnum(d.OldRate), d.NewFault, fnum(d.NewRate), d.Reason)
+				fmt.Fprintf(tw, "  \t\t\t%s\n", d.Change)
 			}
 		}
 		tw.Flush()
 	}
+	if len(res.GuardChanges) > 0 {
+		fmt.Fprintln(w, "\nguards derived from this analysis, changed from the previous bundle's (docs/generate.md, Guards):")
+		for _, c := range res.GuardChanges {
+			fmt.Fprintf(w, "  %s: %s → %s\n", c.Field, orNone(c.Old), orNone(c.New))
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func fnum(x float64) string { return strconv.FormatFloat(bundle.Round(x), 'f', -1, 64) }

@@ -87,8 +87,17 @@ func TestGenerateCLI(t *testing.T) {
 	writeTestAnalysis(t, filepath.Join(dir, "an"))
 	writeTestKey(t, dir, "alice", 1)
 
+	// The default expiry: a week after the end of the analysed data.
+	if code, _, stderr := runBundleCLI(t, dir, "generate", "an", "-o", "out/default.json"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	def, _ := os.ReadFile(filepath.Join(dir, "out/default.json"))
+	if !strings.Contains(string(def), `"notAfter": "2026-03-08T01:00:00Z"`) {
+		t.Errorf("default expiry: want the data's end (2026-03-01T01:00Z) + 7 days:\n%.600s", def)
+	}
+
 	// Unsigned: a warning; the bundle decodes and validates.
-	args := []string{"generate", "an", "-o", "out/nightly.json"}
+	args := []string{"generate", "an", "-o", "out/nightly.json", "--not-after", "never"}
 	code, stdout, stderr := runBundleCLI(t, dir, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -114,7 +123,7 @@ func TestGenerateCLI(t *testing.T) {
 	}
 
 	// Signed: the same bytes, and a signature that verify accepts.
-	args = []string{"generate", "an", "-o", "out/nightly.json", "--key", "alice"}
+	args = []string{"generate", "an", "-o", "out/nightly.json", "--not-after", "never", "--key", "alice"}
 	code, stdout, stderr = runBundleCLI(t, dir, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -204,6 +213,7 @@ func TestGenerateCLIErrors(t *testing.T) {
 		{[]string{"generate", "an", "-o", "b.json", "--not-after", "2001-01-01T00:00:00Z"}, 2},
 		{[]string{"generate", "missing", "-o", "b.json"}, 1},
 		{[]string{"generate", "an", "-o", "b.json", "--previous", "bad.json"}, 3},
+		{[]string{"generate", "an", "-o", "first.json", "--previous", "first-night.json"}, 0},
 		{[]string{"generate", "an", "-o", "b.json", "--key", "open.key"}, 1},
 	} {
 		code, stdout, stderr := runBundleCLI(t, dir, tc.args...)

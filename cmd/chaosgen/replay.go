@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -21,6 +22,7 @@ func newReplayCmd() *cobra.Command {
 		meshPath   string
 		vo         bundle.VerifyOptions
 		asJSON     bool
+		gate       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "replay [--bundle B] SPANS... [--mesh M] [--load-factor F] [--seed S] -o DIR",
@@ -33,8 +35,10 @@ are decided by the same inject.Decide as the deployed injector. It writes
 DIR/spans.parquet (the simulated calls, schema v1, injection and response
 columns filled), DIR/report.json (per root operation and edge: success rate,
 p50/p99, retry amplification, breaker opens, fallbacks; per profile a
-resilience score; the guard verdicts) and prints a table. DIR is replaced
-atomically. It exits 3 when the faults break the bundle's own abortIf guards.
+resilience score; every guard trip; the guard verdicts) and prints a table.
+DIR is replaced atomically. A bundle that breaks its own guards (an injector
+tripped, or the root requests reached abortIf) is reported, and the exit code
+is 0; with --gate it is 3, for a CI or cron job that must stop there.
 
 The bundle is verified when --pub or --allowed-signers/--identity is given;
 otherwise it is only decoded strictly, with a warning. --adapt and --learn
@@ -112,6 +116,10 @@ learn.json comparing both learning curves), signed with --key when given.`,
 					return werr
 				}
 			}
+			if errors.Is(err, sim.ErrGuardBreached) && !gate {
+				fmt.Fprintf(cmd.ErrOrStderr(), "chaosgen: replay: note: %v (reported; --gate exits 3 on this)\n", err)
+				return nil
+			}
 			if err != nil {
 				return fmt.Errorf("replay: %w", err)
 			}
@@ -132,5 +140,6 @@ learn.json comparing both learning curves), signed with --key when given.`,
 	f.IntVar(&o.Rounds, "rounds", 5, "rounds of --adapt and --learn")
 	f.StringVar(&o.SignKey, "key", "", "sign the tuned bundles with this key (a private key file, or KEY.pub of a key in ssh-agent)")
 	f.BoolVar(&asJSON, "json", false, "print report.json instead of the table")
+	f.BoolVar(&gate, "gate", false, "exit 3 when the bundle breaks its own guards (without: report it and exit 0)")
 	return cmd
 }

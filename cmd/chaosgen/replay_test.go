@@ -50,7 +50,9 @@ func TestReplayCLI(t *testing.T) {
 	}{
 		{[]string{"replay", "in/spans.parquet", "-o", "base"}, 0},
 		{[]string{"replay", "--bundle", "ok.json", "in/spans.parquet", "--mesh", "mesh.yaml", "-o", "ok"}, 0},
-		{[]string{"replay", "--bundle", "bad.json", "in/spans.parquet", "-o", "bad"}, 3},
+		{[]string{"replay", "--bundle", "bad.json", "in/spans.parquet", "-o", "bad"}, 0},
+		{[]string{"replay", "--bundle", "bad.json", "in/spans.parquet", "-o", "bad", "--gate"}, 3},
+		{[]string{"replay", "--bundle", "ok.json", "in/spans.parquet", "--mesh", "mesh.yaml", "-o", "ok", "--gate"}, 0},
 		{[]string{"replay", "in/spans.parquet"}, 2},
 		{[]string{"replay", "in/spans.parquet", "-o", "x", "--load-factor", "0"}, 2},
 		{[]string{"replay", "in/spans.parquet", "-o", "x", "--adapt"}, 2},
