@@ -108,7 +108,7 @@ type tracer struct {
 	runTrace uint64 // hash of the run's trace id
 	runFile  int    // file index and row group of the run
 	runRG    int
-	runNext  int64 // the file row that continues the run
+	runNext  int64   // the file row that continues the run
 	table    []int32 // open addressing: run row + 1 by span hash, 0 empty
 	parentOf []int32 // per run row: its parent's row, -1 when none found
 	first    []int32 // per run row: start of its children in kids (counting sort)
