@@ -21,7 +21,7 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 	fmt.Fprintf(w, "%d services, %d edges, %d edge-windows of %s, ~%d traces\n", s.Services, s.Edges, s.Windows, s.Window, s.Traces)
 	files := []string{EdgesFile, WindowsFile, InjectionsFile, SummaryFile}
 	if s.Findings != nil {
-		files = []string{EdgesFile, WindowsFile, ForecastFile, InjectionsFile, SummaryFile}
+		files = []string{EdgesFile, WindowsFile, ForecastFile, InjectionsFile, ServicesFile, SummaryFile}
 	}
 	fmt.Fprintf(w, "wrote %s/{%s}\n", dir, strings.Join(files, ","))
 
@@ -39,7 +39,17 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 				when = "predicted " + when
 			}
 			fmt.Fprintf(w, "%2d. %.2f %-8s %s  (%s)\n    %s\n", i+1, f.Score, f.Kind, edgeLabel(f.Caller, f.Callee), when, f.Explanation)
+			if len(f.Suspects) > 0 {
+				var sus []string
+				for _, x := range f.Suspects {
+					sus = append(sus, fmt.Sprintf("%s %.2f", x.Service, x.Score))
+				}
+				fmt.Fprintf(w, "    root-cause suspects: %s\n", strings.Join(sus, ", "))
+			}
 		}
+	}
+	if s.TraceRuns.Orphans > 0 {
+		fmt.Fprintf(w, "\nnote: %d rows had their parent span outside their trace's adjacent rows, so their callers' self times count their time (see docs/analysis.md, Root causes): write each trace's spans together\n", s.TraceRuns.Orphans)
 	}
 
 	edges := s.Ranking.Edges
