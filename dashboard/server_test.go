@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -403,6 +404,77 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestRebinding is a remote client of a dashboard bound to every address:
+// it asks for a page with a Host of its own (DNS rebinding, or any client
+// that reaches the port) to read the token, then posts the kill switch with
+// an Origin matching that Host. Both are refused unless the Host is allowed,
+// and the Origin is checked against the dashboard's own addresses, never
+// against the request's Host.
+func TestRebinding(t *testing.T) {
+	e := newEnv(t)
+	for _, allowed := range [][]string{nil, {"dash.internal"}} {
+		s, err := NewServer(e.d, ServerOptions{Token: "test-token", Injector: e.s.o.Injector, AllowedHosts: allowed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(s.Handler())
+		defer ts.Close()
+		do := func(method, path, host string, hdr map[string]string) (int, string) {
+			var body io.Reader
+			if method == http.MethodPost {
+				body = strings.NewReader(`{"confirm": true}`)
+			}
+			req, _ := http.NewRequest(method, ts.URL+path, body)
+			req.Host = host
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
+		for _, host := range []string{"evil.example:" + port, "evil.example", "192.0.2.1:" + port} {
+			code, body := do(http.MethodGet, "/", host, nil)
+			if code != http.StatusMisdirectedRequest || strings.Contains(body, "test-token") {
+				t.Errorf("allowed %v: GET / with Host %s: %d, token served: %v", allowed, host, code, strings.Contains(body, "test-token"))
+			}
+		}
+		post := func(host, origin string) int {
+			code, _ := do(http.MethodPost, "/api/injector/kill", host, map[string]string{TokenHeader: "test-token", "Content-Type": "application/json", "Origin": origin})
+			return code
+		}
+		if code := post("evil.example:"+port, "http://evil.example:"+port); code != http.StatusMisdirectedRequest {
+			t.Errorf("allowed %v: kill with Host evil.example: %d", allowed, code)
+		}
+		// Another web server on this machine is another origin, even when
+		// the request's Host says that server's address.
+		if code := post("localhost:3000", "http://localhost:3000"); code != http.StatusForbidden {
+			t.Errorf("allowed %v: kill from origin localhost:3000: %d", allowed, code)
+		}
+		if code := post("127.0.0.1:"+port, "http://evil.example"); code != http.StatusForbidden {
+			t.Errorf("allowed %v: kill from origin evil.example: %d", allowed, code)
+		}
+		if allowed != nil {
+			if code, body := do(http.MethodGet, "/", "dash.internal:"+port, nil); code != 200 || !strings.Contains(body, "test-token") {
+				t.Errorf("GET / with an allowed Host: %d", code)
+			}
+			if code := post("dash.internal:"+port, "http://dash.internal:"+port); code != 200 {
+				t.Errorf("kill from the allowed origin: %d", code)
+			}
+			e.inj.Resume()
+		}
+		if code := post("127.0.0.1:"+port, "http://localhost:"+port); code != 200 {
+			t.Errorf("allowed %v: kill from the loopback origin: %d", allowed, code)
+		}
+		e.inj.Resume()
+	}
+}
+
 // TestLoopbackOnly calls the handler as other clients would reach it.
 func TestLoopbackOnly(t *testing.T) {
 	_, d := loadFixture(t, false)
@@ -432,14 +504,28 @@ func TestLoopbackOnly(t *testing.T) {
 			t.Errorf("%s Host %s: %d, want %d", tt.remote, tt.host, w.Code, tt.code)
 		}
 	}
-	// without LoopbackOnly (bound elsewhere on purpose), other clients are served
-	s2, _ := NewServer(d, ServerOptions{})
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.RemoteAddr = "192.0.2.7:5555"
-	w := httptest.NewRecorder()
-	s2.Handler().ServeHTTP(w, req)
-	if w.Code != 200 {
-		t.Errorf("not loopback-only: %d", w.Code)
+	// without LoopbackOnly (bound elsewhere on purpose), other clients are
+	// served when they name an allowed host
+	s2, _ := NewServer(d, ServerOptions{AllowedHosts: []string{"dash.internal", "example.com:8080"}})
+	for _, tt := range []struct {
+		host string
+		code int
+	}{
+		{"dash.internal:9000", 200},
+		{"DASH.internal", 200},
+		{"example.com:8080", 200},
+		{"example.com:9090", 421},
+		{"example.com", 421},
+		{"127.0.0.1:9000", 200},
+		{"evil.example", 421},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr, req.Host = "192.0.2.7:5555", tt.host
+		w := httptest.NewRecorder()
+		s2.Handler().ServeHTTP(w, req)
+		if w.Code != tt.code {
+			t.Errorf("not loopback-only, Host %s: %d, want %d", tt.host, w.Code, tt.code)
+		}
 	}
 	if s.Token() == s2.Token() || len(s.Token()) != 64 {
 		t.Errorf("tokens %q %q: want distinct random 32-byte tokens", s.Token(), s2.Token())
