@@ -149,8 +149,12 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		refuse := httpError
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			refuse = jsonError
+		}
 		if s.o.LoopbackOnly && !loopbackAddr(r.RemoteAddr) {
-			httpError(w, http.StatusForbidden, "the dashboard is bound to loopback and serves this machine only")
+			refuse(w, http.StatusForbidden, "the dashboard is bound to loopback and serves this machine only")
 			return
 		}
 		if !s.allowedHost(r.Host, "") {
@@ -158,7 +162,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 			if len(s.o.AllowedHosts) > 0 {
 				msg += " or at " + strings.Join(s.o.AllowedHosts, ", ")
 			}
-			httpError(w, http.StatusMisdirectedRequest, msg)
+			refuse(w, http.StatusMisdirectedRequest, msg)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -174,6 +174,9 @@ func (e *env) post(t *testing.T, path string, body any, hdr map[string]string) (
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
+	if h := hdr["Host"]; h != "" {
+		req.Host = h
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -419,16 +422,9 @@ func TestRebinding(t *testing.T) {
 		}
 		ts := httptest.NewServer(s.Handler())
 		defer ts.Close()
-		do := func(method, path, host string, hdr map[string]string) (int, string) {
-			var body io.Reader
-			if method == http.MethodPost {
-				body = strings.NewReader(`{"confirm": true}`)
-			}
-			req, _ := http.NewRequest(method, ts.URL+path, body)
+		getHost := func(host string) (int, string) {
+			req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
 			req.Host = host
-			for k, v := range hdr {
-				req.Header.Set(k, v)
-			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -439,13 +435,13 @@ func TestRebinding(t *testing.T) {
 		}
 		_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
 		for _, host := range []string{"evil.example:" + port, "evil.example", "192.0.2.1:" + port} {
-			code, body := do(http.MethodGet, "/", host, nil)
+			code, body := getHost(host)
 			if code != http.StatusMisdirectedRequest || strings.Contains(body, "test-token") {
 				t.Errorf("allowed %v: GET / with Host %s: %d, token served: %v", allowed, host, code, strings.Contains(body, "test-token"))
 			}
 		}
 		post := func(host, origin string) int {
-			code, _ := do(http.MethodPost, "/api/injector/kill", host, map[string]string{TokenHeader: "test-token", "Content-Type": "application/json", "Origin": origin})
+			code, _ := (&env{ts: ts}).post(t, "/api/injector/kill", ConfirmRequest{Confirm: true}, map[string]string{"Host": host, TokenHeader: "test-token", "Content-Type": "application/json", "Origin": origin})
 			return code
 		}
 		if code := post("evil.example:"+port, "http://evil.example:"+port); code != http.StatusMisdirectedRequest {
@@ -460,7 +456,7 @@ func TestRebinding(t *testing.T) {
 			t.Errorf("allowed %v: kill from origin evil.example: %d", allowed, code)
 		}
 		if allowed != nil {
-			if code, body := do(http.MethodGet, "/", "dash.internal:"+port, nil); code != 200 || !strings.Contains(body, "test-token") {
+			if code, body := getHost("dash.internal:" + port); code != 200 || !strings.Contains(body, "test-token") {
 				t.Errorf("GET / with an allowed Host: %d", code)
 			}
 			if code := post("dash.internal:"+port, "http://dash.internal:"+port); code != 200 {
