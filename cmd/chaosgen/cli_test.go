@@ -45,13 +45,18 @@ func TestSynthAnalyzeCLI(t *testing.T) {
 func TestCLIErrors(t *testing.T) {
 	t.Chdir(t.TempDir())
 	os.WriteFile("notparquet.parquet", []byte("hello"), 0o644)
+	os.WriteFile("traces.csv", []byte("TraceID,SpanID,ParentID,Service\n1,2,,front\n"), 0o644)
+	os.MkdirAll("home/src", 0o755)
+	os.WriteFile("home/src/main.go", []byte("package main\n"), 0o644)
+	os.WriteFile("file.txt", []byte("x"), 0o644)
 	var all strings.Builder
 	for _, c := range []struct {
 		args []string
 		code int
 	}{
 		{[]string{"synth"}, 2},
-		{[]string{"synth", "-o", "x.parquet", "--days", "-1"}, 1},
+		{[]string{"synth", "-o", "x.parquet", "--days", "-1"}, 2},
+		{[]string{"synth", "-o", "x.parquet", "--rps", "0"}, 2},
 		{[]string{"synth", "-o", "x.parquet", "--services", "two"}, 2},
 		{[]string{"analyze"}, 2},
 		{[]string{"analyze", "missing.parquet"}, 2},
@@ -59,6 +64,13 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"analyze", "*.nothing", "-o", "out"}, 1},
 		{[]string{"analyze", "notparquet.parquet", "-o", "out"}, 1},
 		{[]string{"analyze", "notparquet.parquet", "-o", "out", "--window", "10ms"}, 2},
+		{[]string{"analyze", "traces.csv", "-o", "out"}, 1},
+		{[]string{"analyze", "traces.csv", "-o", "home"}, 2},
+		{[]string{"analyze", "traces.csv", "-o", "file.txt"}, 2},
+		{[]string{"replay", "traces.csv", "-o", "home"}, 2},
+		{[]string{"replay", "missing.parquet", "-o", "out"}, 1},
+		{[]string{"replay", "traces.csv", "--out", "out"}, 1},
+		{[]string{"synth", "-o", "home"}, 2},
 		{[]string{"nosuchcommand"}, 2},
 	} {
 		code, stdout, stderr := runCLI(c.args...)
@@ -70,5 +82,11 @@ func TestCLIErrors(t *testing.T) {
 	golden.Check(t, filepath.Join(testdataDir, "cli_errors.golden"), []byte(all.String()))
 	if _, err := os.Stat("out"); !os.IsNotExist(err) {
 		t.Error("a failed analyze created its output directory")
+	}
+	if _, err := os.Stat("home/src/main.go"); err != nil {
+		t.Errorf("-o onto a directory chaosgen did not write: %v", err)
+	}
+	if strings.Contains(all.String(), ".tmp-") {
+		t.Error("an error names a temporary file")
 	}
 }

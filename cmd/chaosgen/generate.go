@@ -94,6 +94,9 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 	case !(o.minScore >= 0 && o.minScore <= 1):
 		return usagef("generate: --min-score must be in [0, 1], got %v", o.minScore)
 	}
+	if err := checkOutputFile("generate", o.out, "bundle.json"); err != nil {
+		return err
+	}
 	for _, p := range append(append([]string{}, o.include...), o.exclude...) {
 		if _, err := profilegen.ParseEdgePattern(p); err != nil {
 			return usagef("generate: %v", err)

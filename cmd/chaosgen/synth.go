@@ -31,6 +31,12 @@ byte-identical files.`,
 			if out == "" {
 				return usagef("synth: -o is required")
 			}
+			if err := checkOutputFile("synth", out, "spans.parquet"); err != nil {
+				return err
+			}
+			if err := opt.Check(); err != nil {
+				return usagef("synth: %v", err)
+			}
 			if start != "" {
 				t, err := time.Parse(time.RFC3339, start)
 				if err != nil {
