@@ -106,6 +106,12 @@ func usageArgs(c *cobra.Command) {
 	}
 }
 
+// silentExit ends a command with an exit code and no message: diff
+// --exit-code's 1 when the bundles differ.
+type silentExit struct{ code int }
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
 // checkOutputDir refuses, before any work, an -o that would replace a
 // directory chaosgen did not write (atomicfile checks again on commit).
 func checkOutputDir(name, dir string, force bool) error {
@@ -199,9 +205,12 @@ func subcommandPath(c *cobra.Command) string {
 // 3 a bundle that failed validation, 130 stopped by a signal.
 func exitCode(err error) int {
 	var ue usageError
+	var se silentExit
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &se):
+		return se.code
 	case errors.As(err, &ue):
 		return 2
 	case errors.As(err, new(interrupted)):
@@ -233,7 +242,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	c, err := root.ExecuteC()
-	if err != nil {
+	if err != nil && !errors.As(err, new(silentExit)) {
 		fmt.Fprintf(stderr, "chaosgen: %v\n", err)
 		if errors.As(err, new(usageError)) {
 			fmt.Fprintf(stderr, "see '%s --help'\n", c.CommandPath())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,17 @@ func temps(t *testing.T, dir string) []string {
 		return nil
 	})
 	return found
+}
+
+// isOpen reports whether process pid has path open (Linux /proc).
+func isOpen(pid int, path string) bool {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && target == path {
+			return true
+		}
+	}
+	return false
 }
 
 // TestSignalRemovesTemporaryFiles interrupts synth, import, replay and
@@ -71,7 +83,7 @@ func TestSignalRemovesTemporaryFiles(t *testing.T) {
 		name    string
 		args    []string
 		sig     syscall.Signal
-		waitFor string // a temporary file to wait for before the signal; "" waits 200 ms
+		waitFor string // a temporary file to wait for before the signal; "" waits for the input to be open
 		outputs []string
 	}{
 		{"synth", []string{"synth", "-o", "out/spans.parquet", "--days", "30", "--rps", "50"}, syscall.SIGINT, "out/.spans.parquet.tmp-", []string{"out/spans.parquet", "out/truth.json"}},
@@ -87,12 +99,15 @@ func TestSignalRemovesTemporaryFiles(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			if c.waitFor == "" {
-				time.Sleep(200 * time.Millisecond)
-			}
-			for deadline := time.Now().Add(60 * time.Second); c.waitFor != ""; time.Sleep(10 * time.Millisecond) {
-				m, _ := filepath.Glob(filepath.Join(work, c.waitFor+"*"))
-				if len(m) > 0 {
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if c.waitFor == "" {
+					// analyze writes its temporary directory last: wait
+					// until it reads its input (the signal handler is in
+					// place by then).
+					if isOpen(cmd.Process.Pid, filepath.Join(work, "in/spans.parquet")) {
+						break
+					}
+				} else if m, _ := filepath.Glob(filepath.Join(work, c.waitFor+"*")); len(m) > 0 {
 					break
 				}
 				if time.Now().After(deadline) {
