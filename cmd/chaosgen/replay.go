@@ -77,6 +77,9 @@ A non-empty DIR that chaosgen did not write is refused (--force replaces it).`,
 				if o.Mesh, err = sim.ReadMesh(meshPath); err != nil {
 					return fmt.Errorf("replay: %w", err)
 				}
+				if err := o.Mesh.CheckServices(cmd.Context(), files); err != nil {
+					return fmt.Errorf("replay: %s: %w", meshPath, err)
+				}
 				o.MeshName = meshPath
 			}
 			if bundlePath != "" {
