@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -754,4 +755,43 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestOverviewListsEverything checks that the overview lists every finding
+// and every edge, each linking to its edge page, and that "and N more"
+// links to the full list instead of ending the page.
+func TestOverviewListsEverything(t *testing.T) {
+	_, d := loadFixture(t, false)
+	sum := *d.Summary
+	for len(sum.Findings) < 3*TopFindings {
+		f := sum.Findings[len(sum.Findings)%len(d.Summary.Findings)]
+		f.Explanation = fmt.Sprintf("finding number %d.", len(sum.Findings))
+		sum.Findings = append(sum.Findings, f)
+	}
+	d.Summary = &sum
+	s, err := NewServer(d, ServerOptions{Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	code, _, page := get(t, ts.URL+"/")
+	if code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	more := fmt.Sprintf(`<a href="#all-findings">and %d more: all %d findings</a>`, len(sum.Findings)-TopFindings, len(sum.Findings))
+	if !strings.Contains(page, more) || !strings.Contains(page, `id="all-findings"`) {
+		t.Errorf("no link from %q to the full list", more)
+	}
+	for _, f := range sum.Findings {
+		if !strings.Contains(page, template.HTMLEscapeString(f.Explanation)) {
+			t.Errorf("finding %q is not listed", f.Explanation)
+		}
+	}
+	for _, e := range d.Edges {
+		link := `<a href="` + template.HTMLEscapeString(edgeURL(e.Key)) + `">` + template.HTMLEscapeString(e.Key.String()) + `</a>`
+		if !strings.Contains(page, link) {
+			t.Errorf("edge %s is not listed with its link", e.Key)
+		}
+	}
 }
