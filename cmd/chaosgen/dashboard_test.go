@@ -104,6 +104,8 @@ func TestDashboardCLIErrors(t *testing.T) {
 		{[]string{"dashboard", "--analysis", "out/analysis", "--bundle", "out/bundle.json", "--key", "out/open-key"}, 1},
 		{[]string{"dashboard", "--analysis", "out/analysis", "--injector", "ftp://x"}, 2},
 		{[]string{"dashboard", "--analysis", "out/analysis", "--listen", "127.0.0.1:99999"}, 1},
+		{[]string{"dashboard", "--analysis", "out/analysis", "--listen", "0.0.0.0:0"}, 2},
+		{[]string{"dashboard", "--analysis", "out/analysis", "--listen", ":8080"}, 2},
 	} {
 		code, stdout, stderr := runCLI(c.args...)
 		if code != c.code {
