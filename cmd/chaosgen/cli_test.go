@@ -119,6 +119,9 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"replay", "missing.parquet", "-o", "out"}, 1},
 		{[]string{"replay", "traces.csv", "--out", "out"}, 1},
 		{[]string{"synth", "-o", "home"}, 2},
+		{[]string{"export", "--to", "istio", "bundle.json", "-o", "home"}, 2},
+		{[]string{"models", "iforest", "--csv", "traces.csv", "-o", "home"}, 2},
+		{[]string{"import", "home", "-o", "x.parquet"}, 2},
 		{[]string{"nosuchcommand"}, 2},
 	} {
 		code, stdout, stderr := runCLI(c.args...)

@@ -26,6 +26,9 @@ express is left out or approximated, with a warning on stderr for each case
 			if !slices.Contains(export.Targets, to) {
 				return usagef("export: --to must be one of %s", strings.Join(export.Targets, ", "))
 			}
+			if err := checkOutputFile("export", out, to+".yaml"); out != "" && err != nil {
+				return err
+			}
 			data, warnings, err := export.File(to, args[0])
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
@@ -38,7 +41,7 @@ express is left out or approximated, with a warning on stderr for each case
 				return err
 			}
 			if err := atomicfile.WriteFile(out, data); err != nil {
-				return fmt.Errorf("export: writing %s: %w", out, err)
+				return fmt.Errorf("export: %w", err)
 			}
 			return nil
 		},
