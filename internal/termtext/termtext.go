@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -65,9 +66,11 @@ func writeEscaped(b *strings.Builder, r rune) { fmt.Fprintf(b, `\u%04x`, r) }
 
 // Writer escapes (as Escape) everything written through it to W. The
 // command layer wraps standard output and error in one, so that every line
-// a command prints is safe, whichever package formats it.
+// a command prints is safe, whichever package formats it. It is safe for
+// concurrent use (servers log from many goroutines).
 type Writer struct {
 	W    io.Writer
+	mu   sync.Mutex
 	tail []byte // an incomplete UTF-8 sequence held for the next Write
 }
 
@@ -81,6 +84,8 @@ func (w *Writer) Raw() io.Writer { return w.W }
 // Write escapes p and writes it; a UTF-8 sequence split across calls is
 // completed by the next call.
 func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := len(p)
 	if len(w.tail) > 0 {
 		p = append(w.tail, p...)
