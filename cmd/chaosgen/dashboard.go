@@ -128,6 +128,11 @@ func loadDashboard(ctx context.Context, in dashboardInputs, spans []string, mesh
 		if err != nil {
 			return nil, err
 		}
+		if len(o.Spans) > 0 {
+			if err := m.CheckServices(ctx, o.Spans); err != nil {
+				return nil, fmt.Errorf("%s: %w", meshPath, err)
+			}
+		}
 		o.Mesh = m
 	}
 	return dashboard.Load(ctx, o)
