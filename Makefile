@@ -78,7 +78,7 @@ demo: build
 	$(BIN) replay --bundle $(DEMO)/bundle.json $(DEMO)/spans.parquet -o $(DEMO)/replay
 	@echo
 	@echo "== writing the HTML report =="
-	$(BIN) report --analysis $(DEMO)/analysis --bundle $(DEMO)/bundle.json --replay $(DEMO)/replay --html $(DEMO)/report.html
+	$(BIN) report --analysis $(DEMO)/analysis --bundle $(DEMO)/bundle.json --replay $(DEMO)/replay -o $(DEMO)/report.html
 	@echo
 	@echo "The planted incidents are in $(DEMO)/truth.json; the bundle is $(DEMO)/bundle.json."
 	@echo "Open $(DEMO)/report.html in a browser, or run the dashboard:"

@@ -43,6 +43,9 @@ type Options struct {
 	// anomaly scores are 0 and there are no findings).
 	Models   ModelOptions
 	NoModels bool
+	// Force replaces the output directory even when chaosgen did not
+	// write it (see atomicfile.CheckDir).
+	Force bool
 }
 
 // Summary is summary.json.
@@ -200,7 +203,7 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	}
 	sum := summarize(table, files, digests, mr, scores, opt)
 
-	out, err := atomicfile.CreateDir(dir)
+	out, err := atomicfile.CreateDir(dir, opt.Force)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}

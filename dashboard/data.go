@@ -87,6 +87,9 @@ type BundleInfo struct {
 	Fingerprint string
 	Check       string // one sentence: how the bundle was checked, or why it failed
 	Expired     bool
+	// VerifyErr is why a signature that was checked did not verify (nil
+	// when it verified or was not checked); it wraps bundle.ErrInvalid.
+	VerifyErr error
 }
 
 // ReplayInfo is what a replay directory holds.
@@ -251,7 +254,7 @@ func loadBundle(path string, vo bundle.VerifyOptions) (*BundleInfo, error) {
 			bi.Expired = true
 			bi.Check = verr.Error()
 		default:
-			bi.Check = verr.Error()
+			bi.Check, bi.VerifyErr = verr.Error(), verr
 		}
 	} else {
 		bi.Check = "signature not checked (start with --pub or --allowed-signers and --identity)"

@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -36,10 +37,16 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 // ServerOptions configure a Server.
 type ServerOptions struct {
-	// LoopbackOnly refuses requests from non-loopback clients and with a
-	// Host that is not a loopback name (DNS rebinding); set it when the
-	// listener is bound to loopback.
+	// LoopbackOnly refuses requests from non-loopback clients; set it when
+	// the listener is bound to loopback.
 	LoopbackOnly bool
+	// AllowedHosts are the host names, besides loopback names, that
+	// requests may name in Host and Origin: the names other machines reach
+	// the dashboard by. A request naming any other Host is refused before
+	// a page (and its token) is served, which stops DNS rebinding. An entry
+	// is a name ("dash.internal", any port) or a name and port
+	// ("dash.internal:8080").
+	AllowedHosts []string
 	// Signer signs saved bundles; nil: they are saved unsigned. The key
 	// stays in the server.
 	Signer ssh.Signer
@@ -142,18 +149,74 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if s.o.LoopbackOnly {
-			if !loopbackAddr(r.RemoteAddr) {
-				httpError(w, http.StatusForbidden, "the dashboard is bound to loopback and serves this machine only")
-				return
+		refuse := httpError
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			refuse = jsonError
+		}
+		if s.o.LoopbackOnly && !loopbackAddr(r.RemoteAddr) {
+			refuse(w, http.StatusForbidden, "the dashboard is bound to loopback and serves this machine only")
+			return
+		}
+		if !s.allowedHost(r.Host, "") {
+			msg := "unexpected Host " + r.Host + ": open the dashboard at its loopback address"
+			if len(s.o.AllowedHosts) > 0 {
+				msg += " or at " + strings.Join(s.o.AllowedHosts, ", ")
 			}
-			if !loopbackHost(r.Host) {
-				httpError(w, http.StatusMisdirectedRequest, "unexpected Host "+r.Host+": open the dashboard at its loopback address")
-				return
-			}
+			refuse(w, http.StatusMisdirectedRequest, msg)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedHost reports whether hostport (a Host header, or an Origin's
+// host) names this dashboard: a loopback name, or an AllowedHosts entry.
+// With port set (the port the request came in on, for Origin checks), a
+// loopback name must carry that port, so that another web server on this
+// machine is another origin. An entry with a port matches only that port.
+func (s *Server) allowedHost(hostport, port string) bool {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h, p = hostport, ""
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if loopbackHost(h) {
+		return port == "" || p == port
+	}
+	for _, a := range s.o.AllowedHosts {
+		ah, ap, err := net.SplitHostPort(a)
+		if err != nil {
+			ah, ap = a, ""
+		}
+		if strings.EqualFold(h, ah) && (ap == "" || ap == p) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedOrigin reports whether an Origin header names this dashboard: an
+// http or https origin whose host is allowed (allowedHost) with the port
+// the request arrived on. A request without the local address (not from
+// net/http's server) has no port to compare and is refused.
+func (s *Server) allowedOrigin(r *http.Request, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+		return false
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	_, port, err := net.SplitHostPort(local.String())
+	if err != nil {
+		return false
+	}
+	hostport := u.Host
+	if u.Port() == "" {
+		hostport = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	return s.allowedHost(hostport, port)
 }
 
 func loopbackAddr(addr string) bool {
@@ -186,7 +249,7 @@ func (s *Server) post(h func(w http.ResponseWriter, r *http.Request)) http.Handl
 			jsonError(w, http.StatusForbidden, "cross-site request refused (Sec-Fetch-Site: "+site+")")
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+		if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(r, o) {
 			jsonError(w, http.StatusForbidden, "request from another origin refused: "+o)
 			return
 		}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -172,6 +174,9 @@ func (e *env) post(t *testing.T, path string, body any, hdr map[string]string) (
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
+	}
+	if h := hdr["Host"]; h != "" {
+		req.Host = h
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -403,6 +408,70 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestRebinding is a remote client of a dashboard bound to every address:
+// it asks for a page with a Host of its own (DNS rebinding, or any client
+// that reaches the port) to read the token, then posts the kill switch with
+// an Origin matching that Host. Both are refused unless the Host is allowed,
+// and the Origin is checked against the dashboard's own addresses, never
+// against the request's Host.
+func TestRebinding(t *testing.T) {
+	e := newEnv(t)
+	for _, allowed := range [][]string{nil, {"dash.internal"}} {
+		s, err := NewServer(e.d, ServerOptions{Token: "test-token", Injector: e.s.o.Injector, AllowedHosts: allowed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(s.Handler())
+		defer ts.Close()
+		getHost := func(host string) (int, string) {
+			req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
+		for _, host := range []string{"evil.example:" + port, "evil.example", "192.0.2.1:" + port} {
+			code, body := getHost(host)
+			if code != http.StatusMisdirectedRequest || strings.Contains(body, "test-token") {
+				t.Errorf("allowed %v: GET / with Host %s: %d, token served: %v", allowed, host, code, strings.Contains(body, "test-token"))
+			}
+		}
+		post := func(host, origin string) int {
+			code, _ := (&env{ts: ts}).post(t, "/api/injector/kill", ConfirmRequest{Confirm: true}, map[string]string{"Host": host, TokenHeader: "test-token", "Content-Type": "application/json", "Origin": origin})
+			return code
+		}
+		if code := post("evil.example:"+port, "http://evil.example:"+port); code != http.StatusMisdirectedRequest {
+			t.Errorf("allowed %v: kill with Host evil.example: %d", allowed, code)
+		}
+		// Another web server on this machine is another origin, even when
+		// the request's Host says that server's address.
+		if code := post("localhost:3000", "http://localhost:3000"); code != http.StatusForbidden {
+			t.Errorf("allowed %v: kill from origin localhost:3000: %d", allowed, code)
+		}
+		if code := post("127.0.0.1:"+port, "http://evil.example"); code != http.StatusForbidden {
+			t.Errorf("allowed %v: kill from origin evil.example: %d", allowed, code)
+		}
+		if allowed != nil {
+			if code, body := getHost("dash.internal:" + port); code != 200 || !strings.Contains(body, "test-token") {
+				t.Errorf("GET / with an allowed Host: %d", code)
+			}
+			if code := post("dash.internal:"+port, "http://dash.internal:"+port); code != 200 {
+				t.Errorf("kill from the allowed origin: %d", code)
+			}
+			e.inj.Resume()
+		}
+		if code := post("127.0.0.1:"+port, "http://localhost:"+port); code != 200 {
+			t.Errorf("allowed %v: kill from the loopback origin: %d", allowed, code)
+		}
+		e.inj.Resume()
+	}
+}
+
 // TestLoopbackOnly calls the handler as other clients would reach it.
 func TestLoopbackOnly(t *testing.T) {
 	_, d := loadFixture(t, false)
@@ -432,14 +501,28 @@ func TestLoopbackOnly(t *testing.T) {
 			t.Errorf("%s Host %s: %d, want %d", tt.remote, tt.host, w.Code, tt.code)
 		}
 	}
-	// without LoopbackOnly (bound elsewhere on purpose), other clients are served
-	s2, _ := NewServer(d, ServerOptions{})
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.RemoteAddr = "192.0.2.7:5555"
-	w := httptest.NewRecorder()
-	s2.Handler().ServeHTTP(w, req)
-	if w.Code != 200 {
-		t.Errorf("not loopback-only: %d", w.Code)
+	// without LoopbackOnly (bound elsewhere on purpose), other clients are
+	// served when they name an allowed host
+	s2, _ := NewServer(d, ServerOptions{AllowedHosts: []string{"dash.internal", "example.com:8080"}})
+	for _, tt := range []struct {
+		host string
+		code int
+	}{
+		{"dash.internal:9000", 200},
+		{"DASH.internal", 200},
+		{"example.com:8080", 200},
+		{"example.com:9090", 421},
+		{"example.com", 421},
+		{"127.0.0.1:9000", 200},
+		{"evil.example", 421},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr, req.Host = "192.0.2.7:5555", tt.host
+		w := httptest.NewRecorder()
+		s2.Handler().ServeHTTP(w, req)
+		if w.Code != tt.code {
+			t.Errorf("not loopback-only, Host %s: %d, want %d", tt.host, w.Code, tt.code)
+		}
 	}
 	if s.Token() == s2.Token() || len(s.Token()) != 64 {
 		t.Errorf("tokens %q %q: want distinct random 32-byte tokens", s.Token(), s2.Token())
@@ -672,4 +755,43 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestOverviewListsEverything checks that the overview lists every finding
+// and every edge, each linking to its edge page, and that "and N more"
+// links to the full list instead of ending the page.
+func TestOverviewListsEverything(t *testing.T) {
+	_, d := loadFixture(t, false)
+	sum := *d.Summary
+	for len(sum.Findings) < 3*TopFindings {
+		f := sum.Findings[len(sum.Findings)%len(d.Summary.Findings)]
+		f.Explanation = fmt.Sprintf("finding number %d.", len(sum.Findings))
+		sum.Findings = append(sum.Findings, f)
+	}
+	d.Summary = &sum
+	s, err := NewServer(d, ServerOptions{Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	code, _, page := get(t, ts.URL+"/")
+	if code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	more := fmt.Sprintf(`<a href="#all-findings">and %d more: all %d findings</a>`, len(sum.Findings)-TopFindings, len(sum.Findings))
+	if !strings.Contains(page, more) || !strings.Contains(page, `id="all-findings"`) {
+		t.Errorf("no link from %q to the full list", more)
+	}
+	for _, f := range sum.Findings {
+		if !strings.Contains(page, template.HTMLEscapeString(f.Explanation)) {
+			t.Errorf("finding %q is not listed", f.Explanation)
+		}
+	}
+	for _, e := range d.Edges {
+		link := `<a href="` + template.HTMLEscapeString(edgeURL(e.Key)) + `">` + template.HTMLEscapeString(e.Key.String()) + `</a>`
+		if !strings.Contains(page, link) {
+			t.Errorf("edge %s is not listed with its link", e.Key)
+		}
+	}
 }

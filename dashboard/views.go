@@ -99,8 +99,10 @@ type overviewView struct {
 	Trend      template.HTML
 	Rounds     int
 	Guards     *sim.GuardReport
-	Findings   []findingRow
+	Findings   []findingRow // the top TopFindings
 	MoreCount  int
+	All        []findingRow // every finding, for the list below the cards
+	Edges      []edgeListRow
 	Bundle     *BundleInfo
 	NotAfter   string
 	Live       *inject.Status
@@ -113,7 +115,14 @@ type overviewView struct {
 	SpansCount int64
 }
 
-// TopFindings is how many findings the overview lists.
+// edgeListRow is one edge in the overview's list of every edge.
+type edgeListRow struct {
+	Name string
+	Href string
+	Row  analysis.EdgeRow
+}
+
+// TopFindings is how many findings the overview shows as cards.
 const TopFindings = 8
 
 func (d *Data) overviewView(link func(*Edge) string) *overviewView {
@@ -127,16 +136,21 @@ func (d *Data) overviewView(link func(*Edge) string) *overviewView {
 			v.Anomalous++
 		}
 	}
-	for i, f := range d.Summary.Findings {
-		if i >= TopFindings {
-			v.MoreCount = len(d.Summary.Findings) - TopFindings
-			break
-		}
+	for _, f := range d.Summary.Findings {
 		fr := findingRow{Finding: f, Edge: EdgeKey{f.Caller, f.Callee}.String()}
 		if e := d.Edge(f.Caller, f.Callee); e != nil && link != nil {
 			fr.Href = link(e)
 		}
-		v.Findings = append(v.Findings, fr)
+		v.All = append(v.All, fr)
+	}
+	v.Findings = v.All[:min(len(v.All), TopFindings)]
+	v.MoreCount = len(v.All) - len(v.Findings)
+	for _, e := range d.Edges {
+		r := edgeListRow{Name: e.Key.String(), Row: e.Row}
+		if link != nil {
+			r.Href = link(e)
+		}
+		v.Edges = append(v.Edges, r)
 	}
 	if d.Bundle != nil {
 		v.Profiles = len(d.Bundle.B.Profiles)

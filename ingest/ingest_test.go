@@ -434,6 +434,7 @@ func TestBadInput(t *testing.T) {
 		{"not-parquet", write("not-parquet.parquet", []byte("trace_id,span_id\n1,2\n"))},
 		{"truncated", write("truncated.parquet", data[:len(data)/2])},
 		{"empty", write("empty.parquet", nil)},
+		{"hostile-footer", write("hostile-footer.parquet", parquetWithFooter(hostileSchemaFooter))},
 		{"corrupt-data", func() string {
 			b := append([]byte(nil), data...)
 			// overwrite the middle of the column data, keep the footer

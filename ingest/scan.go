@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -220,6 +221,12 @@ func openOne(path string) (o *openFile, err error) {
 	}
 	if fi.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory", path)
+	}
+	if err := checkFooter(f, fi.Size()); err != nil {
+		if errors.As(err, new(notParquetError)) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
 	pf, err := openParquet(f, fi.Size())
 	if err != nil {

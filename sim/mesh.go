@@ -2,14 +2,19 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/chaosgen/chaosgen/ingest"
 
 	"sigs.k8s.io/yaml"
 )
@@ -165,12 +170,140 @@ func ParseMesh(data []byte) (*Mesh, error) {
 		return m, nil
 	}
 	if err := yaml.UnmarshalStrict(data, m); err != nil {
+		if perr := meshPathError(data); perr != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMesh, perr)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrMesh, cleanYAMLErr(err))
 	}
 	if err := m.check(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// meshPathError finds the first field of mesh YAML that does not fit the
+// Mesh type and says where it is ("services.cart.retries: unknown field
+// \"atempts\" (want attempts, ...)"); nil when it finds none (the
+// YAML itself is malformed: the decoder's error says where).
+func meshPathError(data []byte) error {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(j, &v); err != nil {
+		return nil
+	}
+	return fitType(v, reflect.TypeFor[Mesh](), "")
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+// fitType checks a decoded JSON value v against type t, naming the path of
+// the first value that does not fit.
+func fitType(v any, t reflect.Type, path string) error {
+	at := func(p string) string {
+		if p == "" {
+			return "the top level"
+		}
+		return p
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == durationType:
+		var d Duration
+		b, _ := json.Marshal(v)
+		if err := d.UnmarshalJSON(b); err != nil {
+			return fmt.Errorf("%s: %v (write durations like 250ms, 2s or 1m30s)", at(path), err)
+		}
+		return nil
+	case t.Kind() == reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: want a mapping, got %s", at(path), jsonKind(v))
+		}
+		fields := jsonFields(t)
+		for _, k := range sortedKeys(m) {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("%s: unknown field %q (want one of %s)", at(path), k, strings.Join(sortedKeys(fields), ", "))
+			}
+			if err := fitType(m[k], ft, join(path, k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case t.Kind() == reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: want a mapping, got %s", at(path), jsonKind(v))
+		}
+		for _, k := range sortedKeys(m) {
+			if err := fitType(m[k], t.Elem(), join(path, k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case t.Kind() == reflect.Slice:
+		l, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%s: want a list, got %s", at(path), jsonKind(v))
+		}
+		for i, e := range l {
+			if err := fitType(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	if err := json.Unmarshal(b, reflect.New(t).Interface()); err != nil {
+		return fmt.Errorf("%s: want %s, got %s", at(path), t.Kind(), jsonKind(v))
+	}
+	return nil
+}
+
+// jsonFields maps the JSON names of a struct's fields (embedded structs'
+// included) to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = f.Type
+		}
+	}
+	return out
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return fmt.Sprintf("%q", v)
+	case nil:
+		return "null"
+	}
+	return fmt.Sprint(v)
 }
 
 func cleanYAMLErr(err error) string {
@@ -237,6 +370,67 @@ func (m *Mesh) check() error {
 		}
 		seen[k] = true
 		checkPolicy(where, &e.Policy, false)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrMesh, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckServices refuses a mesh that names services the span files never
+// mention (as caller or callee): a misspelt name would otherwise configure
+// nothing, silently. It reads only the caller and callee columns.
+func (m *Mesh) CheckServices(ctx context.Context, files []string) error {
+	var names []string
+	where := map[string]string{}
+	add := func(name, at string) {
+		if _, ok := where[name]; !ok && name != "" {
+			where[name] = at
+			names = append(names, name)
+		}
+	}
+	for _, name := range sortedKeys(m.Services) {
+		add(name, "services."+name)
+	}
+	for i, e := range m.Edges {
+		add(e.Caller, fmt.Sprintf("edges[%d].caller", i))
+		add(e.Callee, fmt.Sprintf("edges[%d].callee", i))
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	of, err := ingest.Open(files)
+	if err != nil {
+		return err
+	}
+	defer of.Close()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	_, err = of.Scan(ctx, ingest.ScanOptions{Columns: []ingest.Column{ingest.ColCaller, ingest.ColCallee}}, func(_ int, b *ingest.Batch) error {
+		local := map[string]bool{}
+		for _, c := range []ingest.Column{ingest.ColCaller, ingest.ColCallee} {
+			col := &b.Str[c]
+			for i := range b.N {
+				if n := col.Value(i); where[string(n)] != "" {
+					local[string(n)] = true
+				}
+			}
+		}
+		mu.Lock()
+		for n := range local {
+			seen[n] = true
+		}
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []string
+	for _, n := range names {
+		if !seen[n] {
+			errs = append(errs, fmt.Sprintf("%s: no service %q in the spans", where[n], n))
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrMesh, strings.Join(errs, "; "))

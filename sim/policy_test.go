@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -304,10 +306,13 @@ func TestGuardsLimitInjection(t *testing.T) {
 
 func TestParseMeshStrict(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
-		{"defaults: {timout: 1s}", `unknown field "timout"`},
+		{"defaults: {timout: 1s}", `invalid mesh: defaults: unknown field "timout" (want one of capacity, circuitBreaker, fallback, retries, timeout, validateResponses)`},
+		{"services:\n  cart:\n    retries: {atempts: 2}", `invalid mesh: services.cart.retries: unknown field "atempts" (want one of attempts,`},
+		{"edges:\n- {callee: b, timeout: 2 s}", `invalid mesh: edges[0].timeout: time: unknown unit " s" in duration "2 s" (write durations like 250ms, 2s or 1m30s)`},
+		{"defaults: {retries: {attempts: two}}", `invalid mesh: defaults.retries.attempts: want int, got "two"`},
 		{"defaults: {retries: {attempts: 1, retryOn: [4xx]}}", `unknown outcome "4xx"`},
 		{"edges:\n- {callee: b, capacity: {concurrency: 1}}", "capacity: belongs to a service"},
-		{"defaults: {timeout: 5}", "duration must be a string"},
+		{"defaults: {timeout: 5}", "defaults.timeout: a duration must be a string"},
 		{"defaults: {timeout: 1s}\ndefaults: {timeout: 2s}", `"defaults"`},
 	} {
 		_, err := ParseMesh([]byte(c.yaml))
@@ -319,6 +324,28 @@ func TestParseMeshStrict(t *testing.T) {
 
 func contains(s, sub string) bool {
 	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
+
+// TestMeshUnknownServices checks that a mesh naming a service the spans do
+// not mention is refused, naming where.
+func TestMeshUnknownServices(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spans.parquet")
+	if err := ingest.WriteFile(path, twoHop(0, 0, 20*ms, false, 0)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseMesh([]byte("services:\n  b: {timeout: 1s}\n  cartt: {timeout: 1s}\nedges:\n- {caller: a, callee: b}\n- {caller: fronted, callee: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.CheckServices(context.Background(), []string{path})
+	want := `invalid mesh: services.cartt: no service "cartt" in the spans; edges[1].caller: no service "fronted" in the spans`
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckServices: %v, want %s", err, want)
+	}
+	m, _ = ParseMesh([]byte("services:\n  b: {timeout: 1s}\nedges:\n- {caller: a, callee: b}\n"))
+	if err := m.CheckServices(context.Background(), []string{path}); err != nil {
+		t.Errorf("known services: %v", err)
+	}
 }
 
 // TestGuardsSlideAndTrip checks the injector's guards in virtual time: the

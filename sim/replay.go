@@ -37,6 +37,7 @@ type ReplayOptions struct {
 	LoadFactor  float64
 	Seed        uint64
 	Dir         string // output directory, written atomically
+	Force       bool   // replace Dir even when chaosgen did not write it
 	// Adapt runs the adaptive loop and Learn the learning agent, for
 	// Rounds rounds each; both write a tuned bundle.
 	Adapt, Learn bool
@@ -121,7 +122,7 @@ type GuardCheck struct {
 // Replay runs the baseline and, with a bundle, the faulted replay (and the
 // loops), and writes Dir.
 func Replay(ctx context.Context, o ReplayOptions) (*Report, error) {
-	dir, err := atomicfile.CreateDir(o.Dir)
+	dir, err := atomicfile.CreateDir(o.Dir, o.Force)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,25 @@ type generator struct {
 	traces int64
 	trace  string
 	hex    [32]byte
+	// emit, when set, takes the spans of whole traces every batchSpans
+	// spans (and the rest at the end), and the traces among them; it
+	// returns false to stop the generator.
+	emit    func(spans []ingest.Span, traces int64) bool
+	stopped bool
+}
+
+// batchSpans is how many spans a generator holds before it emits them.
+const batchSpans = 4096
+
+// flush hands the spans made so far to emit.
+func (g *generator) flush() {
+	if g.emit == nil || g.stopped || len(g.spans) == 0 {
+		return
+	}
+	if !g.emit(g.spans, g.traces) {
+		g.stopped = true
+	}
+	g.spans, g.traces = make([]ingest.Span, 0, batchSpans+batchSpans/4), 0
 }
 
 func (g *generator) run(from, to int64) {
@@ -33,8 +52,15 @@ func (g *generator) run(from, to int64) {
 		slices.Sort(arrivals)
 		for _, t := range arrivals {
 			g.root(t)
+			if len(g.spans) >= batchSpans {
+				g.flush()
+			}
+		}
+		if g.stopped {
+			return
 		}
 	}
+	g.flush()
 }
 
 func (g *generator) poisson(lam float64) int {

@@ -77,19 +77,31 @@ type Incident struct {
 	Description string  `json:"description"`
 }
 
+// Check reports options out of range, naming the command-line flag.
+func (opt Options) Check() error {
+	if opt.Days <= 0 || math.IsNaN(opt.Days) || opt.Days > 366 {
+		return fmt.Errorf("--days must be in (0, 366], got %g", opt.Days)
+	}
+	if opt.RPS <= 0 || math.IsNaN(opt.RPS) || opt.RPS > 1e6 {
+		return fmt.Errorf("--rps must be in (0, 1e6], got %g", opt.RPS)
+	}
+	if opt.Services < 3 || opt.Services > 10000 {
+		return fmt.Errorf("--services must be in [3, 10000], got %d", opt.Services)
+	}
+	return nil
+}
+
 const chunk = 10 * time.Minute
+
+// lookaheadBatches bounds the batches of spans (batchSpans each) held by
+// the chunks generated ahead of the one being written, over all workers.
+const lookaheadBatches = 64
 
 // Generate writes spans to path and the ground truth to truth.json in the
 // same directory, both atomically.
 func Generate(ctx context.Context, path string, opt Options) (*Truth, error) {
-	if opt.Days <= 0 || math.IsNaN(opt.Days) || opt.Days > 366 {
-		return nil, fmt.Errorf("--days must be in (0, 366], got %g", opt.Days)
-	}
-	if opt.RPS <= 0 || math.IsNaN(opt.RPS) || opt.RPS > 1e6 {
-		return nil, fmt.Errorf("--rps must be in (0, 1e6], got %g", opt.RPS)
-	}
-	if opt.Services < 3 || opt.Services > 10000 {
-		return nil, fmt.Errorf("--services must be in [3, 10000], got %d", opt.Services)
+	if err := opt.Check(); err != nil {
+		return nil, err
 	}
 	if opt.Start.IsZero() {
 		opt.Start = DefaultStart
@@ -113,17 +125,21 @@ func Generate(ctx context.Context, path string, opt Options) (*Truth, error) {
 	}
 	// Chunks are generated in parallel, each from its own random stream,
 	// and written in order: the output does not depend on the schedule.
-	type result struct {
+	// Each chunk streams batches of whole traces through a channel; the
+	// chunks ahead of the one being written block when theirs is full, so
+	// memory stays bounded whatever the rate and the length.
+	type batch struct {
 		spans  []ingest.Span
 		traces int64
 	}
-	results := make([]chan result, nChunks)
+	ahead := max(2, lookaheadBatches/(workers+1))
+	results := make([]chan batch, nChunks)
 	for i := range results {
-		results[i] = make(chan result, 1)
+		results[i] = make(chan batch, ahead)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sem := make(chan struct{}, workers+1) // bounds chunks in memory
+	sem := make(chan struct{}, workers+1) // bounds chunks in flight
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -137,38 +153,53 @@ func Generate(ctx context.Context, path string, opt Options) (*Truth, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer close(results[c])
 				from := start.Add(time.Duration(c) * chunk)
 				to := from.Add(chunk)
 				if to.After(end) {
 					to = end
 				}
 				g := &generator{m: m, r: rand.New(rand.NewPCG(opt.Seed, uint64(c)+1)), rps: opt.RPS}
+				g.emit = func(spans []ingest.Span, traces int64) bool {
+					select {
+					case results[c] <- batch{spans, traces}:
+						return true
+					case <-ctx.Done():
+						return false
+					}
+				}
 				g.run(from.UnixNano(), to.UnixNano())
-				results[c] <- result{g.spans, g.traces}
 			}()
 		}
 	}()
 	truth := &Truth{Seed: opt.Seed, Start: start, End: end, Services: opt.Services, Incidents: m.incidents}
+	stop := func(err error) (*Truth, error) {
+		cancel()
+		wg.Wait()
+		return nil, err
+	}
 	for c := 0; c < nChunks; c++ {
-		var res result
-		select {
-		case res = <-results[c]:
-		case <-ctx.Done():
-			cancel()
-			wg.Wait()
-			return nil, ctx.Err()
+		for {
+			var b batch
+			var ok bool
+			select {
+			case b, ok = <-results[c]:
+			case <-ctx.Done():
+				return stop(ctx.Err())
+			}
+			if !ok {
+				break
+			}
+			if err := w.Write(b.spans); err != nil {
+				return stop(err)
+			}
+			truth.Spans += int64(len(b.spans))
+			truth.Traces += b.traces
+			if opt.Progress != nil {
+				opt.Progress(truth.Spans)
+			}
 		}
 		<-sem
-		if err := w.Write(res.spans); err != nil {
-			cancel()
-			wg.Wait()
-			return nil, err
-		}
-		truth.Spans += int64(len(res.spans))
-		truth.Traces += res.traces
-		if opt.Progress != nil {
-			opt.Progress(truth.Spans)
-		}
 	}
 	wg.Wait()
 	if err := w.Close(); err != nil {

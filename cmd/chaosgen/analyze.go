@@ -28,7 +28,8 @@ with an isolation forest, and ranks findings (latency regressions, error
 bursts, capacity limits, anomalies) with one sentence each. It writes
 DIR/edges.parquet, DIR/windows.parquet, DIR/forecast.parquet and
 DIR/summary.json. DIR is replaced atomically: it never holds a half-written
-analysis. Bad rows are counted by reason and left out.
+analysis. A non-empty DIR that chaosgen did not write is refused (--force
+replaces it). Bad rows are counted by reason and left out.
 
 --season defaults to one day when the data covers at least two days, and to
 no season otherwise (then the forecast is a damped trend); --horizon defaults
@@ -39,6 +40,9 @@ to one day.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("analyze: -o is required")
+			}
+			if err := checkOutputDir("analyze", out, opt.Force); err != nil {
+				return err
 			}
 			if opt.Window < time.Second {
 				return usagef("analyze: --window must be at least 1s, got %s", opt.Window)
@@ -74,6 +78,7 @@ to one day.`,
 	f.DurationVar(&opt.Models.Horizon, "horizon", 24*time.Hour, "how far ahead to forecast")
 	f.Uint64Var(&opt.Models.Seed, "seed", 1, "seed of the isolation forest")
 	f.BoolVar(&opt.NoModels, "no-models", false, "features only: no forecasts, anomaly scores or findings")
+	f.BoolVar(&opt.Force, "force", false, "replace -o even when it is a directory chaosgen did not write")
 	return cmd
 }
 

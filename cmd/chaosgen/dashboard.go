@@ -51,7 +51,7 @@ func (in *dashboardInputs) check(name string) error {
 type dashboardOptions struct {
 	dashboardInputs
 	listen, key, injector, tokenFile, mesh string
-	spans                                  []string
+	spans, allowHosts                      []string
 }
 
 func newDashboardCmd() *cobra.Command {
@@ -73,8 +73,11 @@ server. With --injector the Scenarios view shows the injector's live status
 and starts scenarios or the kill switch through its admin API, after a
 confirmation.
 
-Bound to loopback, it refuses other clients. Every state-changing request
-needs the per-run token of its pages and must come from its own origin.`,
+Bound to loopback, it refuses other clients. It answers only requests whose
+Host is a loopback name or one of --allow-host, so a page elsewhere cannot
+reach it by DNS rebinding; listening on another address needs --allow-host
+with the names other machines use. Every state-changing request needs the
+per-run token of its pages and an Origin that is one of these addresses.`,
 		Example: `  chaosgen dashboard --analysis demo/analysis --bundle demo/bundle.json --pub demo/key.pub --replay demo/replay --key demo/key
   chaosgen dashboard --analysis out/analysis --bundle bundle.json --injector http://127.0.0.1:9901 --injector-token-file admin.token`,
 		Args: cobra.NoArgs,
@@ -88,13 +91,19 @@ needs the per-run token of its pages and must come from its own origin.`,
 			if o.tokenFile != "" && o.injector == "" {
 				return usagef("dashboard: --injector-token-file needs --injector")
 			}
+			if host, _, err := net.SplitHostPort(o.listen); err != nil {
+				return usagef("dashboard: --listen: %v", err)
+			} else if ip := net.ParseIP(host); !(host == "localhost" || ip != nil && ip.IsLoopback()) && len(o.allowHosts) == 0 {
+				return usagef("dashboard: --listen %s serves other machines: give --allow-host with the name they reach it by (e.g. --allow-host dash.internal), or listen on 127.0.0.1", o.listen)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			return runDashboard(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:0", "address to serve on; a non-loopback address serves other machines")
+	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:0", "address to serve on; a non-loopback address serves other machines (with --allow-host)")
+	cmd.Flags().StringSliceVar(&o.allowHosts, "allow-host", nil, "host name (or name:port) other machines reach the dashboard by; repeatable; needed to listen beyond loopback")
 	cmd.Flags().StringVar(&o.key, "key", "", "key that signs saved bundles: a private key file (Ed25519, ECDSA or RSA, mode 0600), or KEY.pub of a key in ssh-agent")
 	cmd.Flags().StringVar(&o.injector, "injector", "", "a running injector's admin API, e.g. http://127.0.0.1:9901")
 	cmd.Flags().StringVar(&o.tokenFile, "injector-token-file", "", "file holding the injector's admin bearer token")
@@ -118,6 +127,11 @@ func loadDashboard(ctx context.Context, in dashboardInputs, spans []string, mesh
 		m, err := sim.ReadMesh(meshPath)
 		if err != nil {
 			return nil, err
+		}
+		if len(o.Spans) > 0 {
+			if err := m.CheckServices(ctx, o.Spans); err != nil {
+				return nil, fmt.Errorf("%s: %w", meshPath, err)
+			}
 		}
 		o.Mesh = m
 	}
@@ -161,13 +175,14 @@ func runDashboard(ctx context.Context, stdout, stderr io.Writer, o dashboardOpti
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	so.LoopbackOnly = addr.IP.IsLoopback()
+	so.AllowedHosts = o.allowHosts
 	srv, err := dashboard.NewServer(d, so)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	if !so.LoopbackOnly {
-		fmt.Fprintf(stderr, "chaosgen: dashboard: warning: listening on %s serves other machines; POST requests still need the page token\n", addr)
+		fmt.Fprintf(stderr, "chaosgen: dashboard: warning: listening on %s serves other machines that name %s; anyone who reaches it can read the page token\n", addr, strings.Join(o.allowHosts, ", "))
 	}
 	if so.Simulate == nil && d.Bundle != nil {
 		fmt.Fprintln(stderr, "chaosgen: dashboard: warning: no span files to replay: Simulate is off (give --spans)")

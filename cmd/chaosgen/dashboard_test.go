@@ -88,6 +88,7 @@ func TestDashboardCLIErrors(t *testing.T) {
 	t.Chdir(t.TempDir())
 	writeDashboardInputs(t)
 	os.WriteFile("out/open-key", []byte("x"), 0o644)
+	os.WriteFile("out/typo.yaml", []byte("edges:\n- {caller: frontend, callee: checkot}\n"), 0o644)
 	var all strings.Builder
 	for _, c := range []struct {
 		args []string
@@ -104,6 +105,9 @@ func TestDashboardCLIErrors(t *testing.T) {
 		{[]string{"dashboard", "--analysis", "out/analysis", "--bundle", "out/bundle.json", "--key", "out/open-key"}, 1},
 		{[]string{"dashboard", "--analysis", "out/analysis", "--injector", "ftp://x"}, 2},
 		{[]string{"dashboard", "--analysis", "out/analysis", "--listen", "127.0.0.1:99999"}, 1},
+		{[]string{"dashboard", "--analysis", "out/analysis", "--listen", "0.0.0.0:0"}, 2},
+		{[]string{"dashboard", "--analysis", "out/analysis", "--spans", "out/spans.parquet", "--mesh", "out/typo.yaml"}, 1},
+		{[]string{"dashboard", "--analysis", "out/analysis", "--listen", ":8080"}, 2},
 	} {
 		code, stdout, stderr := runCLI(c.args...)
 		if code != c.code {

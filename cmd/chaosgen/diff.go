@@ -10,7 +10,7 @@ import (
 )
 
 func newDiffCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, exitCode bool
 	cmd := &cobra.Command{
 		Use:   "diff OLD.json NEW.json [--json]",
 		Short: "Show what changed between two bundles, for a reviewer",
@@ -19,7 +19,8 @@ and removed (whole), and for each changed profile the fields that matter to an
 injector (target, fault, rate with its delta, maxRate, perSecond, severity),
 the rationale numbers that moved and the new rationale; then metadata and guard
 changes. It does not check signatures (run verify for that). It exits 3 when
-a bundle is malformed.`,
+a bundle is malformed; with --exit-code, 1 when the bundles differ (as git
+diff --exit-code), 0 when they do not.`,
 		Example: `  chaosgen diff bundles/nightly.json /tmp/nightly.json
   git show HEAD~1:bundles/nightly.json > /tmp/old.json && chaosgen diff /tmp/old.json bundles/nightly.json --json`,
 		Args: cobra.ExactArgs(2),
@@ -35,15 +36,22 @@ a bundle is malformed.`,
 				}
 			}
 			d := bundle.Compare(bs[0], bs[1])
+			var err error
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetEscapeHTML(false)
 				enc.SetIndent("", "  ")
-				return enc.Encode(d)
+				err = enc.Encode(d)
+			} else {
+				err = d.WriteText(cmd.OutOrStdout())
 			}
-			return d.WriteText(cmd.OutOrStdout())
+			if err == nil && exitCode && !d.Empty() {
+				return silentExit{1}
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the differences as JSON")
+	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when the bundles differ, 0 when they do not")
 	return cmd
 }

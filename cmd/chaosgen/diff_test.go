@@ -65,6 +65,8 @@ func TestDiffCLI(t *testing.T) {
 		{"invalid.golden", []string{"diff", "old.json", "bad.json"}, 3},
 		{"missing.golden", []string{"diff", "old.json", "nothing.json"}, 1},
 		{"args.golden", []string{"diff", "old.json"}, 2},
+		{"exit_code_differ.golden", []string{"diff", "old.json", "new.json", "--exit-code", "--json"}, 1},
+		{"exit_code_same.golden", []string{"diff", "old.json", "old.json", "--exit-code"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runBundleCLI(t, dir, tc.args...)

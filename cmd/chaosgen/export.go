@@ -41,6 +41,9 @@ docs/bundle.md. export does not check the signature; run verify first.`,
 			if opt.Port < 0 || opt.Port > 65535 {
 				return usagef("export: --port must be in 1..65535")
 			}
+			if err := checkOutputFile("export", out, to+".yaml"); out != "" && err != nil {
+				return err
+			}
 			opt.Now = time.Now()
 			if at != "" {
 				t, err := time.Parse(time.RFC3339, at)
@@ -55,7 +58,7 @@ docs/bundle.md. export does not check the signature; run verify first.`,
 			}
 			if out != "" {
 				if err := atomicfile.WriteFile(out, data); err != nil {
-					return fmt.Errorf("export: writing %s: %w", out, err)
+					return fmt.Errorf("export: %w", err)
 				}
 			} else if _, err := cmd.OutOrStdout().Write(data); err != nil {
 				return err

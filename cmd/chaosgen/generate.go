@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ type generateOptions struct {
 	maxRate, minScore                  float64
 	include, exclude                   []string
 	seed                               uint64
+	force, json                        bool
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -36,7 +38,7 @@ sized from the edge's own numbers (its latency tail, the status codes it has
 returned, how it slows down under load), a rate from the severity and the
 edge's criticality, and guards derived from the root edges. With --key it
 signs the bundle (bundle.json.sig); without, it warns that the bundle is
-unsigned. With --previous (last run's bundle) and an analysis of spans that
+unsigned, and refuses to replace a signed bundle unless --force is given. With --previous (last run's bundle) and an analysis of spans that
 contain its injections, each profile's rate moves: ×1.5 where the system
 handled the faults, ×0.5 (or a milder fault) where they hurt. The same
 analysis and flags give the same bytes. See docs/generate.md for every rule.`,
@@ -58,6 +60,8 @@ analysis and flags give the same bytes. See docs/generate.md for every rule.`,
 	f.StringSliceVar(&o.exclude, "exclude", nil, "leave out edges matching these patterns (as --include)")
 	f.StringVar(&o.notAfter, "not-after", "", "expiry: a duration from now (72h, 7d), an RFC 3339 time or never; default: a week after the end of the analysed data")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the fault decision hash, recorded in the bundle")
+	f.BoolVar(&o.force, "force", false, "replace a signed -o with an unsigned bundle (dropping its .sig)")
+	f.BoolVar(&o.json, "json", false, "print what was written as JSON instead of the table")
 	return cmd
 }
 
@@ -93,6 +97,13 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 		return usagef("generate: --max-rate must be in (0, 1], got %v", o.maxRate)
 	case !(o.minScore >= 0 && o.minScore <= 1):
 		return usagef("generate: --min-score must be in [0, 1], got %v", o.minScore)
+	}
+	if err := checkOutputFile("generate", o.out, "bundle.json"); err != nil {
+		return err
+	}
+	sigPath := o.out + ".sig"
+	if _, err := os.Stat(sigPath); err == nil && o.key == "" && !o.force {
+		return usagef("generate: %s is signed (%s): an unsigned bundle would replace it and drop the signature; sign the new one with --key, choose another -o, or give --force", o.out, sigPath)
 	}
 	for _, p := range append(append([]string{}, o.include...), o.exclude...) {
 		if _, err := profilegen.ParseEdgePattern(p); err != nil {
@@ -152,9 +163,8 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 		}
 	}
 	if err := atomicfile.WriteFile(o.out, data); err != nil {
-		return fmt.Errorf("generate: writing %s: %w", o.out, err)
+		return fmt.Errorf("generate: %w", err)
 	}
-	sigPath := o.out + ".sig"
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "chaosgen: generate: warning: %s\n", w)
 	}
@@ -163,7 +173,7 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 	}
 	if sig != nil {
 		if err := atomicfile.WriteFile(sigPath, sig); err != nil {
-			return fmt.Errorf("generate: writing %s: %w", sigPath, err)
+			return fmt.Errorf("generate: %w", err)
 		}
 	} else {
 		err := os.Remove(sigPath)
@@ -175,8 +185,58 @@ func runGenerate(stdout, stderr io.Writer, dir string, o generateOptions, now ti
 		}
 		fmt.Fprintf(stderr, "chaosgen: generate: warning: no --key: %s is unsigned, and verify and inject refuse it until it is signed (ssh-keygen -Y sign -f KEY -n %s %s)\n", o.out, bundle.Namespace, o.out)
 	}
+	if o.json {
+		return writeGenerateJSON(stdout, o.out, res, sig != nil, bundle.Digest(data))
+	}
 	writeGenerateReport(stdout, o.out, res, sig != nil, bundle.Digest(data))
 	return nil
+}
+
+// feedbackDecision is a profilegen.Decision in generate --json.
+type feedbackDecision struct {
+	ID       string  `json:"id"`
+	Verdict  string  `json:"verdict"`
+	Injected int64   `json:"injected"`
+	OldFault string  `json:"oldFault,omitempty"`
+	OldRate  float64 `json:"oldRate"`
+	NewFault string  `json:"newFault,omitempty"`
+	NewRate  float64 `json:"newRate"`
+	Reason   string  `json:"reason,omitempty"`
+}
+
+// generateReport is what generate --json prints.
+type generateReport struct {
+	Output     string             `json:"output"`
+	Digest     string             `json:"digest"`
+	Signature  string             `json:"signature,omitempty"`
+	Findings   int                `json:"findings"`
+	BelowScore int                `json:"belowMinScore"`
+	Filtered   int                `json:"filtered"`
+	NoEdge     int                `json:"withoutEdge"`
+	Merged     int                `json:"merged"`
+	Guards     bundle.Guards      `json:"guards"`
+	Profiles   []bundle.Profile   `json:"profiles"`
+	Feedback   []feedbackDecision `json:"feedback,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
+}
+
+func writeGenerateJSON(w io.Writer, out string, res *profilegen.Result, signed bool, digest string) error {
+	r := generateReport{Output: out, Digest: "sha256:" + digest, Findings: res.Findings, BelowScore: res.BelowScore,
+		Filtered: res.Filtered, NoEdge: res.NoEdge, Merged: res.Merged, Guards: res.Bundle.Guards,
+		Profiles: res.Bundle.Profiles, Warnings: res.Warnings}
+	for _, d := range res.Decisions {
+		r.Feedback = append(r.Feedback, feedbackDecision{d.ID, d.Verdict, d.Injected, d.OldFault, bundle.Round(d.OldRate), d.NewFault, bundle.Round(d.NewRate), d.Reason})
+	}
+	if signed {
+		r.Signature = out + ".sig"
+	}
+	if r.Profiles == nil {
+		r.Profiles = []bundle.Profile{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }
 
 func writeGenerateReport(w io.Writer, out string, res *profilegen.Result, signed bool, digest string) {

@@ -150,13 +150,51 @@ func TestGenerateCLI(t *testing.T) {
 		t.Error("re-signing an unchanged bundle changed the signature")
 	}
 
-	// Unsigned again: the stale signature is removed, with a warning.
+	// Unsigned over the signed bundle: refused before anything is written,
+	// then with --force the stale signature is removed, with a warning.
+	signed, _ := os.ReadFile(filepath.Join(dir, "out/nightly.json"))
 	code, _, stderr = runBundleCLI(t, dir, "generate", "an", "-o", "out/nightly.json", "--max-rate", "0.05")
+	if code != 2 || !strings.Contains(stderr, "out/nightly.json is signed (out/nightly.json.sig)") || !strings.Contains(stderr, "--force") {
+		t.Errorf("unsigned over signed: exit %d, stderr %q", code, stderr)
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, "out/nightly.json")); string(now) != string(signed) {
+		t.Error("the refused run changed the signed bundle")
+	}
+	if sig, _ := os.ReadFile(filepath.Join(dir, "out/nightly.json.sig")); string(sig) != string(sig1) {
+		t.Error("the refused run changed the signature")
+	}
+	code, _, stderr = runBundleCLI(t, dir, "generate", "an", "-o", "out/nightly.json", "--max-rate", "0.05", "--force")
 	if code != 0 || !strings.Contains(stderr, "removed out/nightly.json.sig") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out/nightly.json.sig")); !os.IsNotExist(err) {
 		t.Error("stale signature kept")
+	}
+}
+
+// TestGenerateCLIJSON checks that --json prints what was written, as the
+// table does: the digest, the signature and every profile.
+func TestGenerateCLIJSON(t *testing.T) {
+	dir := t.TempDir()
+	writeTestAnalysis(t, filepath.Join(dir, "an"))
+	writeTestKey(t, dir, "ci", 1)
+	code, stdout, stderr := runBundleCLI(t, dir, "generate", "an", "-o", "b.json", "--key", "ci", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r generateReport
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "b.json"))
+	b, err := bundle.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Output != "b.json" || r.Digest != "sha256:"+bundle.Digest(data) || r.Signature != "b.json.sig" || r.Findings != 3 || len(r.Profiles) != len(b.Profiles) || len(b.Profiles) == 0 {
+		t.Errorf("report %+v does not match the bundle written (%d profiles)", r, len(b.Profiles))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/chaosgen/chaosgen/ingest/importer"
@@ -40,6 +42,14 @@ missing times, cycles). See docs/import.md.`,
 		opt, err := o.options()
 		if err != nil {
 			return err
+		}
+		if err := checkOutputFile("import", o.out, "spans.parquet"); err != nil {
+			return err
+		}
+		for _, a := range args {
+			if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+				return usagef("import: %s is a directory: give the trace files in it, e.g. %s", a, filepath.Join(a, "*.json"))
+			}
 		}
 		return runImport(cmd.OutOrStdout(), args, o, opt)
 	}

@@ -53,9 +53,12 @@ keeps running. See docs/inject.md.`,
 				return usagef("inject: --upstream is required")
 			case o.Service == "":
 				return usagef("inject: --service is required")
+			case checkUpstream(o.Upstream) != nil:
+				return checkUpstream(o.Upstream)
 			case o.BusyPoll < 0 || o.BusyPoll > maxBusyPoll:
 				return usagef("inject: --busy-poll %s: want 0 (off) to %s; 20us-100us is typical", o.BusyPoll, maxBusyPoll)
 			}
+			warnUntargeted(cmd.ErrOrStderr(), o.Bundle, o.Service)
 			level := slog.LevelInfo
 			if o.verbose {
 				level = slog.LevelDebug

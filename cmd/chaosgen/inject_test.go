@@ -31,6 +31,9 @@ func TestInjectCLIRefuses(t *testing.T) {
 		{"no-key", []string{"--bundle", "bundle.json"}, 2},
 		{"identity-without-file", []string{"--bundle", "bundle.json", "--pub", "alice.pub", "--identity", "x"}, 2},
 		{"busy-poll-too-long", []string{"--bundle", "bundle.json", "--pub", "alice.pub", "--busy-poll", "50ms"}, 2},
+		{"upstream-without-scheme", []string{"--bundle", "bundle.json", "--pub", "alice.pub", "--upstream", "127.0.0.1:8080"}, 2},
+		{"upstream-not-http", []string{"--bundle", "bundle.json", "--pub", "alice.pub", "--upstream", "ftp://127.0.0.1"}, 2},
+		{"untargeted-service", []string{"--bundle", "unsigned.json", "--pub", "alice.pub", "--service", "nosuch"}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runBundleCLI(t, f.dir, append(base, tc.args...)...)

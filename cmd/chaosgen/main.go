@@ -5,14 +5,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/chaosgen/chaosgen/internal/termtext"
 	"github.com/spf13/cobra"
 )
 
@@ -51,19 +58,21 @@ before they touch production.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newSynthCmd())
-	root.AddCommand(newAnalyzeCmd())
-	root.AddCommand(newModelsCmd())
-	root.AddCommand(newVerifyCmd())
-	root.AddCommand(newExportCmd())
-	root.AddCommand(newImportCmd())
-	root.AddCommand(newReplayCmd())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if c.HasParent() {
+			err = fmt.Errorf("%s: %w", subcommandPath(c), err)
+		}
+		return usageError{err}
+	})
+	// Batch commands that write files stop on SIGINT and SIGTERM and leave
+	// no temporary files; inject and dashboard drain on signals themselves.
+	for _, c := range []*cobra.Command{newSynthCmd(), newAnalyzeCmd(), newModelsCmd(), newVerifyCmd(), newExportCmd(),
+		newImportCmd(), newReplayCmd(), newGenerateCmd(), newDiffCmd(), newReportCmd()} {
+		stopOnSignal(c)
+		root.AddCommand(c)
+	}
 	root.AddCommand(newInjectCmd())
-	root.AddCommand(newGenerateCmd())
-	root.AddCommand(newDiffCmd())
 	root.AddCommand(newDashboardCmd())
-	root.AddCommand(newReportCmd())
 	root.AddCommand(newEvaluateCmd())
 	// Without a subcommand, print help; with an unknown one, a usage error.
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
@@ -87,8 +96,7 @@ func usageArgs(c *cobra.Command) {
 		err := orig(cmd, args)
 		if err != nil && !errors.As(err, new(usageError)) {
 			if cmd.HasParent() {
-				path := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
-				err = fmt.Errorf("%s: %w", path, err)
+				err = fmt.Errorf("%s: %w", subcommandPath(cmd), err)
 			}
 			return usageError{err}
 		}
@@ -99,15 +107,115 @@ func usageArgs(c *cobra.Command) {
 	}
 }
 
+// silentExit ends a command with an exit code and no message: diff
+// --exit-code's 1 when the bundles differ.
+type silentExit struct{ code int }
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// checkOutputDir refuses, before any work, an -o that would replace a
+// directory chaosgen did not write (atomicfile checks again on commit).
+func checkOutputDir(name, dir string, force bool) error {
+	err := atomicfile.CheckDir(dir, force)
+	if errors.Is(err, atomicfile.ErrNotOutput) {
+		return usagef("%s: -o %v: choose another directory, or give --force to replace all of it", name, err)
+	}
+	if err != nil {
+		return usagef("%s: -o: %v", name, err)
+	}
+	return nil
+}
+
+// checkOutputFile refuses, before any work, an -o naming a directory;
+// example is a file name to suggest in it.
+func checkOutputFile(name, path, example string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return usagef("%s: -o %s is a directory: give a file name, such as %s", name, path, filepath.Join(path, example))
+	}
+	return nil
+}
+
+// signalGrace is how long a command has to stop by itself after a signal
+// before its temporary files are removed for it and the process exits.
+const signalGrace = 3 * time.Second
+
+// interrupted is the error of a command stopped by a signal (exit 130, as
+// a shell reports SIGINT).
+type interrupted struct{ sig os.Signal }
+
+func (e interrupted) Error() string {
+	return fmt.Sprintf("stopped by %v; partial output removed", e.sig)
+}
+
+// stopOnSignal makes SIGINT and SIGTERM cancel the context of c, after
+// which its writers abort and remove their temporary files. A command that
+// has not returned signalGrace after the signal (or at a second signal)
+// has its temporary files removed here, and the process exits 130.
+func stopOnSignal(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		stopOnSignal(sub)
+	}
+	run := c.RunE
+	if run == nil {
+		return
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, cancel := context.WithCancel(cmd.Context())
+		defer cancel()
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		done, caught := make(chan struct{}), make(chan os.Signal, 1)
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				caught <- s
+				cancel()
+			}
+			select {
+			case <-done:
+				return
+			case <-sigs:
+			case <-time.After(signalGrace):
+			}
+			atomicfile.Cleanup()
+			fmt.Fprintf(os.Stderr, "chaosgen: %s: stopped; partial output removed\n", subcommandPath(cmd))
+			os.Exit(130)
+		}()
+		cmd.SetContext(ctx)
+		err := run(cmd, args)
+		select {
+		case s := <-caught:
+			atomicfile.Cleanup()
+			return fmt.Errorf("%s: %w", subcommandPath(cmd), interrupted{s})
+		default:
+		}
+		return err
+	}
+}
+
+// subcommandPath is the command's path without "chaosgen ": "models iforest".
+func subcommandPath(c *cobra.Command) string {
+	return strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+}
+
 // exitCode maps an error to the exit codes of DESIGN.md: 1 failure, 2 usage,
-// 3 a bundle that failed validation.
+// 3 a bundle that failed validation, 130 stopped by a signal.
 func exitCode(err error) int {
 	var ue usageError
+	var se silentExit
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &se):
+		return se.code
 	case errors.As(err, &ue):
 		return 2
+	case errors.As(err, new(interrupted)):
+		return 130
 	case isInvalidBundle(err):
 		return 3
 	}
@@ -126,16 +234,19 @@ func batchGC() {
 	}
 }
 
+// run runs chaosgen with args. Everything it prints goes through
+// termtext, so names from the data cannot drive the terminal.
 func run(args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = termtext.NewWriter(stdout), termtext.NewWriter(stderr)
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
-	if err != nil {
+	c, err := root.ExecuteC()
+	if err != nil && !errors.As(err, new(silentExit)) {
 		fmt.Fprintf(stderr, "chaosgen: %v\n", err)
 		if errors.As(err, new(usageError)) {
-			fmt.Fprintln(stderr, "run 'chaosgen --help' for usage")
+			fmt.Fprintf(stderr, "see '%s --help'\n", c.CommandPath())
 		}
 	}
 	return exitCode(err)

@@ -77,6 +77,9 @@ The same --seed gives the same scores, on any number of cores.`,
 			case o.samples < 2:
 				return usagef("models iforest: --samples must be at least 2")
 			}
+			if err := checkOutputFile("models iforest", o.out, "scores.csv"); o.out != "" && err != nil {
+				return err
+			}
 			_, err := models.IForestCSV(cmd.OutOrStdout(), cmd.ErrOrStderr(), models.IForestOptions{
 				CSV: o.csv, Label: o.label, Trees: o.trees, Samples: o.samples, Seed: o.seed,
 				Out: o.out, JSON: o.json,

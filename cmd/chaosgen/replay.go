@@ -44,7 +44,8 @@ The bundle is verified when --pub or --allowed-signers/--identity is given;
 otherwise it is only decoded strictly, with a warning. --adapt and --learn
 tune the profiles over --rounds replays and write DIR/bundle.json (adaptive
 loop, with adapt.json) and DIR/learned.bundle.json (learning agent, with
-learn.json comparing both learning curves), signed with --key when given.`,
+learn.json comparing both learning curves), signed with --key when given.
+A non-empty DIR that chaosgen did not write is refused (--force replaces it).`,
 		Example: `  chaosgen replay demo/spans.parquet -o demo/replay
   chaosgen replay --bundle bundle.json --pub ci.pub spans/ --mesh mesh.yaml --load-factor 2 -o out/replay
   chaosgen replay --bundle bundle.json spans.parquet --adapt --learn --rounds 10 --key ~/.ssh/id_ed25519 -o out/tune`,
@@ -52,6 +53,9 @@ learn.json comparing both learning curves), signed with --key when given.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Dir == "" {
 				return usagef("replay: -o is required")
+			}
+			if err := checkOutputDir("replay", o.Dir, o.Force); err != nil {
+				return err
 			}
 			if o.LoadFactor <= 0 || math.IsNaN(o.LoadFactor) || math.IsInf(o.LoadFactor, 0) {
 				return usagef("replay: --load-factor must be > 0, got %g", o.LoadFactor)
@@ -70,12 +74,15 @@ learn.json comparing both learning curves), signed with --key when given.`,
 			}
 			files, err := ingest.Inputs(args)
 			if err != nil {
-				return usageError{fmt.Errorf("replay: %w", err)}
+				return fmt.Errorf("replay: %w", err)
 			}
 			o.Files = files
 			if meshPath != "" {
 				if o.Mesh, err = sim.ReadMesh(meshPath); err != nil {
 					return fmt.Errorf("replay: %w", err)
+				}
+				if err := o.Mesh.CheckServices(cmd.Context(), files); err != nil {
+					return fmt.Errorf("replay: %s: %w", meshPath, err)
 				}
 				o.MeshName = meshPath
 			}
@@ -127,7 +134,10 @@ learn.json comparing both learning curves), signed with --key when given.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Dir, "out", "o", "", "output directory (replaced atomically)")
+	f.StringVarP(&o.Dir, "output", "o", "", "output directory (replaced atomically)")
+	f.StringVar(&o.Dir, "out", "", "")
+	f.MarkDeprecated("out", "use -o/--output")
+	f.BoolVar(&o.Force, "force", false, "replace -o even when it is a directory chaosgen did not write")
 	f.StringVar(&bundlePath, "bundle", "", "bundle whose faults to replay")
 	f.StringVar(&vo.PublicKey, "pub", "", "verify the bundle with this public key")
 	f.StringVar(&vo.AllowedSigners, "allowed-signers", "", "verify the bundle with this allowed_signers file")

@@ -42,6 +42,7 @@ func TestReplayCLI(t *testing.T) {
 	}
 	replayBundle(t, "ok.json", 0.05, 0.5)
 	replayBundle(t, "bad.json", 0.5, 0.1)
+	os.WriteFile("typo.yaml", []byte("services:\n  nosuch-service: {timeout: 1s}\n"), 0o644)
 	os.WriteFile("mesh.yaml", []byte("defaults:\n  timeout: 2s\n  retries: {attempts: 1, perTryTimeout: 1s}\n"), 0o644)
 	var all strings.Builder
 	for _, c := range []struct {
@@ -57,6 +58,7 @@ func TestReplayCLI(t *testing.T) {
 		{[]string{"replay", "in/spans.parquet", "-o", "x", "--load-factor", "0"}, 2},
 		{[]string{"replay", "in/spans.parquet", "-o", "x", "--adapt"}, 2},
 		{[]string{"replay", "in/spans.parquet", "-o", "x", "--mesh", "ok.json"}, 1},
+		{[]string{"replay", "in/spans.parquet", "-o", "x", "--mesh", "typo.yaml"}, 1},
 	} {
 		code, stdout, stderr := runCLI(c.args...)
 		if code != c.code {

@@ -13,19 +13,26 @@ import (
 func TestReportCLI(t *testing.T) {
 	t.Chdir(t.TempDir())
 	writeDashboardInputs(t)
+	// A bundle changed after it was signed: it still decodes.
+	data, _ := os.ReadFile("out/bundle.json")
+	sig, _ := os.ReadFile("out/bundle.json.sig")
+	os.WriteFile("out/tampered.json", bytes.Replace(data, []byte(`"rate": 0.`), []byte(`"rate": 0.0`), 1), 0o644)
+	os.WriteFile("out/tampered.json.sig", sig, 0o644)
 	var all strings.Builder
 	for _, c := range []struct {
 		args []string
 		code int
 	}{
-		{[]string{"report", "--analysis", "out/analysis", "--bundle", "out/bundle.json", "--pub", "out/alice.pub", "--at", "2026-06-01T00:00:00Z", "--html", "out/report.html"}, 0},
+		{[]string{"report", "--analysis", "out/analysis", "--bundle", "out/bundle.json", "--pub", "out/alice.pub", "--at", "2026-06-01T00:00:00Z", "-o", "out/report.html"}, 0},
 		{[]string{"report", "--analysis", "out/analysis", "--bundle", "out/bundle.json", "--pub", "out/alice.pub", "--at", "2026-06-01T00:00:00Z", "--html", "out/again.html", "--top", "3"}, 0},
 		{[]string{"report", "--analysis", "out/analysis"}, 2},
-		{[]string{"report", "--html", "x.html"}, 2},
-		{[]string{"report", "--analysis", "out/analysis", "--html", "x.html", "--top", "0"}, 2},
-		{[]string{"report", "--analysis", "out/analysis", "--html", "x.html", "--at", "yesterday"}, 2},
-		{[]string{"report", "--analysis", "missing", "--html", "x.html"}, 1},
-		{[]string{"report", "--analysis", "out/analysis", "--bundle", "missing.json", "--html", "x.html"}, 1},
+		{[]string{"report", "-o", "x.html"}, 2},
+		{[]string{"report", "--analysis", "out/analysis", "-o", "x.html", "--top", "0"}, 2},
+		{[]string{"report", "--analysis", "out/analysis", "-o", "x.html", "--at", "yesterday"}, 2},
+		{[]string{"report", "--analysis", "missing", "-o", "x.html"}, 1},
+		{[]string{"report", "--analysis", "out/analysis", "--bundle", "missing.json", "-o", "x.html"}, 1},
+		{[]string{"report", "--analysis", "out/analysis", "--bundle", "out/tampered.json", "--pub", "out/alice.pub", "--at", "2026-06-01T00:00:00Z", "-o", "out/tampered.html"}, 3},
+		{[]string{"report", "--analysis", "out/analysis", "-o", "out"}, 2},
 	} {
 		code, stdout, stderr := runCLI(c.args...)
 		if code != c.code {
@@ -51,5 +58,10 @@ func TestReportCLI(t *testing.T) {
 		if !bytes.Contains(a, []byte(w)) {
 			t.Errorf("report lacks %q", w)
 		}
+	}
+	// The tampered bundle's report exists and shows it red.
+	tampered, _ := os.ReadFile("out/tampered.html")
+	if !bytes.Contains(tampered, []byte(`<div class="status bad">Not valid</div>`)) {
+		t.Error("the tampered bundle is not shown as not valid, in red")
 	}
 }

@@ -2,13 +2,18 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/chaosgen/chaosgen/internal/progress"
 	"github.com/chaosgen/chaosgen/synth"
 	"github.com/spf13/cobra"
 )
+
+// synthMemoryLimit is the soft memory limit of synth (GOMEMLIMIT wins).
+const synthMemoryLimit = 512 << 20
 
 func newSynthCmd() *cobra.Command {
 	var (
@@ -31,6 +36,12 @@ byte-identical files.`,
 			if out == "" {
 				return usagef("synth: -o is required")
 			}
+			if err := checkOutputFile("synth", out, "spans.parquet"); err != nil {
+				return err
+			}
+			if err := opt.Check(); err != nil {
+				return usagef("synth: %v", err)
+			}
 			if start != "" {
 				t, err := time.Parse(time.RFC3339, start)
 				if err != nil {
@@ -40,6 +51,11 @@ byte-identical files.`,
 			}
 			est := int64(opt.Days * 86400 * opt.RPS * 8)
 			batchGC()
+			// The live heap is bounded (chunks stream to the writer); the
+			// limit keeps GOGC=400's headroom from multiplying it.
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(synthMemoryLimit)
+			}
 			m := progress.Start(cmd.ErrOrStderr(), est, "spans")
 			opt.Progress = m.Set
 			truth, err := synth.Generate(cmd.Context(), out, opt)

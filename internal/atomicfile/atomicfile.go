@@ -3,10 +3,49 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+// live holds the temporary files and directories not yet committed or
+// aborted, for Cleanup. Renames onto final paths happen under its lock, so
+// Cleanup never runs between the two renames of a directory's Commit.
+var live struct {
+	sync.Mutex
+	paths map[string]bool
+}
+
+func track(path string) {
+	live.Lock()
+	if live.paths == nil {
+		live.paths = map[string]bool{}
+	}
+	live.paths[path] = true
+	live.Unlock()
+}
+
+func untrack(path string) {
+	live.Lock()
+	delete(live.paths, path)
+	live.Unlock()
+}
+
+// Cleanup removes every temporary file and directory of this process that
+// is not committed or aborted yet. The command layer calls it when a signal
+// stops the process before the writers have cleaned up themselves; a
+// Commit waiting for it then fails.
+func Cleanup() {
+	live.Lock()
+	defer live.Unlock()
+	for p := range live.paths {
+		os.RemoveAll(p)
+	}
+	clear(live.paths)
+}
 
 // File is a temporary file that becomes Path on Commit.
 type File struct {
@@ -23,8 +62,9 @@ func Create(path string) (*File, error) {
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, err
+		return nil, pathError(path, err)
 	}
+	track(f.Name())
 	return &File{File: f, path: path}, nil
 }
 
@@ -35,24 +75,47 @@ func (f *File) Commit() error {
 	}
 	f.done = true
 	tmp := f.File.Name()
-	if err := f.File.Sync(); err != nil {
-		f.File.Close()
-		os.Remove(tmp)
-		return err
+	defer untrack(tmp)
+	err := f.File.Sync()
+	if err == nil {
+		err = f.File.Chmod(0o644)
 	}
-	if err := f.File.Close(); err != nil {
-		os.Remove(tmp)
-		return err
+	if cerr := f.File.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
+	if err == nil {
+		err = f.rename(tmp)
 	}
-	if err := os.Rename(tmp, f.path); err != nil {
+	if err != nil {
 		os.Remove(tmp)
-		return err
+		return pathError(f.path, err)
 	}
 	return nil
+}
+
+func (f *File) rename(tmp string) error {
+	live.Lock()
+	defer live.Unlock()
+	if !live.paths[tmp] {
+		return errInterrupted
+	}
+	return os.Rename(tmp, f.path)
+}
+
+var errInterrupted = errors.New("interrupted")
+
+// pathError describes a failed write of path without the temporary name,
+// which the user never chose and cannot find afterwards.
+func pathError(path string, err error) error {
+	var le *os.LinkError
+	var pe *os.PathError
+	switch {
+	case errors.As(err, &le):
+		err = le.Err
+	case errors.As(err, &pe):
+		err = pe.Err
+	}
+	return fmt.Errorf("writing %s: %w", path, err)
 }
 
 // Abort removes the temporary file. It is a no-op after Commit, so it can be
@@ -64,6 +127,7 @@ func (f *File) Abort() {
 	f.done = true
 	f.File.Close()
 	os.Remove(f.File.Name())
+	untrack(f.File.Name())
 }
 
 // WriteFile writes data to path atomically with mode 0644.
@@ -79,24 +143,77 @@ func WriteFile(path string, data []byte) error {
 	return f.Commit()
 }
 
-// Dir is a temporary directory that replaces Path on Commit.
-type Dir struct {
-	Tmp  string // the temporary directory to fill
-	path string
-	done bool
+// Marker is the file CreateDir puts in every directory it makes. A
+// directory holding it was written by chaosgen and may be replaced; any
+// other non-empty directory is refused unless the caller forces it.
+const Marker = ".chaosgen-output"
+
+const markerText = "This directory was written by chaosgen. Writing to it again (-o) replaces all of it.\n"
+
+// ErrNotOutput marks a non-empty directory that CreateDir did not make, so
+// replacing it could destroy what chaosgen did not write.
+var ErrNotOutput = errors.New("is a non-empty directory that chaosgen did not write")
+
+// CheckDir reports whether path may be replaced by a directory from
+// CreateDir: it is absent, an empty directory, or a directory holding
+// Marker. With force, any directory may be replaced. A file in the way is
+// always an error.
+func CheckDir(path string, force bool) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s exists and is not a directory", path)
+	case force:
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(path, Marker)); err == nil {
+		return nil
+	}
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := d.Readdirnames(1); errors.Is(err, io.EOF) {
+		return nil
+	}
+	return fmt.Errorf("%s %w", path, ErrNotOutput)
 }
 
-// CreateDir makes a temporary directory beside path.
-func CreateDir(path string) (*Dir, error) {
+// Dir is a temporary directory that replaces Path on Commit.
+type Dir struct {
+	Tmp   string // the temporary directory to fill
+	path  string
+	force bool
+	done  bool
+}
+
+// CreateDir makes a temporary directory beside path, holding Marker. It
+// refuses (ErrNotOutput) when path is a non-empty directory without Marker,
+// unless force is set; Commit checks again.
+func CreateDir(path string, force bool) (*Dir, error) {
 	path = filepath.Clean(path)
+	if err := CheckDir(path, force); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, err
+		return nil, pathError(path, err)
 	}
-	return &Dir{Tmp: tmp, path: path}, nil
+	track(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, Marker), []byte(markerText), 0o644); err != nil {
+		os.RemoveAll(tmp)
+		untrack(tmp)
+		return nil, pathError(path, err)
+	}
+	return &Dir{Tmp: tmp, path: path, force: force}, nil
 }
 
 // Commit moves the temporary directory to its final path. An existing
@@ -108,33 +225,51 @@ func (d *Dir) Commit() error {
 		return fmt.Errorf("atomicfile: %s already committed or aborted", d.path)
 	}
 	d.done = true
-	if err := os.Chmod(d.Tmp, 0o755); err != nil {
+	old, err := d.swap()
+	if err != nil {
 		os.RemoveAll(d.Tmp)
+		untrack(d.Tmp)
 		return err
 	}
-	var old string
-	if fi, err := os.Stat(d.path); err == nil {
-		if !fi.IsDir() {
-			os.RemoveAll(d.Tmp)
-			return fmt.Errorf("%s exists and is not a directory", d.path)
-		}
+	if old != "" {
+		err = os.RemoveAll(old)
+		untrack(old)
+	}
+	return err
+}
+
+// swap renames path aside (returning the name it got, tracked until
+// removed) and the temporary directory onto path, under the lock that
+// Cleanup takes.
+func (d *Dir) swap() (old string, err error) {
+	live.Lock()
+	defer live.Unlock()
+	if !live.paths[d.Tmp] {
+		return "", pathError(d.path, errInterrupted)
+	}
+	if err := os.Chmod(d.Tmp, 0o755); err != nil {
+		return "", pathError(d.path, err)
+	}
+	if err := CheckDir(d.path, d.force); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(d.path); err == nil {
 		old = d.Tmp + ".old"
 		if err := os.Rename(d.path, old); err != nil {
-			os.RemoveAll(d.Tmp)
-			return err
+			return "", pathError(d.path, err)
 		}
 	}
 	if err := os.Rename(d.Tmp, d.path); err != nil {
 		if old != "" {
 			os.Rename(old, d.path)
 		}
-		os.RemoveAll(d.Tmp)
-		return err
+		return "", pathError(d.path, err)
 	}
+	delete(live.paths, d.Tmp)
 	if old != "" {
-		return os.RemoveAll(old)
+		live.paths[old] = true
 	}
-	return nil
+	return old, nil
 }
 
 // Abort removes the temporary directory; a no-op after Commit.
@@ -144,4 +279,5 @@ func (d *Dir) Abort() {
 	}
 	d.done = true
 	os.RemoveAll(d.Tmp)
+	untrack(d.Tmp)
 }

@@ -1,8 +1,10 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,7 +47,7 @@ func TestDirReplacesAtomically(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "analysis")
 	for _, content := range []string{"first", "second"} {
-		d, err := CreateDir(p)
+		d, err := CreateDir(p, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +59,7 @@ func TestDirReplacesAtomically(t *testing.T) {
 			t.Fatalf("got %q, want %q", b, content)
 		}
 	}
-	d, _ := CreateDir(p)
+	d, _ := CreateDir(p, false)
 	os.WriteFile(filepath.Join(d.Tmp, "a.txt"), []byte("third"), 0o644)
 	d.Abort()
 	if b, _ := os.ReadFile(filepath.Join(p, "a.txt")); string(b) != "second" {
@@ -70,11 +72,118 @@ func TestDirReplacesAtomically(t *testing.T) {
 	// a file in the way is an error, and leaves the file alone
 	f := filepath.Join(dir, "file")
 	os.WriteFile(f, []byte("x"), 0o644)
-	d, _ = CreateDir(f)
-	if err := d.Commit(); err == nil {
-		t.Error("committing over a file: no error")
+	if _, err := CreateDir(f, false); err == nil || err.Error() != f+" exists and is not a directory" {
+		t.Errorf("creating over a file: %v", err)
 	}
 	if b, _ := os.ReadFile(f); string(b) != "x" {
 		t.Error("the file was changed")
+	}
+}
+
+// TestDirRefusesForeign checks that a non-empty directory chaosgen did not
+// write is never replaced without force, at CreateDir and again at Commit,
+// and that force replaces it.
+func TestDirRefusesForeign(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "work")
+	os.MkdirAll(filepath.Join(home, "src"), 0o755)
+	os.WriteFile(filepath.Join(home, "src", "main.go"), []byte("package main"), 0o644)
+	if _, err := CreateDir(home, false); !errors.Is(err, ErrNotOutput) || err.Error() != home+" is a non-empty directory that chaosgen did not write" {
+		t.Fatalf("CreateDir over a user's tree: %v", err)
+	}
+	// The directory is filled between CreateDir and Commit.
+	late := filepath.Join(dir, "late")
+	d, err := CreateDir(late, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(late, 0o755)
+	os.WriteFile(filepath.Join(late, "notes.txt"), []byte("mine"), 0o644)
+	if err := d.Commit(); !errors.Is(err, ErrNotOutput) {
+		t.Fatalf("Commit over a directory filled meanwhile: %v", err)
+	}
+	for _, p := range []string{filepath.Join(home, "src", "main.go"), filepath.Join(late, "notes.txt")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("left behind: %v", ents)
+	}
+	// An empty directory, and a previous output, are replaced.
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	for range 2 {
+		d, err := CreateDir(empty, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(empty, Marker)); err != nil {
+			t.Fatalf("no marker in the output: %v", err)
+		}
+	}
+	// Force replaces the user's tree.
+	d, err = CreateDir(home, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(d.Tmp, "a.txt"), []byte("new"), 0o644)
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(home, "src")); !os.IsNotExist(err) {
+		t.Errorf("forced replace kept the old tree: %v", err)
+	}
+}
+
+// TestCommitErrorsNameThePath checks that a failed rename names the path
+// the caller gave, never the temporary file.
+func TestCommitErrorsNameThePath(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.json")
+	os.Mkdir(p, 0o755)
+	os.WriteFile(filepath.Join(p, "x"), nil, 0o644)
+	err := WriteFile(p, []byte("{}"))
+	if err == nil || strings.Contains(err.Error(), ".tmp-") || err.Error() != "writing "+p+": file exists" && err.Error() != "writing "+p+": is a directory" {
+		t.Errorf("writing over a directory: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left behind: %v", ents)
+	}
+}
+
+// TestCleanup checks that Cleanup removes the temporary files and
+// directories in progress, leaves committed ones alone, and that a Commit
+// after it fails instead of renaming nothing into place.
+func TestCleanup(t *testing.T) {
+	dir := t.TempDir()
+	done := filepath.Join(dir, "done.txt")
+	if err := WriteFile(done, []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(filepath.Join(dir, "spans.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("partial"))
+	d, err := CreateDir(filepath.Join(dir, "analysis"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Cleanup()
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 || ents[0].Name() != "done.txt" {
+		t.Errorf("after Cleanup: %v", ents)
+	}
+	if err := f.Commit(); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("file Commit after Cleanup: %v", err)
+	}
+	if err := d.Commit(); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("dir Commit after Cleanup: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("after the failed commits: %v", ents)
 	}
 }

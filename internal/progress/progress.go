@@ -27,14 +27,24 @@ type Meter struct {
 
 // IsTerminal reports whether w is a terminal.
 func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := raw(w).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// raw returns the writer under one that escapes control characters
+// (termtext.Writer): the meter's own carriage returns must reach the
+// terminal.
+func raw(w io.Writer) io.Writer {
+	if r, ok := w.(interface{ Raw() io.Writer }); ok {
+		return r.Raw()
+	}
+	return w
 }
 
 // Start begins showing progress on w when w is a terminal; total may be 0
 // when unknown (no ETA is shown then). Call Done when the work ends.
 func Start(w io.Writer, total int64, unit string) *Meter {
-	m := &Meter{unit: unit, w: w, start: time.Now(), stop: make(chan struct{})}
+	m := &Meter{unit: unit, w: raw(w), start: time.Now(), stop: make(chan struct{})}
 	m.total.Store(total)
 	if !IsTerminal(w) {
 		m.w = nil
