@@ -198,6 +198,15 @@ func runModels(t *features.Table, opt ModelOptions) (*modelResult, error) {
 			retarget(t, f, below)
 		}
 	}
+	rc := rootCauseFindings(t, res.services, res.findings, below)
+	for i := range rc {
+		rc[i].Suspects = suspects(res.services, below, rc[i].Callee, rc[i].FromUnixNano, rc[i].ToUnixNano)
+	}
+	res.findings = append(res.findings, rc...)
+	slices.SortFunc(res.findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee),
+			cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.FromUnixNano, b.FromUnixNano))
+	})
 	return res, nil
 }
 
