@@ -330,7 +330,7 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 			pm[j] = math.Log(max(w.P99Ms, 1e-6))
 		}
 	}
-	meanZ, p99Z := calibratedZ(lm, lv, ln), calibratedZ(pm, pv, ln)
+	meanZ, p99Z := calibratedZ(lm, lv, ln, false), calibratedZ(pm, pv, ln, false)
 	errorsZ := countZ(ws, m.p0, func(w *features.Window) int64 { return w.Errors })
 	retriesZ := countZ(ws, q0, func(w *features.Window) int64 { return w.Retries })
 	timeoutsZ := countZ(ws, t0, func(w *features.Window) int64 { return w.Timeouts })

@@ -38,6 +38,7 @@ const (
 	rcScale      = 3.0 // a combined z of rcScale scores 0.5
 	rcSuspects   = 3   // suspects listed per finding
 	countFloor   = 2.0 // count z below this is noise (countZ)
+	welchMaxN    = 30  // windows with fewer calls are judged by their own spread too (calibratedZ)
 	// a finding moves to the edge into a service below its callee when that
 	// service's score is at least rcRetarget and rcMargin above the callee's
 	rcRetarget = 0.5
@@ -76,9 +77,10 @@ type Suspect struct {
 // operations, load). τ² is what the robust spread of the means leaves after
 // sampling, so a busy edge, whose sampling error is tiny, is judged by its
 // real variability and not flagged in every window, and a quiet one by its
-// sampling error. Windows with n = 0 get 0; so do series with fewer than
+// sampling error (with welch, by the window's own variance when that is
+// larger). Windows with n = 0 get 0; so do series with fewer than
 // rcMinWindows windows (no baseline).
-func calibratedZ(m, v, n []float64) []float64 {
+func calibratedZ(m, v, n []float64, welch bool) []float64 {
 	z := make([]float64, len(m))
 	var ms, vs, inv []float64
 	for i := range m {
@@ -110,7 +112,18 @@ func calibratedZ(m, v, n []float64) []float64 {
 		if n[i] <= 0 {
 			continue
 		}
-		z[i] = clampZ((m[i] - mu) / math.Sqrt(tau2+sw/n[i]+floor*floor))
+		// With welch, the own spread of a window of few calls counts when
+		// it is larger than usual: one extreme call among a few moves the
+		// mean, not the whole window (Welch's view of the sampling error).
+		// Self times use it; edge durations do not, as a starved caller
+		// widens the spread of every call it makes, which is the signal;
+		// nor do windows of welchMaxN calls or more, whose mean one call
+		// cannot carry away.
+		within := sw
+		if welch && n[i] >= 2 && n[i] < welchMaxN {
+			within = max(sw, v[i])
+		}
+		z[i] = clampZ((m[i] - mu) / math.Sqrt(tau2+within/n[i]+floor*floor))
 	}
 	return z
 }
@@ -143,7 +156,7 @@ func rootCauses(t *features.Table) []ServiceRow {
 		for j, s := range ss {
 			m[j], v[j], n[j] = s.SelfLogMean, s.SelfLogVar, float64(s.Calls)
 		}
-		for j, z := range calibratedZ(m, v, n) {
+		for j, z := range calibratedZ(m, v, n, true) {
 			rows[lo+j].SelfZ = z
 		}
 		var errs, calls float64
@@ -209,7 +222,7 @@ func rootCauses(t *features.Table) []ServiceRow {
 			m[j], v[j], n[j] = w.LogMean, w.LogVar, float64(w.Calls)
 		}
 		if e.Caller != "" {
-			for j, z := range calibratedZ(m, v, n) {
+			for j, z := range calibratedZ(m, v, n, false) {
 				if ws[j].Calls > 0 {
 					k := sw{e.Caller, ws[j].StartUnixNano}
 					slowOut[k] = append(slowOut[k], z)
@@ -239,7 +252,7 @@ func rootCauses(t *features.Table) []ServiceRow {
 		for j := range rv {
 			rv[j] = calls / in // Poisson: the variance of a count per call is its mean
 		}
-		for j, z := range calibratedZ(ratio, rv, rn) {
+		for j, z := range calibratedZ(ratio, rv, rn, false) {
 			if r := idx[j]; r >= 0 && math.Abs(z) > math.Abs(rows[r].CallShapeZ) {
 				rows[r].CallShapeZ = z
 			}

@@ -14,7 +14,7 @@ import (
 // devDays are the labelled runs of ../shared/data/rca/nezha_dev with the
 // floors for the service ranking (0: none). Online Boutique's are issue
 // 12's targets (reached: 1.00 / 1.00). Train-Ticket's target is AC@3 >=
-// 0.50 and is NOT reached (0.19 today, the naive ranking's figure; see
+// 0.50 and is NOT reached (0.29 today; the naive ranking gets 0.19; see
 // docs/analysis.md): its floor is what the ranking reaches today, so that
 // any regression fails, and is to be raised to 0.50 when the ranking gets
 // there.
@@ -23,7 +23,7 @@ var devDays = []struct {
 	ac1, ac3    float64
 }{
 	{"onlineboutique_2022-08-22", "2022-08-22-fault_list.json", 0.89, 1.00},
-	{"trainticket_2023-01-29", "2023-01-29-fault_list.json", 0, 0.19},
+	{"trainticket_2023-01-29", "2023-01-29-fault_list.json", 0, 0.28},
 }
 
 // TestDevSet runs the pipeline of `make eval` in process on both days of
