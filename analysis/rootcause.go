@@ -293,24 +293,31 @@ func rootCauses(t *features.Table) []ServiceRow {
 	return rows
 }
 
+// reach returns svc and every service below it in the call graph (below
+// maps a service to its callees).
+func reach(below map[string][]string, svc string) map[string]bool {
+	seen := map[string]bool{svc: true}
+	queue := []string{svc}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, c := range below[s] {
+			if !seen[c] {
+				seen[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	return seen
+}
+
 // suspects ranks the services that can be the root cause of a finding on
 // caller→callee over [from, to): the callee and every service below it,
 // by their mean root-cause score over those windows (the mean, not the
 // highest: a finding that lasts hours is explained by what lasts with it,
 // not by another service's five bad minutes).
 func suspects(rows []ServiceRow, below map[string][]string, callee string, from, to int64) []Suspect {
-	cand := map[string]bool{callee: true}
-	queue := []string{callee}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		for _, c := range below[s] {
-			if !cand[c] {
-				cand[c] = true
-				queue = append(queue, c)
-			}
-		}
-	}
+	cand := reach(below, callee)
 	sum, n := map[string]float64{}, map[string]int{}
 	for i := range rows {
 		r := &rows[i]
@@ -445,18 +452,7 @@ func retarget(t *features.Table, f *Finding, below map[string][]string) {
 	if top.Score < callee+rcMargin {
 		return
 	}
-	under := map[string]bool{f.Callee: true}
-	queue := []string{f.Callee}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		for _, c := range below[s] {
-			if !under[c] {
-				under[c] = true
-				queue = append(queue, c)
-			}
-		}
-	}
+	under := reach(below, f.Callee)
 	best, bestCalls := -1, int64(-1)
 	for i := range t.Edges {
 		e := &t.Edges[i]
@@ -545,18 +541,7 @@ func rootCauseFinding(t *features.Table, ep []ServiceRow, existing []Finding, be
 	// service (it is the finding's callee) or explains it (a caller slows
 	// or fails fast when a callee fails, and its retries wait on its own
 	// time)
-	under := map[string]bool{svc: true}
-	queue := []string{svc}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		for _, c := range below[s] {
-			if !under[c] {
-				under[c] = true
-				queue = append(queue, c)
-			}
-		}
-	}
+	under := reach(below, svc)
 	for i := range existing {
 		f := &existing[i]
 		if f.Predicted || f.FromUnixNano >= to || f.ToUnixNano <= from {

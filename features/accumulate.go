@@ -97,28 +97,32 @@ func (e *edgeAcc) window(wi int64, w *worker) *acc {
 }
 
 // slot returns the place of window wi's accumulator, growing e.wins.
-func (e *edgeAcc) slot(wi int64) **acc {
-	if len(e.wins) == 0 {
-		e.base = wi
+func (e *edgeAcc) slot(wi int64) **acc { return windowSlot(&e.base, &e.wins, wi) }
+
+// windowSlot returns the place of window wi in a series of windows that
+// starts at window *base, growing it either way.
+func windowSlot[T any](base *int64, wins *[]*T, wi int64) **T {
+	if len(*wins) == 0 {
+		*base = wi
 	}
-	if wi < e.base {
-		shift := int(e.base - wi)
-		nw := make([]*acc, shift+len(e.wins), shift+len(e.wins)+len(e.wins)/4)
-		copy(nw[shift:], e.wins)
-		e.wins = nw
-		e.base = wi
+	if wi < *base {
+		shift := int(*base - wi)
+		nw := make([]*T, shift+len(*wins), shift+len(*wins)+len(*wins)/4)
+		copy(nw[shift:], *wins)
+		*wins = nw
+		*base = wi
 	}
-	k := int(wi - e.base)
-	if k >= len(e.wins) {
-		if k < cap(e.wins) {
-			e.wins = e.wins[:k+1]
+	k := int(wi - *base)
+	if k >= len(*wins) {
+		if k < cap(*wins) {
+			*wins = (*wins)[:k+1]
 		} else {
-			nw := make([]*acc, k+1, k+1+(k+1)/2)
-			copy(nw, e.wins)
-			e.wins = nw
+			nw := make([]*T, k+1, k+1+(k+1)/2)
+			copy(nw, *wins)
+			*wins = nw
 		}
 	}
-	return &e.wins[k]
+	return &(*wins)[k]
 }
 
 // dictCache maps a string column's dictionary entries to small integers,

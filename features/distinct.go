@@ -140,6 +140,12 @@ func hashBytes(b []byte) uint64 {
 		h ^= uint64(c)
 		h *= 1099511628211
 	}
+	return mix64(h)
+}
+
+// mix64 is the splitmix64 finaliser: every input bit reaches every output
+// bit.
+func mix64(h uint64) uint64 {
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27

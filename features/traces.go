@@ -147,13 +147,7 @@ func hashID(b []byte) uint64 {
 	for i, c := range b {
 		tail |= uint64(c) << (8 * i)
 	}
-	h = (h ^ tail) * 0xc4ceb9fe1a85ec53
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
+	return mix64((h ^ tail) * 0xc4ceb9fe1a85ec53)
 }
 
 // svcSeries is one service's windows, indexed from base (as edgeAcc's).
@@ -164,27 +158,15 @@ type svcSeries struct {
 }
 
 func (s *svcSeries) at(wi int64, slab *[]uint64) *svcAcc {
-	if len(s.wins) == 0 {
-		s.base = wi
-	}
-	if wi < s.base {
-		shift := int(s.base - wi)
-		nw := make([]*svcAcc, shift+len(s.wins), shift+len(s.wins)+len(s.wins)/4)
-		copy(nw[shift:], s.wins)
-		s.wins, s.base = nw, wi
-	}
-	k := int(wi - s.base)
-	if k >= len(s.wins) {
-		s.wins = slices.Grow(s.wins, k+1-len(s.wins))[:k+1]
-	}
-	a := s.wins[k]
+	t := windowSlot(&s.base, &s.wins, wi)
+	a := *t
 	if a == nil {
 		a = &svcAcc{}
 		// size the sketch like the last window's, as edge windows do
 		if s.last != nil {
 			a.self.presize(s.last.self.lo, len(s.last.self.counts), slab)
 		}
-		s.wins[k] = a
+		*t = a
 	}
 	s.last = a
 	return a
