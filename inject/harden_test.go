@@ -248,7 +248,8 @@ func TestAcceptErrorsRetried(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() { s.Close() })
-	resp, err := http.Get("http://" + real.Addr().String() + "/")
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + real.Addr().String() + "/")
 	if err != nil {
 		t.Fatalf("after accept errors: %v", err)
 	}
@@ -474,10 +475,15 @@ func TestRecordCountersOnWriteFailure(t *testing.T) {
 		rec.Record(span)
 	}
 	waitFor(t, "the writer", func() bool { return rec.taken.Load() == 10 })
-	if err := os.RemoveAll(dir); err != nil { // the file cannot be completed
+	// A file where the directory was: the open record file (or, if the
+	// writer has not opened it yet, any file) can no longer be completed.
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	for range 5 { // nor a new one created
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
 		rec.Record(span)
 	}
 	if err := rec.Close(); err == nil {

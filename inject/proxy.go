@@ -557,7 +557,6 @@ func (up *Upstream) serveH2(w http.ResponseWriter, r *http.Request) {
 	if te {
 		out.Header["Te"] = []string{"trailers"}
 	}
-	delete(out.Header, "Content-Length") // the transport sends out.ContentLength
 	var prior []string
 	if skip == nil || !skip["X-Forwarded-For"] {
 		prior = r.Header["X-Forwarded-For"]
