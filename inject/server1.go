@@ -442,14 +442,16 @@ func (c *h1conn) readHead() error {
 			if slow {
 				c.deadline = time.Time{} // set again for the next request
 			}
-			if !servable(b[:i+2]) {
+			// A bare LF ends a line for textproto too: the head may end
+			// before this CRLF CRLF, where net/http's reading ends it.
+			if hasBareLF(b[:i+2]) || !servable(b[:i+2]) {
 				return errHandOff
 			}
 			c.headLen = i + 4
 			return nil
 		}
-		if len(b) == c.br.Size() || bytes.Contains(b, []byte("\n\n")) {
-			return errHandOff
+		if len(b) == c.br.Size() || bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n")) {
+			return errHandOff // too large, or a head that ends with bare LFs
 		}
 		if !slow { // the rest of the head must come within headTimeout
 			slow = true
@@ -458,6 +460,22 @@ func (c *h1conn) readHead() error {
 		if _, err := c.br.Peek(len(b) + 1); err != nil {
 			return err
 		}
+	}
+}
+
+// hasBareLF reports whether b has a line feed without a carriage return
+// before it.
+func hasBareLF(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		i++
 	}
 }
 
