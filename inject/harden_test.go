@@ -185,6 +185,7 @@ func TestRequestValidation(t *testing.T) {
 		{"host UTF-8", "GET / HTTP/1.1\r\nHost: \xc3\xa9.example\r\n\r\n", "HTTP/1.1 400 Bad Request"},
 		{"absolute form without host", "GET http://example.com/ HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request"},
 		{"control byte in value", "GET /%20 HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+		{"method only", "A HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request"}, // panicked the fast parser: the whole sidecar
 		{"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "HTTP/1.1 405 Method Not Allowed"},
 		// forwarded: the fallback path's ordinary requests
 		{"percent path", "GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
