@@ -19,27 +19,28 @@ import (
 // Config is what `chaosgen inject` runs: a verified bundle applied by a
 // reverse proxy in front of one upstream, an admin API, and records.
 type Config struct {
-	Bundle         string               // bundle.json; its signature is Verify.Signature or Bundle+".sig"
-	Verify         bundle.VerifyOptions // PublicKey or AllowedSigners+Identity; Now is set from Now
-	Listen         string               // proxy address, e.g. 127.0.0.1:7450
-	Upstream       string               // http://host:port
-	Service        string               // the upstream's service name: the callee
-	Caller         string               // default caller
-	Admin          string               // admin address; empty: no admin API
-	AdminTokenFile string               // bearer token for admin mutations; empty: mutations refused
-	Records        string               // directory for span records; empty: none
-	RecordsMaxSize int64                // rotate record files at about this many bytes
-	RecordsMaxAge  time.Duration        // and after this long
-	Poll           time.Duration        // how often to check the bundle files for changes; default 1s
-	BusyPoll       time.Duration        // poll an empty socket this long before parking (see busyPoll); 0: off
-	HeadTimeout    time.Duration        // bound on reading a request head; default DefaultHeadTimeout
-	IdleTimeout    time.Duration        // close client connections idle this long; default DefaultIdleTimeout
-	MaxConns       int                  // cap on open client connections; 0: AutoMaxConns, < 0: none
-	KillFile       string               // a file whose content turns the kill switch on (see KillFileOn); empty: none
-	Version        string               // the binary's version, for chaosgen_build_info
-	Now            func() time.Time     // the clock; required
-	Hangup         <-chan os.Signal     // reload on every value (SIGHUP)
-	Logger         *slog.Logger         // nil: discard
+	Bundle          string               // bundle.json; its signature is Verify.Signature or Bundle+".sig"
+	Verify          bundle.VerifyOptions // PublicKey or AllowedSigners+Identity; Now is set from Now
+	Listen          string               // proxy address, e.g. 127.0.0.1:7450
+	Upstream        string               // http://host:port
+	Service         string               // the upstream's service name: the callee
+	Caller          string               // default caller
+	Admin           string               // admin address; empty: no admin API
+	AdminTokenFile  string               // bearer token for admin mutations; empty: mutations refused
+	Records         string               // directory for span records; empty: none
+	RecordsMaxSize  int64                // rotate record files at about this many bytes
+	RecordsMaxAge   time.Duration        // and after this long
+	Poll            time.Duration        // how often to check the bundle files for changes; default 1s
+	BusyPoll        time.Duration        // poll an empty socket this long before parking (see busyPoll); 0: off
+	HeadTimeout     time.Duration        // bound on reading a request head; default DefaultHeadTimeout
+	IdleTimeout     time.Duration        // close client connections idle this long; default DefaultIdleTimeout
+	MaxConns        int                  // cap on open client connections; 0: AutoMaxConns, < 0: none
+	KillFile        string               // a file whose content turns the kill switch on (see KillFileOn); empty: none
+	CorruptMaxBytes int                  // Options.CorruptMaxBytes
+	Version         string               // the binary's version, for chaosgen_build_info
+	Now             func() time.Time     // the clock; required
+	Hangup          <-chan os.Signal     // reload on every value (SIGHUP)
+	Logger          *slog.Logger         // nil: discard
 	// Ready, if set, is called with the proxy's and the admin API's
 	// addresses once both listen.
 	Ready func(proxy, admin string)
@@ -100,7 +101,8 @@ func Serve(ctx context.Context, c Config) error {
 			}
 		}()
 	}
-	inj, err := New(b, Options{Service: c.Service, Caller: c.Caller, Now: c.Now, Signature: sig, Load: load, Records: rec, Logger: log})
+	inj, err := New(b, Options{Service: c.Service, Caller: c.Caller, Now: c.Now, Signature: sig, Load: load, Records: rec, Logger: log,
+		CorruptMaxBytes: c.CorruptMaxBytes})
 	if err != nil {
 		return err
 	}
