@@ -214,6 +214,37 @@ func b2i(b bool) int {
 	return 0
 }
 
+// limitedProxy serves a proxyServer with limits lim in front of an ok
+// upstream, on a listener that wrap (if set) wraps; Serve's result goes to
+// done (if set). It returns the server and its address.
+func limitedProxy(t *testing.T, lim serverLimits, wrap func(net.Listener) net.Listener, done chan<- error) (*proxyServer, string) {
+	t.Helper()
+	up := okUpstream(t)
+	inj, err := New(testBundle(), Options{Service: "cart", Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream, _ := NewUpstream(up.URL, ProxyOptions{Now: time.Now})
+	t.Cleanup(upstream.Close)
+	real, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener = real
+	if wrap != nil {
+		ln = wrap(real)
+	}
+	s := newProxyServer(inj.Handler(upstream), slog.New(slog.DiscardHandler), lim, nil)
+	go func() {
+		err := s.Serve(ln)
+		if done != nil {
+			done <- err
+		}
+	}()
+	t.Cleanup(func() { s.Close() })
+	return s, real.Addr().String()
+}
+
 // flakyListener fails its first n accepts with err.
 type flakyListener struct {
 	net.Listener
@@ -232,25 +263,14 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 // descriptors) is retried after a pause; the proxy used to return from
 // Serve, and `chaosgen inject` to exit.
 func TestAcceptErrorsRetried(t *testing.T) {
-	up := okUpstream(t)
-	inj, err := New(testBundle(), Options{Service: "cart", Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream, _ := NewUpstream(up.URL, ProxyOptions{Now: time.Now})
-	t.Cleanup(upstream.Close)
-	real, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &flakyListener{Listener: real, err: &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}}
-	ln.n.Store(4)
-	s := newProxyServer(inj.Handler(upstream), slog.New(slog.DiscardHandler), serverLimits{HeadTimeout: time.Second, IdleTimeout: time.Minute}, nil)
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	t.Cleanup(func() { s.Close() })
+	s, addr := limitedProxy(t, serverLimits{HeadTimeout: time.Second, IdleTimeout: time.Minute}, func(real net.Listener) net.Listener {
+		ln := &flakyListener{Listener: real, err: &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}}
+		ln.n.Store(4)
+		return ln
+	}, done)
 	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + real.Addr().String() + "/")
+	resp, err := client.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatalf("after accept errors: %v", err)
 	}
@@ -271,18 +291,7 @@ func TestAcceptErrorsRetried(t *testing.T) {
 // TestConnectionCap: at MaxConns open client connections the proxy accepts
 // no more until one closes.
 func TestConnectionCap(t *testing.T) {
-	up := okUpstream(t)
-	inj, _ := New(testBundle(), Options{Service: "cart", Now: time.Now})
-	upstream, _ := NewUpstream(up.URL, ProxyOptions{Now: time.Now})
-	t.Cleanup(upstream.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newProxyServer(inj.Handler(upstream), slog.New(slog.DiscardHandler), serverLimits{HeadTimeout: time.Second, IdleTimeout: time.Minute, MaxConns: 2}, nil)
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	addr := ln.Addr().String()
+	s, addr := limitedProxy(t, serverLimits{HeadTimeout: time.Second, IdleTimeout: time.Minute, MaxConns: 2}, nil, nil)
 	var held []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", addr)
@@ -493,4 +502,31 @@ func TestRecordCountersOnWriteFailure(t *testing.T) {
 	if rec.Written() != 0 || rec.Dropped() != 15 {
 		t.Errorf("written %d, dropped %d; want 0 and 15", rec.Written(), rec.Dropped())
 	}
+}
+
+// TestIdleTimeout: a keep-alive client connection with no request for
+// IdleTimeout is closed (idle connections were kept 5 minutes).
+func TestIdleTimeout(t *testing.T) {
+	s, addr := limitedProxy(t, serverLimits{HeadTimeout: time.Second, IdleTimeout: 300 * time.Millisecond}, nil, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("the idle connection was not closed: %v", err)
+	}
+	if waited := time.Since(start); waited < 250*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", waited)
+	}
+	waitFor(t, "the slot to be freed", func() bool { return s.open.Load() == 0 })
 }
