@@ -364,18 +364,16 @@ func (c *h1conn) serve() {
 			}
 		}
 		req, err := c.nextRequest()
-		if err == errHandOff {
-			keep = false
-			c.handOff()
-			return
-		}
-		var bad errBadRequest
-		if errors.As(err, &bad) {
-			c.bw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
-			c.bw.Flush()
-			return
-		}
 		if err != nil {
+			if err == errHandOff {
+				keep = false
+				c.handOff()
+				return
+			}
+			if bad := (errBadRequest{}); errors.As(err, &bad) {
+				c.bw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
+				c.bw.Flush()
+			}
 			return
 		}
 		if req.Body != http.NoBody && !c.deadline.IsZero() {
