@@ -373,6 +373,35 @@ func TestCorruptBounded(t *testing.T) {
 			t.Errorf("corrupt_passed_total %v, want 1", n)
 		}
 	})
+	t.Run("event stream", func(t *testing.T) {
+		// The first event reaches the client while the stream is still
+		// open: it is passed through from its first flush, not held.
+		release := make(chan struct{})
+		events := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: 1\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			io.WriteString(w, "data: 2\n\n")
+		})
+		inj, _ := New(b, opts)
+		srv := httptest.NewServer(inj.Handler(events))
+		defer srv.Close()
+		defer close(release)
+		c := &http.Client{Timeout: 5 * time.Second}
+		resp, err := c.Get(srv.URL + "/events")
+		if err != nil {
+			t.Fatalf("the stream's head did not come while it was open: %v", err)
+		}
+		defer resp.Body.Close()
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err != nil || line != "data: 1\n" {
+			t.Errorf("first event %q, %v", line, err)
+		}
+	})
 	t.Run("transport", func(t *testing.T) {
 		srv := httptest.NewServer(upstream)
 		defer srv.Close()
