@@ -426,8 +426,9 @@ func (rw *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (rw *respWriter) Unwrap() http.ResponseWriter { return rw.w }
 
 // bufferWriter keeps a response whole for a corrupt fault, up to limit
-// bytes of body; a larger body is passed through to out unchanged from
-// then on (passed), since holding it would take the proxy's memory.
+// bytes of body; a larger body, or an event stream, is passed through to
+// out unchanged from then on (passed), since holding it would take the
+// proxy's memory or hold the stream forever.
 type bufferWriter struct {
 	header http.Header
 	status int
@@ -481,7 +482,15 @@ func (b *bufferWriter) passTrailers() {
 	}
 }
 
+// Flush passes an event stream through from its first flush: its events
+// must flow, and it may never end. Other responses stay held.
 func (b *bufferWriter) Flush() {
+	if !b.passed && strings.HasPrefix(b.header.Get("Content-Type"), "text/event-stream") {
+		if b.status == 0 {
+			b.status = http.StatusOK
+		}
+		b.pass()
+	}
 	if b.passed {
 		http.NewResponseController(b.out).Flush()
 	}
