@@ -190,6 +190,14 @@ func (f *Fault) check() []faultProblem {
 		if !(f.DelayMs > 0) && !(f.Factor > 1) {
 			bad("delayMs", "a latency fault needs delayMs > 0 or factor > 1")
 		}
+		// Bounds that keep every delay far inside time.Duration (an
+		// overflow would silently become no delay).
+		if f.DelayMs+f.JitterMs > MaxDelayMs {
+			bad("delayMs", "delayMs + jitterMs = %s exceeds %d (one hour)", num(f.DelayMs+f.JitterMs), MaxDelayMs)
+		}
+		if f.Factor > MaxFactor {
+			bad("factor", "%s exceeds %d", num(f.Factor), MaxFactor)
+		}
 	case FaultAbort:
 		if f.HTTPStatus == 0 && f.GRPCStatus == 0 {
 			bad("httpStatus", "an abort fault needs httpStatus or grpcStatus")
@@ -209,6 +217,12 @@ func (f *Fault) check() []faultProblem {
 	}
 	return out
 }
+
+// Bounds of a latency fault.
+const (
+	MaxDelayMs = 3_600_000 // delayMs + jitterMs: one hour
+	MaxFactor  = 1000
+)
 
 func checkFinite(x float64, bad func(string)) bool {
 	switch {

@@ -450,12 +450,12 @@ func TestRecorderNeverBlocks(t *testing.T) {
 // TestRecorderWakesByTickAndByFill: the writer takes waiting records on its
 // tick, and before it when a quarter of the buffer waits; never one by one.
 func TestRecorderWakesByTickAndByFill(t *testing.T) {
-	waitWritten := func(rec *Recorder, want int64) {
+	waitTaken := func(rec *Recorder, want int64) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
-		for rec.Written() != want {
+		for rec.taken.Load() != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("written %d, want %d", rec.Written(), want)
+				t.Fatalf("the writer took %d records, want %d", rec.taken.Load(), want)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -470,7 +470,7 @@ func TestRecorderWakesByTickAndByFill(t *testing.T) {
 	for range 3 {
 		rec.Record(span)
 	}
-	waitWritten(rec, 3)
+	waitTaken(rec, 3)
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -485,11 +485,11 @@ func TestRecorderWakesByTickAndByFill(t *testing.T) {
 		rec.Record(span)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := rec.Written(); n != 0 {
-		t.Errorf("written %d before the buffer was a quarter full, want 0", n)
+	if n := rec.taken.Load(); n != 0 {
+		t.Errorf("the writer took %d records before the buffer was a quarter full, want 0", n)
 	}
 	rec.Record(span)
-	waitWritten(rec, 4)
+	waitTaken(rec, 4)
 	// Close writes what waits
 	rec.Record(span)
 	if err := rec.Close(); err != nil {

@@ -3,6 +3,7 @@ package inject
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"mime"
 	"strconv"
 	"strings"
@@ -88,7 +89,11 @@ func factorDelay(f *bundle.Fault, own time.Duration) time.Duration {
 	if f.Factor <= 1 || own <= 0 {
 		return 0
 	}
-	return time.Duration((f.Factor - 1) * float64(own))
+	d := (f.Factor - 1) * float64(own)
+	if d >= math.MaxInt64 { // bundle validation bounds factor; scenarios too
+		return math.MaxInt64
+	}
+	return time.Duration(d)
 }
 
 // sleep waits d or until ctx is done, reporting whether it waited the
@@ -144,3 +149,13 @@ func Corrupt(body []byte, mode, contentType string, random func() uint64) []byte
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// DefaultCorruptMaxBytes is the default Options.CorruptMaxBytes: 1 MiB.
+const DefaultCorruptMaxBytes = 1 << 20
+
+func (inj *Injector) corruptLimit() int {
+	if n := inj.opts.CorruptMaxBytes; n > 0 {
+		return n
+	}
+	return DefaultCorruptMaxBytes
+}

@@ -162,7 +162,7 @@ func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string
 	}
 	bp := newBusyPoll(budget)
 	up.bp = bp
-	s := newProxyServer(inj.Handler(up), slog.New(slog.DiscardHandler), 30*time.Second, 5*time.Minute, bp)
+	s := newProxyServer(inj.Handler(up), slog.New(slog.DiscardHandler), serverLimits{HeadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}, bp)
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	return &testProxy{URL: "http://" + ln.Addr().String()}, inj, bp

@@ -54,6 +54,10 @@ type Options struct {
 	// RetryWindow is how long a (trace, operation) pair is remembered to
 	// count retries; default 10s.
 	RetryWindow time.Duration
+	// CorruptMaxBytes is the largest response body a corrupt fault holds
+	// to rewrite; a larger one passes through unchanged, counted in
+	// chaosgen_inject_corrupt_passed_total. Default DefaultCorruptMaxBytes.
+	CorruptMaxBytes int
 }
 
 // active is a profile as the injector runs it: from the bundle or a

@@ -2,6 +2,10 @@ package inject
 
 import (
 	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/chaosgen/chaosgen/guard"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +23,10 @@ type metrics struct {
 	guardTrips     *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 	internalErrors prometheus.Counter
+	corruptPassed  prometheus.Counter
 	decision       prometheus.Histogram
+	duration       prometheus.Histogram
+	statuses       *statusCounter
 }
 
 func newMetrics(inj *Injector) *metrics {
@@ -39,11 +46,21 @@ func newMetrics(inj *Injector) *metrics {
 		[]string{"result"})
 	m.internalErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "chaosgen_inject_internal_errors_total", Help: "Internal errors of the injector; each request affected passed through unchanged (fail-open)."})
+	m.corruptPassed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chaosgen_inject_corrupt_passed_total", Help: "Corrupt faults whose response body exceeded the corrupt buffer limit and passed through unchanged."})
 	m.decision = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "chaosgen_inject_decision_seconds",
 		Help:    "Time to decide whether a request gets a fault.",
 		Buckets: []float64{50e-9, 100e-9, 250e-9, 500e-9, 1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 100e-6, 1e-3},
 	})
+	m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "chaosgen_inject_request_duration_seconds",
+		Help:    "Time from a request's arrival to the end of its response, faults included.",
+		Buckets: []float64{250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10, 30},
+	})
+	m.statuses = &statusCounter{desc: prometheus.NewDesc("chaosgen_inject_responses_total",
+		"Responses by status: the HTTP status, the gRPC status code for gRPC, 0 for a drop, 499 for a client that went away during a delay.",
+		[]string{"code"}, nil)}
 	for _, g := range []string{guard.RootErrorRate, guard.RootP99Ms, guard.ErrorRate, guard.P99Ms} {
 		m.guardTrips.WithLabelValues(g)
 	}
@@ -52,7 +69,7 @@ func newMetrics(inj *Injector) *metrics {
 	}
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("rejected")
-	for _, c := range []prometheus.Collector{m.injections, m.suppressed, m.guardTrips, m.reloads, m.internalErrors, m.decision} {
+	for _, c := range []prometheus.Collector{m.injections, m.suppressed, m.guardTrips, m.reloads, m.internalErrors, m.corruptPassed, m.decision, m.duration, m.statuses} {
 		f(c)
 	}
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -90,6 +107,54 @@ func newMetrics(inj *Injector) *metrics {
 
 func (m *metrics) injection(profile, faultType string) prometheus.Counter {
 	return m.injections.WithLabelValues(profile, faultType)
+}
+
+// statusCounter counts responses by status code (0-999) without a label
+// lookup per request.
+type statusCounter struct {
+	desc  *prometheus.Desc
+	codes [1000]atomic.Int64
+}
+
+func (c *statusCounter) add(code int) {
+	if code < 0 || code >= len(c.codes) {
+		code = 0
+	}
+	c.codes[code].Add(1)
+}
+
+func (c *statusCounter) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *statusCounter) Collect(ch chan<- prometheus.Metric) {
+	for code := range c.codes {
+		if n := c.codes[code].Load(); n > 0 {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), strconv.Itoa(code))
+		}
+	}
+}
+
+// buildInfo is chaosgen_build_info: 1, labelled with the version, the VCS
+// revision and the Go version.
+func buildInfo(version string) prometheus.Collector {
+	revision, goVersion := "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+		if version == "" {
+			version = bi.Main.Version
+		}
+	}
+	if version == "" {
+		version = "unknown"
+	}
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "chaosgen_build_info",
+		Help:        "1, labelled with the build's version, VCS revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+	}, func() float64 { return 1 })
 }
 
 func b2f(b bool) float64 {

@@ -63,6 +63,7 @@ const (
 	outNormal    outcome = iota
 	outDrop              // the connection is to be closed without a response
 	outCancelled         // the client went away during an injected delay
+	outPassed            // Transport: a corrupt fault's response was too large and passed unchanged
 )
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -181,9 +182,16 @@ func (s *server) apply(a *active, rw *respWriter, r *http.Request, grpc bool) (o
 		}
 		return outDrop
 	case bundle.FaultCorrupt:
-		bw := &bufferWriter{header: http.Header{}}
+		bw := &bufferWriter{header: http.Header{}, limit: inj.corruptLimit(), out: rw}
 		nextCalled = true
 		s.next.ServeHTTP(bw, r)
+		if bw.passed {
+			// Too large to hold: the response went through unchanged.
+			bw.passTrailers()
+			rw.faulted = false
+			inj.metrics.corruptPassed.Inc()
+			return outNormal
+		}
 		nextCalled = false
 		h := bw.header
 		body := inj.safeCorrupt(a.p.ID, bw.body.Bytes(), f.Mode, h.Get("Content-Type"))
@@ -260,6 +268,8 @@ func (inj *Injector) finish(slot guard.Arrival, req *Request, parent string, tra
 		failed = true
 	}
 	inj.guard.Observe(slot, end.UnixNano(), failed)
+	inj.metrics.duration.Observe(end.Sub(start).Seconds())
+	inj.metrics.statuses.add(status)
 	rec := inj.opts.Records
 	if rec == nil {
 		return
@@ -267,29 +277,35 @@ func (inj *Injector) finish(slot guard.Arrival, req *Request, parent string, tra
 	if req.TraceID == "" {
 		req.TraceID = hexID(inj.random, 2)
 	}
-	op := req.Path
+	// The record keeps copies, at most maxRecordField bytes each, of what
+	// it takes from the request: strings cut from the request head would
+	// hold the whole head in memory until the record is written.
+	path := recordField(req.Path)
+	op := path
 	if !grpc {
-		op = req.Method + " " + req.Path
+		op = req.Method + " " + path
 	}
+	caller := recordField(req.Caller)
+	traceID := recordField(req.TraceID)
 	sp := ingest.Span{
-		TraceID:       req.TraceID,
+		TraceID:       traceID,
 		SpanID:        hexID(inj.random, 1),
-		ParentSpanID:  parent,
-		Caller:        req.Caller,
+		ParentSpanID:  recordField(parent),
+		Caller:        caller,
 		Callee:        req.Callee,
 		Operation:     op,
 		StartUnixNano: start.UnixNano(),
 		DurationNano:  int64(end.Sub(start)),
 		StatusCode:    int32(status),
 		Error:         failed,
-		RetryCount:    inj.retries.seen(req.TraceID, op, start),
+		RetryCount:    inj.retries.seen(traceID, op, start),
 		TimedOut:      status == http.StatusGatewayTimeout || grpc && status == 4,
 	}
 	if traced || req.Caller != "" {
 		sp.Depth = 1
 	}
-	if req.Caller != "" {
-		sp.Stack = []string{req.Caller, req.Callee}
+	if caller != "" {
+		sp.Stack = []string{caller, req.Callee}
 	} else {
 		sp.Stack = []string{req.Callee}
 	}
@@ -300,6 +316,18 @@ func (inj *Injector) finish(slot guard.Arrival, req *Request, parent string, tra
 		sp.InjectedAtUnixNano = injectedAt.UnixNano()
 	}
 	rec.Record(&sp)
+}
+
+// maxRecordField bounds each string a record takes from a request (path,
+// caller, trace and parent ids): a longer one is cut to this many bytes.
+const maxRecordField = 1024
+
+// recordField returns a copy of s, cut to maxRecordField bytes.
+func recordField(s string) string {
+	if len(s) > maxRecordField {
+		s = s[:maxRecordField]
+	}
+	return strings.Clone(s)
 }
 
 func atoiDefault(s string, def int) int {
@@ -387,11 +415,17 @@ func (rw *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (rw *respWriter) Unwrap() http.ResponseWriter { return rw.w }
 
-// bufferWriter keeps a whole response (for corrupt faults).
+// bufferWriter keeps a response whole for a corrupt fault, up to limit
+// bytes of body; a larger body, or an event stream, is passed through to
+// out unchanged from then on (passed), since holding it would take the
+// proxy's memory or hold the stream forever.
 type bufferWriter struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	limit  int
+	out    http.ResponseWriter
+	passed bool
 }
 
 func (b *bufferWriter) Header() http.Header { return b.header }
@@ -401,12 +435,56 @@ func (b *bufferWriter) WriteHeader(code int) {
 	}
 }
 func (b *bufferWriter) Write(p []byte) (int, error) {
+	if b.passed {
+		return b.out.Write(p)
+	}
 	if b.status == 0 {
 		b.status = http.StatusOK
 	}
+	if b.body.Len()+len(p) > b.limit {
+		b.pass()
+		return b.out.Write(p)
+	}
 	return b.body.Write(p)
 }
-func (b *bufferWriter) Flush() {}
+
+// pass sends what was held to out and switches to passing through.
+func (b *bufferWriter) pass() {
+	b.passed = true
+	h := b.out.Header()
+	for k, vv := range b.header {
+		h[k] = vv
+	}
+	b.out.WriteHeader(b.status)
+	if b.body.Len() > 0 {
+		b.out.Write(b.body.Bytes())
+	}
+	b.body = bytes.Buffer{}
+}
+
+// passTrailers copies the trailers the handler set after passing began.
+func (b *bufferWriter) passTrailers() {
+	h := b.out.Header()
+	for k, vv := range b.header {
+		if _, ok := h[k]; !ok {
+			h[k] = vv
+		}
+	}
+}
+
+// Flush passes an event stream through from its first flush: its events
+// must flow, and it may never end. Other responses stay held.
+func (b *bufferWriter) Flush() {
+	if !b.passed && strings.HasPrefix(b.header.Get("Content-Type"), "text/event-stream") {
+		if b.status == 0 {
+			b.status = http.StatusOK
+		}
+		b.pass()
+	}
+	if b.passed {
+		http.NewResponseController(b.out).Flush()
+	}
+}
 
 // writeTo sends the buffered response with body in place of the original,
 // Content-Length set to its length, the trailers after it.

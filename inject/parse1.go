@@ -156,7 +156,7 @@ func parseRequestFast(head []byte, req *http.Request, u *url.URL, h http.Header)
 		return nil
 	}
 	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 {
+	if sp <= 0 || sp+1 > len(line)-len(proto) { // "A HTTP/1.1": the method's space is the protocol's
 		return nil
 	}
 	for _, c := range line[:sp] {

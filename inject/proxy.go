@@ -122,6 +122,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 func (up *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case r.Method == http.MethodConnect:
+		refuseConnect(w)
 	case r.ProtoMajor == 2 && isGRPC(r.Header.Get("Content-Type")):
 		up.serveH2(w, r)
 	case r.ProtoMajor == 1 && isUpgrade(r.Header):
@@ -129,6 +131,44 @@ func (up *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		up.serveH1(w, r)
 	}
+}
+
+// refuseConnect answers a CONNECT request: the proxy stands in front of
+// one service and opens no tunnels (a CONNECT forwarded as an ordinary
+// request would reach the upstream as "CONNECT /").
+func refuseConnect(w http.ResponseWriter) {
+	h := w.Header()
+	h["Allow"] = []string{"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"}
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	io.WriteString(w, "chaosgen: CONNECT is not supported: the proxy forwards requests to one upstream and opens no tunnels\n")
+}
+
+// clientIP is the host part of a RemoteAddr ("1.2.3.4:5678", "[::1]:5678").
+func clientIP(remote string) string {
+	i := strings.LastIndexByte(remote, ':')
+	if i < 0 {
+		return remote
+	}
+	host := remote[:i]
+	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	return host
+}
+
+// forwardedFor is the X-Forwarded-For value sent upstream: the client's
+// list with the client's address appended, as httputil.ReverseProxy does.
+func forwardedFor(prior []string, remote string) string {
+	ip := clientIP(remote)
+	switch {
+	case len(prior) == 0:
+		return ip
+	case ip == "":
+		return strings.Join(prior, ", ")
+	}
+	return strings.Join(prior, ", ") + ", " + ip
 }
 
 func isUpgrade(h http.Header) bool {
@@ -306,7 +346,10 @@ func (up *Upstream) serveH1(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeRequest writes r to an upstream HTTP/1.1 connection: request line,
-// Host, the end-to-end headers, the body (Content-Length or chunked).
+// Host, the end-to-end headers, X-Forwarded-For with the client appended,
+// the body's framing (Content-Length or chunked, from r.ContentLength:
+// never the client's Content-Length header, which would go out twice),
+// the body.
 func writeRequest(bw *bufio.Writer, r *http.Request, defHost string, upgrade bool) error {
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' && uri != "*" {
@@ -324,7 +367,12 @@ func writeRequest(bw *bufio.Writer, r *http.Request, defHost string, upgrade boo
 	bw.WriteString("\r\n")
 	skip := connectionTokens(r.Header)
 	for k, vv := range r.Header {
-		if hopByHop(k) || k == "Expect" || k == "Host" || skip != nil && skip[k] {
+		switch {
+		case hopByHop(k), skip != nil && skip[k]:
+			continue
+		case len(k) == 6 && k == "Expect", len(k) == 4 && k == "Host", len(k) == 14 && k == "Content-Length":
+			continue // the framing is written below
+		case len(k) == 15 && k == "X-Forwarded-For":
 			continue
 		}
 		for _, v := range vv {
@@ -333,6 +381,15 @@ func writeRequest(bw *bufio.Writer, r *http.Request, defHost string, upgrade boo
 			bw.WriteString(v)
 			bw.WriteString("\r\n")
 		}
+	}
+	var prior []string
+	if skip == nil || !skip["X-Forwarded-For"] {
+		prior = r.Header["X-Forwarded-For"]
+	}
+	if xff := forwardedFor(prior, r.RemoteAddr); xff != "" {
+		bw.WriteString("X-Forwarded-For: ")
+		bw.WriteString(xff)
+		bw.WriteString("\r\n")
 	}
 	if upgrade {
 		bw.WriteString("Connection: Upgrade\r\n")
@@ -499,6 +556,13 @@ func (up *Upstream) serveH2(w http.ResponseWriter, r *http.Request) {
 	}
 	if te {
 		out.Header["Te"] = []string{"trailers"}
+	}
+	var prior []string
+	if skip == nil || !skip["X-Forwarded-For"] {
+		prior = r.Header["X-Forwarded-For"]
+	}
+	if xff := forwardedFor(prior, r.RemoteAddr); xff != "" {
+		out.Header["X-Forwarded-For"] = []string{xff}
 	}
 	if r.ContentLength == 0 && r.Body != nil {
 		out.Body = http.NoBody

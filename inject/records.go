@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +52,7 @@ type Recorder struct {
 	once    sync.Once
 	dropped atomic.Int64
 	written atomic.Int64
+	taken   atomic.Int64 // records the writer took from the queue
 
 	qmu     sync.Mutex
 	queue   []ingest.Span // waiting for the writer, at most o.Buffer
@@ -129,11 +129,14 @@ func (r *Recorder) take(spare []ingest.Span) []ingest.Span {
 	return q
 }
 
-// Dropped returns the number of records dropped so far.
+// Dropped returns the number of records dropped so far: those that found
+// the queue full, and those lost to a failed write (a full disk, a
+// removed directory), counted when the failure shows.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 
-// Written returns the number of records written to files so far (some may
-// be in a file not yet renamed into place).
+// Written returns the number of records in files completed so far (renamed
+// into place); the records of the file being written are counted when it
+// completes.
 func (r *Recorder) Written() int64 { return r.written.Load() }
 
 // Files returns the files completed so far, in order.
@@ -162,6 +165,7 @@ type openFile struct {
 	path    string
 	started time.Time
 	bytes   int64
+	rows    int64 // records given to w: written once the file is complete, dropped if it fails
 }
 
 func (r *Recorder) run() {
@@ -174,6 +178,7 @@ func (r *Recorder) run() {
 	defer ageTick.Stop()
 	flush := func() {
 		batch = r.take(batch)
+		r.taken.Add(int64(len(batch)))
 		// A batch is split where the file reaches MaxFileBytes, so files
 		// rotate at the same records however the batches fell.
 		for rest := batch; len(rest) > 0; {
@@ -191,15 +196,17 @@ func (r *Recorder) run() {
 			part := rest[:n]
 			rest = rest[n:]
 			if cur == nil {
-				continue // the records are lost; the error is kept
+				r.dropped.Add(int64(len(part))) // the records are lost; the error is kept
+				continue
 			}
 			if err := cur.w.Write(part); err != nil {
 				r.fail(err)
 				cur.w.Abort()
+				r.dropped.Add(cur.rows + int64(len(part)))
 				cur = nil
 				continue
 			}
-			r.written.Add(int64(len(part)))
+			cur.rows += int64(len(part))
 			cur.bytes = size
 			if cur.bytes >= r.o.MaxFileBytes {
 				r.finish(cur)
@@ -254,8 +261,10 @@ func (r *Recorder) open() *openFile {
 func (r *Recorder) finish(f *openFile) {
 	if err := f.w.Close(); err != nil {
 		r.fail(err)
+		r.dropped.Add(f.rows)
 		return
 	}
+	r.written.Add(f.rows)
 	r.mu.Lock()
 	r.files = append(r.files, f.path)
 	r.mu.Unlock()
@@ -276,9 +285,11 @@ type retryTable struct {
 	shards [16]retryShard
 }
 
+// Entries are keyed by a 64-bit hash of the pair, so the table holds no
+// request data (a long path would otherwise stay in memory for the window).
 type retryShard struct {
 	mu    sync.Mutex
-	seen  map[string]retryEntry
+	seen  map[uint64]retryEntry
 	sweep int64 // unix nano of the last sweep
 }
 
@@ -293,7 +304,7 @@ const maxRetryEntries = 1 << 16
 func newRetryTable(window time.Duration) *retryTable {
 	t := &retryTable{window: window, seed: maphash.MakeSeed()}
 	for i := range t.shards {
-		t.shards[i].seen = map[string]retryEntry{}
+		t.shards[i].seen = map[uint64]retryEntry{}
 	}
 	return t
 }
@@ -301,8 +312,19 @@ func newRetryTable(window time.Duration) *retryTable {
 // seen records a request and returns how many earlier requests of the same
 // trace and operation fell within the window before it.
 func (t *retryTable) seen(traceID, op string, at time.Time) int32 {
-	key := strings.ToLower(traceID) + " " + op
-	sh := &t.shards[maphash.String(t.seed, key)%uint64(len(t.shards))]
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	for i := 0; i < len(traceID); i++ {
+		c := traceID[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h.WriteByte(c)
+	}
+	h.WriteByte(' ')
+	h.WriteString(op)
+	key := h.Sum64()
+	sh := &t.shards[key%uint64(len(t.shards))]
 	now := at.UnixNano()
 	w := int64(t.window)
 	sh.mu.Lock()

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // proxyServer is the proxy's HTTP server. It serves plain HTTP/1.1
@@ -35,6 +37,7 @@ type proxyServer struct {
 	idleTimeout time.Duration
 	headTimeout time.Duration
 	log         *slog.Logger
+	slots       chan struct{} // one per open client connection; nil: no cap
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -42,30 +45,68 @@ type proxyServer struct {
 	conns    map[*h1conn]struct{}
 	closed   atomic.Bool
 	shutdown chan struct{}
+
+	open          atomic.Int64 // client connections open, own and handed off
+	acceptErrors  atomic.Int64
+	lastAcceptLog atomic.Int64 // unix nano of the last accept error logged
 }
 
-func newProxyServer(h http.Handler, log *slog.Logger, headTimeout, idleTimeout time.Duration, bp *busyPoll) *proxyServer {
+// serverLimits bound the proxy's client side.
+type serverLimits struct {
+	// HeadTimeout bounds reading a request head once its first byte came.
+	HeadTimeout time.Duration
+	// IdleTimeout closes a client connection that sends no request for
+	// this long.
+	IdleTimeout time.Duration
+	// MaxConns caps the open client connections: at the cap the proxy
+	// stops accepting, and new connections wait in the kernel's backlog.
+	// 0: no cap.
+	MaxConns int
+}
+
+func newProxyServer(h http.Handler, log *slog.Logger, lim serverLimits, bp *busyPoll) *proxyServer {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
 	s := &proxyServer{
 		h:           h,
-		idleTimeout: idleTimeout,
-		headTimeout: headTimeout,
+		idleTimeout: lim.IdleTimeout,
+		headTimeout: lim.HeadTimeout,
 		log:         log,
 		bp:          bp,
 		conns:       map[*h1conn]struct{}{},
 		shutdown:    make(chan struct{}),
 	}
+	if lim.MaxConns > 0 {
+		s.slots = make(chan struct{}, lim.MaxConns)
+	}
 	s.hand = &handoffListener{ch: make(chan net.Conn), done: s.shutdown}
 	s.fallback = &http.Server{
 		Handler:           h,
 		Protocols:         &protos,
-		ReadHeaderTimeout: headTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: lim.HeadTimeout,
+		IdleTimeout:       lim.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// OPTIONS * goes to the upstream, as on the proxy's own path.
+		DisableGeneralOptionsHandler: true,
 	}
 	return s
+}
+
+// releaser frees a client connection's slot once.
+type releaser struct {
+	s    *proxyServer
+	done atomic.Bool
+}
+
+func (r *releaser) release() {
+	if r.done.Swap(true) {
+		return
+	}
+	r.s.open.Add(-1)
+	if r.s.slots != nil {
+		<-r.s.slots
+	}
 }
 
 // Serve accepts connections on ln until Shutdown or Close.
@@ -81,25 +122,52 @@ func (s *proxyServer) Serve(ln net.Listener) error {
 	go s.fallback.Serve(s.hand)
 	var delay time.Duration
 	for {
+		if s.slots != nil {
+			select {
+			case s.slots <- struct{}{}:
+			case <-s.shutdown:
+				return http.ErrServerClosed
+			}
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			if s.slots != nil {
+				<-s.slots
+			}
 			if s.closed.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of file descriptors (EMFILE, ENFILE), of buffers, a
+			// connection reset before it was accepted, a timeout: wait
+			// and try again, as net/http does (5ms doubling to 1s). The
+			// connections waiting in the backlog are accepted once
+			// descriptors are free again; exiting would take the service
+			// behind the proxy down with it.
+			s.acceptErrors.Add(1)
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			if now := time.Now().UnixNano(); now-s.lastAcceptLog.Load() >= int64(time.Second) {
+				s.lastAcceptLog.Store(now)
+				s.log.Error("proxy: accept failed; retrying", "err", err, "retry_in", delay.String(), "open_conns", s.open.Load())
+			}
+			select {
+			case <-time.After(delay):
+			case <-s.shutdown:
+				return http.ErrServerClosed
+			}
+			continue
 		}
 		delay = 0
+		s.open.Add(1)
 		hc := &h1conn{s: s, c: newRawConn(c, s.bp), remote: c.RemoteAddr().String()}
+		hc.rel.s = s
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
 			c.Close()
+			hc.rel.release()
 			return http.ErrServerClosed
 		}
 		s.conns[hc] = struct{}{}
@@ -187,13 +255,21 @@ func (l *handoffListener) Accept() (net.Conn, error) {
 func (l *handoffListener) Close() error   { return nil }
 func (l *handoffListener) Addr() net.Addr { return l.addr }
 
-// handedConn is a connection with bytes already read from it in front.
+// handedConn is a connection with bytes already read from it in front,
+// handed to the standard server or hijacked; closing it frees its slot.
 type handedConn struct {
 	net.Conn
-	r io.Reader
+	r   io.Reader
+	rel *releaser
 }
 
 func (c *handedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *handedConn) Close() error {
+	err := c.Conn.Close()
+	c.rel.release()
+	return err
+}
 
 // CloseWrite half-closes, for the websocket splice.
 func (c *handedConn) CloseWrite() error {
@@ -213,6 +289,7 @@ type h1conn struct {
 	s        *proxyServer
 	c        net.Conn
 	remote   string
+	rel      releaser // the connection's slot, freed when it closes
 	state    atomic.Int32
 	rd       connReader
 	br       *bufio.Reader
@@ -264,6 +341,7 @@ func (c *h1conn) serve() {
 	defer func() {
 		if keep {
 			c.c.Close()
+			c.rel.release()
 		}
 		c.s.forget(c)
 		if keep { // a hijacked or handed-off connection keeps its buffers
@@ -285,32 +363,17 @@ func (c *h1conn) serve() {
 				c.c.SetReadDeadline(c.deadline)
 			}
 		}
-		err := c.readHead()
-		if err == errHandOff {
-			keep = false
-			c.handOff()
-			return
-		}
+		req, err := c.nextRequest()
 		if err != nil {
-			return
-		}
-		c.state.Store(connActive)
-		var req *http.Request
-		head, _ := c.br.Peek(c.headLen)
-		if c.reqHdr == nil {
-			c.reqHdr = make(http.Header, 16)
-		}
-		if req = parseRequestFast(head[:c.headLen-2], &c.req, &c.url, c.reqHdr); req != nil {
-			c.br.Discard(c.headLen)
-		} else {
-			req, err = http.ReadRequest(c.br)
-		}
-		if err == nil && req.Host == "" {
-			err = errors.New("missing required Host header")
-		}
-		if err != nil {
-			c.bw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
-			c.bw.Flush()
+			if err == errHandOff {
+				keep = false
+				c.handOff()
+				return
+			}
+			if bad := (errBadRequest{}); errors.As(err, &bad) {
+				c.bw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
+				c.bw.Flush()
+			}
 			return
 		}
 		if req.Body != http.NoBody && !c.deadline.IsZero() {
@@ -335,6 +398,35 @@ func (c *h1conn) serve() {
 	}
 }
 
+// nextRequest reads the next request: the common case with
+// parseRequestFast, the rest with http.ReadRequest and the checks
+// net/http's server adds (checkRequest). It returns errHandOff when the
+// standard server is to serve the connection, an errBadRequest for a
+// request net/http's server would refuse with 400, or the read error.
+func (c *h1conn) nextRequest() (*http.Request, error) {
+	if err := c.readHead(); err != nil {
+		return nil, err
+	}
+	c.state.Store(connActive)
+	head, _ := c.br.Peek(c.headLen)
+	if c.reqHdr == nil {
+		c.reqHdr = make(http.Header, 16)
+	}
+	if req := parseRequestFast(head[:c.headLen-2], &c.req, &c.url, c.reqHdr); req != nil {
+		c.br.Discard(c.headLen)
+		return req, nil
+	}
+	hosts := headerHosts(head) // http.ReadRequest drops them from the header
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		return nil, errBadRequest{err}
+	}
+	if err := checkRequest(req, hosts); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 // readHead waits for a whole request head in the buffer and returns
 // errHandOff when the standard server is to serve the connection.
 func (c *h1conn) readHead() error {
@@ -348,14 +440,16 @@ func (c *h1conn) readHead() error {
 			if slow {
 				c.deadline = time.Time{} // set again for the next request
 			}
-			if !servable(b[:i+2]) {
+			// A bare LF ends a line for textproto too: the head may end
+			// before this CRLF CRLF, where net/http's reading ends it.
+			if hasBareLF(b[:i+2]) || !servable(b[:i+2]) {
 				return errHandOff
 			}
 			c.headLen = i + 4
 			return nil
 		}
-		if len(b) == c.br.Size() || bytes.Contains(b, []byte("\n\n")) {
-			return errHandOff
+		if len(b) == c.br.Size() || bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n")) {
+			return errHandOff // too large, or a head that ends with bare LFs
 		}
 		if !slow { // the rest of the head must come within headTimeout
 			slow = true
@@ -364,6 +458,22 @@ func (c *h1conn) readHead() error {
 		if _, err := c.br.Peek(len(b) + 1); err != nil {
 			return err
 		}
+	}
+}
+
+// hasBareLF reports whether b has a line feed without a carriage return
+// before it.
+func hasBareLF(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		i++
 	}
 }
 
@@ -418,11 +528,11 @@ func (c *h1conn) handOff() {
 	stopPolling(c.c) // net/http serves it now, outside the busy-poll accounting
 	buffered, _ := c.br.Peek(c.br.Buffered())
 	pre := append(append([]byte(nil), buffered...), c.rd.pre...)
-	hc := &handedConn{Conn: c.c, r: io.MultiReader(bytes.NewReader(pre), c.c)}
+	hc := &handedConn{Conn: c.c, r: io.MultiReader(bytes.NewReader(pre), c.c), rel: &c.rel}
 	select {
 	case c.s.hand.ch <- hc:
 	case <-c.s.shutdown:
-		c.c.Close()
+		hc.Close()
 	}
 }
 
@@ -629,10 +739,11 @@ func (w *h1response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.c.bw.Flush()
 	}
 	w.hijacked = true
-	var conn net.Conn = w.c.c
+	var r io.Reader = w.c.c
 	if len(w.c.rd.pre) > 0 {
-		conn = &handedConn{Conn: w.c.c, r: io.MultiReader(bytes.NewReader(w.c.rd.pre), w.c.c)}
+		r = io.MultiReader(bytes.NewReader(w.c.rd.pre), w.c.c)
 	}
+	conn := &handedConn{Conn: w.c.c, r: r, rel: &w.c.rel}
 	return conn, bufio.NewReadWriter(w.c.br, w.c.bw), nil
 }
 
@@ -849,5 +960,17 @@ func (w *h1response) writeTrailers() {
 			writeHeaderValue(bw, x)
 			bw.WriteString("\r\n")
 		}
+	}
+}
+
+// collectors are the proxy server's metrics.
+func (s *proxyServer) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chaosgen_inject_open_connections", Help: "Client connections open on the proxy."},
+			func() float64 { return float64(s.open.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "chaosgen_inject_accept_errors_total", Help: "Failed accepts on the proxy's listener (out of file descriptors, ...); each is retried after a pause."},
+			func() float64 { return float64(s.acceptErrors.Load()) }),
 	}
 }

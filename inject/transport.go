@@ -88,7 +88,10 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, out, err := t.apply(a, r, grpc)
 	if a != nil {
 		inj.release()
-		rw.faulted = true
+		rw.faulted = out != outPassed
+		if out == outPassed {
+			out = outNormal
+		}
 	}
 	switch {
 	case err != nil && out == outNormal:
@@ -174,11 +177,22 @@ func (t *transport) apply(a *active, r *http.Request, grpc bool) (resp *http.Res
 		if err != nil {
 			return nil, outNormal, err
 		}
-		body, rerr := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		limit := inj.corruptLimit()
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 		if rerr != nil {
+			resp.Body.Close()
 			return nil, outNormal, rerr
 		}
+		if len(body) > limit {
+			// Too large to hold: the response goes through unchanged.
+			resp.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+			inj.metrics.corruptPassed.Inc()
+			return resp, outPassed, nil
+		}
+		resp.Body.Close()
 		body = inj.safeCorrupt(a.p.ID, body, f.Mode, resp.Header.Get("Content-Type"))
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		resp.ContentLength = int64(len(body))

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,8 +72,14 @@ func (s *syncBuffer) String() string {
 }
 
 // TestInjectCLIServes starts the proxy on a valid bundle, sends a request
-// through it, and stops it by cancelling its context.
+// through it, and stops it by cancelling its context; in both log formats.
 func TestInjectCLIServes(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) { testInjectCLIServes(t, format) })
+	}
+}
+
+func testInjectCLIServes(t *testing.T, logFormat string) {
 	f := newBundleFixture(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "cart says hi")
@@ -82,11 +91,14 @@ func TestInjectCLIServes(t *testing.T) {
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetArgs([]string{"inject", "--bundle", "bundle.json", "--pub", "alice.pub", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-		"--upstream", up.URL, "--service", "cart", "--caller", "frontend"})
+		"--upstream", up.URL, "--service", "cart", "--caller", "frontend", "--log-format", logFormat})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	addr := regexp.MustCompile(`proxy=(127\.0\.0\.1:\d+)`)
+	if logFormat == "json" {
+		addr = regexp.MustCompile(`"proxy":"(127\.0\.0\.1:\d+)"`)
+	}
 	var proxy string
 	for deadline := time.Now().Add(10 * time.Second); proxy == ""; {
 		if m := addr.FindStringSubmatch(errb.String()); m != nil {
@@ -110,7 +122,46 @@ func TestInjectCLIServes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("inject returned %v", err)
 	}
-	if !strings.Contains(errb.String(), `bundle=shop`) || !strings.Contains(errb.String(), "signer=alice@example.com") {
-		t.Errorf("start-up log lacks the bundle and signer:\n%s", errb.String())
+	want := []string{`bundle=shop`, "signer=alice@example.com"}
+	if logFormat == "json" {
+		want = []string{`"bundle":"shop"`, `"signer":"alice@example.com"`}
+		for _, line := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(line), &v); err != nil || v["msg"] == nil || v["level"] == nil {
+				t.Errorf("not a JSON log line: %q (%v)", line, err)
+			}
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("start-up log lacks %s:\n%s", w, errb.String())
+		}
+	}
+}
+
+// TestInjectDefaultPorts: the default addresses collide with no common
+// sidecar (15001, the old default, is Istio's outbound capture port).
+func TestInjectDefaultPorts(t *testing.T) {
+	taken := map[int]string{9901: "Envoy admin", 3500: "Dapr", 50001: "Dapr", 4317: "OpenTelemetry", 4318: "OpenTelemetry",
+		3000: "apps", 5000: "apps", 8000: "apps", 8080: "apps", 8443: "apps"}
+	cmd := newInjectCmd()
+	for _, name := range []string{"listen", "admin"} {
+		_, p, err := net.SplitHostPort(cmd.Flags().Lookup(name).DefValue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, _ := strconv.Atoi(p)
+		switch {
+		case port >= 15000 && port <= 15090:
+			t.Errorf("--%s default %d is in Istio's range", name, port)
+		case port >= 4140 && port <= 4191:
+			t.Errorf("--%s default %d is in Linkerd's range", name, port)
+		case port >= 8500 && port <= 8600, port >= 21000 && port <= 21255:
+			t.Errorf("--%s default %d is Consul's", name, port)
+		case port >= 9090 && port <= 9999:
+			t.Errorf("--%s default %d is in Prometheus' exporter range", name, port)
+		case taken[port] != "":
+			t.Errorf("--%s default %d is %s'", name, port, taken[port])
+		}
 	}
 }
