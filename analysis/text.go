@@ -49,7 +49,7 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 		}
 	}
 	if s.TraceRuns.Orphans > 0 {
-		fmt.Fprintf(w, "\nnote: %d rows had their parent span outside their trace's adjacent rows, so their callers' self times count their time (see docs/analysis.md, Root causes): write each trace's spans together\n", s.TraceRuns.Orphans)
+		fmt.Fprintf(w, "\nnote: %d rows name a parent span that is not among the adjacent rows of their trace (the parent is missing from the input, or the trace's rows are scattered), so their parents' self times are not exact (see docs/analysis.md, Root causes)\n", s.TraceRuns.Orphans)
 	}
 
 	edges := s.Ranking.Edges
