@@ -1,0 +1,174 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/ingest"
+)
+
+// TestColumnsBruteForce checks every counted column of edges.parquet and
+// windows.parquet, and injections.parquet, against a brute-force count of
+// the spans: a column written from the wrong field (timeouts for retries,
+// say) fails here even when the totals agree.
+func TestColumnsBruteForce(t *testing.T) {
+	dir := t.TempDir()
+	all, err := ingest.ReadFile(synthSpans(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// every marker column set on some rows, each on different ones
+	faults := []string{ingest.FaultLatency, ingest.FaultAbort, ingest.FaultDrop, ingest.FaultCorrupt, "weird"}
+	for i := range all {
+		s := &all[i]
+		s.TimedOut = s.TimedOut || i%7 == 0
+		s.CircuitOpen = s.CircuitOpen || i%11 == 0
+		s.Fallback = s.Fallback || i%13 == 0
+		if i%17 == 0 {
+			s.Injected, s.FaultType, s.FaultProfileID = true, faults[i%5], fmt.Sprintf("p%d", i%3)
+		}
+	}
+	spans := filepath.Join(dir, "marked.parquet")
+	if err := ingest.WriteFile(spans, all); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "an")
+	if _, err := Run(context.Background(), []string{spans}, out, Options{NoModels: true}); err != nil {
+		t.Fatal(err)
+	}
+	type counts struct {
+		calls, errors, timeouts, retries, fallbacks, circuitOpen, durSum, maxDur int64
+		injected                                                               [5]int64
+	}
+	faultIdx := map[string]int{ingest.FaultLatency: 0, ingest.FaultAbort: 1, ingest.FaultDrop: 2, ingest.FaultCorrupt: 3}
+	add := func(c *counts, s *ingest.Span) {
+		if s.Injected {
+			k, ok := faultIdx[s.FaultType]
+			if !ok {
+				k = 4
+			}
+			c.injected[k]++
+			return
+		}
+		c.calls++
+		c.durSum += s.DurationNano
+		c.maxDur = max(c.maxDur, s.DurationNano)
+		if s.Error {
+			c.errors++
+		}
+		if s.TimedOut {
+			c.timeouts++
+		}
+		if s.RetryCount > 0 {
+			c.retries++
+		}
+		if s.Fallback {
+			c.fallbacks++
+		}
+		if s.CircuitOpen {
+			c.circuitOpen++
+		}
+	}
+	edges := map[string]*counts{}
+	wins := map[string]*counts{}
+	injections := map[string]int64{}
+	win := int64(60e9)
+	for i := range all {
+		s := &all[i]
+		ek := s.Caller + "→" + s.Callee
+		wk := fmt.Sprintf("%s@%d", ek, s.StartUnixNano/win*win)
+		for _, mk := range []struct {
+			m map[string]*counts
+			k string
+		}{{edges, ek}, {wins, wk}} {
+			if mk.m[mk.k] == nil {
+				mk.m[mk.k] = &counts{}
+			}
+			add(mk.m[mk.k], s)
+		}
+		if s.Injected {
+			ft := s.FaultType
+			if _, ok := faultIdx[ft]; !ok {
+				ft = "other" // as docs/analysis.md says of unknown types
+			}
+			injections[fmt.Sprintf("%s|%s|%s@%d", ek, s.FaultProfileID, ft, s.StartUnixNano/win*win)]++
+		}
+	}
+	var nonzero counts
+	check := func(what string, got, want counts, rate, meanMs, maxMs float64) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: got %+v, want %+v", what, got, want)
+		}
+		if want.calls > 0 {
+			if math.Abs(rate-float64(want.errors)/float64(want.calls)) > 1e-9 {
+				t.Errorf("%s: error_rate %v, want %v", what, rate, float64(want.errors)/float64(want.calls))
+			}
+			if math.Abs(meanMs-float64(want.durSum)/float64(want.calls)/1e6) > 1e-6 || math.Abs(maxMs-float64(want.maxDur)/1e6) > 1e-6 {
+				t.Errorf("%s: mean/max %v/%v ms, want %v/%v", what, meanMs, maxMs, float64(want.durSum)/float64(want.calls)/1e6, float64(want.maxDur)/1e6)
+			}
+		}
+		nonzero.timeouts += want.timeouts
+		nonzero.retries += want.retries
+		nonzero.fallbacks += want.fallbacks
+		nonzero.circuitOpen += want.circuitOpen
+		nonzero.errors += want.errors
+	}
+	er, err := ReadParquet[EdgeRow](filepath.Join(out, EdgesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(er) != len(edges) {
+		t.Fatalf("%d edges, want %d", len(er), len(edges))
+	}
+	for _, r := range er {
+		k := r.Caller + "→" + r.Callee
+		w := edges[k]
+		if w == nil {
+			t.Fatalf("edge %s is not in the spans", k)
+		}
+		got := counts{r.Calls, r.Errors, r.Timeouts, r.Retries, r.Fallbacks, r.CircuitOpen, w.durSum, w.maxDur,
+			[5]int64{r.InjectedLatency, r.InjectedAbort, r.InjectedDrop, r.InjectedCorrupt, r.InjectedOther}}
+		check("edge "+k, got, *w, r.ErrorRate, r.MeanMs, r.MaxMs)
+	}
+	wr, err := ReadParquet[WindowRow](filepath.Join(out, WindowsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wr) != len(wins) {
+		t.Fatalf("%d edge-windows, want %d", len(wr), len(wins))
+	}
+	for _, r := range wr {
+		k := fmt.Sprintf("%s→%s@%d", r.Caller, r.Callee, r.WindowStartUnixNano)
+		w := wins[k]
+		if w == nil {
+			t.Fatalf("window %s is not in the spans", k)
+		}
+		got := counts{r.Calls, r.Errors, r.Timeouts, r.Retries, r.Fallbacks, r.CircuitOpen, w.durSum, w.maxDur,
+			[5]int64{r.InjectedLatency, r.InjectedAbort, r.InjectedDrop, r.InjectedCorrupt, r.InjectedOther}}
+		check("window "+k, got, *w, r.ErrorRate, r.MeanMs, r.MaxMs)
+	}
+	ir, err := ReadParquet[InjectionRow](filepath.Join(out, InjectionsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range ir {
+		got[fmt.Sprintf("%s→%s|%s|%s@%d", r.Caller, r.Callee, r.FaultProfileID, r.FaultType, r.WindowStartUnixNano)] += r.Injected
+	}
+	if len(got) != len(injections) {
+		t.Errorf("%d injection rows, want %d", len(got), len(injections))
+	}
+	for k, n := range injections {
+		if got[k] != n {
+			t.Errorf("injections %s: %d, want %d", k, got[k], n)
+		}
+	}
+	// the synthetic spans must exercise every column, or a swap could hide
+	if nonzero.timeouts == 0 || nonzero.retries == 0 || nonzero.errors == 0 || nonzero.fallbacks == 0 || nonzero.circuitOpen == 0 || len(injections) == 0 {
+		t.Errorf("the spans exercise too little: %+v", nonzero)
+	}
+}
