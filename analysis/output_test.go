@@ -41,7 +41,7 @@ func TestColumnsBruteForce(t *testing.T) {
 	}
 	type counts struct {
 		calls, errors, timeouts, retries, fallbacks, circuitOpen, durSum, maxDur int64
-		injected                                                               [5]int64
+		injected                                                                 [5]int64
 	}
 	faultIdx := map[string]int{ingest.FaultLatency: 0, ingest.FaultAbort: 1, ingest.FaultDrop: 2, ingest.FaultCorrupt: 3}
 	add := func(c *counts, s *ingest.Span) {
