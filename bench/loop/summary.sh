@@ -49,3 +49,16 @@ for n in $(seq 1 $((nights - 1))); do
 		awk -F'\t' '{printf "%-8s %-12.4f %-12.4f %-8s %-10s %-10s %s\n", "night" $1, $2, $3, $4, $5, $6, $7}'
 done
 } | tee "$DIR/summary.txt"
+
+# fault-free traffic must trip nothing: night 1 live (an empty bundle) and
+# every night's bundle replayed with injection off on that night's traffic
+bad=0
+if [ "$(jq -s '[.[] | select(.guards.tripped)] | length' "$DIR"/nights/1/status-*.json)" -ne 0 ]; then
+	echo "FAIL: a sidecar's guard tripped on night 1 (fault-free)"; bad=1
+fi
+for n in $(seq "$nights"); do
+	if [ "$(jq '.guards.baselineTrips | length' "$DIR/nights/$n/replay/report.json")" -ne 0 ]; then
+		echo "FAIL: night $n's bundle trips on that night's traffic with injection off"; bad=1
+	fi
+done
+exit "$bad"

@@ -52,7 +52,7 @@ func (d downstreams) Set(v string) error {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: meshsvc serve|load|link|stats|replay-mesh|ingress|services|empty-bundle|ports ...")
+		return errors.New("usage: meshsvc serve|load|link|stats|replay-mesh|ingress|services|empty-bundle|ports [flags]")
 	}
 	fs := flag.NewFlagSet("meshsvc "+args[0], flag.ContinueOnError)
 	config := fs.String("config", "", "the mesh's YAML")

@@ -174,7 +174,7 @@ func TestCallPolicy(t *testing.T) {
 					}
 				}
 				if n <= tc.failFirst {
-					http.Error(w, "no", 503)
+					http.Error(w, "no", http.StatusServiceUnavailable)
 					return
 				}
 				_, _ = w.Write([]byte(`{"ok":true}`))
