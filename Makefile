@@ -13,7 +13,7 @@ GOTESTSUM_VERSION   := v1.13.0
 # would hide it behind "ok".
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@$(GOTESTSUM_VERSION) --format pkgname-and-test-fails --
 
-.PHONY: all build test race check golden bench bench-duckdb bench-inject soak eval demo clean
+.PHONY: all build test race check golden bench bench-duckdb bench-inject soak eval demo loop loop-short clean
 
 all: build
 
@@ -58,6 +58,17 @@ soak:
 # (see docs/evaluate.md and bench/eval/run.sh).
 eval: build
 	bash bench/eval/run.sh
+
+# The feedback loop on a local mesh of real processes (bench/loop/run.sh,
+# docs/nightly.md "A local mesh"): 7 services, each behind its own
+# `chaosgen inject`, 5 nights of records -> analyze -> generate --previous ->
+# replay -> sidecar reload, then a summary. loop-short: 2 short nights.
+# LOOP_NIGHTS, LOOP_DAY, LOOP_RPS, LOOP_DIR override.
+loop:
+	bash bench/loop/run.sh
+
+loop-short:
+	LOOP_NIGHTS=$${LOOP_NIGHTS:-2} LOOP_DAY=$${LOOP_DAY:-30s} bash bench/loop/run.sh
 
 # The main job on built-in sample data: a small synthetic mesh (seconds),
 # analysed, top edges printed.
