@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/testseed"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -22,8 +23,7 @@ func exactQuantile(sorted []float64, q float64) float64 {
 }
 
 func TestSketchAccuracy(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 1))
 	for trial := 0; trial < 50; trial++ {
 		n := 1 + r.IntN(5000)

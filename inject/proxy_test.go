@@ -23,6 +23,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/testseed"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -70,8 +71,7 @@ func TestInjectionRate(t *testing.T) {
 	const rate = 0.2
 	b := testBundle(profile("cart-abort", "cart", rate, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
 	px, _ := proxyFor(t, b, Options{Service: "cart"}, up.URL)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	const n = 4000
 	hits := 0

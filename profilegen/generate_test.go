@@ -13,6 +13,7 @@ import (
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/internal/golden"
+	"github.com/chaosgen/chaosgen/internal/testseed"
 )
 
 // TestGenerateGolden: each finding kind becomes the expected profile, and
@@ -117,8 +118,7 @@ func TestGenerateDeterministic(t *testing.T) {
 	if got := mustEncode(t, mustGenerate(t, testAnalysis(), testOptions()).Bundle); !bytes.Equal(got, want) {
 		t.Fatal("two runs differ")
 	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("shuffle seed %d", seed)
+	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 0))
 	for i := range 20 {
 		a := testAnalysis()
