@@ -262,11 +262,14 @@ func findings(t *features.Table, models []*edgeModel, scores []float64, g grid) 
 			out = append(out, c.Finding)
 		}
 	}
-	slices.SortFunc(out, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee),
-			cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.FromUnixNano, b.FromUnixNano))
-	})
+	slices.SortFunc(out, compareFindings)
 	return out
+}
+
+// compareFindings orders findings best first, ending on a unique key.
+func compareFindings(a, b Finding) int {
+	return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee),
+		cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.FromUnixNano, b.FromUnixNano))
 }
 
 func callerName(e *features.Edge) string {

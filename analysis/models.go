@@ -184,13 +184,8 @@ func runModels(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		res.forecast = append(res.forecast, m.forecast...)
 	}
 	res.findings = findings(t, models, res.windowScores, g)
-	res.services = rootCauses(t)
-	below := map[string][]string{}
-	for i := range t.Edges {
-		if e := &t.Edges[i]; e.Caller != "" && e.Caller != e.Callee {
-			below[e.Caller] = append(below[e.Caller], e.Callee)
-		}
-	}
+	below, above := callGraph(t)
+	res.services = rootCauses(t, above)
 	for i := range res.findings {
 		f := &res.findings[i]
 		if !f.Predicted {
@@ -203,10 +198,7 @@ func runModels(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		rc[i].Suspects = suspects(res.services, below, rc[i].Callee, rc[i].FromUnixNano, rc[i].ToUnixNano)
 	}
 	res.findings = append(res.findings, rc...)
-	slices.SortFunc(res.findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee),
-			cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.FromUnixNano, b.FromUnixNano))
-	})
+	slices.SortFunc(res.findings, compareFindings)
 	return res, nil
 }
 

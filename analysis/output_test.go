@@ -117,40 +117,51 @@ func TestColumnsBruteForce(t *testing.T) {
 		nonzero.circuitOpen += want.circuitOpen
 		nonzero.errors += want.errors
 	}
+	// an output row's counted columns (sums and maxima are checked through
+	// mean_ms and max_ms)
+	type outRow struct {
+		key                 string
+		got                 counts
+		rate, meanMs, maxMs float64
+	}
+	compare := func(what string, rows []outRow, want map[string]*counts) {
+		t.Helper()
+		if len(rows) != len(want) {
+			t.Fatalf("%d %ss, want %d", len(rows), what, len(want))
+		}
+		for _, r := range rows {
+			w := want[r.key]
+			if w == nil {
+				t.Fatalf("%s %s is not in the spans", what, r.key)
+			}
+			r.got.durSum, r.got.maxDur = w.durSum, w.maxDur
+			check(what+" "+r.key, r.got, *w, r.rate, r.meanMs, r.maxMs)
+		}
+	}
 	er, err := ReadParquet[EdgeRow](filepath.Join(out, EdgesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(er) != len(edges) {
-		t.Fatalf("%d edges, want %d", len(er), len(edges))
-	}
+	var rows []outRow
 	for _, r := range er {
-		k := r.Caller + "→" + r.Callee
-		w := edges[k]
-		if w == nil {
-			t.Fatalf("edge %s is not in the spans", k)
-		}
-		got := counts{r.Calls, r.Errors, r.Timeouts, r.Retries, r.Fallbacks, r.CircuitOpen, w.durSum, w.maxDur,
-			[5]int64{r.InjectedLatency, r.InjectedAbort, r.InjectedDrop, r.InjectedCorrupt, r.InjectedOther}}
-		check("edge "+k, got, *w, r.ErrorRate, r.MeanMs, r.MaxMs)
+		rows = append(rows, outRow{r.Caller + "→" + r.Callee, counts{calls: r.Calls, errors: r.Errors, timeouts: r.Timeouts,
+			retries: r.Retries, fallbacks: r.Fallbacks, circuitOpen: r.CircuitOpen,
+			injected: [5]int64{r.InjectedLatency, r.InjectedAbort, r.InjectedDrop, r.InjectedCorrupt, r.InjectedOther}},
+			r.ErrorRate, r.MeanMs, r.MaxMs})
 	}
+	compare("edge", rows, edges)
 	wr, err := ReadParquet[WindowRow](filepath.Join(out, WindowsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(wr) != len(wins) {
-		t.Fatalf("%d edge-windows, want %d", len(wr), len(wins))
-	}
+	rows = rows[:0]
 	for _, r := range wr {
-		k := fmt.Sprintf("%s→%s@%d", r.Caller, r.Callee, r.WindowStartUnixNano)
-		w := wins[k]
-		if w == nil {
-			t.Fatalf("window %s is not in the spans", k)
-		}
-		got := counts{r.Calls, r.Errors, r.Timeouts, r.Retries, r.Fallbacks, r.CircuitOpen, w.durSum, w.maxDur,
-			[5]int64{r.InjectedLatency, r.InjectedAbort, r.InjectedDrop, r.InjectedCorrupt, r.InjectedOther}}
-		check("window "+k, got, *w, r.ErrorRate, r.MeanMs, r.MaxMs)
+		rows = append(rows, outRow{fmt.Sprintf("%s→%s@%d", r.Caller, r.Callee, r.WindowStartUnixNano), counts{calls: r.Calls,
+			errors: r.Errors, timeouts: r.Timeouts, retries: r.Retries, fallbacks: r.Fallbacks, circuitOpen: r.CircuitOpen,
+			injected: [5]int64{r.InjectedLatency, r.InjectedAbort, r.InjectedDrop, r.InjectedCorrupt, r.InjectedOther}},
+			r.ErrorRate, r.MeanMs, r.MaxMs})
 	}
+	compare("window", rows, wins)
 	ir, err := ReadParquet[InjectionRow](filepath.Join(out, InjectionsFile))
 	if err != nil {
 		t.Fatal(err)

@@ -128,9 +128,22 @@ func calibratedZ(m, v, n []float64, welch bool) []float64 {
 	return z
 }
 
-// rootCauses computes services.parquet's rows from the table and the
-// edge models (their per-window duration z is reused).
-func rootCauses(t *features.Table) []ServiceRow {
+// callGraph maps each service to its callees (below) and to its callers
+// (above), from the table's edges (the ingress and self-calls left out).
+func callGraph(t *features.Table) (below, above map[string][]string) {
+	below, above = map[string][]string{}, map[string][]string{}
+	for i := range t.Edges {
+		if e := &t.Edges[i]; e.Caller != "" && e.Caller != e.Callee {
+			below[e.Caller] = append(below[e.Caller], e.Callee)
+			above[e.Callee] = append(above[e.Callee], e.Caller)
+		}
+	}
+	return below, above
+}
+
+// rootCauses computes services.parquet's rows from the table; above maps a
+// service to its callers (callGraph).
+func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 	rows := make([]ServiceRow, len(t.Services))
 	if len(t.Services) == 0 {
 		return rows
@@ -159,14 +172,15 @@ func rootCauses(t *features.Table) []ServiceRow {
 		for j, z := range calibratedZ(m, v, n, true) {
 			rows[lo+j].SelfZ = z
 		}
+		own := make([]float64, len(ss))
 		var errs, calls float64
 		for j, s := range ss {
-			m[j], n[j] = float64(s.OwnErrors), float64(s.Calls)
-			errs += m[j]
+			own[j] = float64(s.OwnErrors)
+			errs += own[j]
 			calls += n[j]
 		}
 		if errs > 0 {
-			for j, z := range countSeriesZ(m, n, errs/calls, 0) {
+			for j, z := range countSeriesZ(own, n, errs/calls, 0) {
 				rows[lo+j].OwnErrorZ = z
 			}
 		}
@@ -268,15 +282,9 @@ func rootCauses(t *features.Table) []ServiceRow {
 		rows[r].SlowOutZ = max(0, zs[(len(zs)-1)/4])
 	}
 	// a caller whose every edge slowed explains its callees' self times
-	callers := map[string][]string{}
-	for i := range t.Edges {
-		if e := &t.Edges[i]; e.Caller != "" && e.Caller != e.Callee {
-			callers[e.Callee] = append(callers[e.Callee], e.Caller)
-		}
-	}
 	for i := range rows {
 		r := &rows[i]
-		for _, c := range callers[r.Service] {
+		for _, c := range above[r.Service] {
 			if j, ok := at[sw{c, r.WindowStartUnixNano}]; ok {
 				r.CallerSlowZ = max(r.CallerSlowZ, rows[j].SlowOutZ)
 			}
