@@ -57,7 +57,8 @@ for d in "${runs[@]}"; do
 	"$BIN" import --from auto "${traces[@]}" -o "$out/spans.parquet" >"$out/import.txt"
 	grep -E "^(spans in|calls out):" "$out/import.txt" || true
 	echo "== $run: analyzing =="
-	"$BIN" analyze "$out/spans.parquet" -o "$out/analysis" >"$out/analyze.txt"
+	# the script owns $OUT: replace an analysis an older chaosgen wrote there
+	"$BIN" analyze "$out/spans.parquet" -o "$out/analysis" --force >"$out/analyze.txt"
 	echo "== $run: evaluating against $(basename "${faults[0]}") =="
 	"$BIN" evaluate "$out/analysis" --truth "${faults[0]}" --truth-format nezha --after "$AFTER" --json >"$out/evaluate.json" 2>/dev/null
 	"$BIN" evaluate "$out/analysis" --truth "${faults[0]}" --truth-format nezha --after "$AFTER" | tee "$out/evaluate.txt"
