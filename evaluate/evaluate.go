@@ -47,6 +47,12 @@ type Options struct {
 	TruthFormat Format
 }
 
+// EvidenceLevel is the root_cause_score from which an incident counts as
+// seen by the analysis (Result.Evidence): a combined z of 3, which under
+// 1% of service-windows reach on fault-free data (docs/analysis.md,
+// "Calibration").
+const EvidenceLevel = 0.5
+
 // Ranking names.
 const (
 	RankServices = "services"
@@ -220,11 +226,40 @@ func Score(a *Analysis, t *Truth, after time.Duration) *Result {
 			tot.AC5 = ratio(tot.Hits[2], tot.Evaluated)
 		}
 	}
+	if a.HasServices {
+		r.Evidence = scoreEvidence(r.Incidents)
+	}
 	r.Findings = scoreFindings(a, t, after, r.Incidents)
 	if r.Findings.Incidents == 0 {
 		r.Warnings = append(r.Warnings, noneCovered(a, t))
 	}
 	return r
+}
+
+// scoreEvidence is the service ranking (the first) over the incidents
+// whose service reached EvidenceLevel.
+func scoreEvidence(incidents []IncidentResult) *EvidenceScore {
+	e := &EvidenceScore{Level: EvidenceLevel}
+	for _, ir := range incidents {
+		rk := ir.Ranks[0]
+		if rk.Skipped {
+			continue
+		}
+		e.Evaluated++
+		if rk.Rank == 0 || rk.Score == nil || *rk.Score < EvidenceLevel {
+			continue
+		}
+		e.Reached++
+		for j, k := range []int{1, 3, 5} {
+			if rk.Rank <= k {
+				e.Hits[j]++
+			}
+		}
+	}
+	if e.Reached > 0 {
+		e.AC1, e.AC3, e.AC5 = ratio(e.Hits[0], e.Reached), ratio(e.Hits[1], e.Reached), ratio(e.Hits[2], e.Reached)
+	}
+	return e
 }
 
 // noneCovered explains an evaluation where no incident has windows around

@@ -126,6 +126,12 @@ func TestScoreWindowsAndTies(t *testing.T) {
 	if got := *r.Rankings[0].AC3; got != 1 {
 		t.Errorf("services AC@3 = %v, want 1", got)
 	}
+	// evidence: s1 scored 0.5 (the level: reached, twice), s3 0.2 (not),
+	// the skipped incident is not evaluated
+	e := r.Evidence
+	if e == nil || e.Evaluated != 3 || e.Reached != 2 || e.Hits != [3]int{0, 2, 2} || *e.AC3 != 1 {
+		t.Errorf("evidence = %+v, want 3 evaluated, 2 reached, hits [0 2 2]", e)
+	}
 }
 
 // TestScoreFindings checks the matching of findings: by callee or a

@@ -17,8 +17,12 @@ const Schema = "chaosgen.evaluate/v1"
 // order; lists are sorted (incidents by start, service, edge, kind, where
 // in the truth they are; rankings in a fixed order).
 type Result struct {
-	After     string           `json:"after"`
-	Analysis  string           `json:"analysis"`
+	After    string `json:"after"`
+	Analysis string `json:"analysis"`
+	// Evidence splits the service ranking's incidents by whether the
+	// analysis saw anything at the service at fault; nil without
+	// services.parquet.
+	Evidence  *EvidenceScore   `json:"evidence,omitempty"`
 	Findings  FindingsScore    `json:"findings"`
 	Incidents []IncidentResult `json:"incidents"`
 	Rankings  []RankingTotal   `json:"rankings"`
@@ -90,6 +94,21 @@ type Scored struct {
 	Truth bool    `json:"truth,omitempty"`
 }
 
+// EvidenceScore counts the incidents whose service at fault reached
+// EvidenceLevel in the service ranking during the period, and the service
+// ranking's accuracy over those incidents alone. An incident below the
+// level left no more trace in the analysis than fault-free data does: a
+// miss there is a limit of what the spans show, not of the ranking.
+type EvidenceScore struct {
+	AC1       *float64 `json:"ac1"`
+	AC3       *float64 `json:"ac3"`
+	AC5       *float64 `json:"ac5"`
+	Evaluated int      `json:"evaluated"` // incidents the service ranking scored
+	Hits      [3]int   `json:"hits_at_1_3_5"`
+	Level     float64  `json:"level"`
+	Reached   int      `json:"reached"` // incidents whose service reached Level
+}
+
 // FindingsScore is the findings' precision and recall.
 type FindingsScore struct {
 	Findings  int      `json:"findings"`   // findings of summary.json, predicted ones left out
@@ -139,15 +158,18 @@ func (r *Result) WriteText(w io.Writer) error {
 	if !r.Rankings[0].Available {
 		topRanking, topTitle = RankEdges, "top edge"
 	}
-	rows := [][]string{{"start", "kind", "service", RankServices, RankEdges, RankNaive, "findings", topTitle}}
+	rows := [][]string{{"start", "kind", "service", RankServices, "score", RankEdges, RankNaive, "findings", topTitle}}
 	for _, ir := range r.Incidents {
 		row := []string{shortTime(ir.StartUnixNano), ir.Kind, incidentName(ir)}
-		for _, rk := range ir.Ranks {
+		for i, rk := range ir.Ranks {
 			row = append(row, rankCell(rk))
+			if i == 0 {
+				row = append(row, scoreCell(rk))
+			}
 		}
 		rows = append(rows, append(row, strconv.Itoa(ir.Findings), topName(ir, topRanking)))
 	}
-	writeTable(w, rows, []bool{false, false, false, true, true, true, true, false})
+	writeTable(w, rows, []bool{false, false, false, true, true, true, true, true, false})
 	fmt.Fprintln(w)
 	rows = [][]string{{"ranking", "scored by", "incidents", "skipped", "AC@1", "AC@3", "AC@5"}}
 	var notes []string
@@ -161,6 +183,10 @@ func (r *Result) WriteText(w io.Writer) error {
 			fmtRatio(t.AC1), fmtRatio(t.AC3), fmtRatio(t.AC5)})
 	}
 	writeTable(w, rows, []bool{false, false, true, true, true, true, true})
+	if e := r.Evidence; e != nil {
+		fmt.Fprintf(w, "\nevidence: %d of %d incidents left their service a root_cause_score of at least %.2f (fault-free data: under 1%% of service-windows; see docs/evaluate.md); services AC@1/3/5 over those: %s/%s/%s\n",
+			e.Reached, e.Evaluated, e.Level, fmtRatio(e.AC1), fmtRatio(e.AC3), fmtRatio(e.AC5))
+	}
 	f := r.Findings
 	suspects := "callee"
 	if f.Suspects {
@@ -171,7 +197,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
-	_, err := fmt.Fprintln(w, "rank: 1 + the other candidates scoring at least as high (ties count against); -: no score for the service in the period; skip: no windows in the period")
+	_, err := fmt.Fprintln(w, "rank: 1 + the other candidates scoring at least as high (ties count against); score: the service's root_cause_score; -: no score for the service in the period; skip: no windows in the period")
 	return err
 }
 
@@ -228,6 +254,14 @@ func rankCell(rk Rank) string {
 		return "-"
 	}
 	return strconv.Itoa(rk.Rank)
+}
+
+// scoreCell is the true candidate's score, "-" when it has none.
+func scoreCell(rk Rank) string {
+	if rk.Score == nil || rk.Rank == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(*rk.Score, 'f', 2, 64)
 }
 
 func shortTime(ns int64) string {
