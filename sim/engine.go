@@ -963,8 +963,10 @@ func (e *engine) finishCall(id int32, ok, fallback bool) {
 	}
 	if c.parent >= 0 {
 		p := c.parent
+		// a failure its caller absorbed in the recording does not fail it
+		failed := !ok && !e.traces[c.tr].calls[c.rc].absorbed
 		e.freeCall(id)
-		e.childDone(p, !ok)
+		e.childDone(p, failed)
 		return
 	}
 	// a root request

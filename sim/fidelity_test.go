@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/ingest/importer"
 	"github.com/chaosgen/chaosgen/internal/shared"
 	"github.com/chaosgen/chaosgen/synth"
@@ -57,6 +58,38 @@ func checkFidelity(t *testing.T, name string, files []string) *Result {
 func TestFidelitySynth(t *testing.T) {
 	path := synthFile(t, synth.Options{Days: 0.05, RPS: 5, Services: 20, Seed: 3})
 	checkFidelity(t, "synth", []string{path})
+}
+
+// TestFidelityUnmarked replays spans as a tracer that knows nothing of the
+// mesh records them: without retry counts, fallback marks or breaker
+// flags (OpenTelemetry has no such attributes). A call that failed for good
+// under a caller that still succeeded was absorbed (a fallback or an
+// ignored error), so the baseline replay must not fail the caller for it:
+// the success rate stays the recorded one. Without that rule this mesh
+// replays at 0.868 against its recorded 0.980.
+func TestFidelityUnmarked(t *testing.T) {
+	path := synthFile(t, synth.Options{Days: 0.05, RPS: 5, Services: 20, Seed: 3})
+	spans, err := ingest.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := 0
+	for i := range spans {
+		s := &spans[i]
+		if s.RetryCount > 0 || s.Fallback || s.CircuitOpen {
+			marked++
+		}
+		s.RetryCount, s.Fallback, s.FallbackLatencyNano, s.CircuitOpen = 0, false, 0, false
+	}
+	if marked == 0 {
+		t.Fatal("the synth file has no retries, fallbacks or breaker flags: the test proves nothing")
+	}
+	out := filepath.Join(t.TempDir(), "unmarked.parquet")
+	if err := ingest.WriteFile(out, spans); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of %d spans had mesh marks", marked, len(spans))
+	checkFidelity(t, "synth without mesh marks", []string{out})
 }
 
 func importShared(t *testing.T, rel string) string {

@@ -163,7 +163,9 @@ func TestBreakerOpensAndShortCircuits(t *testing.T) {
 }
 
 func TestFallbackAbsorbsFailure(t *testing.T) {
+	// recorded: b failed and so did a (no fallback in the recording)
 	spans := twoHop(0, 0, 20*ms, true, 500)
+	spans[0].Error, spans[0].StatusCode = true, 500
 	res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, "services:\n  b: {fallback: {latency: 5ms, success: true}}\n")})
 	root := rootSpans(out)[0]
 	if res.Root.SuccessRate != 1 || root.DurationNano != (10+20+5+40)*ms {
@@ -181,6 +183,12 @@ func TestFallbackAbsorbsFailure(t *testing.T) {
 	res, _ = replaySpans(t, spans, Options{})
 	if res.Root.SuccessRate != 0 {
 		t.Errorf("without fallback the failure should reach the root")
+	}
+	// recorded: b failed and a still succeeded; a absorbed it (a fallback
+	// the spans do not name), so it does in the replay too
+	spans = twoHop(0, 0, 20*ms, true, 500)
+	if res, _ = replaySpans(t, spans, Options{}); res.Root.SuccessRate != 1 {
+		t.Errorf("a recorded success over a failed call replays as a failure: root success %v", res.Root.SuccessRate)
 	}
 }
 

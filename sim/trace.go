@@ -36,6 +36,9 @@ type rspan struct {
 type rcall struct {
 	attLo, attHi int32 // attempts[attLo:attHi] index spans
 	start, end   int64 // first attempt start, last attempt end
+	// absorbed: the call failed for good and its caller still succeeded
+	// (a fallback or an ignored error that the spans do not name)
+	absorbed bool
 }
 
 // step is a stretch of the callee's own time followed by a group of child
@@ -462,6 +465,7 @@ func (b *builder) visit(s int32) {
 		rc := &t.calls[c]
 		if t.spans[t.attempts[rc.attHi-1]].err {
 			childFailed = true
+			rc.absorbed = !sp.err
 		}
 	}
 	sp.ownFail = sp.err && !sp.timedOut && !childFailed

@@ -118,9 +118,11 @@ func TestNightlyRecipe(t *testing.T) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// traces dated yesterday and today, so that the default expiry (a week
-	// after the data) has not passed
-	day := time.Now().UTC().Truncate(time.Hour).Add(-30 * time.Hour)
+	// traces dated two days ago and yesterday, so that the default expiry
+	// (a week after the data) has not passed, always from 07:00 UTC: the
+	// same traffic whatever the hour the test runs (this hour's incident
+	// has callers absorbing failed calls, which replay must keep absorbing)
+	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-48*time.Hour + 7*time.Hour)
 	for night := 1; night <= 2; night++ {
 		spansPath := filepath.Join(tmp, "synth", "night"+itoa64(int64(night))+".parquet")
 		if code, _, stderr := runCLI("synth", "-o", spansPath, "--days", "0.05", "--rps", "2", "--services", "8",
