@@ -163,6 +163,18 @@ func TestListPrefix(t *testing.T) {
 	if err != nil || len(got) != 5 {
 		t.Errorf("whole bucket: %v, %v; want the 5 visible .parquet objects", got, err)
 	}
+	// the endpoint from the SDK's environment instead of the URL
+	for _, env := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, srv.Endpoint)
+			st := objstore.New(t.Context())
+			defer st.Close()
+			got, err := st.List("s3://spans/day/?use_path_style=true")
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("List with %s: %v, %v; want %v", env, got, err, want)
+			}
+		})
+	}
 	if _, err := st.List(srv.URL("spans", "empty/")); err == nil || !strings.Contains(err.Error(), "s3://spans/empty/: no .parquet objects") {
 		t.Errorf("empty prefix: %v", err)
 	}
