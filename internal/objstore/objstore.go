@@ -139,6 +139,8 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 			return fmt.Errorf("%s: bucket %s %w", what, l.base, ErrNotFound)
 		}
 		return fmt.Errorf("%s: object %w", what, ErrNotFound)
+	case gcerrors.FailedPrecondition:
+		return fmt.Errorf("%s: the object changed while it was read (it no longer has the ETag it had when opened): run again", what)
 	case gcerrors.PermissionDenied:
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}

@@ -121,7 +121,8 @@ func TestReaderReadsRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// the whole object streamed is counted apart
+	// the whole object streamed is counted apart (before the object is
+	// replaced below)
 	sr, err := st.OpenStream("s3://data/blob.bin")
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +134,15 @@ func TestReaderReadsRanges(t *testing.T) {
 	}
 	if s := fetched(); s.Streamed != size {
 		t.Errorf("streamed %d bytes, want %d", s.Streamed, size)
+	}
+
+	// an object replaced after Open fails the next read instead of
+	// returning the new object's bytes at the old offsets
+	data[2<<20] ^= 1
+	put(t, srv, "data", "blob.bin", data)
+	_, err = rd.ReadAt(make([]byte, 1<<20), 2<<20)
+	if err == nil || !strings.Contains(err.Error(), "s3://data/blob.bin: reading bytes 2097152-3145727: the object changed while it was read") {
+		t.Errorf("read after the object was replaced: %v", err)
 	}
 }
 

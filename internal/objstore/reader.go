@@ -174,7 +174,7 @@ func (r *Reader) trimByBlocks(p []byte, off int64) ([]byte, int64) {
 // fetch fills p with one ranged request at off.
 func (r *Reader) fetch(p []byte, off int64) error {
 	r.requests.Add(1)
-	rr, err := r.b.NewRangeReader(r.ctx, r.key, off, int64(len(p)), nil)
+	rr, err := r.b.NewRangeReader(r.ctx, r.key, off, int64(len(p)), r.readerOptions())
 	if err != nil {
 		return r.rangeError(off, len(p), err)
 	}
@@ -198,7 +198,7 @@ func (r *Reader) rangeError(off int64, n int, err error) error {
 // Stream returns a sequential reader of the whole object in one request,
 // counted apart from the ranged reads.
 func (r *Reader) Stream() (io.ReadCloser, error) {
-	rr, err := r.b.NewReader(r.ctx, r.key, nil)
+	rr, err := r.b.NewReader(r.ctx, r.key, r.readerOptions())
 	if err != nil {
 		return nil, storeError(r.ctx, r.b, r.l, r.name, err)
 	}
