@@ -26,6 +26,7 @@ import (
 	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/chaosgen/chaosgen/internal/objstore"
 )
 
 // Options control Run.
@@ -46,6 +47,9 @@ type Options struct {
 	// Force replaces the output directory even when chaosgen did not
 	// write it (see atomicfile.CheckDir).
 	Force bool
+	// Store opens the inputs that are s3://, gs:// or azblob:// URLs and
+	// counts the bytes it fetched; nil: Run opens a Store of its own.
+	Store *objstore.Store
 }
 
 // Summary is summary.json.
@@ -153,11 +157,16 @@ func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 // and writes the analysis to dir atomically: dir holds either its previous
 // content or the complete new analysis.
 func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
-	paths, err := ingest.Inputs(args)
+	store := opt.Store
+	if store == nil {
+		store = objstore.New(ctx)
+		defer store.Close()
+	}
+	paths, err := resolveInputs(store, args)
 	if err != nil {
 		return nil, err
 	}
-	files, err := ingest.Open(paths)
+	files, err := ingest.OpenWith(paths, opener(store))
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +183,7 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	digestsDone := make(chan struct{})
 	go func() {
 		defer close(digestsDone)
-		digests, digestErr = sha256Files(paths, opt.Workers)
+		digests, digestErr = sha256Files(paths, store.OpenStream, opt.Workers)
 	}()
 	table, err := features.Build(ctx, files, features.Options{Window: opt.Window, Workers: opt.Workers, Progress: opt.Progress})
 	<-digestsDone
@@ -303,10 +312,10 @@ func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, m
 	return s
 }
 
-// sha256Files returns the hex SHA-256 of each file, in order, hashing up to
-// workers files at once (0: GOMAXPROCS). The error names the first file (in
-// order) that could not be read.
-func sha256Files(paths []string, workers int) ([]string, error) {
+// sha256Files returns the hex SHA-256 of each file, opened by open, in
+// order, hashing up to workers files at once (0: GOMAXPROCS). The error
+// names the first file (in order) that could not be read.
+func sha256Files(paths []string, open func(string) (io.ReadCloser, error), workers int) ([]string, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -321,7 +330,7 @@ func sha256Files(paths []string, workers int) ([]string, error) {
 				if i >= len(paths) {
 					return
 				}
-				digests[i], errs[i] = sha256File(paths[i])
+				digests[i], errs[i] = sha256File(paths[i], open)
 			}
 		})
 	}
@@ -334,8 +343,8 @@ func sha256Files(paths []string, workers int) ([]string, error) {
 	return digests, nil
 }
 
-func sha256File(path string) (string, error) {
-	f, err := os.Open(path)
+func sha256File(path string, open func(string) (io.ReadCloser, error)) (string, error) {
+	f, err := open(path)
 	if err != nil {
 		return "", err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/synth"
 )
 
@@ -288,7 +289,7 @@ func TestSha256Files(t *testing.T) {
 		paths, want = append(paths, p), append(want, hex.EncodeToString(sum[:]))
 	}
 	for _, workers := range []int{1, 3, 16} {
-		got, err := sha256Files(paths, workers)
+		got, err := sha256Files(paths, objstore.New(t.Context()).OpenStream, workers)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +298,7 @@ func TestSha256Files(t *testing.T) {
 		}
 	}
 	missing := append(slices.Clone(paths[:3]), filepath.Join(dir, "gone"), filepath.Join(dir, "gone2"))
-	if _, err := sha256Files(missing, 4); err == nil || !strings.Contains(err.Error(), "hashing "+filepath.Join(dir, "gone")+":") {
+	if _, err := sha256Files(missing, objstore.New(t.Context()).OpenStream, 4); err == nil || !strings.Contains(err.Error(), "hashing "+filepath.Join(dir, "gone")+":") {
 		t.Errorf("missing file: %v, want an error naming the first missing file", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/synth"
 )
 
@@ -86,7 +87,7 @@ func BenchmarkAnalyze(b *testing.B) {
 		}
 		b.SetBytes(st.Size())
 		for b.Loop() {
-			if _, err := sha256File(spans); err != nil {
+			if _, err := sha256File(spans, objstore.New(b.Context()).OpenStream); err != nil {
 				b.Fatal(err)
 			}
 		}

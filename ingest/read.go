@@ -13,11 +13,11 @@ import (
 // unset). It is the convenient path for small inputs and tests; stages that
 // aggregate large inputs use Scan.
 func ReadFile(path string) ([]Span, error) {
-	o, err := openOne(path)
+	o, err := openOne(path, OpenLocal)
 	if err != nil {
 		return nil, err
 	}
-	defer o.f.Close()
+	defer o.in.Close()
 	var out []Span
 	err = func() (err error) {
 		defer func() {

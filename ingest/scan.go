@@ -171,26 +171,43 @@ type OpenedFiles struct {
 
 type openFile struct {
 	path string
-	f    *os.File
+	in   Input
 	pf   *parquet.File
 	leaf [numColumns]int // leaf column index, -1 when absent
 	opt  [numColumns]bool
 }
 
-// Open opens and checks files (their footers and schemas) without reading
-// any data. Close the result when done.
+// Open opens and checks local files (their footers and schemas) without
+// reading any data. Close the result when done.
 func Open(paths []string) (*OpenedFiles, error) {
+	return OpenWith(paths, OpenLocal)
+}
+
+// Input is an opened span file: its bytes by offset, safe for concurrent
+// reads, and its size. A local file (OpenLocal) is one; a ranged reader
+// over an object in a bucket (internal/objstore) is another.
+type Input interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// OpenFunc opens the input that name names.
+type OpenFunc func(name string) (Input, error)
+
+// OpenWith is Open with each name opened by open. Messages, FileInfo.Path
+// and Batch.File use the names as given.
+func OpenWith(names []string, open OpenFunc) (*OpenedFiles, error) {
 	of := &OpenedFiles{}
-	for _, p := range paths {
-		o, err := openOne(p)
+	for _, p := range names {
+		o, err := openOne(p, open)
 		if err != nil {
 			of.Close()
 			return nil, err
 		}
 		n := o.pf.NumRows()
-		fi, _ := o.f.Stat()
 		of.opened = append(of.opened, o)
-		of.Files = append(of.Files, FileInfo{Path: p, Rows: n, RowGroups: len(o.pf.RowGroups()), Size: fi.Size()})
+		of.Files = append(of.Files, FileInfo{Path: p, Rows: n, RowGroups: len(o.pf.RowGroups()), Size: o.in.Size()})
 		of.Rows += n
 	}
 	return of, nil
@@ -199,40 +216,60 @@ func Open(paths []string) (*OpenedFiles, error) {
 // Close closes the files.
 func (of *OpenedFiles) Close() error {
 	for _, o := range of.opened {
-		o.f.Close()
+		o.in.Close()
 	}
 	of.opened = nil
 	return nil
 }
 
-func openOne(path string) (o *openFile, err error) {
+// localFile is an Input over an open file.
+type localFile struct {
+	*os.File
+	size int64
+}
+
+func (f localFile) Size() int64 { return f.size }
+
+// OpenLocal opens a local file as an Input.
+func OpenLocal(path string) (Input, error) {
 	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory", path)
+	}
+	return localFile{f, fi.Size()}, nil
+}
+
+func openOne(path string, open OpenFunc) (o *openFile, err error) {
+	in, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
+			in.Close()
 		}
 	}()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", path)
-	}
-	if err := checkFooter(f, fi.Size()); err != nil {
+	size := in.Size()
+	if err := checkFooter(in, size); err != nil {
 		if errors.As(err, new(notParquetError)) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
-	pf, err := openParquet(f, fi.Size())
+	pf, err := openParquet(in, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
-	o = &openFile{path: path, f: f, pf: pf}
+	o = &openFile{path: path, in: in, pf: pf}
 	if err := o.checkSchema(); err != nil {
 		return nil, err
 	}

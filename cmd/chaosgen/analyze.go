@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/internal/progress"
 	"github.com/spf13/cobra"
 )
@@ -31,18 +33,27 @@ DIR/summary.json. DIR is replaced atomically: it never holds a half-written
 analysis. A non-empty DIR that chaosgen did not write is refused (--force
 replaces it). Bad rows are counted by reason and left out.
 
+SPANS and DIR may be s3://, gs:// or azblob:// URLs: an object, or a prefix
+standing for every .parquet object under it (see docs/storage.md). Objects
+are read with ranged requests (the footer, then the column chunks analyze
+decodes); the bytes fetched per object are printed to stderr. A DIR prefix
+is written locally first, then uploaded, summary.json last.
+
 --season defaults to one day when the data covers at least two days, and to
 no season otherwise (then the forecast is a damped trend); --horizon defaults
 to one day.`,
 		Example: `  chaosgen analyze out/spans.parquet -o out/analysis
-  chaosgen analyze 'traces/2026-*.parquet' -o analysis --window 5m --json`,
+  chaosgen analyze 'traces/2026-*.parquet' -o analysis --window 5m --json
+  chaosgen analyze s3://traces/2026-01-05/ -o s3://traces/analysis/2026-01-05/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("analyze: -o is required")
 			}
-			if err := checkOutputDir("analyze", out, opt.Force); err != nil {
-				return err
+			if !objstore.IsURL(out) {
+				if err := checkOutputDir("analyze", out, opt.Force); err != nil {
+					return err
+				}
 			}
 			if opt.Window < time.Second {
 				return usagef("analyze: --window must be at least 1s, got %s", opt.Window)
@@ -55,10 +66,20 @@ to one day.`,
 			m := progress.Start(cmd.ErrOrStderr(), 0, "spans")
 			opt.Progress = m.Counter()
 			opt.Total = m.SetTotal
-			sum, err := analysis.Run(cmd.Context(), args, out, opt)
+			store := objstore.New(cmd.Context())
+			defer store.Close()
+			opt.Store = store
+			var sum *analysis.Summary
+			err := store.WriteDir(out, atomicfile.Marker, analysis.SummaryFile, opt.Force, func(dir string) (err error) {
+				sum, err = analysis.Run(cmd.Context(), args, dir, opt)
+				return err
+			})
 			m.Done()
 			if err != nil {
 				return fmt.Errorf("analyze: %w", err)
+			}
+			if err := objstore.WriteStats(cmd.ErrOrStderr(), store.Stats()); err != nil {
+				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -69,7 +90,7 @@ to one day.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically)")
+	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically), or a bucket prefix URL")
 	f.DurationVar(&opt.Window, "window", time.Minute, "feature window length (must divide a day)")
 	f.BoolVar(&asJSON, "json", false, "print summary.json to stdout instead of the table")
 	f.IntVar(&top, "top", 10, "edges shown in the table")

@@ -1,0 +1,238 @@
+package objstore_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/internal/objstore"
+	"github.com/chaosgen/chaosgen/internal/s3test"
+	"github.com/chaosgen/chaosgen/internal/testseed"
+)
+
+// put writes data to a local file and uploads it as bucket/key.
+func put(t *testing.T, srv *s3test.Server, bucket, key string, data []byte) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "obj")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.Put(t, bucket, key, p)
+}
+
+func TestReaderReadsRanges(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.MakeBucket(t, "data")
+	seed := testseed.Seed(t)
+	r := rand.New(rand.NewPCG(seed, 0))
+	data := make([]byte, 3<<20+12345)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	put(t, srv, "data", "blob.bin", data)
+
+	st := objstore.New(t.Context())
+	defer st.Close()
+	rd, err := st.Open(srv.URL("data", "blob.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd.Size() != int64(len(data)) || rd.Name() != "s3://data/blob.bin" {
+		t.Fatalf("size %d, name %q; want %d, s3://data/blob.bin", rd.Size(), rd.Name(), len(data))
+	}
+	size := int64(len(data))
+	fetched := func() objstore.Stat { return st.Stats()[0] }
+
+	// the footer pattern: 8 bytes at the end, then the bytes before them,
+	// served from the one tail block
+	buf := make([]byte, 8)
+	if _, err := rd.ReadAt(buf, size-8); err != nil || !bytes.Equal(buf, data[size-8:]) {
+		t.Fatalf("tail: %v", err)
+	}
+	buf = make([]byte, 5000)
+	if _, err := rd.ReadAt(buf, size-8-5000); err != nil || !bytes.Equal(buf, data[size-8-5000:size-8]) {
+		t.Fatalf("footer: %v", err)
+	}
+	if s := fetched(); s.Requests != 1 || s.Fetched != objstore.TailBytes {
+		t.Errorf("after the footer reads: %d requests, %d bytes; want 1 request of the %d tail bytes", s.Requests, s.Fetched, objstore.TailBytes)
+	}
+	// a large read fetches exactly what it asks
+	buf = make([]byte, 1<<20)
+	if _, err := rd.ReadAt(buf, 100); err != nil || !bytes.Equal(buf, data[100:100+1<<20]) {
+		t.Fatalf("large read: %v", err)
+	}
+	if s := fetched(); s.Requests != 2 || s.Fetched != objstore.TailBytes+1<<20 {
+		t.Errorf("after a 1 MiB read: %d requests, %d bytes; want 2, %d", s.Requests, s.Fetched, objstore.TailBytes+1<<20)
+	}
+	// the file's magic, then the first column chunk: the second read
+	// fetches only what the first one's block does not hold
+	before := fetched()
+	buf = make([]byte, 4)
+	if _, err := rd.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, data[:4]) {
+		t.Fatalf("head: %v", err)
+	}
+	buf = make([]byte, 1<<20)
+	if _, err := rd.ReadAt(buf, 4); err != nil || !bytes.Equal(buf, data[4:4+1<<20]) {
+		t.Fatalf("read after the head: %v", err)
+	}
+	if s := fetched(); s.Requests-before.Requests != 2 || s.Fetched-before.Fetched != 4+1<<20 {
+		t.Errorf("head and chunk: %d requests, %d bytes; want 2, %d", s.Requests-before.Requests, s.Fetched-before.Fetched, 4+1<<20)
+	}
+	// a read past the end returns what there is and io.EOF
+	buf = make([]byte, 100)
+	n, err := rd.ReadAt(buf, size-10)
+	if n != 10 || err != io.EOF || !bytes.Equal(buf[:10], data[size-10:]) {
+		t.Errorf("read across the end: %d, %v; want 10, EOF", n, err)
+	}
+	if n, err := rd.ReadAt(buf, size); n != 0 || err != io.EOF {
+		t.Errorf("read at the end: %d, %v; want 0, EOF", n, err)
+	}
+
+	// concurrent reads of random ranges all return the object's bytes
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for w := range errs {
+		wg.Go(func() {
+			rr := rand.New(rand.NewPCG(seed, uint64(w)+1))
+			for range 40 {
+				n := 1 + rr.IntN(200<<10)
+				off := rr.Int64N(size - int64(n))
+				b := make([]byte, n)
+				if _, err := rd.ReadAt(b, off); err != nil {
+					errs[w] = err
+					return
+				}
+				if !bytes.Equal(b, data[off:off+int64(n)]) {
+					errs[w] = errors.New("bytes differ at " + filepath.Base(rd.Name()))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+
+	// the whole object streamed is counted apart (before the object is
+	// replaced below)
+	sr, err := st.OpenStream("s3://data/blob.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(sr)
+	sr.Close()
+	if err != nil || !bytes.Equal(all, data) {
+		t.Fatalf("stream: %v", err)
+	}
+	if s := fetched(); s.Streamed != size {
+		t.Errorf("streamed %d bytes, want %d", s.Streamed, size)
+	}
+
+	// an object replaced after Open fails the next read instead of
+	// returning the new object's bytes at the old offsets
+	data[2<<20] ^= 1
+	put(t, srv, "data", "blob.bin", data)
+	_, err = rd.ReadAt(make([]byte, 1<<20), 2<<20)
+	if err == nil || !strings.Contains(err.Error(), "s3://data/blob.bin: reading bytes 2097152-3145727: the object changed while it was read") {
+		t.Errorf("read after the object was replaced: %v", err)
+	}
+}
+
+func TestListPrefix(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.MakeBucket(t, "spans")
+	for _, k := range []string{"day/b.parquet", "day/a.parquet", "day/sub/c.parquet", "day/.tmp.parquet",
+		"day/.hidden/d.parquet", "day/notes.txt", "dayz/e.parquet", "other.parquet"} {
+		put(t, srv, "spans", k, []byte("x"))
+	}
+	st := objstore.New(t.Context())
+	defer st.Close()
+	want := []string{"s3://spans/day/a.parquet", "s3://spans/day/b.parquet", "s3://spans/day/sub/c.parquet"}
+	for _, arg := range []string{"day/", "day"} {
+		got, err := st.List(srv.URL("spans", arg))
+		if err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("List(%s) = %v, want %v", arg, got, want)
+		}
+	}
+	got, err := st.List(srv.URL("spans", "day/b.parquet"))
+	if err != nil || !slices.Equal(got, []string{"s3://spans/day/b.parquet"}) {
+		t.Errorf("one object: %v, %v", got, err)
+	}
+	got, err = st.List(srv.URL("spans", ""))
+	if err != nil || len(got) != 5 {
+		t.Errorf("whole bucket: %v, %v; want the 5 visible .parquet objects", got, err)
+	}
+	// the endpoint from the SDK's environment instead of the URL
+	for _, env := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, srv.Endpoint)
+			st := objstore.New(t.Context())
+			defer st.Close()
+			got, err := st.List("s3://spans/day/?use_path_style=true")
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("List with %s: %v, %v; want %v", env, got, err, want)
+			}
+		})
+	}
+	if _, err := st.List(srv.URL("spans", "empty/")); err == nil || !strings.Contains(err.Error(), "s3://spans/empty/: no .parquet objects") {
+		t.Errorf("empty prefix: %v", err)
+	}
+}
+
+func TestErrorsNameTheURL(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.MakeBucket(t, "spans")
+	put(t, srv, "spans", "day/a.parquet", []byte("PAR1"))
+	for _, c := range []struct {
+		name, bucket, key string
+		secret            string
+		want              []string
+		is                error
+	}{
+		{"missing bucket", "nosuchbucket", "day/a.parquet", "", []string{"s3://nosuchbucket/day/a.parquet: bucket s3://nosuchbucket not found"}, objstore.ErrNotFound},
+		{"missing object", "spans", "day/zzz.parquet", "", []string{"s3://spans/day/zzz.parquet: object not found"}, objstore.ErrNotFound},
+		{"missing prefix", "spans", "night/", "", []string{"s3://spans/night/: no .parquet objects under the prefix"}, nil},
+		{"wrong secret", "spans", "day/a.parquet", "not-the-secret", []string{"s3://spans/day/a.parquet: access denied", "AWS_SECRET_ACCESS_KEY"}, objstore.ErrDenied},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.secret != "" {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", c.secret)
+			}
+			st := objstore.New(t.Context())
+			defer st.Close()
+			for _, op := range []string{"list", "open"} {
+				var err error
+				if op == "list" {
+					_, err = st.List(srv.URL(c.bucket, c.key))
+				} else if !strings.HasSuffix(c.key, "/") {
+					_, err = st.Open(srv.URL(c.bucket, c.key))
+				} else {
+					continue
+				}
+				if err == nil {
+					t.Fatalf("%s: no error", op)
+				}
+				t.Logf("%s: %v", op, err)
+				for _, w := range c.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%s: %v\nwant it to contain %q", op, err, w)
+					}
+				}
+				if c.is != nil && !errors.Is(err, c.is) {
+					t.Errorf("%s: %v is not %v", op, err, c.is)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,290 @@
+package objstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"gocloud.dev/blob"
+)
+
+// Request sizes of a Reader. A Parquet reader asks for the footer's length
+// (8 bytes at the end), the footer, then each column chunk it decodes in
+// buffered reads (1 MiB in ingest) that never cross the chunk's end. Small
+// reads would each cost a request's latency (tens of milliseconds on a
+// cloud store), so they fetch a block and keep it; large reads fetch
+// exactly what was asked, so columns that are never decoded are never
+// fetched.
+const (
+	// ReadAhead is the least a request fetches for a read smaller than
+	// it: a page header, the file's magic, a small column chunk and its
+	// neighbours.
+	ReadAhead = 64 << 10
+	// TailBytes is fetched from the end of the object by the first read
+	// that reaches into it: the footer length and, for files of up to a
+	// few hundred row groups, the whole footer, in one request.
+	TailBytes = 64 << 10
+	// cacheBlocks is the number of kept blocks, the oldest dropped
+	// first.
+	cacheBlocks = 8
+)
+
+// Reader reads one object with ranged requests. It is an io.ReaderAt that
+// is safe for concurrent use (each read is its own request, or a copy out
+// of a kept block; a read whose first or last bytes a kept block holds
+// fetches only the rest) and counts the bytes and requests it fetched.
+type Reader struct {
+	ctx  context.Context
+	b    *blob.Bucket
+	l    location
+	name string
+	key  string
+	size int64
+	etag string
+
+	fetched  atomic.Int64
+	requests atomic.Int64
+	streamed atomic.Int64
+
+	mu     sync.Mutex
+	blocks []block // oldest first
+}
+
+type block struct {
+	off  int64
+	data []byte
+}
+
+// Open opens the object name (a URL, or a name that List returned) for
+// ranged reads; its size and ETag come from one metadata request.
+func (s *Store) Open(name string) (*Reader, error) {
+	b, l, key, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if key == "" || key[len(key)-1] == '/' {
+		return nil, fmt.Errorf("%s: names a prefix, not an object", name)
+	}
+	attrs, err := b.Attributes(s.ctx, key)
+	if err != nil {
+		return nil, storeError(s.ctx, b, l, l.name(key), err)
+	}
+	r := &Reader{ctx: s.ctx, b: b, l: l, name: l.name(key), key: key, size: attrs.Size, etag: attrs.ETag}
+	s.mu.Lock()
+	s.readers = append(s.readers, r)
+	s.mu.Unlock()
+	return r, nil
+}
+
+// Name returns the object's name: scheme://bucket/key.
+func (r *Reader) Name() string { return r.name }
+
+// Size returns the object's size in bytes.
+func (r *Reader) Size() int64 { return r.size }
+
+// ETag returns the store's entity tag of the object ("" when it has none).
+func (r *Reader) ETag() string { return r.etag }
+
+// Close drops the kept blocks; the bucket stays open until Store.Close.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	r.blocks = nil
+	r.mu.Unlock()
+	return nil
+}
+
+// ReadAt reads len(p) bytes at off, returning io.EOF with the bytes that
+// remain when the object ends first.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%s: read at negative offset %d", r.name, off)
+	}
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	var eof error
+	if int64(len(p)) > r.size-off {
+		p, eof = p[:r.size-off], io.EOF
+	}
+	n := len(p)
+	// the parts at either end that a kept block holds cost no request
+	p, off = r.trimByBlocks(p, off)
+	if len(p) == 0 {
+		return n, eof
+	}
+	if len(p) >= ReadAhead {
+		if err := r.fetch(p, off); err != nil {
+			return 0, err
+		}
+		return n, eof
+	}
+	start := off
+	if off+int64(len(p)) > r.size-TailBytes {
+		start = min(off, max(0, r.size-TailBytes))
+	}
+	end := min(r.size, max(start+ReadAhead, off+int64(len(p))))
+	buf := make([]byte, end-start)
+	if err := r.fetch(buf, start); err != nil {
+		return 0, err
+	}
+	copy(p, buf[off-start:])
+	r.mu.Lock()
+	if len(r.blocks) == cacheBlocks {
+		r.blocks = slices.Delete(r.blocks, 0, 1)
+	}
+	r.blocks = append(r.blocks, block{off: start, data: buf})
+	r.mu.Unlock()
+	return n, eof
+}
+
+// trimByBlocks copies into p what kept blocks hold of its first and last
+// bytes, and returns the part in the middle that remains to be fetched.
+func (r *Reader) trimByBlocks(p []byte, off int64) ([]byte, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for trimmed := true; trimmed && len(p) > 0; {
+		trimmed = false
+		for _, b := range r.blocks {
+			bend := b.off + int64(len(b.data))
+			end := off + int64(len(p))
+			switch {
+			case off >= b.off && off < bend: // b holds p's start
+				k := copy(p, b.data[off-b.off:])
+				p, off = p[k:], off+int64(k)
+				trimmed = true
+			case end > b.off && end <= bend: // b holds p's end
+				k := end - max(off, b.off)
+				copy(p[int64(len(p))-k:], b.data[end-k-b.off:end-b.off])
+				p = p[:int64(len(p))-k]
+				trimmed = true
+			}
+			if len(p) == 0 {
+				break
+			}
+		}
+	}
+	return p, off
+}
+
+// fetch fills p with one ranged request at off.
+func (r *Reader) fetch(p []byte, off int64) error {
+	r.requests.Add(1)
+	rr, err := r.b.NewRangeReader(r.ctx, r.key, off, int64(len(p)), r.readerOptions())
+	if err != nil {
+		return r.rangeError(off, len(p), err)
+	}
+	defer rr.Close()
+	n, err := io.ReadFull(rr, p)
+	r.fetched.Add(int64(n))
+	if err != nil {
+		return r.rangeError(off, len(p), err)
+	}
+	return nil
+}
+
+func (r *Reader) rangeError(off int64, n int, err error) error {
+	what := fmt.Sprintf("%s: reading bytes %d-%d", r.name, off, off+int64(n)-1)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return fmt.Errorf("%s: the object ended early: it changed while it was read", what)
+	}
+	return storeError(r.ctx, r.b, r.l, what, err)
+}
+
+// Stream returns a sequential reader of the whole object in one request,
+// counted apart from the ranged reads.
+func (r *Reader) Stream() (io.ReadCloser, error) {
+	rr, err := r.b.NewReader(r.ctx, r.key, r.readerOptions())
+	if err != nil {
+		return nil, storeError(r.ctx, r.b, r.l, r.name, err)
+	}
+	return &countingReader{ReadCloser: rr, n: &r.streamed}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// OpenStream opens name for one sequential read: a local file, or the
+// whole object of a URL (through the Reader that Open made for it, so the
+// bytes are counted in its Stat).
+func (s *Store) OpenStream(name string) (io.ReadCloser, error) {
+	if !IsURL(name) {
+		return os.Open(name)
+	}
+	s.mu.Lock()
+	var r *Reader
+	for _, x := range s.readers {
+		if x.name == name {
+			r = x
+		}
+	}
+	s.mu.Unlock()
+	if r == nil {
+		var err error
+		if r, err = s.Open(name); err != nil {
+			return nil, err
+		}
+	}
+	return r.Stream()
+}
+
+// Stat is what was fetched of one object.
+type Stat struct {
+	Name string
+	Size int64
+	// Fetched and Requests count the ranged reads; Streamed counts the
+	// bytes of whole-object reads (Stream).
+	Fetched, Requests, Streamed int64
+}
+
+// Stats returns the fetch counts of every object opened, sorted by name
+// (an object opened more than once is one row).
+func (s *Store) Stats() []Stat {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	by := map[string]*Stat{}
+	for _, r := range s.readers {
+		st := by[r.name]
+		if st == nil {
+			st = &Stat{Name: r.name, Size: r.size}
+			by[r.name] = st
+		}
+		st.Fetched += r.fetched.Load()
+		st.Requests += r.requests.Load()
+		st.Streamed += r.streamed.Load()
+	}
+	out := make([]Stat, 0, len(by))
+	for _, st := range by {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b Stat) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// WriteStats prints one line per object: the bytes fetched by ranged reads
+// against the object's size, and the bytes streamed whole.
+func WriteStats(w io.Writer, stats []Stat) error {
+	for _, st := range stats {
+		line := fmt.Sprintf("fetched %s: %d of %d bytes (%.1f%%) in %d ranged requests",
+			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), st.Requests)
+		if st.Streamed > 0 {
+			line += fmt.Sprintf("; %d bytes streamed whole for the input digest", st.Streamed)
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
