@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 )
 
 // connPair returns a rawConn with busy-poll policy bp (its server side)
@@ -141,7 +142,7 @@ func TestBusyPollProxy(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "ok %s", r.URL.Path)
 	}))
-	b := testBundle(profile("never", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}))
+	b := bundletest.Bundle(profile("never", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}))
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
 	px, _, bp := proxyWithPoll(t, b, Options{Service: "cart"}, up.URL, 5*time.Millisecond)
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/ingest"
 )
 
@@ -99,7 +100,7 @@ func headerLines(head, name string) []string {
 // such a request 400), over HTTP/1.1 and h2c.
 func TestContentLengthForwardedOnce(t *testing.T) {
 	up := newRawUpstream(t)
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up.URL)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up.URL)
 	clients := map[string]*http.Client{"http1": {Transport: &http.Transport{}}, "h2c": h2cClient()}
 	for name, c := range clients {
 		for _, method := range []string{"POST", "PUT", "PATCH"} {
@@ -122,7 +123,7 @@ func TestContentLengthForwardedOnce(t *testing.T) {
 // TestXForwardedFor: the client's address is appended to X-Forwarded-For.
 func TestXForwardedFor(t *testing.T) {
 	up := newRawUpstream(t)
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up.URL)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up.URL)
 	clients := map[string]*http.Client{"http1": {Transport: &http.Transport{}}, "h2c": h2cClient()}
 	for name, c := range clients {
 		for _, prior := range []string{"", "10.0.0.1"} {
@@ -172,7 +173,7 @@ func rawExchange(t *testing.T, addr, raw string) string {
 // upstream as "CONNECT /"; the rest is forwarded.
 func TestRequestValidation(t *testing.T) {
 	up := newRawUpstream(t)
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up.URL)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up.URL)
 	addr := strings.TrimPrefix(px.URL, "http://")
 	cases := []struct {
 		name, raw string
@@ -220,7 +221,7 @@ func b2i(b bool) int {
 func limitedProxy(t *testing.T, lim serverLimits, wrap func(net.Listener) net.Listener, done chan<- error) (*proxyServer, string) {
 	t.Helper()
 	up := okUpstream(t)
-	inj, err := New(testBundle(), Options{Service: "cart", Now: time.Now})
+	inj, err := New(bundletest.Bundle(), Options{Service: "cart", Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestCorruptBounded(t *testing.T) {
 			w.Write(big[i : i+4096])
 		}
 	})
-	b := testBundle(profile("corrupt", "cart", 1, bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}))
+	b := bundletest.Bundle(profile("corrupt", "cart", 1, bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}))
 	opts := Options{Service: "cart", Now: time.Now, CorruptMaxBytes: 64 << 10}
 	t.Run("handler", func(t *testing.T) {
 		inj, _ := New(b, opts)
@@ -454,13 +455,13 @@ func TestDelayOverflowRefused(t *testing.T) {
 		{Type: bundle.FaultLatency, DelayMs: 100, JitterMs: 1e13},
 		{Type: bundle.FaultLatency, Factor: 1e300},
 	} {
-		b := testBundle(profile("slow", "cart", 0.1, f))
+		b := bundletest.Bundle(profile("slow", "cart", 0.1, f))
 		err := b.Validate()
 		if !errors.Is(err, bundle.ErrInvalid) {
 			t.Errorf("%+v: %v, want a validation error", f, err)
 		}
 	}
-	ok := testBundle(profile("slow", "cart", 0.1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: bundle.MaxDelayMs, Factor: bundle.MaxFactor}))
+	ok := bundletest.Bundle(profile("slow", "cart", 0.1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: bundle.MaxDelayMs, Factor: bundle.MaxFactor}))
 	if err := ok.Validate(); err != nil {
 		t.Errorf("the largest delay and factor: %v", err)
 	}
@@ -478,7 +479,7 @@ func TestRecordsKeepNoRequestData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inj, _ := New(testBundle(), Options{Service: "cart", Now: time.Now, Records: rec})
+	inj, _ := New(bundletest.Bundle(), Options{Service: "cart", Now: time.Now, Records: rec})
 	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	path := "/" + strings.Repeat("p", 300<<10)
 	req := httptest.NewRequest("GET", path, nil)

@@ -1,8 +1,6 @@
 package inject
 
 import (
-	"bytes"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +15,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
-	"golang.org/x/crypto/ssh"
+	"github.com/chaosgen/chaosgen/internal/testkey"
 )
 
 // clock is a settable fake clock.
@@ -40,47 +38,16 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// testBundle is a valid bundle with the given profiles, no guard in the
-// way (maxGlobalRate 1, no abortIf) and an expiry in 2030.
-func testBundle(profiles ...bundle.Profile) *bundle.Bundle {
-	for i := range profiles {
-		p := &profiles[i]
-		if p.MaxRate < p.Rate {
-			p.MaxRate = p.Rate
-		}
-		if p.Severity == "" {
-			p.Severity = bundle.SeverityMinor
-		}
-		if p.Rationale.Summary == "" {
-			p.Rationale.Summary = "test"
-		}
-	}
-	return &bundle.Bundle{
-		APIVersion: bundle.APIVersion, Kind: bundle.Kind,
-		Metadata: bundle.Metadata{Name: "test", Generator: "inject test", Seed: 42,
-			NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-			Source: bundle.Source{Files: []bundle.SourceFile{}, TimeRange: bundle.TimeRange{
-				Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}}},
-		Guards:   bundle.Guards{MaxGlobalRate: 1},
-		Profiles: profiles,
-	}
-}
-
 func profile(id, callee string, rate float64, f bundle.Fault) bundle.Profile {
 	return bundle.Profile{ID: id, Target: bundle.Target{Callee: callee}, Rate: rate, Fault: f}
 }
 
-// signed writes b and its signature into dir with a fresh key and
-// returns the bundle path and the public key path.
+// signed writes b and its signature into dir with the test key of seed 7
+// and returns the bundle path and the public key path.
 func signed(t testing.TB, dir string, b *bundle.Bundle) (bundlePath, pubPath string) {
 	t.Helper()
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pubPath = filepath.Join(dir, "ci.pub")
-	if err := os.WriteFile(pubPath, append(bytes.TrimSpace(ssh.MarshalAuthorizedKey(signer.PublicKey())), " ci@test\n"...), 0o644); err != nil {
+	if err := os.WriteFile(pubPath, []byte(testkey.AuthorizedLine(testkey.Signer(7), "ci@test")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bundlePath = filepath.Join(dir, "bundle.json")
@@ -88,30 +55,11 @@ func signed(t testing.TB, dir string, b *bundle.Bundle) (bundlePath, pubPath str
 	return bundlePath, pubPath
 }
 
+// writeSigned replaces path and path.sig atomically, as a deploy would.
 func writeSigned(t testing.TB, path string, b *bundle.Bundle) {
 	t.Helper()
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	signer, _ := ssh.NewSignerFromKey(priv)
-	data, err := bundle.Encode(b)
-	if err != nil {
+	if _, err := bundle.Write(path, b, testkey.Signer(7)); err != nil {
 		t.Fatal(err)
-	}
-	sig, err := bundle.SignWith(data, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// write to temp files and rename, as a deploy would
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{path, data}, {path + ".sig", sig}} {
-		tmp := f.path + ".tmp"
-		if err := os.WriteFile(tmp, f.data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/chaosgen/chaosgen/bundle"
-	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"golang.org/x/crypto/ssh"
 )
 
 // FoundThreshold is the weakness at which a profile counts as having found
@@ -245,6 +245,15 @@ func cloneBundle(b *bundle.Bundle) *bundle.Bundle {
 
 // runLoops runs the loops Replay was asked for and writes their files.
 func runLoops(ctx context.Context, o ReplayOptions, dir string) error {
+	var signer ssh.Signer
+	if o.SignKey != "" {
+		// Loaded before any round, so a key that cannot sign stops the
+		// loops before they write anything.
+		var err error
+		if signer, err = bundle.LoadSigner(o.SignKey); err != nil {
+			return fmt.Errorf("signing: %w", err)
+		}
+	}
 	rounds := max(1, o.Rounds)
 	adapt, tuned, err := Adapt(ctx, o, rounds)
 	if err != nil {
@@ -254,7 +263,7 @@ func runLoops(ctx context.Context, o ReplayOptions, dir string) error {
 		if err := writeJSON(filepath.Join(dir, "adapt.json"), adapt); err != nil {
 			return err
 		}
-		if err := writeBundle(filepath.Join(dir, "bundle.json"), tuned, o.SignKey); err != nil {
+		if _, err := bundle.Write(filepath.Join(dir, "bundle.json"), tuned, signer); err != nil {
 			return err
 		}
 	}
@@ -271,28 +280,9 @@ func runLoops(ctx context.Context, o ReplayOptions, dir string) error {
 		if err := writeJSON(filepath.Join(dir, "learn.json"), lj); err != nil {
 			return err
 		}
-		if err := writeBundle(filepath.Join(dir, "learned.bundle.json"), best, o.SignKey); err != nil {
+		if _, err := bundle.Write(filepath.Join(dir, "learned.bundle.json"), best, signer); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeBundle writes a bundle canonically and, with a key, its signature.
-func writeBundle(path string, b *bundle.Bundle, key string) error {
-	data, err := bundle.Encode(b)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(path, data); err != nil {
-		return err
-	}
-	if key == "" {
-		return nil
-	}
-	sig, err := bundle.Sign(data, key)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path+".sig", sig)
 }

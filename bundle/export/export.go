@@ -8,7 +8,6 @@ package export
 import (
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -122,15 +121,11 @@ func File(target, path string, opt Options) ([]byte, *Result, error) {
 	if !slices.Contains(Targets, target) {
 		return nil, nil, fmt.Errorf("unknown export target %q, want one of %s", target, strings.Join(Targets, ", "))
 	}
-	data, err := os.ReadFile(path)
+	op, err := bundle.Open(path, bundle.VerifyOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := bundle.Decode(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return To(target, b, opt)
+	return To(target, op.Bundle, opt)
 }
 
 // warnings collects changes in a fixed order and the profiles left out.

@@ -15,6 +15,7 @@ import (
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/dashboard"
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/usage"
 	"github.com/chaosgen/chaosgen/sim"
 	"github.com/spf13/cobra"
 )
@@ -29,20 +30,16 @@ func (in *dashboardInputs) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&in.analysis, "analysis", "", "analysis directory (analyze -o DIR); required")
 	cmd.Flags().StringVar(&in.bundle, "bundle", "", "bundle to show (and, in the dashboard, edit)")
 	cmd.Flags().StringVar(&in.replay, "replay", "", "replay directory (replay -o DIR): report.json, spans.parquet, adapt.json, learn.json")
-	cmd.Flags().StringVar(&in.vo.PublicKey, "pub", "", "public key that must have signed the bundle")
-	cmd.Flags().StringVar(&in.vo.AllowedSigners, "allowed-signers", "", "allowed_signers file to verify the bundle with (with --identity)")
-	cmd.Flags().StringVar(&in.vo.Identity, "identity", "", "identity to look up in --allowed-signers")
+	addVerifyFlags(cmd, &in.vo, false)
 }
 
 func (in *dashboardInputs) check(name string) error {
 	switch {
 	case in.analysis == "":
 		return usagef("%s: --analysis DIR is required", name)
-	case in.vo.PublicKey != "" && in.vo.AllowedSigners != "":
-		return usagef("%s: --pub and --allowed-signers exclude each other", name)
-	case (in.vo.AllowedSigners == "") != (in.vo.Identity == ""):
-		return usagef("%s: --allowed-signers and --identity go together", name)
-	case (in.vo.PublicKey != "" || in.vo.AllowedSigners != "") && in.bundle == "":
+	case checkVerifyFlags(name, in.vo, false) != nil:
+		return checkVerifyFlags(name, in.vo, false)
+	case in.vo.Enabled() && in.bundle == "":
 		return usagef("%s: --pub and --allowed-signers need --bundle", name)
 	}
 	return nil
@@ -119,7 +116,7 @@ func loadDashboard(ctx context.Context, in dashboardInputs, spans []string, mesh
 	if len(spans) > 0 {
 		files, err := ingest.Inputs(spans)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, usage.Wrap(err)
 		}
 		o.Spans = files
 	}

@@ -53,14 +53,8 @@ keeps running. See docs/inject.md.`,
 			switch {
 			case o.Bundle == "":
 				return usagef("inject: --bundle is required")
-			case o.Verify.PublicKey == "" && o.Verify.AllowedSigners == "":
-				return usagef("inject: give --pub KEY.pub or --allowed-signers FILE --identity ID")
-			case o.Verify.PublicKey != "" && o.Verify.AllowedSigners != "":
-				return usagef("inject: --pub and --allowed-signers exclude each other")
-			case o.Verify.AllowedSigners != "" && o.Verify.Identity == "":
-				return usagef("inject: --allowed-signers needs --identity")
-			case o.Verify.Identity != "" && o.Verify.AllowedSigners == "":
-				return usagef("inject: --identity needs --allowed-signers")
+			case checkVerifyFlags("inject", o.Verify, true) != nil:
+				return checkVerifyFlags("inject", o.Verify, true)
 			case o.Upstream == "":
 				return usagef("inject: --upstream is required")
 			case o.Service == "":
@@ -105,10 +99,7 @@ keeps running. See docs/inject.md.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Bundle, "bundle", "", "bundle file (bundle.json); its signature is read from --sig or bundle.json.sig")
-	f.StringVar(&o.Verify.Signature, "sig", "", "signature file (default: the bundle path + .sig)")
-	f.StringVar(&o.Verify.PublicKey, "pub", "", "public key file of the signer (KEY.pub)")
-	f.StringVar(&o.Verify.AllowedSigners, "allowed-signers", "", "allowed_signers file, as for git's gpg.ssh.allowedSignersFile")
-	f.StringVar(&o.Verify.Identity, "identity", "", "signer identity to look up in --allowed-signers")
+	addVerifyFlags(cmd, &o.Verify, true)
 	f.StringVar(&o.Listen, "listen", defaultInjectListen, "address the proxy listens on (in a pod: :7450, for the Service's targetPort)")
 	f.StringVar(&o.Upstream, "upstream", "", "upstream base URL, http://host:port")
 	f.StringVar(&o.Service, "service", "", "name of the upstream service: the callee of the requests the proxy serves")

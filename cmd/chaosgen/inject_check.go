@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
@@ -28,13 +27,9 @@ func checkUpstream(s string) error {
 // its callee: the proxy would then pass every request through. The bundle
 // is only decoded here; inject verifies it before using it.
 func warnUntargeted(w io.Writer, path, service string) {
-	data, err := os.ReadFile(path)
+	b, err := bundle.Open(path, bundle.VerifyOptions{})
 	if err != nil {
 		return // inject reports it
-	}
-	b, err := bundle.Decode(data)
-	if err != nil {
-		return
 	}
 	var callees []string
 	for _, p := range b.Profiles {

@@ -70,9 +70,7 @@ signature does not verify is shown in red as not valid, and report exits 3.`,
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().StringVarP(&o.html, "output", "o", "", "the HTML file to write (required)")
-	cmd.Flags().StringVar(&o.html, "html", "", "")
-	cmd.Flags().MarkDeprecated("html", "use -o/--output")
+	addOutputFlag(cmd, &o.html, "the HTML file to write (required)", "html")
 	cmd.Flags().IntVar(&o.top, "top", 10, "edges with charts, by finding score")
 	cmd.Flags().StringVar(&o.at, "at", "", "check the bundle's expiry at this RFC 3339 time instead of now")
 	return cmd

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/spf13/cobra"
+)
+
+// addVerifyFlags adds the flags that say who must have signed a bundle,
+// with the same names and wording in every command that reads one:
+// --pub, or --allowed-signers with --identity; with sig, also --sig.
+// bundle.VerifyOptions.Check refuses combinations that do not go together.
+func addVerifyFlags(cmd *cobra.Command, vo *bundle.VerifyOptions, sig bool) {
+	f := cmd.Flags()
+	f.StringVar(&vo.PublicKey, "pub", "", "public key file of the signer (KEY.pub)")
+	f.StringVar(&vo.AllowedSigners, "allowed-signers", "", "allowed_signers file, as for git's gpg.ssh.allowedSignersFile (with --identity)")
+	f.StringVar(&vo.Identity, "identity", "", "signer identity to look up in --allowed-signers")
+	if sig {
+		f.StringVar(&vo.Signature, "sig", "", "signature file (default: the bundle path + .sig)")
+	}
+}
+
+// checkVerifyFlags is vo.Check with the command's name in front.
+func checkVerifyFlags(name string, vo bundle.VerifyOptions, required bool) error {
+	if err := vo.Check(required); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// addOutputFlag adds -o/--output and, when old is set, the deprecated
+// alias an earlier version named it.
+func addOutputFlag(cmd *cobra.Command, p *string, help, old string) {
+	cmd.Flags().StringVarP(p, "output", "o", "", help)
+	if old != "" {
+		cmd.Flags().StringVar(p, old, "", "")
+		cmd.Flags().MarkDeprecated(old, "use -o/--output")
+	}
+}
