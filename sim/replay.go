@@ -417,8 +417,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	return tw.Flush()
 }
 
-// WriteJSON prints r as report.json holds it, indented.
-func (r *Report) WriteJSON(w io.Writer) error {
+// Print prints r as the table of WriteTable or, with asJSON, as
+// report.json holds it, indented.
+func (r *Report) Print(w io.Writer, asJSON bool) error {
+	if !asJSON {
+		return r.WriteTable(w)
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)

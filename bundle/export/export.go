@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
 )
 
 // Targets are the names accepted by To, sorted.
@@ -126,6 +127,19 @@ func File(target, path string, opt Options) ([]byte, *Result, error) {
 		return nil, nil, err
 	}
 	return To(target, op.Bundle, opt)
+}
+
+// WriteFile exports the bundle at path (File) to out, replaced
+// atomically: a failure leaves what was there.
+func WriteFile(target, path, out string, opt Options) (*Result, error) {
+	data, res, err := File(target, path, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(out, data); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // warnings collects changes in a fixed order and the profiles left out.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/dashboard"
 	"github.com/spf13/cobra"
 )
 
@@ -37,4 +38,26 @@ func addOutputFlag(cmd *cobra.Command, p *string, help, old string) {
 		cmd.Flags().StringVar(p, old, "", "")
 		cmd.Flags().MarkDeprecated(old, "use -o/--output")
 	}
+}
+
+// dashboardInputs are the flags dashboard and report share.
+type dashboardInputs struct{ dashboard.Inputs }
+
+func (in *dashboardInputs) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&in.Analysis, "analysis", "", "analysis directory (analyze -o DIR); required")
+	cmd.Flags().StringVar(&in.Bundle, "bundle", "", "bundle to show (and, in the dashboard, edit)")
+	cmd.Flags().StringVar(&in.Replay, "replay", "", "replay directory (replay -o DIR): report.json, spans.parquet, adapt.json, learn.json")
+	addVerifyFlags(cmd, &in.Verify, false)
+}
+
+func (in *dashboardInputs) check(name string) error {
+	switch {
+	case in.Analysis == "":
+		return usagef("%s: --analysis DIR is required", name)
+	case checkVerifyFlags(name, in.Verify, false) != nil:
+		return checkVerifyFlags(name, in.Verify, false)
+	case in.Verify.Enabled() && in.Bundle == "":
+		return usagef("%s: --pub and --allowed-signers need --bundle", name)
+	}
+	return nil
 }

@@ -81,11 +81,7 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, o replayOptions) e
 	rep, err := sim.Replay(ctx, o.ReplayOptions)
 	m.Done()
 	if rep != nil {
-		write := rep.WriteTable
-		if o.asJSON {
-			write = rep.WriteJSON
-		}
-		if werr := write(stdout); werr != nil {
+		if werr := rep.Print(stdout, o.asJSON); werr != nil {
 			return werr
 		}
 	}
