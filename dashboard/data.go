@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/sim"
 )
@@ -388,14 +389,13 @@ func RoundResilience(r sim.Round) float64 {
 type activity struct {
 	t                                       int64 // window start, unix nano
 	calls, retries, timeouts, circuit, fall int64
-	injected                                [5]int64 // latency, abort, drop, corrupt, other
+	injected                                [features.NumFaultTypes]int64 // by features.FaultTypes
 }
 
-// faultTypes are the injected_* columns, in order.
-var faultTypes = [5]string{bundle.FaultLatency, bundle.FaultAbort, bundle.FaultDrop, bundle.FaultCorrupt, "other"}
-
+// faultIndex is t's index in features.FaultTypes; the last, "other", for
+// any type not named there.
 func faultIndex(t string) int {
-	for i, f := range faultTypes[:4] {
+	for i, f := range features.FaultTypes[:features.NumFaultTypes-1] {
 		if t == f {
 			return i
 		}

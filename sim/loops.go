@@ -64,8 +64,8 @@ type LoopReport struct {
 
 // Adapt runs the adaptive loop: after each round, a profile whose roots
 // stayed within the guards gets rate × 1.5 (up to maxRate; 0.01 from 0); a
-// struggling one gets a milder fault (drop becomes abort 503) or rate × 0.5
-// and one severity step down. It returns the rounds and the tuned bundle.
+// struggling one gets a milder fault (drop and corrupt become abort 503) or
+// rate × 0.5 and one severity step down (milder). It returns the rounds and the tuned bundle.
 func Adapt(ctx context.Context, o ReplayOptions, rounds int) (*LoopReport, *bundle.Bundle, error) {
 	b := cloneBundle(o.Bundle)
 	lr := &LoopReport{FirstFound: map[string]int{}}
@@ -102,10 +102,17 @@ func (lr *LoopReport) add(rd Round, r int) {
 	lr.Rounds = append(lr.Rounds, rd)
 }
 
-// milder makes a struggling profile gentler.
+// replayAbort is the abort a drop or corrupt fault steps down to in
+// replay, which knows no edge's own error status: 503, gRPC UNAVAILABLE.
+var replayAbort = bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}
+
+// milder makes a struggling profile gentler: a milder fault of another type
+// by the one rule, bundle.Milder (drop and corrupt become replayAbort;
+// replay knows no edge's tail latency, so abort goes no further), or else
+// rate × 0.5 and one severity step down.
 func milder(p *bundle.Profile) {
-	if p.Fault.Type == bundle.FaultDrop {
-		p.Fault = bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}
+	if g, ok := bundle.Milder(p.Fault, replayAbort, bundle.Fault{}); ok && g.Type != p.Fault.Type {
+		p.Fault = g
 		return
 	}
 	p.Rate = bundle.Round(p.Rate * 0.5)

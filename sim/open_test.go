@@ -96,3 +96,24 @@ func TestReplayOptionsOpen(t *testing.T) {
 		t.Errorf("Open with a missing public key: %v, bundle %v; want an error and no bundle", err, o.Bundle)
 	}
 }
+
+func TestMilder(t *testing.T) {
+	for _, tc := range []struct {
+		from, want bundle.Profile
+	}{
+		{bundle.Profile{Fault: bundle.Fault{Type: bundle.FaultDrop}, Rate: 0.2, Severity: bundle.SeverityCritical},
+			bundle.Profile{Fault: replayAbort, Rate: 0.2, Severity: bundle.SeverityCritical}},
+		{bundle.Profile{Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}, Rate: 0.2, Severity: bundle.SeverityModerate},
+			bundle.Profile{Fault: replayAbort, Rate: 0.2, Severity: bundle.SeverityModerate}},
+		{bundle.Profile{Fault: replayAbort, Rate: 0.2, Severity: bundle.SeverityCritical},
+			bundle.Profile{Fault: replayAbort, Rate: 0.1, Severity: bundle.SeverityModerate}},
+		{bundle.Profile{Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100}, Rate: 0.3, Severity: bundle.SeverityModerate},
+			bundle.Profile{Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100}, Rate: 0.15, Severity: bundle.SeverityMinor}},
+	} {
+		p := tc.from
+		milder(&p)
+		if p.Fault != tc.want.Fault || p.Rate != tc.want.Rate || p.Severity != tc.want.Severity {
+			t.Errorf("milder(%+v) = %+v, want %+v", tc.from, p, tc.want)
+		}
+	}
+}
