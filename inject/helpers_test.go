@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/inject/internal/h1"
 	"github.com/chaosgen/chaosgen/internal/testkey"
 )
 
@@ -80,8 +81,8 @@ func h2cServer(t testing.TB, h http.Handler) *httptest.Server {
 type testProxy struct{ URL string }
 
 // proxyFor starts a proxy for service in front of upstream with bundle b,
-// served as Serve serves it (proxyServer, with net/http for h2c and the
-// requests proxyServer hands off).
+// served as Serve serves it (h1.Server, with net/http for h2c and the
+// requests h1.Server hands off).
 func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*testProxy, *Injector) {
 	t.Helper()
 	p, inj, _ := proxyWithPoll(t, b, opts, upstream, 0)
@@ -90,7 +91,7 @@ func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*t
 
 // proxyWithPoll is proxyFor with busy polling (--busy-poll) for budget > 0;
 // it also returns the polling policy (nil when off).
-func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string, budget time.Duration) (*testProxy, *Injector, *busyPoll) {
+func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string, budget time.Duration) (*testProxy, *Injector, *h1.BusyPoll) {
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -108,9 +109,9 @@ func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string
 	if err != nil {
 		t.Fatal(err)
 	}
-	bp := newBusyPoll(budget)
+	bp := h1.NewBusyPoll(budget)
 	up.bp = bp
-	s := newProxyServer(inj.Handler(up), slog.New(slog.DiscardHandler), serverLimits{HeadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}, bp)
+	s := h1.NewServer(inj.Handler(up), slog.New(slog.DiscardHandler), h1.Limits{HeadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}, bp)
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	return &testProxy{URL: "http://" + ln.Addr().String()}, inj, bp
