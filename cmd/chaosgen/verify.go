@@ -55,10 +55,11 @@ key, malformed or expired, saying which. The same check without chaosgen:
 				}
 				o.Now = t
 			}
-			b, sig, err := bundle.Verify(args[0], o.VerifyOptions)
+			op, err := bundle.Open(args[0], o.VerifyOptions)
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
+			b, sig := op.Bundle, op.Sig
 			r := verifyReport{
 				Bundle: args[0], Name: b.Metadata.Name, Signer: sig.Principal,
 				KeyType: sig.KeyType, Fingerprint: sig.Fingerprint, Digest: "sha256:" + sig.Digest,
