@@ -14,7 +14,7 @@ import (
 
 var regexpDigest = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
 
-// diffBundles returns exampleBundle and a changed copy: one profile added,
+// diffBundles returns bundletest.Example and a changed copy: one profile added,
 // one removed, one with a new rate and fault, one with a new rationale only,
 // and changed guards and seed.
 func diffBundles() (old, new *bundle.Bundle) {
