@@ -202,7 +202,7 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 		if mopt.Workers == 0 {
 			mopt.Workers = opt.Workers
 		}
-		if mr, err = runModels(table, mopt); err != nil {
+		if mr, err = runModelStage(table, mopt); err != nil {
 			return nil, err
 		}
 	}

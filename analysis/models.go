@@ -14,7 +14,15 @@ import (
 	"github.com/chaosgen/chaosgen/models/iforest"
 )
 
-// ModelOptions control the models stage of analyze.
+// "Model" has one meaning in chaosgen: a package under models/ (iforest,
+// holtwinters), a pure function of its input and parameters. This file is
+// analyze's model stage: it runs those models over the feature table (a
+// Holt-Winters forecast per edge series, isolation-forest scores per edge
+// window) and derives from their output, with the robust flags, the
+// findings and the services' root-cause ranking. Package models is only the
+// models' CSV front end (chaosgen models).
+
+// ModelOptions control the model stage of analyze.
 type ModelOptions struct {
 	// Season is the seasonal period of the Holt-Winters forecasts. Zero
 	// means automatic: one day when the data covers at least two days,
@@ -73,7 +81,8 @@ type edgeModel struct {
 	callsFcast []float64 // point forecast of calls per window over the horizon
 }
 
-// modelResult is what the models add to an analysis.
+// modelResult is what the model stage adds to an analysis: scores,
+// forecasts, and the findings and service ranking derived from them.
 type modelResult struct {
 	windowScores []float64 // per table window
 	edgeScores   []float64 // per edge
@@ -103,9 +112,9 @@ type grid struct {
 func (g grid) index(t int64) int { return int((t - g.start) / g.win) }
 func (g grid) time(k int) int64  { return g.start + int64(k)*g.win }
 
-// runModels fits the forecasts, scores every window with the isolation
-// forest and derives the findings.
-func runModels(t *features.Table, opt ModelOptions) (*modelResult, error) {
+// runModelStage fits the forecasts, scores every window with the isolation
+// forest and derives the findings and the service ranking from them.
+func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 	res := &modelResult{windowScores: make([]float64, len(t.Windows)), edgeScores: make([]float64, len(t.Edges))}
 	if len(t.Windows) == 0 {
 		return res, nil

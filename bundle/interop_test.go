@@ -44,7 +44,7 @@ func TestSSHKeygenVerifiesChaosgen(t *testing.T) {
 	dir := t.TempDir()
 	k := writeKey(t, dir, "alice", 1)
 	data := mustEncode(t, testBundle())
-	sig, err := Sign(data, k.priv)
+	sig, err := Sign(data, k.Priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestSSHKeygenVerifiesChaosgen(t *testing.T) {
 		t.Fatal(err)
 	}
 	allowed := filepath.Join(dir, "allowed_signers")
-	if err := os.WriteFile(allowed, []byte(`alice@example.com namespaces="chaosgen-bundle" `+k.authLine+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(allowed, []byte(`alice@example.com namespaces="chaosgen-bundle" `+k.AuthLine+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runKeygen(t, keygen, data, "-Y", "verify", "-f", allowed, "-I", "alice@example.com", "-n", Namespace, "-s", sigPath)
@@ -158,7 +158,7 @@ func TestAllowedSignersMatchSSHKeygen(t *testing.T) {
 	dir := t.TempDir()
 	k := writeKey(t, dir, "alice", 1)
 	data := mustEncode(t, testBundle())
-	sig, err := Sign(data, k.priv)
+	sig, err := Sign(data, k.Priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestAllowedSignersMatchSSHKeygen(t *testing.T) {
 		if tc.options != "" {
 			line += tc.options + " "
 		}
-		line += k.authLine + "\n"
+		line += k.AuthLine + "\n"
 		allowed := filepath.Join(dir, fmt.Sprintf("allowed_signers.%d", i))
 		if err := os.WriteFile(allowed, []byte(line), 0o644); err != nil {
 			t.Fatal(err)

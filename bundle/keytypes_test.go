@@ -262,9 +262,6 @@ func TestSignThroughAgent(t *testing.T) {
 	startAgent(t, dir)
 	data := mustEncode(t, testBundle())
 	bundlePath := filepath.Join(dir, "bundle.json")
-	if err := os.WriteFile(bundlePath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var allowed bytes.Buffer
 	for _, kt := range []struct{ name, args, pass string }{
 		{"ed25519", "-t ed25519", ""},
@@ -299,10 +296,15 @@ func TestSignThroughAgent(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			sigPath, err := SignFile(bundlePath, keyArg)
+			signer, err := LoadSigner(keyArg)
 			if err != nil {
-				t.Fatalf("SignFile through the agent: %v", err)
+				t.Fatalf("LoadSigner through the agent: %v", err)
 			}
+			w, err := Write(bundlePath, testBundle(), signer)
+			if err != nil {
+				t.Fatalf("Write through the agent: %v", err)
+			}
+			sigPath := w.SigPath
 			out, err := runKeygen(t, keygen, data, "-Y", "verify", "-f", allowedPath, "-I", "ci@example.com", "-n", Namespace, "-s", sigPath)
 			if err != nil {
 				t.Fatalf("ssh-keygen -Y verify rejects the agent's signature: %v\n%s", err, out)

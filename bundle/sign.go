@@ -18,8 +18,6 @@ import (
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-
-	"github.com/chaosgen/chaosgen/internal/atomicfile"
 )
 
 // Namespace is the SSHSIG namespace of bundle signatures: a signature made
@@ -223,25 +221,6 @@ func Sign(data []byte, keyPath string) ([]byte, error) {
 		return nil, err
 	}
 	return SignWith(data, s)
-}
-
-// SignFile signs the bundle file at bundlePath with the key at keyPath and
-// writes the signature to bundlePath+".sig" atomically. It returns the
-// signature's path.
-func SignFile(bundlePath, keyPath string) (string, error) {
-	data, err := os.ReadFile(bundlePath)
-	if err != nil {
-		return "", err
-	}
-	sig, err := Sign(data, keyPath)
-	if err != nil {
-		return "", err
-	}
-	sigPath := bundlePath + ".sig"
-	if err := atomicfile.WriteFile(sigPath, sig); err != nil {
-		return "", fmt.Errorf("writing %s: %w", sigPath, err)
-	}
-	return sigPath, nil
 }
 
 // armor wraps an SSHSIG blob as ssh-keygen does.

@@ -3,7 +3,6 @@ package bundle
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/pem"
@@ -15,37 +14,13 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/internal/golden"
+	"github.com/chaosgen/chaosgen/internal/testkey"
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 )
 
-// testKey is an Ed25519 key pair written to dir as NAME and NAME.pub.
-type testKey struct {
-	priv, pub string // file paths
-	signer    ssh.Signer
-	authLine  string // "ssh-ed25519 AAAA... comment"
-}
-
-func writeKey(t *testing.T, dir, name string, seed byte) testKey {
-	t.Helper()
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))
-	block, err := ssh.MarshalPrivateKey(priv, name+"@test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := testKey{priv: filepath.Join(dir, name), pub: filepath.Join(dir, name+".pub"), signer: signer}
-	k.authLine = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " " + name + "@test"
-	if err := os.WriteFile(k.priv, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(k.pub, []byte(k.authLine+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return k
+func writeKey(t *testing.T, dir, name string, seed byte) testkey.Key {
+	return testkey.MustWrite(t, dir, name, name+"@test", seed)
 }
 
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -54,11 +29,11 @@ func TestSignDeterministic(t *testing.T) {
 	dir := t.TempDir()
 	k := writeKey(t, dir, "alice", 1)
 	data := mustEncode(t, testBundle())
-	first, err := Sign(data, k.priv)
+	first, err := Sign(data, k.Priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := Sign(data, k.priv)
+	second, err := Sign(data, k.Priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +43,7 @@ func TestSignDeterministic(t *testing.T) {
 	golden.Check(t, filepath.Join("testdata", "bundle.golden.json.sig"), first)
 	// The golden signature must verify over the golden bundle with the
 	// fixed test key, so a stale golden file fails here too.
-	if _, err := NewKeyVerifier(k.signer.PublicKey(), "").Verify(data, first, testNow); err != nil {
+	if _, err := NewKeyVerifier(k.Signer.PublicKey(), "").Verify(data, first, testNow); err != nil {
 		t.Errorf("Verify(golden): %v", err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(first), "\n"), "\n")
@@ -80,48 +55,9 @@ func TestSignDeterministic(t *testing.T) {
 			t.Errorf("line of %d characters, ssh-keygen wraps at 70: %s", len(l), l)
 		}
 	}
-	other, err := Sign(append(bytes.Clone(data), ' '), k.priv)
+	other, err := Sign(append(bytes.Clone(data), ' '), k.Priv)
 	if err != nil || bytes.Equal(other, first) {
 		t.Errorf("different bytes gave the same signature (err %v)", err)
-	}
-}
-
-func TestSignFileVerifyFile(t *testing.T) {
-	dir := t.TempDir()
-	k := writeKey(t, dir, "alice", 1)
-	path := filepath.Join(dir, "bundle.json")
-	data := mustEncode(t, testBundle())
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sigPath, err := SignFile(path, k.priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sigPath != path+".sig" {
-		t.Errorf("SignFile wrote %s, want %s.sig", sigPath, path)
-	}
-	v, err := LoadPublicKey(k.pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, info, err := VerifyFile(path, "", v, testNow)
-	if err != nil {
-		t.Fatalf("VerifyFile: %v", err)
-	}
-	if len(b.Profiles) != 4 {
-		t.Errorf("got %d profiles, want 4", len(b.Profiles))
-	}
-	want := SignatureInfo{
-		Principal:     "alice@test",
-		KeyType:       "ssh-ed25519",
-		Fingerprint:   ssh.FingerprintSHA256(k.signer.PublicKey()),
-		Namespace:     "chaosgen-bundle",
-		HashAlgorithm: "sha512",
-		Digest:        Digest(data),
-	}
-	if *info != want {
-		t.Errorf("SignatureInfo = %+v, want %+v", *info, want)
 	}
 }
 
@@ -130,15 +66,15 @@ func TestVerifyFileRejects(t *testing.T) {
 	alice := writeKey(t, dir, "alice", 1)
 	mallory := writeKey(t, dir, "mallory", 2)
 	good := mustEncode(t, testBundle())
-	sign := func(data []byte, k testKey) []byte {
-		s, err := SignWith(data, k.signer)
+	sign := func(data []byte, k testkey.Key) []byte {
+		s, err := SignWith(data, k.Signer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
 	otherNamespace := func(data []byte) []byte {
-		s, err := sshsig.Sign(bytes.NewReader(data), alice.signer, sshsig.HashSHA512, "git")
+		s, err := sshsig.Sign(bytes.NewReader(data), alice.Signer, sshsig.HashSHA512, "git")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +116,7 @@ func TestVerifyFileRejects(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			v, err := LoadPublicKey(alice.pub)
+			v, err := LoadPublicKey(alice.Pub)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +131,7 @@ func TestVerifyFileRejects(t *testing.T) {
 	}
 
 	// I/O errors on the bundle itself are not validation failures.
-	v, _ := LoadPublicKey(alice.pub)
+	v, _ := LoadPublicKey(alice.Pub)
 	if _, _, err := VerifyFile(filepath.Join(dir, "missing.json"), "", v, testNow); err == nil || errors.Is(err, ErrInvalid) {
 		t.Errorf("missing bundle file: %v, want a plain I/O error", err)
 	}
@@ -206,12 +142,12 @@ func TestVerifyFileRejects(t *testing.T) {
 func TestVerifyBeforeParse(t *testing.T) {
 	k := writeKey(t, t.TempDir(), "alice", 1)
 	data := mustEncode(t, testBundle())
-	sig, err := SignWith(data, k.signer)
+	sig, err := SignWith(data, k.Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	broken := append(bytes.Clone(data), []byte("{{{")...)
-	_, err = NewKeyVerifier(k.signer.PublicKey(), "").Verify(broken, sig, testNow)
+	_, err = NewKeyVerifier(k.Signer.PublicKey(), "").Verify(broken, sig, testNow)
 	if !errors.Is(err, ErrBadSignature) {
 		t.Errorf("Verify(broken JSON, old signature) = %v, want ErrBadSignature", err)
 	}
@@ -224,10 +160,10 @@ func TestLoadSigner(t *testing.T) {
 		perm os.FileMode
 		ok   bool
 	}{{0o600, true}, {0o400, true}, {0o640, false}, {0o644, false}, {0o604, false}} {
-		if err := os.Chmod(k.priv, tc.perm); err != nil {
+		if err := os.Chmod(k.Priv, tc.perm); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadSigner(k.priv)
+		_, err := LoadSigner(k.Priv)
 		if tc.ok && err != nil {
 			t.Errorf("mode %04o: %v", tc.perm, err)
 		}
@@ -236,7 +172,7 @@ func TestLoadSigner(t *testing.T) {
 		}
 	}
 
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32))
+	priv := testkey.Private(3)
 	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "enc@test", []byte("secret"))
 	if err != nil {
 		t.Fatal(err)
@@ -287,10 +223,10 @@ func TestAllowedSigners(t *testing.T) {
 	file := strings.Join([]string{
 		"# team signers",
 		"",
-		"alice@example.com,*@ci.example.com " + alice.authLine,
-		`"bob@example.com" namespaces="git,chaosgen-*" ` + bob.authLine,
-		`carol@example.com namespaces="git" ` + carol.authLine,
-		`*@example.com,!mallory@example.com valid-after="20260101",valid-before="20261231235959Z" ` + dave.authLine,
+		"alice@example.com,*@ci.example.com " + alice.AuthLine,
+		`"bob@example.com" namespaces="git,chaosgen-*" ` + bob.AuthLine,
+		`carol@example.com namespaces="git" ` + carol.AuthLine,
+		`*@example.com,!mallory@example.com valid-after="20260101",valid-before="20261231235959Z" ` + dave.AuthLine,
 	}, "\n") + "\n"
 	path := filepath.Join(dir, "allowed_signers")
 	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
@@ -299,7 +235,7 @@ func TestAllowedSigners(t *testing.T) {
 	data := mustEncode(t, testBundle())
 	for _, tc := range []struct {
 		identity string
-		key      testKey
+		key      testkey.Key
 		now      time.Time
 		want     string // "" for accepted
 	}{
@@ -317,18 +253,18 @@ func TestAllowedSigners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sig, err := SignWith(data, tc.key.signer)
+		sig, err := SignWith(data, tc.key.Signer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		info, err := v.Verify(data, sig, tc.now)
 		switch {
 		case tc.want == "" && err != nil:
-			t.Errorf("%s signed by %s: %v", tc.identity, tc.key.priv, err)
+			t.Errorf("%s signed by %s: %v", tc.identity, tc.key.Priv, err)
 		case tc.want == "" && info.Principal != tc.identity:
 			t.Errorf("%s: principal %q", tc.identity, info.Principal)
 		case tc.want != "" && (!errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s signed by %s at %s: error %v, want ErrUntrusted with %q", tc.identity, tc.key.priv, tc.now, err, tc.want)
+			t.Errorf("%s signed by %s at %s: error %v, want ErrUntrusted with %q", tc.identity, tc.key.Priv, tc.now, err, tc.want)
 		}
 	}
 }
@@ -336,10 +272,10 @@ func TestAllowedSigners(t *testing.T) {
 func TestParseAllowedSignersErrors(t *testing.T) {
 	k := writeKey(t, t.TempDir(), "alice", 1)
 	for _, tc := range []struct{ line, want string }{
-		{"ca@example.com cert-authority " + k.authLine, "line 1: cert-authority lines are not supported"},
-		{"a@example.com nope=\"x\" " + k.authLine, `line 1: unknown option "nope"`},
-		{"a@example.com namespaces=git " + k.authLine, "line 1: option namespaces: the value must be in double quotes"},
-		{"a@example.com valid-after=\"2026\" " + k.authLine, `line 1: option valid-after: "2026" is not YYYYMMDD[HHMM[SS]][Z]`},
+		{"ca@example.com cert-authority " + k.AuthLine, "line 1: cert-authority lines are not supported"},
+		{"a@example.com nope=\"x\" " + k.AuthLine, `line 1: unknown option "nope"`},
+		{"a@example.com namespaces=git " + k.AuthLine, "line 1: option namespaces: the value must be in double quotes"},
+		{"a@example.com valid-after=\"2026\" " + k.AuthLine, `line 1: option valid-after: "2026" is not YYYYMMDD[HHMM[SS]][Z]`},
 		{"a@example.com", "line 1: missing key"},
 		{"a@example.com ssh-ed25519 notbase64", "line 1: reading key"},
 	} {

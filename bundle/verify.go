@@ -151,32 +151,38 @@ func (v *Verifier) accept(key ssh.PublicKey, now time.Time) (string, error) {
 // the bundle or its signature wraps ErrInvalid, while I/O errors on the
 // bundle file itself do not.
 func VerifyFile(bundlePath, sigPath string, v *Verifier, now time.Time) (*Bundle, *SignatureInfo, error) {
+	_, b, info, err := verifyFile(bundlePath, sigPath, v, now)
+	return b, info, err
+}
+
+// verifyFile is VerifyFile, also returning the bytes it verified.
+func verifyFile(bundlePath, sigPath string, v *Verifier, now time.Time) ([]byte, *Bundle, *SignatureInfo, error) {
 	if sigPath == "" {
 		sigPath = bundlePath + ".sig"
 	}
 	data, err := os.ReadFile(bundlePath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sig, err := os.ReadFile(sigPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%s: %w: no signature file %s", bundlePath, ErrUnsigned, sigPath)
+		return nil, nil, nil, fmt.Errorf("%s: %w: no signature file %s", bundlePath, ErrUnsigned, sigPath)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	info, err := v.Verify(data, sig, now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", sigPath, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", sigPath, err)
 	}
 	b, err := Decode(data)
 	if err != nil {
-		return nil, info, fmt.Errorf("%s: malformed: %w", bundlePath, err)
+		return nil, nil, info, fmt.Errorf("%s: malformed: %w", bundlePath, err)
 	}
 	if err := b.CheckExpiry(now); err != nil {
-		return b, info, fmt.Errorf("%s: %w", bundlePath, err)
+		return data, b, info, fmt.Errorf("%s: %w", bundlePath, err)
 	}
-	return b, info, nil
+	return data, b, info, nil
 }
 
 // VerifyOptions says which signers Verify accepts and at what time.
@@ -192,20 +198,26 @@ type VerifyOptions struct {
 // behind `chaosgen verify`. Exactly one of PublicKey and AllowedSigners must
 // be set.
 func Verify(bundlePath string, o VerifyOptions) (*Bundle, *SignatureInfo, error) {
+	_, b, info, err := verify(bundlePath, o)
+	return b, info, err
+}
+
+// verify is Verify, also returning the bytes it verified.
+func verify(bundlePath string, o VerifyOptions) ([]byte, *Bundle, *SignatureInfo, error) {
 	var (
 		v   *Verifier
 		err error
 	)
 	switch {
 	case (o.PublicKey == "") == (o.AllowedSigners == ""):
-		return nil, nil, errors.New("exactly one of a public key and an allowed_signers file is needed")
+		return nil, nil, nil, errors.New("exactly one of a public key and an allowed_signers file is needed")
 	case o.PublicKey != "":
 		v, err = LoadPublicKey(o.PublicKey)
 	default:
 		v, err = LoadAllowedSigners(o.AllowedSigners, o.Identity)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return VerifyFile(bundlePath, o.Signature, v, o.Now)
+	return verifyFile(bundlePath, o.Signature, v, o.Now)
 }

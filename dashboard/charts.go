@@ -3,11 +3,13 @@ package dashboard
 import (
 	"html/template"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/features"
 )
 
 // num writes a count with thousands separators, or a number with up to two
@@ -225,8 +227,7 @@ func (d *Data) Charts(e *Edge, width float64) EdgeCharts {
 
 	// Injection activity and system response: the replay when it has
 	// this edge, else the analysed spans' own markers.
-	names := make([]string, len(faultTypes))
-	copy(names, faultTypes[:])
+	names := slices.Clone(features.FaultTypes)
 	colors := faultColors[:]
 	legend := func() []legendItem {
 		var l []legendItem

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/sim"
 )
@@ -239,35 +240,26 @@ func (d *Data) layoutEdges() []LayoutEdge {
 // loadBundle reads the bundle; a signature that does not verify is shown,
 // not fatal, but a bundle that does not decode is an error.
 func loadBundle(path string, vo bundle.VerifyOptions) (*BundleInfo, error) {
-	raw, err := os.ReadFile(path)
+	op, err := bundle.Open(path, bundle.VerifyOptions{})
 	if err != nil {
 		return nil, err
 	}
-	bi := &BundleInfo{Path: path, Raw: raw, Digest: bundle.Digest(raw)}
-	if vo.PublicKey != "" || vo.AllowedSigners != "" {
-		b, info, verr := bundle.Verify(path, vo)
-		switch {
-		case verr == nil:
-			bi.B, bi.Verified, bi.Signer, bi.Fingerprint = b, true, info.Principal, info.Fingerprint
-			bi.Check = "signature verified: signed by " + info.Principal
-		case errors.Is(verr, bundle.ErrExpired):
-			bi.Expired = true
-			bi.Check = verr.Error()
-		default:
-			bi.Check, bi.VerifyErr = verr.Error(), verr
-		}
-	} else {
+	bi := &BundleInfo{Path: path, Raw: op.Raw, Digest: op.Digest, B: op.Bundle}
+	if !vo.Enabled() {
 		bi.Check = "signature not checked (start with --pub or --allowed-signers and --identity)"
+		bi.Expired = !vo.Now.IsZero() && op.CheckExpiry(vo.Now) != nil
+		return bi, nil
 	}
-	if bi.B == nil {
-		b, err := bundle.Decode(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		bi.B = b
-		if !vo.Now.IsZero() && b.CheckExpiry(vo.Now) != nil {
-			bi.Expired = true
-		}
+	switch v, verr := bundle.Open(path, vo); {
+	case verr == nil:
+		bi.B, bi.Raw, bi.Digest = v.Bundle, v.Raw, v.Digest // the bytes that were verified
+		bi.Verified, bi.Signer, bi.Fingerprint = true, v.Sig.Principal, v.Sig.Fingerprint
+		bi.Check = "signature verified: signed by " + v.Sig.Principal
+	case errors.Is(verr, bundle.ErrExpired):
+		bi.Expired = true
+		bi.Check = verr.Error()
+	default:
+		bi.Check, bi.VerifyErr = verr.Error(), verr
 	}
 	return bi, nil
 }
@@ -397,14 +389,13 @@ func RoundResilience(r sim.Round) float64 {
 type activity struct {
 	t                                       int64 // window start, unix nano
 	calls, retries, timeouts, circuit, fall int64
-	injected                                [5]int64 // latency, abort, drop, corrupt, other
+	injected                                [features.NumFaultTypes]int64 // by features.FaultTypes
 }
 
-// faultTypes are the injected_* columns, in order.
-var faultTypes = [5]string{bundle.FaultLatency, bundle.FaultAbort, bundle.FaultDrop, bundle.FaultCorrupt, "other"}
-
+// faultIndex is t's index in features.FaultTypes; the last, "other", for
+// any type not named there.
 func faultIndex(t string) int {
-	for i, f := range faultTypes[:4] {
+	for i, f := range features.FaultTypes[:features.NumFaultTypes-1] {
 		if t == f {
 			return i
 		}

@@ -258,17 +258,14 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request) {
 		nb.Metadata.Params = map[string]string{}
 	}
 	nb.Metadata.Params["editedFrom"] = "sha256:" + s.d.Bundle.Digest
-	data, err := bundle.Encode(nb)
+	data, sig, err := bundle.EncodeSigned(nb, s.o.Signer)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var sig []byte
-	if s.o.Signer != nil {
-		if sig, err = bundle.SignWith(data, s.o.Signer); err != nil {
-			jsonError(w, http.StatusInternalServerError, "signing: "+err.Error())
-			return
+		status := http.StatusInternalServerError // the key could not sign
+		if errors.Is(err, bundle.ErrInvalid) {
+			status = http.StatusBadRequest
 		}
+		jsonError(w, status, err.Error())
+		return
 	}
 	s.saveMu.Lock()
 	path, err := writeNew(s.d.Bundle.Path, data, sig)

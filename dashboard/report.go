@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
 )
 
 // ReportOptions configure WriteReport.
@@ -26,6 +28,16 @@ type reportView struct {
 	Findings []findingRow
 	Edges    []*edgeView
 	Profiles page
+}
+
+// WriteReportFile writes the report (WriteReport) to path, replacing it
+// atomically: a failure leaves what was there.
+func WriteReportFile(path string, d *Data, o ReportOptions) error {
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, d, o); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
 // WriteReport writes the read-only HTML report: one self-contained file

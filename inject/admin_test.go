@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/ingest"
 )
 
@@ -105,7 +106,7 @@ func getStatus(t *testing.T, url string) int {
 func TestServeRefusesBadBundles(t *testing.T) {
 	up := okUpstream(t)
 	dir := t.TempDir()
-	path, pub := signed(t, dir, testBundle(profile("a", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503})))
+	path, pub := signed(t, dir, bundletest.Bundle(profile("a", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503})))
 	base := Config{Bundle: path, Verify: bundle.VerifyOptions{PublicKey: pub}, Listen: "127.0.0.1:0", Upstream: up.URL, Service: "cart", Now: time.Now}
 
 	data, _ := os.ReadFile(path)
@@ -115,7 +116,7 @@ func TestServeRefusesBadBundles(t *testing.T) {
 		t.Errorf("tampered bundle: %v", err)
 	}
 
-	writeSigned(t, path, testBundle())
+	writeSigned(t, path, bundletest.Bundle())
 	expired := base
 	expired.Now = func() time.Time { return time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) }
 	err = Serve(context.Background(), expired)
@@ -132,7 +133,7 @@ func TestAdminAPI(t *testing.T) {
 	dir := t.TempDir()
 	abort := profile("cart-abort", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503})
 	abort.Target.Operation = "GET /cart"
-	path, pub := signed(t, dir, testBundle(abort))
+	path, pub := signed(t, dir, bundletest.Bundle(abort))
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
 	s := serve(t, Config{Bundle: path, Verify: bundle.VerifyOptions{PublicKey: pub}, Upstream: up.URL, Service: "cart",
@@ -187,7 +188,7 @@ func TestAdminAPI(t *testing.T) {
 
 	// a good bundle written in place is picked up by the file poll
 	abort.Fault.HTTPStatus = 502
-	writeSigned(t, path, testBundle(abort))
+	writeSigned(t, path, bundletest.Bundle(abort))
 	deadline := time.Now().Add(5 * time.Second)
 	for getStatus(t, s.proxy+"/cart") != 502 {
 		if time.Now().After(deadline) {
@@ -197,7 +198,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	// and SIGHUP reloads too
 	abort.Fault.HTTPStatus = 504
-	writeSigned(t, path, testBundle(abort))
+	writeSigned(t, path, bundletest.Bundle(abort))
 	s.hup <- os.Interrupt
 	deadline = time.Now().Add(5 * time.Second)
 	for getStatus(t, s.proxy+"/cart") != 504 {
@@ -241,7 +242,7 @@ func TestAdminAPI(t *testing.T) {
 }
 
 func TestAdminWithoutTokenRefusesMutations(t *testing.T) {
-	inj, err := New(testBundle(), Options{Service: "cart", Now: time.Now})
+	inj, err := New(bundletest.Bundle(), Options{Service: "cart", Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func mustRequest(method, path, token string) *http.Request {
 func TestScenarioExpires(t *testing.T) {
 	up := okUpstream(t)
 	clk := newClock()
-	px, inj := proxyFor(t, testBundle(), Options{Service: "cart", Now: clk.Now}, up.URL)
+	px, inj := proxyFor(t, bundletest.Bundle(), Options{Service: "cart", Now: clk.Now}, up.URL)
 	p := bundle.Profile{ID: "edge-slow", Target: bundle.Target{Callee: "cart"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}
 	sc, err := inj.AddScenario(p, 5*time.Minute)
 	if err != nil {
@@ -324,7 +325,7 @@ func TestScenarioExpires(t *testing.T) {
 func TestBundleExpiresAtRuntime(t *testing.T) {
 	up := okUpstream(t)
 	clk := newClock()
-	b := testBundle(profile("a", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
+	b := bundletest.Bundle(profile("a", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
 	b.Metadata.NotAfter = clk.Now().Add(time.Hour)
 	px, inj := proxyFor(t, b, Options{Service: "cart", Now: clk.Now}, up.URL)
 	if got := getStatus(t, px.URL+"/x"); got != 503 {
@@ -347,7 +348,7 @@ func TestRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := testBundle(bundle.Profile{ID: "cart-abort", Target: bundle.Target{Callee: "cart", Operation: "POST /checkout"}, Rate: 1,
+	b := bundletest.Bundle(bundle.Profile{ID: "cart-abort", Target: bundle.Target{Callee: "cart", Operation: "POST /checkout"}, Rate: 1,
 		Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}})
 	px, _ := proxyFor(t, b, Options{Service: "cart", Caller: "frontend", Now: clk.Now, Records: rec}, up.URL)
 	trace := "4bf92f3577b34da6a3ce929d0e0e4736"

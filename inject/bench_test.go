@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 )
 
 func benchUpstream(b *testing.B) *httptest.Server {
@@ -43,7 +44,7 @@ func benchGet(b *testing.B, url string) {
 // match but do not fire, to a 1 KiB upstream on loopback.
 func BenchmarkProxy(b *testing.B) {
 	up := benchUpstream(b)
-	bd := testBundle(
+	bd := bundletest.Bundle(
 		profile("never-abort", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}),
 		profile("never-slow", "cart", 0, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 10}))
 	px, _ := proxyFor(b, bd, Options{Service: "cart", Now: time.Now}, up.URL)
@@ -82,7 +83,7 @@ func BenchmarkHandlerRecords(b *testing.B) {
 // benchHandler runs requests that a profile matches but never fires
 // through the middleware made with opts.
 func benchHandler(b *testing.B, opts Options) {
-	bd := testBundle(profile("never-abort", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
+	bd := bundletest.Bundle(profile("never-abort", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
 	inj, _ := New(bd, opts)
 	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	req := httptest.NewRequest("GET", "/item", nil)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 )
 
 // getBody GETs url and returns the status and body.
@@ -30,7 +31,7 @@ func TestProbesAndMetrics(t *testing.T) {
 	up := okUpstream(t)
 	abort := profile("cart-abort", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503})
 	abort.Target.Operation = "GET /broken"
-	path, pub := signed(t, t.TempDir(), testBundle(abort))
+	path, pub := signed(t, t.TempDir(), bundletest.Bundle(abort))
 	s := serve(t, Config{Bundle: path, Verify: bundle.VerifyOptions{PublicKey: pub}, Upstream: up.URL, Service: "cart", Version: "v1.2.3"})
 	for _, p := range []string{HealthPath, ReadyPath} {
 		if code, body := getBody(t, s.admin+p); code != 200 {
@@ -87,7 +88,7 @@ func TestReadyzDuringShutdown(t *testing.T) {
 func TestKillFile(t *testing.T) {
 	up := okUpstream(t)
 	dir := t.TempDir()
-	path, pub := signed(t, dir, testBundle(profile("cart-abort", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503})))
+	path, pub := signed(t, dir, bundletest.Bundle(profile("cart-abort", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503})))
 	token := filepath.Join(dir, "token")
 	os.WriteFile(token, []byte("s3cret\n"), 0o600)
 	kill := filepath.Join(dir, "fleet", "killed")
@@ -123,7 +124,7 @@ func TestKillFile(t *testing.T) {
 func TestConfigMapReload(t *testing.T) {
 	up := okUpstream(t)
 	dir := t.TempDir()
-	abort := testBundle(profile("cart-abort", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
+	abort := bundletest.Bundle(profile("cart-abort", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
 	// the key, written by `signed` to a staging directory, then laid out as kubelet does
 	stage := t.TempDir()
 	_, pub := signed(t, stage, abort)
@@ -152,7 +153,7 @@ func TestConfigMapReload(t *testing.T) {
 		t.Fatalf("first bundle: %d, want 503", got)
 	}
 	first := status(t, s.admin).Bundle.Digest
-	publish(testBundle())
+	publish(bundletest.Bundle())
 	waitFor(t, "the reload", func() bool { return status(t, s.admin).Bundle.Digest != first })
 	if got := getStatus(t, s.proxy+"/"); got != 200 {
 		t.Errorf("after the ConfigMap update: %d, want 200", got)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 )
 
 // TestMain runs the child process of TestSurvivesFDExhaustion when asked.
@@ -72,7 +73,7 @@ func TestSurvivesFDExhaustion(t *testing.T) {
 		hold = d
 	}
 	up := okUpstream(t)
-	bpath, pub := signed(t, t.TempDir(), testBundle())
+	bpath, pub := signed(t, t.TempDir(), bundletest.Bundle())
 	for _, mode := range []string{"nocap", "cap"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")

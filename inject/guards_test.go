@@ -16,12 +16,13 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/ingest"
 )
 
 func TestPerSecondCap(t *testing.T) {
 	clk := newClock()
-	b := testBundle(bundle.Profile{ID: "capped", Target: bundle.Target{Callee: "cart"}, Rate: 1, PerSecond: 5,
+	b := bundletest.Bundle(bundle.Profile{ID: "capped", Target: bundle.Target{Callee: "cart"}, Rate: 1, PerSecond: 5,
 		Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}})
 	inj, err := New(b, Options{Service: "cart", Now: clk.Now})
 	if err != nil {
@@ -56,7 +57,7 @@ func TestPerSecondCap(t *testing.T) {
 
 func TestMaxGlobalRate(t *testing.T) {
 	clk := newClock()
-	b := testBundle(profile("all", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
+	b := bundletest.Bundle(profile("all", "cart", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
 	b.Guards.MaxGlobalRate = 0.1
 	inj, _ := New(b, Options{Service: "cart", Now: clk.Now})
 	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -74,7 +75,7 @@ func TestMaxGlobalRate(t *testing.T) {
 }
 
 func TestMaxActiveFaults(t *testing.T) {
-	b := testBundle(profile("slow", "cart", 1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 300}))
+	b := bundletest.Bundle(profile("slow", "cart", 1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 300}))
 	b.Guards.MaxActiveFaults = 2
 	inj, _ := New(b, Options{Service: "cart", Now: time.Now})
 	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -115,7 +116,7 @@ func TestAbortIfTripsBreaker(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			b := testBundle(profile("lat", "cart", 1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 0.001}))
+			b := bundletest.Bundle(profile("lat", "cart", 1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 0.001}))
 			b.Guards.AbortIf = tc.abortIf
 			var logs bytes.Buffer
 			inj, _ := New(b, Options{Service: "cart", Now: clk.Now, Logger: newTextLogger(&logs)})
@@ -164,7 +165,7 @@ func TestAbortIfTripsBreaker(t *testing.T) {
 // A panic in fault code passes the request through unchanged and is counted.
 func TestFailOpen(t *testing.T) {
 	up := okUpstream(t)
-	b := testBundle(
+	b := bundletest.Bundle(
 		bundle.Profile{ID: "abort", Target: bundle.Target{Callee: "cart", Operation: "/a"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}},
 		bundle.Profile{ID: "corrupt", Target: bundle.Target{Callee: "cart", Operation: "/c"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: "truncate"}},
 	)
@@ -192,7 +193,7 @@ func TestFailOpen(t *testing.T) {
 }
 
 func TestHandlerAndTransport(t *testing.T) {
-	b := testBundle(
+	b := bundletest.Bundle(
 		bundle.Profile{ID: "srv-abort", Target: bundle.Target{Callee: "cart", Caller: "frontend"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}},
 		bundle.Profile{ID: "cli-drop", Target: bundle.Target{Callee: "127.0.0.1", Operation: "/drop"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultDrop}},
 		bundle.Profile{ID: "cli-abort", Target: bundle.Target{Callee: "127.0.0.1", Operation: "/abort"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, GRPCStatus: 14}},

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/inject/internal/h1"
 )
 
 // rawUpstream is an HTTP/1.1 upstream that answers every request with its
@@ -99,7 +101,7 @@ func headerLines(head, name string) []string {
 // such a request 400), over HTTP/1.1 and h2c.
 func TestContentLengthForwardedOnce(t *testing.T) {
 	up := newRawUpstream(t)
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up.URL)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up.URL)
 	clients := map[string]*http.Client{"http1": {Transport: &http.Transport{}}, "h2c": h2cClient()}
 	for name, c := range clients {
 		for _, method := range []string{"POST", "PUT", "PATCH"} {
@@ -122,7 +124,7 @@ func TestContentLengthForwardedOnce(t *testing.T) {
 // TestXForwardedFor: the client's address is appended to X-Forwarded-For.
 func TestXForwardedFor(t *testing.T) {
 	up := newRawUpstream(t)
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up.URL)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up.URL)
 	clients := map[string]*http.Client{"http1": {Transport: &http.Transport{}}, "h2c": h2cClient()}
 	for name, c := range clients {
 		for _, prior := range []string{"", "10.0.0.1"} {
@@ -172,7 +174,7 @@ func rawExchange(t *testing.T, addr, raw string) string {
 // upstream as "CONNECT /"; the rest is forwarded.
 func TestRequestValidation(t *testing.T) {
 	up := newRawUpstream(t)
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up.URL)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up.URL)
 	addr := strings.TrimPrefix(px.URL, "http://")
 	cases := []struct {
 		name, raw string
@@ -214,13 +216,13 @@ func b2i(b bool) int {
 	return 0
 }
 
-// limitedProxy serves a proxyServer with limits lim in front of an ok
+// limitedProxy serves an h1.Server with limits lim in front of an ok
 // upstream, on a listener that wrap (if set) wraps; Serve's result goes to
 // done (if set). It returns the server and its address.
-func limitedProxy(t *testing.T, lim serverLimits, wrap func(net.Listener) net.Listener, done chan<- error) (*proxyServer, string) {
+func limitedProxy(t *testing.T, lim h1.Limits, wrap func(net.Listener) net.Listener, done chan<- error) (*h1.Server, string) {
 	t.Helper()
 	up := okUpstream(t)
-	inj, err := New(testBundle(), Options{Service: "cart", Now: time.Now})
+	inj, err := New(bundletest.Bundle(), Options{Service: "cart", Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +236,7 @@ func limitedProxy(t *testing.T, lim serverLimits, wrap func(net.Listener) net.Li
 	if wrap != nil {
 		ln = wrap(real)
 	}
-	s := newProxyServer(inj.Handler(upstream), slog.New(slog.DiscardHandler), lim, nil)
+	s := h1.NewServer(inj.Handler(upstream), slog.New(slog.DiscardHandler), lim, nil)
 	go func() {
 		err := s.Serve(ln)
 		if done != nil {
@@ -264,7 +266,7 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 // Serve, and `chaosgen inject` to exit.
 func TestAcceptErrorsRetried(t *testing.T) {
 	done := make(chan error, 1)
-	s, addr := limitedProxy(t, serverLimits{HeadTimeout: time.Second, IdleTimeout: time.Minute}, func(real net.Listener) net.Listener {
+	s, addr := limitedProxy(t, h1.Limits{HeadTimeout: time.Second, IdleTimeout: time.Minute}, func(real net.Listener) net.Listener {
 		ln := &flakyListener{Listener: real, err: &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}}
 		ln.n.Store(4)
 		return ln
@@ -283,7 +285,7 @@ func TestAcceptErrorsRetried(t *testing.T) {
 		t.Fatalf("Serve returned %v", err)
 	default:
 	}
-	if n := s.acceptErrors.Load(); n != 4 {
+	if n := s.AcceptErrors(); n != 4 {
 		t.Errorf("accept errors counted %d, want 4", n)
 	}
 }
@@ -291,7 +293,7 @@ func TestAcceptErrorsRetried(t *testing.T) {
 // TestConnectionCap: at MaxConns open client connections the proxy accepts
 // no more until one closes.
 func TestConnectionCap(t *testing.T) {
-	s, addr := limitedProxy(t, serverLimits{HeadTimeout: time.Second, IdleTimeout: time.Minute, MaxConns: 2}, nil, nil)
+	s, addr := limitedProxy(t, h1.Limits{HeadTimeout: time.Second, IdleTimeout: time.Minute, MaxConns: 2}, nil, nil)
 	var held []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", addr)
@@ -300,14 +302,14 @@ func TestConnectionCap(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	waitFor(t, "2 open connections", func() bool { return s.open.Load() == 2 })
+	waitFor(t, "2 open connections", func() bool { return s.OpenConns() == 2 })
 	third, err := net.Dial("tcp", addr) // completes in the kernel's backlog
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer third.Close()
 	time.Sleep(100 * time.Millisecond)
-	if n := s.open.Load(); n != 2 {
+	if n := s.OpenConns(); n != 2 {
 		t.Fatalf("%d open connections at a cap of 2", n)
 	}
 	held[0].Close()
@@ -347,7 +349,7 @@ func TestCorruptBounded(t *testing.T) {
 			w.Write(big[i : i+4096])
 		}
 	})
-	b := testBundle(profile("corrupt", "cart", 1, bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}))
+	b := bundletest.Bundle(profile("corrupt", "cart", 1, bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}))
 	opts := Options{Service: "cart", Now: time.Now, CorruptMaxBytes: 64 << 10}
 	t.Run("handler", func(t *testing.T) {
 		inj, _ := New(b, opts)
@@ -454,13 +456,13 @@ func TestDelayOverflowRefused(t *testing.T) {
 		{Type: bundle.FaultLatency, DelayMs: 100, JitterMs: 1e13},
 		{Type: bundle.FaultLatency, Factor: 1e300},
 	} {
-		b := testBundle(profile("slow", "cart", 0.1, f))
+		b := bundletest.Bundle(profile("slow", "cart", 0.1, f))
 		err := b.Validate()
 		if !errors.Is(err, bundle.ErrInvalid) {
 			t.Errorf("%+v: %v, want a validation error", f, err)
 		}
 	}
-	ok := testBundle(profile("slow", "cart", 0.1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: bundle.MaxDelayMs, Factor: bundle.MaxFactor}))
+	ok := bundletest.Bundle(profile("slow", "cart", 0.1, bundle.Fault{Type: bundle.FaultLatency, DelayMs: bundle.MaxDelayMs, Factor: bundle.MaxFactor}))
 	if err := ok.Validate(); err != nil {
 		t.Errorf("the largest delay and factor: %v", err)
 	}
@@ -478,7 +480,7 @@ func TestRecordsKeepNoRequestData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inj, _ := New(testBundle(), Options{Service: "cart", Now: time.Now, Records: rec})
+	inj, _ := New(bundletest.Bundle(), Options{Service: "cart", Now: time.Now, Records: rec})
 	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	path := "/" + strings.Repeat("p", 300<<10)
 	req := httptest.NewRequest("GET", path, nil)
@@ -536,7 +538,7 @@ func TestRecordCountersOnWriteFailure(t *testing.T) {
 // TestIdleTimeout: a keep-alive client connection with no request for
 // IdleTimeout is closed (idle connections were kept 5 minutes).
 func TestIdleTimeout(t *testing.T) {
-	s, addr := limitedProxy(t, serverLimits{HeadTimeout: time.Second, IdleTimeout: 300 * time.Millisecond}, nil, nil)
+	s, addr := limitedProxy(t, h1.Limits{HeadTimeout: time.Second, IdleTimeout: 300 * time.Millisecond}, nil, nil)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -557,5 +559,5 @@ func TestIdleTimeout(t *testing.T) {
 	if waited := time.Since(start); waited < 250*time.Millisecond {
 		t.Errorf("closed after %v, before the idle timeout", waited)
 	}
-	waitFor(t, "the slot to be freed", func() bool { return s.open.Load() == 0 })
+	waitFor(t, "the slot to be freed", func() bool { return s.OpenConns() == 0 })
 }

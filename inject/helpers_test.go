@@ -1,8 +1,6 @@
 package inject
 
 import (
-	"bytes"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +15,8 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
-	"golang.org/x/crypto/ssh"
+	"github.com/chaosgen/chaosgen/inject/internal/h1"
+	"github.com/chaosgen/chaosgen/internal/testkey"
 )
 
 // clock is a settable fake clock.
@@ -40,47 +39,16 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// testBundle is a valid bundle with the given profiles, no guard in the
-// way (maxGlobalRate 1, no abortIf) and an expiry in 2030.
-func testBundle(profiles ...bundle.Profile) *bundle.Bundle {
-	for i := range profiles {
-		p := &profiles[i]
-		if p.MaxRate < p.Rate {
-			p.MaxRate = p.Rate
-		}
-		if p.Severity == "" {
-			p.Severity = bundle.SeverityMinor
-		}
-		if p.Rationale.Summary == "" {
-			p.Rationale.Summary = "test"
-		}
-	}
-	return &bundle.Bundle{
-		APIVersion: bundle.APIVersion, Kind: bundle.Kind,
-		Metadata: bundle.Metadata{Name: "test", Generator: "inject test", Seed: 42,
-			NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-			Source: bundle.Source{Files: []bundle.SourceFile{}, TimeRange: bundle.TimeRange{
-				Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}}},
-		Guards:   bundle.Guards{MaxGlobalRate: 1},
-		Profiles: profiles,
-	}
-}
-
 func profile(id, callee string, rate float64, f bundle.Fault) bundle.Profile {
 	return bundle.Profile{ID: id, Target: bundle.Target{Callee: callee}, Rate: rate, Fault: f}
 }
 
-// signed writes b and its signature into dir with a fresh key and
-// returns the bundle path and the public key path.
+// signed writes b and its signature into dir with the test key of seed 7
+// and returns the bundle path and the public key path.
 func signed(t testing.TB, dir string, b *bundle.Bundle) (bundlePath, pubPath string) {
 	t.Helper()
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pubPath = filepath.Join(dir, "ci.pub")
-	if err := os.WriteFile(pubPath, append(bytes.TrimSpace(ssh.MarshalAuthorizedKey(signer.PublicKey())), " ci@test\n"...), 0o644); err != nil {
+	if err := os.WriteFile(pubPath, []byte(testkey.AuthorizedLine(testkey.Signer(7), "ci@test")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bundlePath = filepath.Join(dir, "bundle.json")
@@ -88,30 +56,11 @@ func signed(t testing.TB, dir string, b *bundle.Bundle) (bundlePath, pubPath str
 	return bundlePath, pubPath
 }
 
+// writeSigned replaces path and path.sig atomically, as a deploy would.
 func writeSigned(t testing.TB, path string, b *bundle.Bundle) {
 	t.Helper()
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	signer, _ := ssh.NewSignerFromKey(priv)
-	data, err := bundle.Encode(b)
-	if err != nil {
+	if _, err := bundle.Write(path, b, testkey.Signer(7)); err != nil {
 		t.Fatal(err)
-	}
-	sig, err := bundle.SignWith(data, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// write to temp files and rename, as a deploy would
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{path, data}, {path + ".sig", sig}} {
-		tmp := f.path + ".tmp"
-		if err := os.WriteFile(tmp, f.data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
@@ -132,8 +81,8 @@ func h2cServer(t testing.TB, h http.Handler) *httptest.Server {
 type testProxy struct{ URL string }
 
 // proxyFor starts a proxy for service in front of upstream with bundle b,
-// served as Serve serves it (proxyServer, with net/http for h2c and the
-// requests proxyServer hands off).
+// served as Serve serves it (h1.Server, with net/http for h2c and the
+// requests h1.Server hands off).
 func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*testProxy, *Injector) {
 	t.Helper()
 	p, inj, _ := proxyWithPoll(t, b, opts, upstream, 0)
@@ -142,7 +91,7 @@ func proxyFor(t testing.TB, b *bundle.Bundle, opts Options, upstream string) (*t
 
 // proxyWithPoll is proxyFor with busy polling (--busy-poll) for budget > 0;
 // it also returns the polling policy (nil when off).
-func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string, budget time.Duration) (*testProxy, *Injector, *busyPoll) {
+func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string, budget time.Duration) (*testProxy, *Injector, *h1.BusyPoll) {
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -160,9 +109,9 @@ func proxyWithPoll(t testing.TB, b *bundle.Bundle, opts Options, upstream string
 	if err != nil {
 		t.Fatal(err)
 	}
-	bp := newBusyPoll(budget)
+	bp := h1.NewBusyPoll(budget)
 	up.bp = bp
-	s := newProxyServer(inj.Handler(up), slog.New(slog.DiscardHandler), serverLimits{HeadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}, bp)
+	s := h1.NewServer(inj.Handler(up), slog.New(slog.DiscardHandler), h1.Limits{HeadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}, bp)
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	return &testProxy{URL: "http://" + ln.Addr().String()}, inj, bp

@@ -98,13 +98,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.next.ServeHTTP(rw, r)
 	} else {
 		if wc, ok := w.(clientWatcher); ok {
-			// A delay must notice a client that goes away: proxyServer
+			// A delay must notice a client that goes away: h1.Server
 			// cancels this context when it does.
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
 			r = r.WithContext(ctx)
 			rw.ctx = ctx
-			wc.watchClient(cancel)
+			wc.WatchClient(cancel)
 		}
 		out = s.apply(a, rw, r, grpc)
 		inj.release()
@@ -119,11 +119,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// clientWatcher is implemented by proxyServer's response writer: it calls
-// cancel when the client goes away, which proxyServer only watches for
+// clientWatcher is implemented by h1.Server's response writer: it calls
+// cancel when the client goes away, which h1.Server only watches for
 // while a fault runs (its requests' own contexts are never cancelled).
 type clientWatcher interface {
-	watchClient(cancel context.CancelFunc)
+	WatchClient(cancel context.CancelFunc)
 }
 
 // safeDecide is decide with fail-open: a panic counts as an internal error

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/chaosgen/chaosgen/inject/internal/h1"
 	"io"
 	"log/slog"
 	"net"
@@ -47,7 +48,7 @@ type Upstream struct {
 	dialer net.Dialer
 	h2     *http.Transport
 
-	bp *busyPoll // shared with the proxy server; nil: no polling
+	bp *h1.BusyPoll // shared with the proxy server; nil: no polling
 
 	mu   sync.Mutex
 	idle []*pconn
@@ -58,10 +59,10 @@ type pconn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
-	// the response being read, for readResponseFast
+	// the response being read, for h1.ReadResponse
 	resp    http.Response
 	respHdr http.Header
-	body    clBody
+	body    h1.Body
 }
 
 // NewUpstream returns the forwarding handler for an http:// upstream URL.
@@ -175,27 +176,9 @@ func isUpgrade(h http.Header) bool {
 	return len(h["Upgrade"]) > 0 && headerHasToken(h["Connection"], "upgrade")
 }
 
-func headerHasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func headerHasToken(vv []string, token string) bool { return h1.HeaderHasToken(vv, token) }
 
-// hopByHop reports whether a canonical header key is hop-by-hop (RFC 9110
-// 7.6.1) or one the proxy manages itself.
-func hopByHop(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
+func hopByHop(k string) bool { return h1.HopByHop(k) }
 
 // connectionTokens returns the header names listed in Connection, which
 // are hop-by-hop too; nil when there are none (the common case).
@@ -238,7 +221,7 @@ func (up *Upstream) get(ctx context.Context) (*pconn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	c = newRawConn(c, up.bp)
+	c = h1.NewRawConn(c, up.bp)
 	return &pconn{conn: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}, false, nil
 }
 
@@ -267,7 +250,7 @@ func replayable(r *http.Request) bool {
 	return len(r.Header["Idempotency-Key"]) > 0 || len(r.Header["X-Idempotency-Key"]) > 0
 }
 
-var aLongTimeAgo = time.Unix(1, 0)
+var aLongTimeAgo = h1.ALongTimeAgo
 
 // errBadGateway is what the client sees when the upstream cannot be reached.
 func badGateway(w http.ResponseWriter, err error) {
@@ -307,7 +290,7 @@ func (up *Upstream) serveH1(w http.ResponseWriter, r *http.Request) {
 				if pc.respHdr == nil {
 					pc.respHdr = make(http.Header, 16)
 				}
-				if resp = readResponseFast(pc.br, r, &pc.resp, pc.respHdr, &pc.body); resp == nil {
+				if resp = h1.ReadResponse(pc.br, r, &pc.resp, pc.respHdr, &pc.body); resp == nil {
 					resp, err = readResponse(pc.br, r)
 				}
 			}

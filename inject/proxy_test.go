@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/testseed"
 	"github.com/google/go-cmp/cmp"
@@ -69,7 +70,7 @@ func okUpstream(t testing.TB) *httptest.Server {
 func TestInjectionRate(t *testing.T) {
 	up := okUpstream(t)
 	const rate = 0.2
-	b := testBundle(profile("cart-abort", "cart", rate, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
+	b := bundletest.Bundle(profile("cart-abort", "cart", rate, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}))
 	px, _ := proxyFor(t, b, Options{Service: "cart"}, up.URL)
 	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -128,7 +129,7 @@ func getTraced(t *testing.T, url, tp string) *http.Response {
 // trace: the records of both hops list the same injected traces.
 func TestSameDecisionAtTwoHops(t *testing.T) {
 	up := okUpstream(t)
-	b := testBundle(profile("cart-slow", "cart", 0.3, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1}))
+	b := bundletest.Bundle(profile("cart-slow", "cart", 0.3, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1}))
 	dir := t.TempDir()
 	recB, err := NewRecorder(RecorderOptions{Dir: filepath.Join(dir, "b"), Now: time.Now})
 	if err != nil {
@@ -227,7 +228,7 @@ func variedUpstream() http.Handler {
 func TestPassThroughIdentical(t *testing.T) {
 	up := h2cServer(t, variedUpstream())
 	// a profile that matches but never fires, and one for another service
-	b := testBundle(
+	b := bundletest.Bundle(
 		profile("never", "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}),
 		profile("other", "payment", 1, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}))
 	reqs := []passSpec{
@@ -353,7 +354,7 @@ func grpcCall(t *testing.T, url string) (*http.Response, []byte) {
 
 func TestGRPC(t *testing.T) {
 	up := grpcUpstream(t)
-	b := testBundle(bundle.Profile{ID: "pay-unavailable", Target: bundle.Target{Callee: "payment", Operation: "/payment.Payment/Refund"},
+	b := bundletest.Bundle(bundle.Profile{ID: "pay-unavailable", Target: bundle.Target{Callee: "payment", Operation: "/payment.Payment/Refund"},
 		Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, GRPCStatus: 14}})
 	px, _ := proxyFor(t, b, Options{Service: "payment"}, up.URL)
 	// not targeted: passed through over h2c with the upstream's trailers
@@ -403,7 +404,7 @@ func TestFaults(t *testing.T) {
 	op := func(id, path string, f bundle.Fault) bundle.Profile {
 		return bundle.Profile{ID: id, Target: bundle.Target{Callee: "cart", Operation: path}, Rate: 1, Fault: f}
 	}
-	b := testBundle(
+	b := bundletest.Bundle(
 		op("delay", "/delay", bundle.Fault{Type: bundle.FaultLatency, DelayMs: 60, JitterMs: 10}),
 		op("factor", "/factor", bundle.Fault{Type: bundle.FaultLatency, Factor: 3}),
 		op("slow", "/slow", bundle.Fault{Type: bundle.FaultLatency, DelayMs: 5000}),
@@ -579,7 +580,7 @@ func TestWebsocketPassThrough(t *testing.T) {
 		io.Copy(conn, brw) // echo every byte, frames untouched
 	}))
 	defer up.Close()
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up.URL)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up.URL)
 	c, err := net.Dial("tcp", strings.TrimPrefix(px.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -610,7 +611,7 @@ func TestUpstreamDown(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, "http://"+addr)
+	px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, "http://"+addr)
 	resp, err := http.Get(px.URL + "/x")
 	if err != nil {
 		t.Fatal(err)

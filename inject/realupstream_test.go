@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 )
 
 // requireTool returns the path of a program the test runs. Without it the
@@ -129,7 +131,7 @@ func TestRealUpstreams(t *testing.T) {
 	for name, start := range map[string]func(*testing.T) string{"nginx": nginxUpstream, "node": nodeUpstream} {
 		t.Run(name, func(t *testing.T) {
 			up := start(t)
-			px, _ := proxyFor(t, testBundle(), Options{Service: "cart"}, up)
+			px, _ := proxyFor(t, bundletest.Bundle(), Options{Service: "cart"}, up)
 			clients := map[string]*http.Client{"http1": {Transport: &http.Transport{}}, "h2c": h2cClient()}
 			for cname, c := range clients {
 				for _, method := range []string{"POST", "PUT", "GET"} {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/inject/internal/h1"
 )
 
 // Config is what `chaosgen inject` runs: a verified bundle applied by a
@@ -31,7 +32,7 @@ type Config struct {
 	RecordsMaxSize  int64                // rotate record files at about this many bytes
 	RecordsMaxAge   time.Duration        // and after this long
 	Poll            time.Duration        // how often to check the bundle files for changes; default 1s
-	BusyPoll        time.Duration        // poll an empty socket this long before parking (see busyPoll); 0: off
+	BusyPoll        time.Duration        // poll an empty socket this long before parking (see h1.BusyPoll); 0: off
 	HeadTimeout     time.Duration        // bound on reading a request head; default DefaultHeadTimeout
 	IdleTimeout     time.Duration        // close client connections idle this long; default DefaultIdleTimeout
 	MaxConns        int                  // cap on open client connections; 0: AutoMaxConns, < 0: none
@@ -116,15 +117,15 @@ func Serve(ctx context.Context, c Config) error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	bp := newBusyPoll(c.BusyPoll)
+	bp := h1.NewBusyPoll(c.BusyPoll)
 	up.bp = bp
 	if bp != nil {
-		for _, col := range bp.collectors() {
+		for _, col := range bp.Collectors() {
 			inj.metrics.reg.MustRegister(col)
 		}
 	}
-	proxy := newProxyServer(inj.Handler(up), log, serverLimits{HeadTimeout: c.HeadTimeout, IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConns}, bp)
-	for _, col := range append(proxy.collectors(), buildInfo(c.Version)) {
+	proxy := h1.NewServer(inj.Handler(up), log, h1.Limits{HeadTimeout: c.HeadTimeout, IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConns}, bp)
+	for _, col := range append(proxy.Collectors(), buildInfo(c.Version)) {
 		inj.metrics.reg.MustRegister(col)
 	}
 	var ready atomic.Bool // /readyz: the proxy listens and is not shutting down
@@ -253,7 +254,7 @@ func withProbes(admin http.Handler, ready *atomic.Bool) http.Handler {
 	return mux
 }
 
-// stopper is what Serve runs and stops: proxyServer and http.Server.
+// stopper is what Serve runs and stops: h1.Server and http.Server.
 type stopper interface {
 	Shutdown(context.Context) error
 	Close() error

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 )
 
 // soakDuration is how long TestSoak runs: CHAOSGEN_SOAK (e.g. 60s), by
@@ -61,7 +62,7 @@ func TestSoak(t *testing.T) {
 	}))
 	dir := t.TempDir()
 	mk := func(i int) *bundle.Bundle {
-		b := testBundle(
+		b := bundletest.Bundle(
 			profile(fmt.Sprintf("gen-%d-abort", i), "cart", 0, bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}),
 			profile("drop", "cart", 0, bundle.Fault{Type: bundle.FaultDrop}),
 			profile("slow", "cart", 0, bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1000}))

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/chaosgen/chaosgen/internal/numcsv"
+	"github.com/chaosgen/chaosgen/internal/usage"
 	"github.com/chaosgen/chaosgen/models/holtwinters"
 )
 
@@ -39,27 +40,15 @@ type HoltWintersOptions struct {
 // writes the parameters, final states and forecasts with prediction
 // intervals to w, as a table or (opt.JSON) as JSON.
 func HoltWintersCSV(w io.Writer, opt HoltWintersOptions) error {
-	kind, err := holtwinters.ParseSeasonality(opt.Seasonal)
-	if err != nil || kind == holtwinters.None {
-		return fmt.Errorf("seasonal %q: want additive or multiplicative", opt.Seasonal)
-	}
-	if opt.Period < 2 {
-		return fmt.Errorf("period %d: want at least 2", opt.Period)
+	kind, err := opt.check()
+	if err != nil {
+		return err
 	}
 	if opt.Horizon == 0 {
 		opt.Horizon = opt.Period
 	}
-	if opt.Horizon < 0 {
-		return fmt.Errorf("horizon %d: want at least 1", opt.Horizon)
-	}
 	if opt.Level == 0 {
 		opt.Level = 0.95
-	}
-	if !(opt.Level > 0 && opt.Level < 1) {
-		return fmt.Errorf("level %v: want a value in (0, 1)", opt.Level)
-	}
-	if given := countSet(opt.Alpha, opt.Beta, opt.Gamma); given != 0 && given != 3 {
-		return errors.New("alpha, beta and gamma go together: give all three or none")
 	}
 
 	y, col, err := readSeries(opt.CSV)
@@ -92,6 +81,41 @@ func HoltWintersCSV(w io.Writer, opt HoltWintersOptions) error {
 		return writeHoltWintersJSON(w, m, point, lower, upper)
 	}
 	return writeHoltWintersTable(w, opt, len(y), m, point, lower, upper)
+}
+
+// check reports options out of range, as errors matching usage.Err that
+// name the flags of chaosgen models holtwinters, and returns the
+// seasonality. Zero Horizon and Level are defaults, not errors.
+func (opt *HoltWintersOptions) check() (holtwinters.Seasonality, error) {
+	if opt.Period < 2 {
+		return 0, usage.Errorf("--period must be at least 2, got %d", opt.Period)
+	}
+	kind, err := holtwinters.ParseSeasonality(opt.Seasonal)
+	if err != nil || kind == holtwinters.None {
+		return 0, usage.Errorf("--seasonal must be additive or multiplicative, got %q", opt.Seasonal)
+	}
+	if opt.Horizon < 0 {
+		return 0, usage.Errorf("--horizon must be at least 1, got %d", opt.Horizon)
+	}
+	if opt.Level != 0 && !(opt.Level > 0 && opt.Level < 1) {
+		return 0, usage.Errorf("--level must be in (0, 1), got %v", opt.Level)
+	}
+	switch countSet(opt.Alpha, opt.Beta, opt.Gamma) {
+	case 0:
+	case 3:
+		if a := *opt.Alpha; !(a > 0 && a <= 1) {
+			return 0, usage.Errorf("--alpha must be in (0, 1], got %v", a)
+		}
+		if b := *opt.Beta; !(b >= 0 && b <= 1) {
+			return 0, usage.Errorf("--beta must be in [0, 1], got %v", b)
+		}
+		if g := *opt.Gamma; !(g >= 0 && g <= 1) {
+			return 0, usage.Errorf("--gamma must be in [0, 1], got %v", g)
+		}
+	default:
+		return 0, usage.Errorf("--alpha, --beta and --gamma go together: give all three or none")
+	}
+	return kind, nil
 }
 
 func countSet(ps ...*float64) int {

@@ -60,17 +60,17 @@ func TestHoltWintersCSVErrors(t *testing.T) {
 		{"missing file", HoltWintersOptions{CSV: td("hw_missing.csv"), Period: 12, Seasonal: "additive"},
 			`reading testdata/hw_missing.csv: open testdata/hw_missing.csv: no such file or directory`},
 		{"two of three parameters", HoltWintersOptions{CSV: td("hw_seasonal.csv"), Period: 12, Seasonal: "additive", Alpha: fptr(0.3), Beta: fptr(0.1)},
-			`alpha, beta and gamma go together: give all three or none`},
+			`--alpha, --beta and --gamma go together: give all three or none`},
 		{"alpha out of range", HoltWintersOptions{CSV: td("hw_seasonal.csv"), Period: 12, Seasonal: "additive", Alpha: fptr(1.3), Beta: fptr(0.1), Gamma: fptr(0.1)},
-			`fitting testdata/hw_seasonal.csv: invalid options: alpha = 1.3: want a value in (0, 1]`},
+			`--alpha must be in (0, 1], got 1.3`},
 		{"bad seasonal", HoltWintersOptions{CSV: td("hw_seasonal.csv"), Period: 12, Seasonal: "none"},
-			`seasonal "none": want additive or multiplicative`},
+			`--seasonal must be additive or multiplicative, got "none"`},
 		{"period 1", HoltWintersOptions{CSV: td("hw_seasonal.csv"), Period: 1, Seasonal: "additive"},
-			`period 1: want at least 2`},
+			`--period must be at least 2, got 1`},
 		{"negative horizon", HoltWintersOptions{CSV: td("hw_seasonal.csv"), Period: 12, Seasonal: "additive", Horizon: -1},
-			`horizon -1: want at least 1`},
+			`--horizon must be at least 1, got -1`},
 		{"level 1", HoltWintersOptions{CSV: td("hw_seasonal.csv"), Period: 12, Seasonal: "additive", Level: 1},
-			`level 1: want a value in (0, 1)`},
+			`--level must be in (0, 1), got 1`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -340,7 +340,7 @@ func applyFeedback(c *candidate, p *bundle.Profile, idx *windowIndex, opt Option
 	r := idx.measure(p)
 	verdict, why := judge(r, opt.Previous.Guards)
 	fault := c.p.Fault
-	if harshness(p.Fault.Type) < harshness(fault.Type) {
+	if bundle.Harshness(p.Fault.Type) < bundle.Harshness(fault.Type) {
 		fault = p.Fault // the loop stepped this profile down before: keep the milder fault
 	}
 	rate := p.Rate

@@ -2,7 +2,6 @@ package profilegen
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/usage"
 )
 
 // Options control Generate. The zero value plus a Name is valid.
@@ -103,27 +103,38 @@ var kindOrder = map[string]int{
 	analysis.KindErrors: 0, analysis.KindLatency: 1, analysis.KindCapacity: 2, analysis.KindAnomaly: 3, bundle.FaultCorrupt: 4,
 }
 
+// check reports options out of range, naming them by the flags of
+// chaosgen generate, as errors matching usage.Err, and returns the edge
+// filter of Include and Exclude.
+func (opt *Options) check() (edgeFilter, error) {
+	var filter edgeFilter
+	if !(opt.MaxRate > 0 && opt.MaxRate <= 1) {
+		return filter, usage.Errorf("--max-rate must be in (0, 1], got %v", opt.MaxRate)
+	}
+	if !(opt.MinScore >= 0 && opt.MinScore <= 1) {
+		return filter, usage.Errorf("--min-score must be in [0, 1], got %v", opt.MinScore)
+	}
+	var err error
+	if filter.include, err = parsePatterns(opt.Include); err != nil {
+		return filter, usage.Wrap(err)
+	}
+	if filter.exclude, err = parsePatterns(opt.Exclude); err != nil {
+		return filter, usage.Wrap(err)
+	}
+	return filter, nil
+}
+
 // Generate turns an analysis into a bundle. It is deterministic: the same
 // analysis (in any finding order) and options give the same bundle.
 func Generate(a *Analysis, opt Options) (*Result, error) {
 	if opt.Name == "" {
-		return nil, errors.New("bundle name is empty")
+		return nil, usage.Errorf("bundle name is empty")
 	}
 	if opt.MaxRate == 0 {
 		opt.MaxRate = DefaultMaxRate
 	}
-	if !(opt.MaxRate > 0 && opt.MaxRate <= 1) {
-		return nil, fmt.Errorf("max rate %v is outside (0, 1]", opt.MaxRate)
-	}
-	if !(opt.MinScore >= 0 && opt.MinScore <= 1) {
-		return nil, fmt.Errorf("min score %v is outside [0, 1]", opt.MinScore)
-	}
-	var filter edgeFilter
-	var err error
-	if filter.include, err = parsePatterns(opt.Include); err != nil {
-		return nil, err
-	}
-	if filter.exclude, err = parsePatterns(opt.Exclude); err != nil {
+	filter, err := opt.check()
+	if err != nil {
 		return nil, err
 	}
 	if opt.Generator == "" {

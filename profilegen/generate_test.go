@@ -2,6 +2,7 @@ package profilegen
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/chaosgen/chaosgen/internal/testseed"
+	"github.com/chaosgen/chaosgen/internal/usage"
 )
 
 // TestGenerateGolden: each finding kind becomes the expected profile, and
@@ -215,8 +217,8 @@ func TestGenerateFlags(t *testing.T) {
 		opt  func(*Options)
 		want string
 	}{
-		{"max rate", func(o *Options) { o.MaxRate = 1.5 }, "max rate 1.5 is outside (0, 1]"},
-		{"min score", func(o *Options) { o.MinScore = -0.1 }, "min score -0.1 is outside [0, 1]"},
+		{"max rate", func(o *Options) { o.MaxRate = 1.5 }, "--max-rate must be in (0, 1], got 1.5"},
+		{"min score", func(o *Options) { o.MinScore = -0.1 }, "--min-score must be in [0, 1], got -0.1"},
 		{"pattern", func(o *Options) { o.Include = []string{"payment"} }, `edge pattern "payment": want CALLER->CALLEE`},
 		{"glob", func(o *Options) { o.Exclude = []string{"a->[b"} }, `edge pattern "a->[b": syntax error in pattern`},
 		{"name", func(o *Options) { o.Name = "" }, "bundle name is empty"},
@@ -225,8 +227,8 @@ func TestGenerateFlags(t *testing.T) {
 			opt := testOptions()
 			tc.opt(&opt)
 			_, err := Generate(testAnalysis(), opt)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, usage.Err) {
+				t.Errorf("error %v, want a usage error %q", err, tc.want)
 			}
 		})
 	}

@@ -51,16 +51,8 @@ var perSecondCap = map[string]float64{
 	bundle.SeverityCritical: 2,
 }
 
-// sig2 rounds x to two significant digits by decimal rounding, so that
-// small drifts of the data from one night to the next do not change the
-// bundle.
-func sig2(x float64) float64 {
-	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
-		return x
-	}
-	y, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 2, 64), 64)
-	return y
-}
+// sig2 is bundle.Sig2: two significant digits.
+func sig2(x float64) float64 { return bundle.Sig2(x) }
 
 // isCritical reports whether the edge counts as critical.
 func isCritical(e *analysis.EdgeRow) bool { return e.Criticality >= CriticalEdge }
@@ -303,41 +295,7 @@ func anomalyFault(ev map[string]float64, e *analysis.EdgeRow) (bundle.Fault, str
 	return latencyFault(e), key
 }
 
-// harshness orders fault types from mildest to harshest.
-func harshness(t string) int {
-	switch t {
-	case bundle.FaultLatency:
-		return 0
-	case bundle.FaultAbort:
-		return 1
-	}
-	return 2 // drop, corrupt
-}
-
-// milder returns the next milder fault: drop or corrupt → abort with the
-// edge's status, abort → the edge's tail latency, latency → half the delay
-// and jitter and half the extra factor. ok is false when there is nothing
-// milder (a latency fault under 1 ms and a factor under 1.05).
+// milder is bundle.Milder on edge e: its errors' abort, its tail latency.
 func milder(f bundle.Fault, e *analysis.EdgeRow) (bundle.Fault, bool) {
-	switch f.Type {
-	case bundle.FaultDrop, bundle.FaultCorrupt:
-		g := errorsFault(&analysis.EdgeRow{ErrorCodes: e.ErrorCodes, Protocol: e.Protocol})
-		return g, true
-	case bundle.FaultAbort:
-		return latencyFault(e), true
-	}
-	g := bundle.Fault{Type: bundle.FaultLatency, DelayMs: sig2(f.DelayMs / 2), JitterMs: sig2(f.JitterMs / 2)}
-	if f.Factor > 1 {
-		g.Factor = sig2(1 + (f.Factor-1)/2)
-	}
-	if g.DelayMs < 1 && g.Factor < 1.05 {
-		return f, false
-	}
-	if g.Factor > 0 && g.Factor < 1.05 {
-		g.Factor = 0
-	}
-	if g.DelayMs < 1 {
-		g.DelayMs, g.JitterMs = 0, 0
-	}
-	return g, true
+	return bundle.Milder(f, errorsFault(&analysis.EdgeRow{ErrorCodes: e.ErrorCodes, Protocol: e.Protocol}), latencyFault(e))
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/inject"
 	"github.com/chaosgen/chaosgen/synth"
@@ -47,7 +48,7 @@ func decisionBundle(spans []ingest.Span) *bundle.Bundle {
 	// a second profile on the first callee: the first in id order that fires wins
 	ps = append(ps, bundle.Profile{ID: "pz", Target: bundle.Target{Callee: callees[0]}, Rate: 0.5,
 		Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}})
-	return testBundle(ps...)
+	return bundletest.Bundle(ps...)
 }
 
 func TestDecisionsMatchInjectDecide(t *testing.T) {

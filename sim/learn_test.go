@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/synth"
 )
 
@@ -78,7 +79,7 @@ services:
 			Target: bundle.Target{Caller: e.Caller, Callee: e.Callee}, Rate: 0.05, MaxRate: 0.4,
 			Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}})
 	}
-	b := testBundle(profiles...)
+	b := bundletest.Bundle(profiles...)
 	b.Guards.AbortIf = bundle.AbortIf{RootErrorRate: 0.5, RootP99Ms: 20000}
 	weak := map[string]string{profiles[0].ID: "no fallback", profiles[1].ID: "no timeout", profiles[2].ID: "retries without budget"}
 

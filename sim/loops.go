@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/chaosgen/chaosgen/bundle"
-	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"golang.org/x/crypto/ssh"
 )
 
 // FoundThreshold is the weakness at which a profile counts as having found
@@ -64,8 +64,8 @@ type LoopReport struct {
 
 // Adapt runs the adaptive loop: after each round, a profile whose roots
 // stayed within the guards gets rate × 1.5 (up to maxRate; 0.01 from 0); a
-// struggling one gets a milder fault (drop becomes abort 503) or rate × 0.5
-// and one severity step down. It returns the rounds and the tuned bundle.
+// struggling one gets a milder fault (drop and corrupt become abort 503) or
+// rate × 0.5 and one severity step down (milder). It returns the rounds and the tuned bundle.
 func Adapt(ctx context.Context, o ReplayOptions, rounds int) (*LoopReport, *bundle.Bundle, error) {
 	b := cloneBundle(o.Bundle)
 	lr := &LoopReport{FirstFound: map[string]int{}}
@@ -102,10 +102,17 @@ func (lr *LoopReport) add(rd Round, r int) {
 	lr.Rounds = append(lr.Rounds, rd)
 }
 
-// milder makes a struggling profile gentler.
+// replayAbort is the abort a drop or corrupt fault steps down to in
+// replay, which knows no edge's own error status: 503, gRPC UNAVAILABLE.
+var replayAbort = bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}
+
+// milder makes a struggling profile gentler: a milder fault of another type
+// by the one rule, bundle.Milder (drop and corrupt become replayAbort;
+// replay knows no edge's tail latency, so abort goes no further), or else
+// rate × 0.5 and one severity step down.
 func milder(p *bundle.Profile) {
-	if p.Fault.Type == bundle.FaultDrop {
-		p.Fault = bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}
+	if g, ok := bundle.Milder(p.Fault, replayAbort, bundle.Fault{}); ok && g.Type != p.Fault.Type {
+		p.Fault = g
 		return
 	}
 	p.Rate = bundle.Round(p.Rate * 0.5)
@@ -245,6 +252,15 @@ func cloneBundle(b *bundle.Bundle) *bundle.Bundle {
 
 // runLoops runs the loops Replay was asked for and writes their files.
 func runLoops(ctx context.Context, o ReplayOptions, dir string) error {
+	var signer ssh.Signer
+	if o.SignKey != "" {
+		// Loaded before any round, so a key that cannot sign stops the
+		// loops before they write anything.
+		var err error
+		if signer, err = bundle.LoadSigner(o.SignKey); err != nil {
+			return fmt.Errorf("signing: %w", err)
+		}
+	}
 	rounds := max(1, o.Rounds)
 	adapt, tuned, err := Adapt(ctx, o, rounds)
 	if err != nil {
@@ -254,7 +270,7 @@ func runLoops(ctx context.Context, o ReplayOptions, dir string) error {
 		if err := writeJSON(filepath.Join(dir, "adapt.json"), adapt); err != nil {
 			return err
 		}
-		if err := writeBundle(filepath.Join(dir, "bundle.json"), tuned, o.SignKey); err != nil {
+		if _, err := bundle.Write(filepath.Join(dir, "bundle.json"), tuned, signer); err != nil {
 			return err
 		}
 	}
@@ -271,28 +287,9 @@ func runLoops(ctx context.Context, o ReplayOptions, dir string) error {
 		if err := writeJSON(filepath.Join(dir, "learn.json"), lj); err != nil {
 			return err
 		}
-		if err := writeBundle(filepath.Join(dir, "learned.bundle.json"), best, o.SignKey); err != nil {
+		if _, err := bundle.Write(filepath.Join(dir, "learned.bundle.json"), best, signer); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeBundle writes a bundle canonically and, with a key, its signature.
-func writeBundle(path string, b *bundle.Bundle, key string) error {
-	data, err := bundle.Encode(b)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(path, data); err != nil {
-		return err
-	}
-	if key == "" {
-		return nil
-	}
-	sig, err := bundle.Sign(data, key)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path+".sig", sig)
 }

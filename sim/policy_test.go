@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/ingest"
 )
 
@@ -216,26 +217,9 @@ func TestCapacityQueuesAndOverflows(t *testing.T) {
 	}
 }
 
-func testBundle(profiles ...bundle.Profile) *bundle.Bundle {
-	for i := range profiles {
-		p := &profiles[i]
-		if p.MaxRate < p.Rate {
-			p.MaxRate = p.Rate
-		}
-		if p.Severity == "" {
-			p.Severity = bundle.SeverityModerate
-		}
-		p.Rationale.Summary = "test"
-	}
-	return &bundle.Bundle{APIVersion: bundle.APIVersion, Kind: bundle.Kind,
-		Metadata: bundle.Metadata{Name: "test", Seed: 42},
-		Guards:   bundle.Guards{MaxGlobalRate: 1},
-		Profiles: profiles}
-}
-
 func TestIstioFaultDisablesRetries(t *testing.T) {
 	spans := twoHop(0, 0, 20*ms, false, 0)
-	b := testBundle(bundle.Profile{ID: "b-abort", Target: bundle.Target{Callee: "b"}, Rate: 1,
+	b := bundletest.Bundle(bundle.Profile{ID: "b-abort", Target: bundle.Target{Callee: "b"}, Rate: 1,
 		Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}})
 	mesh := "edges:\n- {caller: a, callee: b, timeout: 5ms, retries: {attempts: 2, backoff: {base: 1ms}}}\n"
 	res, _ := replaySpans(t, spans, Options{Mesh: mustMesh(t, mesh), Bundle: b, Inject: true})
@@ -255,7 +239,7 @@ func TestIstioFaultDisablesRetries(t *testing.T) {
 func TestFaultEffects(t *testing.T) {
 	spans := twoHop(0, 0, 20*ms, false, 0)
 	run := func(f bundle.Fault, mesh string) (*Result, ingest.Span) {
-		b := testBundle(bundle.Profile{ID: "p", Target: bundle.Target{Caller: "a", Callee: "b"}, Rate: 1, Fault: f})
+		b := bundletest.Bundle(bundle.Profile{ID: "p", Target: bundle.Target{Caller: "a", Callee: "b"}, Rate: 1, Fault: f})
 		res, out := replaySpans(t, spans, Options{Mesh: mustMesh(t, mesh), Bundle: b, Inject: true})
 		return res, rootSpans(out)[0]
 	}
@@ -294,17 +278,17 @@ func TestGuardsLimitInjection(t *testing.T) {
 	// one second of traffic, 100 calls: perSecond 10 allows the burst of 10 plus 10 refilled
 	ps := p
 	ps.PerSecond = 10
-	res, _ := replaySpans(t, spans, Options{Bundle: testBundle(ps), Inject: true})
+	res, _ := replaySpans(t, spans, Options{Bundle: bundletest.Bundle(ps), Inject: true})
 	if got := res.Profiles[0].Injected; got < 18 || got > 21 {
 		t.Errorf("perSecond 10 over ~1s: %d injected, want about 20", got)
 	}
-	b := testBundle(p)
+	b := bundletest.Bundle(p)
 	b.Guards.MaxGlobalRate = 0.2 // of the 100 requests b's injector sees in its 10 s window
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
 	if got := res.Profiles[0].Injected; got != 20 || res.Suppressed.MaxGlobalRate != 80 {
 		t.Errorf("maxGlobalRate 0.2: %d injected of %d tries, %d suppressed", got, res.Tries, res.Suppressed.MaxGlobalRate)
 	}
-	b = testBundle(p)
+	b = bundletest.Bundle(p)
 	b.Guards.MaxActiveFaults = 5 // each delay lasts 120 ms, calls come every 10 ms
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
 	if got := res.Profiles[0].Injected; got > 50 || res.Suppressed.MaxActiveFaults == 0 {
@@ -367,7 +351,7 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 		spans = append(spans, twoHop(n, 100*ms, 20*ms, false, 0)...)
 	}
 	lat := bundle.Profile{ID: "p", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1}}
-	b := testBundle(lat)
+	b := bundletest.Bundle(lat)
 	b.Guards.MaxGlobalRate = 0.1
 	res, _ := replaySpans(t, spans, Options{Bundle: b, Inject: true})
 	// about 10% of every window: ~30, not 10% of the first window only
@@ -377,7 +361,7 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 
 	// drops end at once at the injector: one at a time is enough for all
 	drop := bundle.Profile{ID: "d", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultDrop}}
-	b = testBundle(drop)
+	b = bundletest.Bundle(drop)
 	b.Guards.MaxActiveFaults = 1
 	res, _ = replaySpans(t, spans, Options{Mesh: mustMesh(t, "edges:\n- {caller: a, callee: b, timeout: 300ms}\n"), Bundle: b, Inject: true})
 	if got := res.Profiles[0].Injected; got != 300 || res.Suppressed.MaxActiveFaults != 0 {
@@ -389,7 +373,7 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 	p1.PerSecond = 0.001 // one token, then none
 	p2 := drop
 	p2.ID = "q"
-	res, _ = replaySpans(t, spans, Options{Bundle: testBundle(p1, p2), Inject: true})
+	res, _ = replaySpans(t, spans, Options{Bundle: bundletest.Bundle(p1, p2), Inject: true})
 	if res.Profiles[0].Injected != 1 || res.Profiles[1].Injected != 0 {
 		t.Errorf("first profile capped: injected %d and %d, want 1 and 0", res.Profiles[0].Injected, res.Profiles[1].Injected)
 	}
@@ -397,7 +381,7 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 	// aborts at rate 1 break b's own errorRate once its window holds 20
 	// requests: b's breaker trips and injection stops
 	abort := bundle.Profile{ID: "a", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}
-	b = testBundle(abort)
+	b = bundletest.Bundle(abort)
 	b.Guards.Injectors = []bundle.InjectorGuard{{Service: "b", ErrorRate: 0.5}}
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
 	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "b" || res.GuardTrips[0].Guard != "errorRate" {
@@ -422,7 +406,7 @@ func TestGuardsSlideAndTrip(t *testing.T) {
 	// at a, which serves the roots, it does
 	rootAbort := abort
 	rootAbort.Target.Callee = "a"
-	b = testBundle(rootAbort)
+	b = bundletest.Bundle(rootAbort)
 	b.Guards.AbortIf.RootErrorRate = 0.5
 	res, _ = replaySpans(t, spans, Options{Bundle: b, Inject: true})
 	if len(res.GuardTrips) != 1 || res.GuardTrips[0].Service != "a" || res.GuardTrips[0].Guard != "rootErrorRate" {
@@ -444,7 +428,7 @@ func TestReportShowsGuards(t *testing.T) {
 	}
 	abort := bundle.Profile{ID: "a", Target: bundle.Target{Callee: "b"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}
 	never := bundle.Profile{ID: "n", Target: bundle.Target{Callee: "zzz"}, Rate: 1, Fault: bundle.Fault{Type: bundle.FaultDrop}}
-	b := testBundle(abort, never)
+	b := bundletest.Bundle(abort, never)
 	b.Guards.Injectors = []bundle.InjectorGuard{{Service: "b", ErrorRate: 0.5}}
 	base, _ := replaySpans(t, spans, Options{Bundle: b})
 	faults, _ := replaySpans(t, spans, Options{Bundle: b, Inject: true})

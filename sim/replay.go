@@ -416,3 +416,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// Print prints r as the table of WriteTable or, with asJSON, as
+// report.json holds it, indented.
+func (r *Report) Print(w io.Writer, asJSON bool) error {
+	if !asJSON {
+		return r.WriteTable(w)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

@@ -8,7 +8,6 @@ package export
 import (
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
 )
 
 // Targets are the names accepted by To, sorted.
@@ -122,15 +122,24 @@ func File(target, path string, opt Options) ([]byte, *Result, error) {
 	if !slices.Contains(Targets, target) {
 		return nil, nil, fmt.Errorf("unknown export target %q, want one of %s", target, strings.Join(Targets, ", "))
 	}
-	data, err := os.ReadFile(path)
+	op, err := bundle.Open(path, bundle.VerifyOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := bundle.Decode(data)
+	return To(target, op.Bundle, opt)
+}
+
+// WriteFile exports the bundle at path (File) to out, replaced
+// atomically: a failure leaves what was there.
+func WriteFile(target, path, out string, opt Options) (*Result, error) {
+	data, res, err := File(target, path, opt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	return To(target, b, opt)
+	if err := atomicfile.WriteFile(out, data); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // warnings collects changes in a fixed order and the profiles left out.

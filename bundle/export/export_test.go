@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/internal/golden"
 	"github.com/chaosgen/chaosgen/internal/shared"
 	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
@@ -20,43 +21,42 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// testBundle has one profile of each kind an exporter treats differently.
+// testBundle has one profile of each kind an exporter treats differently,
+// in a bundle named shop that expires on 4 March 2026.
 func testBundle() *bundle.Bundle {
-	return &bundle.Bundle{
-		APIVersion: bundle.APIVersion, Kind: bundle.Kind,
-		Metadata: bundle.Metadata{Name: "shop", Generator: "test", Seed: 1, NotAfter: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC), Source: bundle.Source{TimeRange: bundle.TimeRange{
-			Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}}},
-		Guards: bundle.Guards{MaxGlobalRate: 0.05, MaxActiveFaults: 10, AbortIf: bundle.AbortIf{RootErrorRate: 0.1, RootP99Ms: 2000}},
-		Profiles: []bundle.Profile{
-			{ID: "frontend-cart-latency", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
-				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 250, JitterMs: 50}, Rate: 0.123457, MaxRate: 0.2,
-				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "s"}},
-			{ID: "frontend-cart-abort", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
-				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}, Rate: 0.05, MaxRate: 0.1,
-				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
-			{ID: "frontend-cart-abort2", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
-				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}, Rate: 0.01, MaxRate: 0.1,
-				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
-			{ID: "checkout-payment-abort", Target: bundle.Target{Caller: "checkout", Callee: "payment", Operation: "/payment.Payment/Charge"},
-				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}, Rate: 0.01, MaxRate: 0.05, PerSecond: 2,
-				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
-			{ID: "cart-redis-drop", Target: bundle.Target{Caller: "cart", Callee: "redis"},
-				Fault: bundle.Fault{Type: bundle.FaultDrop}, Rate: 0.001, MaxRate: 0.001,
-				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
-			{ID: "catalog-corrupt", Target: bundle.Target{Callee: "catalog", Operation: "/products"},
-				Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}, Rate: 0.02, MaxRate: 0.1,
-				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "s"}},
-			{ID: "search-factor", Target: bundle.Target{Callee: "search"},
-				Fault: bundle.Fault{Type: bundle.FaultLatency, Factor: 3}, Rate: 0.3, MaxRate: 0.5,
-				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s", Features: map[string]float64{"p50Ms": 40}}},
-			{ID: "search-rpc-name", Target: bundle.Target{Callee: "search", Operation: "Search"},
-				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100, Factor: 2}, Rate: 0.3, MaxRate: 0.5,
-				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
-			{ID: "ingress-api-slow", Target: bundle.Target{Callee: "api"},
-				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1500.5, Factor: 2}, Rate: 1, MaxRate: 1,
-				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
-		},
-	}
+	b := bundletest.Bundle([]bundle.Profile{
+		{ID: "frontend-cart-latency", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+			Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 250, JitterMs: 50}, Rate: 0.123457, MaxRate: 0.2,
+			Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "s"}},
+		{ID: "frontend-cart-abort", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+			Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}, Rate: 0.05, MaxRate: 0.1,
+			Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
+		{ID: "frontend-cart-abort2", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
+			Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 500}, Rate: 0.01, MaxRate: 0.1,
+			Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
+		{ID: "checkout-payment-abort", Target: bundle.Target{Caller: "checkout", Callee: "payment", Operation: "/payment.Payment/Charge"},
+			Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503, GRPCStatus: 14}, Rate: 0.01, MaxRate: 0.05, PerSecond: 2,
+			Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "s"}},
+		{ID: "cart-redis-drop", Target: bundle.Target{Caller: "cart", Callee: "redis"},
+			Fault: bundle.Fault{Type: bundle.FaultDrop}, Rate: 0.001, MaxRate: 0.001,
+			Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+		{ID: "catalog-corrupt", Target: bundle.Target{Callee: "catalog", Operation: "/products"},
+			Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}, Rate: 0.02, MaxRate: 0.1,
+			Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "s"}},
+		{ID: "search-factor", Target: bundle.Target{Callee: "search"},
+			Fault: bundle.Fault{Type: bundle.FaultLatency, Factor: 3}, Rate: 0.3, MaxRate: 0.5,
+			Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s", Features: map[string]float64{"p50Ms": 40}}},
+		{ID: "search-rpc-name", Target: bundle.Target{Callee: "search", Operation: "Search"},
+			Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 100, Factor: 2}, Rate: 0.3, MaxRate: 0.5,
+			Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+		{ID: "ingress-api-slow", Target: bundle.Target{Callee: "api"},
+			Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 1500.5, Factor: 2}, Rate: 1, MaxRate: 1,
+			Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "s"}},
+	}...)
+	b.Metadata.Name, b.Metadata.Generator, b.Metadata.Seed = "shop", "test", 1
+	b.Metadata.NotAfter = time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)
+	b.Guards = bundle.Guards{MaxGlobalRate: 0.05, MaxActiveFaults: 10, AbortIf: bundle.AbortIf{RootErrorRate: 0.1, RootP99Ms: 2000}}
+	return b
 }
 
 // testOptions fix the export time and the port the callees listen on.

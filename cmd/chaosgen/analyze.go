@@ -102,35 +102,3 @@ to one day.`,
 	f.BoolVar(&opt.Force, "force", false, "replace -o even when it is a directory chaosgen did not write")
 	return cmd
 }
-
-// seasonFlag parses --season: a duration, or "none" (stored as -1).
-type seasonFlag struct{ d *time.Duration }
-
-func (s *seasonFlag) String() string {
-	switch {
-	case s.d == nil || *s.d == 0:
-		return "auto"
-	case *s.d < 0:
-		return "none"
-	}
-	return s.d.String()
-}
-
-func (s *seasonFlag) Set(v string) error {
-	switch v {
-	case "none", "off", "0":
-		*s.d = -1
-		return nil
-	case "auto":
-		*s.d = 0
-		return nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return fmt.Errorf("want a positive duration such as 24h, or none")
-	}
-	*s.d = d
-	return nil
-}
-
-func (s *seasonFlag) Type() string { return "duration|none" }

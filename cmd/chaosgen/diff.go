@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/spf13/cobra"
@@ -25,17 +24,14 @@ diff --exit-code), 0 when they do not.`,
   git show HEAD~1:bundles/nightly.json > /tmp/old.json && chaosgen diff /tmp/old.json bundles/nightly.json --json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var bs [2]*bundle.Bundle
+			var bs [2]*bundle.Opened
 			for i, path := range args {
-				data, err := os.ReadFile(path)
-				if err != nil {
+				var err error
+				if bs[i], err = bundle.Open(path, bundle.VerifyOptions{}); err != nil {
 					return fmt.Errorf("diff: %w", err)
 				}
-				if bs[i], err = bundle.Decode(data); err != nil {
-					return fmt.Errorf("diff: %s: %w", path, err)
-				}
 			}
-			d := bundle.Compare(bs[0], bs[1])
+			d := bundle.Compare(bs[0].Bundle, bs[1].Bundle)
 			var err error
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

@@ -9,16 +9,17 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 )
 
 var regexpDigest = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
 
-// diffBundles returns exampleBundle and a changed copy: one profile added,
+// diffBundles returns bundletest.Example and a changed copy: one profile added,
 // one removed, one with a new rate and fault, one with a new rationale only,
 // and changed guards and seed.
 func diffBundles() (old, new *bundle.Bundle) {
-	old = exampleBundle()
-	new = exampleBundle()
+	old = bundletest.Example()
+	new = bundletest.Example()
 	new.Metadata.Seed = 8
 	new.Guards.MaxGlobalRate = 0.1
 	var ps []bundle.Profile

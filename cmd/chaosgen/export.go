@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle/export"
-	"github.com/chaosgen/chaosgen/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
@@ -52,16 +51,16 @@ docs/bundle.md. export does not check the signature; run verify first.`,
 				}
 				opt.Now = t
 			}
-			data, res, err := export.File(to, args[0], opt)
+			var data []byte
+			var res *export.Result
+			var err error
+			if out != "" {
+				res, err = export.WriteFile(to, args[0], out, opt)
+			} else if data, res, err = export.File(to, args[0], opt); err == nil {
+				_, err = cmd.OutOrStdout().Write(data)
+			}
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
-			}
-			if out != "" {
-				if err := atomicfile.WriteFile(out, data); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-			} else if _, err := cmd.OutOrStdout().Write(data); err != nil {
-				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

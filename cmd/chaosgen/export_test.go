@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/internal/golden"
 )
 
 func TestExportCLI(t *testing.T) {
 	dir := t.TempDir()
-	data, err := bundle.Encode(exampleBundle())
+	data, err := bundle.Encode(bundletest.Example())
 	if err != nil {
 		t.Fatal(err)
 	}

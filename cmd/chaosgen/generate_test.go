@@ -11,6 +11,7 @@ import (
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/internal/golden"
+	"github.com/chaosgen/chaosgen/profilegen"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -182,7 +183,7 @@ func TestGenerateCLIJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r generateReport
+	var r profilegen.JSONReport
 	dec := json.NewDecoder(strings.NewReader(stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -263,24 +264,5 @@ func TestGenerateCLIErrors(t *testing.T) {
 	goldenGenerate(t, "errors.golden", []byte(all.String()))
 	if _, err := os.Stat(filepath.Join(dir, "b.json")); !os.IsNotExist(err) {
 		t.Error("a failed generate wrote its output")
-	}
-}
-
-func TestParseNotAfter(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 30, 15, 999, time.UTC)
-	for in, want := range map[string]time.Time{
-		"72h":                  time.Date(2026, 3, 4, 12, 30, 15, 0, time.UTC),
-		"7d":                   time.Date(2026, 3, 8, 12, 30, 15, 0, time.UTC),
-		"2027-01-02T03:04:05Z": time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC),
-	} {
-		got, err := parseNotAfter(in, now)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("parseNotAfter(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"-1h", "0s", "tomorrow", "2020-01-01T00:00:00Z"} {
-		if _, err := parseNotAfter(bad, now); err == nil {
-			t.Errorf("parseNotAfter(%q) accepted", bad)
-		}
 	}
 }

@@ -18,16 +18,6 @@ type injectOptions struct {
 	logFormat string
 }
 
-// The default addresses of `chaosgen inject`: ports no common sidecar or
-// service uses (Istio takes 15000-15090, Linkerd 4140-4191, Envoy's admin
-// 9901, Dapr 3500 and 50001, Consul 8500-8600 and 21000+, Prometheus and
-// its exporters 9090-9999, OpenTelemetry 4317-4318, apps 3000, 5000, 8000,
-// 8080, 8443). See docs/inject.md.
-const (
-	defaultInjectListen = "127.0.0.1:7450"
-	defaultInjectAdmin  = "127.0.0.1:7451"
-)
-
 func newInjectCmd() *cobra.Command {
 	var o injectOptions
 	cmd := &cobra.Command{
@@ -50,33 +40,11 @@ keeps running. See docs/inject.md.`,
   # as a Kubernetes sidecar: see deploy/kubernetes/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch {
-			case o.Bundle == "":
-				return usagef("inject: --bundle is required")
-			case o.Verify.PublicKey == "" && o.Verify.AllowedSigners == "":
-				return usagef("inject: give --pub KEY.pub or --allowed-signers FILE --identity ID")
-			case o.Verify.PublicKey != "" && o.Verify.AllowedSigners != "":
-				return usagef("inject: --pub and --allowed-signers exclude each other")
-			case o.Verify.AllowedSigners != "" && o.Verify.Identity == "":
-				return usagef("inject: --allowed-signers needs --identity")
-			case o.Verify.Identity != "" && o.Verify.AllowedSigners == "":
-				return usagef("inject: --identity needs --allowed-signers")
-			case o.Upstream == "":
-				return usagef("inject: --upstream is required")
-			case o.Service == "":
-				return usagef("inject: --service is required")
-			case checkUpstream(o.Upstream) != nil:
-				return checkUpstream(o.Upstream)
-			case o.BusyPoll < 0 || o.BusyPoll > maxBusyPoll:
-				return usagef("inject: --busy-poll %s: want 0 (off) to %s; 20us-100us is typical", o.BusyPoll, maxBusyPoll)
-			case o.logFormat != "text" && o.logFormat != "json":
+			if err := o.Check(); err != nil {
+				return fmt.Errorf("inject: %w", err)
+			}
+			if o.logFormat != "text" && o.logFormat != "json" {
 				return usagef("inject: --log-format %q: want text or json", o.logFormat)
-			case o.MaxConns < 0:
-				return usagef("inject: --max-conns %d: want 0 (from the open file limit) or a positive cap", o.MaxConns)
-			case o.IdleTimeout <= 0 || o.HeadTimeout <= 0:
-				return usagef("inject: --idle-timeout and --header-timeout must be positive")
-			case o.CorruptMaxBytes <= 0:
-				return usagef("inject: --corrupt-max-bytes must be positive")
 			}
 			warnUntargeted(cmd.ErrOrStderr(), o.Bundle, o.Service)
 			level := slog.LevelInfo
@@ -105,15 +73,12 @@ keeps running. See docs/inject.md.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Bundle, "bundle", "", "bundle file (bundle.json); its signature is read from --sig or bundle.json.sig")
-	f.StringVar(&o.Verify.Signature, "sig", "", "signature file (default: the bundle path + .sig)")
-	f.StringVar(&o.Verify.PublicKey, "pub", "", "public key file of the signer (KEY.pub)")
-	f.StringVar(&o.Verify.AllowedSigners, "allowed-signers", "", "allowed_signers file, as for git's gpg.ssh.allowedSignersFile")
-	f.StringVar(&o.Verify.Identity, "identity", "", "signer identity to look up in --allowed-signers")
-	f.StringVar(&o.Listen, "listen", defaultInjectListen, "address the proxy listens on (in a pod: :7450, for the Service's targetPort)")
+	addVerifyFlags(cmd, &o.Verify, true)
+	f.StringVar(&o.Listen, "listen", inject.DefaultListen, "address the proxy listens on (in a pod: :7450, for the Service's targetPort)")
 	f.StringVar(&o.Upstream, "upstream", "", "upstream base URL, http://host:port")
 	f.StringVar(&o.Service, "service", "", "name of the upstream service: the callee of the requests the proxy serves")
 	f.StringVar(&o.Caller, "caller", "", "caller of requests without an x-chaosgen-caller header")
-	f.StringVar(&o.Admin, "admin", defaultInjectAdmin, "address of the admin API, /metrics and the "+inject.HealthPath+" and "+inject.ReadyPath+" probes (empty: none)")
+	f.StringVar(&o.Admin, "admin", inject.DefaultAdmin, "address of the admin API, /metrics and the "+inject.HealthPath+" and "+inject.ReadyPath+" probes (empty: none)")
 	f.StringVar(&o.AdminTokenFile, "admin-token-file", "", "file holding the bearer token that admin mutations need (without it they are refused)")
 	f.StringVar(&o.Records, "records", "", "directory for span records (Parquet, schema v1); empty: no records")
 	f.Int64Var(&o.RecordsMaxSize, "records-max-size", 64<<20, "rotate a record file at about this many bytes (before compression)")
@@ -128,7 +93,3 @@ keeps running. See docs/inject.md.`,
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log upstream errors and other details")
 	return cmd
 }
-
-// maxBusyPoll bounds --busy-poll: longer polls burn CPU for waits that
-// sleeping serves as well.
-const maxBusyPoll = 10 * time.Millisecond

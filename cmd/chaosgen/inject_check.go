@@ -3,38 +3,19 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/chaosgen/chaosgen/bundle"
 )
 
-// checkUpstream refuses an --upstream that is not an http:// or https://
-// URL with a host, saying what to write instead.
-func checkUpstream(s string) error {
-	u, err := url.Parse(s)
-	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-		return nil
-	}
-	if !strings.Contains(s, "://") {
-		return usagef("inject: --upstream %s has no scheme: write http://%s", s, s)
-	}
-	return usagef("inject: --upstream %s: want an http:// URL such as http://127.0.0.1:8080", s)
-}
-
 // warnUntargeted warns when no profile of the bundle at path has service as
 // its callee: the proxy would then pass every request through. The bundle
 // is only decoded here; inject verifies it before using it.
 func warnUntargeted(w io.Writer, path, service string) {
-	data, err := os.ReadFile(path)
+	b, err := bundle.Open(path, bundle.VerifyOptions{})
 	if err != nil {
 		return // inject reports it
-	}
-	b, err := bundle.Decode(data)
-	if err != nil {
-		return
 	}
 	var callees []string
 	for _, p := range b.Profiles {

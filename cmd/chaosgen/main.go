@@ -20,6 +20,7 @@ import (
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
 	"github.com/chaosgen/chaosgen/internal/termtext"
+	"github.com/chaosgen/chaosgen/internal/usage"
 	"github.com/spf13/cobra"
 )
 
@@ -36,15 +37,9 @@ func init() {
 	}
 }
 
-// usageError marks errors in how the command was called (exit code 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
-}
+// usagef returns an error in how the command was called (exit code 2).
+// Library entry points mark theirs the same way (internal/usage).
+func usagef(format string, args ...any) error { return usage.Errorf(format, args...) }
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -62,7 +57,7 @@ before they touch production.`,
 		if c.HasParent() {
 			err = fmt.Errorf("%s: %w", subcommandPath(c), err)
 		}
-		return usageError{err}
+		return usage.Wrap(err)
 	})
 	// Batch commands that write files stop on SIGINT and SIGTERM and leave
 	// no temporary files; inject and dashboard drain on signals themselves.
@@ -94,11 +89,11 @@ func usageArgs(c *cobra.Command) {
 	}
 	c.Args = func(cmd *cobra.Command, args []string) error {
 		err := orig(cmd, args)
-		if err != nil && !errors.As(err, new(usageError)) {
+		if err != nil && !errors.Is(err, usage.Err) {
 			if cmd.HasParent() {
 				err = fmt.Errorf("%s: %w", subcommandPath(cmd), err)
 			}
-			return usageError{err}
+			return usage.Wrap(err)
 		}
 		return err
 	}
@@ -205,14 +200,13 @@ func subcommandPath(c *cobra.Command) string {
 // exitCode maps an error to the exit codes of DESIGN.md: 1 failure, 2 usage,
 // 3 a bundle that failed validation, 130 stopped by a signal.
 func exitCode(err error) int {
-	var ue usageError
 	var se silentExit
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &se):
 		return se.code
-	case errors.As(err, &ue):
+	case errors.Is(err, usage.Err):
 		return 2
 	case errors.As(err, new(interrupted)):
 		return 130
@@ -245,7 +239,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	c, err := root.ExecuteC()
 	if err != nil && !errors.As(err, new(silentExit)) {
 		fmt.Fprintf(stderr, "chaosgen: %v\n", err)
-		if errors.As(err, new(usageError)) {
+		if errors.Is(err, usage.Err) {
 			fmt.Fprintf(stderr, "see '%s --help'\n", c.CommandPath())
 		}
 	}

@@ -37,39 +37,22 @@ terms, and the forecasts with prediction intervals (R's predict.HoltWinters).`,
 		if !f.Changed("period") {
 			return usagef("models holtwinters: --period is required")
 		}
-		if o.Period < 2 {
-			return usagef("models holtwinters: --period must be at least 2, got %d", o.Period)
+		// Zero is the library's default for these two; given explicitly it
+		// is out of range (the rest is checked by HoltWintersCSV).
+		if f.Changed("horizon") && o.Horizon == 0 {
+			return usagef("models holtwinters: --horizon must be at least 1, got 0")
 		}
-		if o.Seasonal != "additive" && o.Seasonal != "multiplicative" {
-			return usagef("models holtwinters: --seasonal must be additive or multiplicative, got %q", o.Seasonal)
+		if f.Changed("level") && o.Level == 0 {
+			return usagef("models holtwinters: --level must be in (0, 1), got 0")
 		}
-		if f.Changed("horizon") && o.Horizon < 1 {
-			return usagef("models holtwinters: --horizon must be at least 1, got %d", o.Horizon)
-		}
-		if !(o.Level > 0 && o.Level < 1) {
-			return usagef("models holtwinters: --level must be in (0, 1), got %v", o.Level)
-		}
-		set := 0
-		for _, name := range []string{"alpha", "beta", "gamma"} {
-			if f.Changed(name) {
-				set++
+		for _, p := range []struct {
+			name string
+			v    *float64
+			dst  **float64
+		}{{"alpha", &alpha, &o.Alpha}, {"beta", &beta, &o.Beta}, {"gamma", &gamma, &o.Gamma}} {
+			if f.Changed(p.name) {
+				*p.dst = p.v
 			}
-		}
-		switch set {
-		case 0:
-		case 3:
-			if !(alpha > 0 && alpha <= 1) {
-				return usagef("models holtwinters: --alpha must be in (0, 1], got %v", alpha)
-			}
-			if !(beta >= 0 && beta <= 1) {
-				return usagef("models holtwinters: --beta must be in [0, 1], got %v", beta)
-			}
-			if !(gamma >= 0 && gamma <= 1) {
-				return usagef("models holtwinters: --gamma must be in [0, 1], got %v", gamma)
-			}
-			o.Alpha, o.Beta, o.Gamma = &alpha, &beta, &gamma
-		default:
-			return usagef("models holtwinters: --alpha, --beta and --gamma go together: give all three or none")
 		}
 		if err := models.HoltWintersCSV(cmd.OutOrStdout(), o); err != nil {
 			return fmt.Errorf("models holtwinters: %w", err)

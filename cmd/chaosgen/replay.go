@@ -1,29 +1,24 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"math"
-	"os"
-	"time"
+	"io"
 
-	"github.com/chaosgen/chaosgen/bundle"
-	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/progress"
 	"github.com/chaosgen/chaosgen/sim"
 	"github.com/spf13/cobra"
 )
 
+type replayOptions struct {
+	sim.ReplayOptions
+	files        sim.ReplayFiles
+	asJSON, gate bool
+}
+
 func newReplayCmd() *cobra.Command {
-	var (
-		o          sim.ReplayOptions
-		bundlePath string
-		meshPath   string
-		vo         bundle.VerifyOptions
-		asJSON     bool
-		gate       bool
-	)
+	var o replayOptions
 	cmd := &cobra.Command{
 		Use:   "replay [--bundle B] SPANS... [--mesh M] [--load-factor F] [--seed S] -o DIR",
 		Short: "Replay recorded traffic through a simulated mesh, with and without a bundle's faults",
@@ -51,105 +46,51 @@ A non-empty DIR that chaosgen did not write is refused (--force replaces it).`,
   chaosgen replay --bundle bundle.json spans.parquet --adapt --learn --rounds 10 --key ~/.ssh/id_ed25519 -o out/tune`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Dir == "" {
-				return usagef("replay: -o is required")
-			}
-			if err := checkOutputDir("replay", o.Dir, o.Force); err != nil {
-				return err
-			}
-			if o.LoadFactor <= 0 || math.IsNaN(o.LoadFactor) || math.IsInf(o.LoadFactor, 0) {
-				return usagef("replay: --load-factor must be > 0, got %g", o.LoadFactor)
-			}
-			if (o.Adapt || o.Learn) && bundlePath == "" {
-				return usagef("replay: --adapt and --learn need --bundle")
-			}
-			if o.Rounds < 1 {
-				return usagef("replay: --rounds must be >= 1, got %d", o.Rounds)
-			}
-			if vo.PublicKey != "" && vo.AllowedSigners != "" {
-				return usagef("replay: --pub and --allowed-signers exclude each other")
-			}
-			if (vo.AllowedSigners == "") != (vo.Identity == "") {
-				return usagef("replay: --allowed-signers and --identity go together")
-			}
-			files, err := ingest.Inputs(args)
-			if err != nil {
-				return fmt.Errorf("replay: %w", err)
-			}
-			o.Files = files
-			if meshPath != "" {
-				if o.Mesh, err = sim.ReadMesh(meshPath); err != nil {
-					return fmt.Errorf("replay: %w", err)
-				}
-				if err := o.Mesh.CheckServices(cmd.Context(), files); err != nil {
-					return fmt.Errorf("replay: %s: %w", meshPath, err)
-				}
-				o.MeshName = meshPath
-			}
-			if bundlePath != "" {
-				if vo.PublicKey != "" || vo.AllowedSigners != "" {
-					vo.Now = time.Now()
-					b, info, err := bundle.Verify(bundlePath, vo)
-					if err != nil {
-						return fmt.Errorf("replay: %w", err)
-					}
-					o.Bundle, o.BundleCheck = b, "verified: signed by "+info.Principal
-				} else {
-					data, err := os.ReadFile(bundlePath)
-					if err != nil {
-						return fmt.Errorf("replay: %w", err)
-					}
-					b, err := bundle.Decode(data)
-					if err != nil {
-						return fmt.Errorf("replay: %s: %w", bundlePath, err)
-					}
-					o.Bundle, o.BundleCheck = b, "decoded strictly; signature not checked"
-					fmt.Fprintf(cmd.ErrOrStderr(), "chaosgen: replay: warning: %s: signature not checked (give --pub or --allowed-signers and --identity)\n", bundlePath)
-				}
-			}
-			batchGC()
-			m := progress.Start(cmd.ErrOrStderr(), 0, "spans")
-			o.Progress = m.Counter()
-			rep, err := sim.Replay(cmd.Context(), o)
-			m.Done()
-			if rep != nil {
-				if asJSON {
-					enc := json.NewEncoder(cmd.OutOrStdout())
-					enc.SetIndent("", "  ")
-					if werr := enc.Encode(rep); werr != nil {
-						return werr
-					}
-				} else if werr := rep.WriteTable(cmd.OutOrStdout()); werr != nil {
-					return werr
-				}
-			}
-			if errors.Is(err, sim.ErrGuardBreached) && !gate {
-				fmt.Fprintf(cmd.ErrOrStderr(), "chaosgen: replay: note: %v (reported; --gate exits 3 on this)\n", err)
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("replay: %w", err)
-			}
-			return nil
+			o.files.Inputs = args
+			return runReplay(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Dir, "output", "o", "", "output directory (replaced atomically)")
-	f.StringVar(&o.Dir, "out", "", "")
-	f.MarkDeprecated("out", "use -o/--output")
+	addOutputFlag(cmd, &o.Dir, "output directory (replaced atomically)", "out")
 	f.BoolVar(&o.Force, "force", false, "replace -o even when it is a directory chaosgen did not write")
-	f.StringVar(&bundlePath, "bundle", "", "bundle whose faults to replay")
-	f.StringVar(&vo.PublicKey, "pub", "", "verify the bundle with this public key")
-	f.StringVar(&vo.AllowedSigners, "allowed-signers", "", "verify the bundle with this allowed_signers file")
-	f.StringVar(&vo.Identity, "identity", "", "the signer identity to look up in --allowed-signers")
-	f.StringVar(&meshPath, "mesh", "", "mesh policy YAML (default: the recorded behaviour, see docs/replay.md)")
+	f.StringVar(&o.files.BundlePath, "bundle", "", "bundle whose faults to replay")
+	addVerifyFlags(cmd, &o.files.Verify, false)
+	f.StringVar(&o.files.MeshPath, "mesh", "", "mesh policy YAML (default: the recorded behaviour, see docs/replay.md)")
 	f.Float64Var(&o.LoadFactor, "load-factor", 1, "compress inter-arrival times by this factor (2: twice the traffic)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the jitter and backoff draws")
 	f.BoolVar(&o.Adapt, "adapt", false, "tune profile rates with the adaptive loop")
 	f.BoolVar(&o.Learn, "learn", false, "tune profiles with the learning agent (UCB bandit)")
 	f.IntVar(&o.Rounds, "rounds", 5, "rounds of --adapt and --learn")
 	f.StringVar(&o.SignKey, "key", "", "sign the tuned bundles with this key (a private key file, or KEY.pub of a key in ssh-agent)")
-	f.BoolVar(&asJSON, "json", false, "print report.json instead of the table")
-	f.BoolVar(&gate, "gate", false, "exit 3 when the bundle breaks its own guards (without: report it and exit 0)")
+	f.BoolVar(&o.asJSON, "json", false, "print report.json instead of the table")
+	f.BoolVar(&o.gate, "gate", false, "exit 3 when the bundle breaks its own guards (without: report it and exit 0)")
 	return cmd
+}
+
+func runReplay(ctx context.Context, stdout, stderr io.Writer, o replayOptions) error {
+	if err := checkOutputDir("replay", o.Dir, o.Force); o.Dir != "" && err != nil {
+		return err
+	}
+	o.files.Warn = func(msg string) { fmt.Fprintf(stderr, "chaosgen: replay: %s\n", msg) }
+	if err := o.Open(ctx, o.files); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	batchGC()
+	m := progress.Start(stderr, 0, "spans")
+	o.Progress = m.Counter()
+	rep, err := sim.Replay(ctx, o.ReplayOptions)
+	m.Done()
+	if rep != nil {
+		if werr := rep.Print(stdout, o.asJSON); werr != nil {
+			return werr
+		}
+	}
+	if errors.Is(err, sim.ErrGuardBreached) && !o.gate {
+		fmt.Fprintf(stderr, "chaosgen: replay: note: %v (reported; --gate exits 3 on this)\n", err)
+		return nil
+	}
+	if err != nil {
+		err = fmt.Errorf("replay: %w", err)
+	}
+	return err
 }

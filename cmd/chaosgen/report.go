@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
 	"github.com/chaosgen/chaosgen/dashboard"
-	"github.com/chaosgen/chaosgen/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
@@ -51,15 +49,12 @@ signature does not verify is shown in red as not valid, and report exits 3.`,
 				}
 				now = t
 			}
-			d, err := loadDashboard(cmd.Context(), o.dashboardInputs, nil, "", now)
+			o.Verify.Now = now
+			d, err := dashboard.Open(cmd.Context(), o.Inputs)
 			if err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
-			var buf bytes.Buffer
-			if err := dashboard.WriteReport(&buf, d, dashboard.ReportOptions{TopEdges: o.top}); err != nil {
-				return fmt.Errorf("report: %w", err)
-			}
-			if err := atomicfile.WriteFile(o.html, buf.Bytes()); err != nil {
+			if err := dashboard.WriteReportFile(o.html, d, dashboard.ReportOptions{TopEdges: o.top}); err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d findings, %d edges charted\n", o.html, len(d.Summary.Findings), min(o.top, len(d.Edges)))
@@ -70,9 +65,7 @@ signature does not verify is shown in red as not valid, and report exits 3.`,
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().StringVarP(&o.html, "output", "o", "", "the HTML file to write (required)")
-	cmd.Flags().StringVar(&o.html, "html", "", "")
-	cmd.Flags().MarkDeprecated("html", "use -o/--output")
+	addOutputFlag(cmd, &o.html, "the HTML file to write (required)", "html")
 	cmd.Flags().IntVar(&o.top, "top", 10, "edges with charts, by finding score")
 	cmd.Flags().StringVar(&o.at, "at", "", "check the bundle's expiry at this RFC 3339 time instead of now")
 	return cmd

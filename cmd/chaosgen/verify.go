@@ -44,15 +44,8 @@ key, malformed or expired, saying which. The same check without chaosgen:
   chaosgen verify bundles/checkout.json --allowed-signers .allowed_signers --identity ci@example.com`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case o.PublicKey == "" && o.AllowedSigners == "":
-				return usagef("verify: give --pub KEY.pub or --allowed-signers FILE --identity ID")
-			case o.PublicKey != "" && o.AllowedSigners != "":
-				return usagef("verify: --pub and --allowed-signers exclude each other")
-			case o.AllowedSigners != "" && o.Identity == "":
-				return usagef("verify: --allowed-signers needs --identity")
-			case o.Identity != "" && o.AllowedSigners == "":
-				return usagef("verify: --identity needs --allowed-signers")
+			if err := checkVerifyFlags("verify", o.VerifyOptions, true); err != nil {
+				return err
 			}
 			o.Now = time.Now()
 			if o.at != "" {
@@ -62,10 +55,11 @@ key, malformed or expired, saying which. The same check without chaosgen:
 				}
 				o.Now = t
 			}
-			b, sig, err := bundle.Verify(args[0], o.VerifyOptions)
+			op, err := bundle.Open(args[0], o.VerifyOptions)
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
+			b, sig := op.Bundle, op.Sig
 			r := verifyReport{
 				Bundle: args[0], Name: b.Metadata.Name, Signer: sig.Principal,
 				KeyType: sig.KeyType, Fingerprint: sig.Fingerprint, Digest: "sha256:" + sig.Digest,
@@ -97,11 +91,8 @@ key, malformed or expired, saying which. The same check without chaosgen:
 			return nil
 		},
 	}
+	addVerifyFlags(cmd, &o.VerifyOptions, true)
 	f := cmd.Flags()
-	f.StringVar(&o.PublicKey, "pub", "", "public key file of the signer (KEY.pub)")
-	f.StringVar(&o.AllowedSigners, "allowed-signers", "", "allowed_signers file, as for git's gpg.ssh.allowedSignersFile")
-	f.StringVar(&o.Identity, "identity", "", "signer identity to look up in --allowed-signers")
-	f.StringVar(&o.Signature, "sig", "", "signature file (default: the bundle path + .sig)")
 	f.StringVar(&o.at, "at", "", "check expiry and key validity at this RFC 3339 time instead of now")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	return cmd

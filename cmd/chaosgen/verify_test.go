@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,74 +11,20 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/bundle/bundletest"
 	"github.com/chaosgen/chaosgen/internal/golden"
+	"github.com/chaosgen/chaosgen/internal/testkey"
 	"golang.org/x/crypto/ssh"
 )
-
-// exampleBundle is a small valid bundle with one profile of each fault type.
-func exampleBundle() *bundle.Bundle {
-	return &bundle.Bundle{
-		APIVersion: bundle.APIVersion,
-		Kind:       bundle.Kind,
-		Metadata: bundle.Metadata{
-			Name:      "shop",
-			Generator: "chaosgen test",
-			NotAfter:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-			Seed:      7,
-			Source: bundle.Source{TimeRange: bundle.TimeRange{
-				Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
-				End:   time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC),
-			}},
-		},
-		Guards: bundle.Guards{MaxGlobalRate: 0.05, MaxActiveFaults: 10, AbortIf: bundle.AbortIf{RootErrorRate: 0.1, RootP99Ms: 2000}},
-		Profiles: []bundle.Profile{
-			{ID: "frontend-cart-latency", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
-				Fault: bundle.Fault{Type: bundle.FaultLatency, DelayMs: 250, JitterMs: 50}, Rate: 0.1, MaxRate: 0.2,
-				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "cart p99 grew"}},
-			{ID: "frontend-cart-abort", Target: bundle.Target{Caller: "frontend", Callee: "cart", Operation: "GET /cart"},
-				Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}, Rate: 0.05, MaxRate: 0.1,
-				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "cart errors break checkout"}},
-			{ID: "checkout-payment-abort", Target: bundle.Target{Caller: "checkout", Callee: "payment", Operation: "/payment.Payment/Charge"},
-				Fault: bundle.Fault{Type: bundle.FaultAbort, GRPCStatus: 14}, Rate: 0.01, MaxRate: 0.05, PerSecond: 2,
-				Severity: bundle.SeverityCritical, Rationale: bundle.Rationale{Summary: "no fallback for payment"}},
-			{ID: "cart-redis-drop", Target: bundle.Target{Caller: "cart", Callee: "redis"},
-				Fault: bundle.Fault{Type: bundle.FaultDrop}, Rate: 0.001, MaxRate: 0.001,
-				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "redis never times out"}},
-			{ID: "catalog-corrupt", Target: bundle.Target{Callee: "catalog", Operation: "/products"},
-				Fault: bundle.Fault{Type: bundle.FaultCorrupt, Mode: bundle.CorruptTruncate}, Rate: 0.02, MaxRate: 0.1,
-				Severity: bundle.SeverityModerate, Rationale: bundle.Rationale{Summary: "callers parse the body"}},
-			{ID: "search-slow-calls", Target: bundle.Target{Callee: "search", Operation: "Search"},
-				Fault: bundle.Fault{Type: bundle.FaultLatency, Factor: 3}, Rate: 0.3, MaxRate: 0.5,
-				Severity: bundle.SeverityMinor, Rationale: bundle.Rationale{Summary: "search latency multiplies"}},
-		},
-	}
-}
 
 type bundleFixture struct {
 	dir           string
 	alice, malory ssh.Signer
 }
 
-// writeTestKey writes an Ed25519 key from a fixed seed as name and name.pub.
+// writeTestKey writes the test key of seed as name and name.pub.
 func writeTestKey(t *testing.T, dir, name string, seed byte) ssh.Signer {
-	t.Helper()
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))
-	block, err := ssh.MarshalPrivateKey(priv, name+"@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey()))) + " " + name + "@example.com\n"
-	if err := os.WriteFile(filepath.Join(dir, name+".pub"), []byte(pub), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testkey.MustWrite(t, dir, name, name+"@example.com", seed).Signer
 }
 
 // writeSigned writes data as dir/name and, when signer is set, its signature.
@@ -108,7 +52,7 @@ func newBundleFixture(t *testing.T) bundleFixture {
 	f := bundleFixture{dir: dir}
 	f.alice = writeTestKey(t, dir, "alice", 1)
 	f.malory = writeTestKey(t, dir, "mallory", 2)
-	good, err := bundle.Encode(exampleBundle())
+	good, err := bundle.Encode(bundletest.Example())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +71,7 @@ func newBundleFixture(t *testing.T) bundleFixture {
 		t.Fatal(err)
 	}
 	writeSigned(t, dir, "malformed.json", bytes.Replace(good, []byte(`"rate": 0.1,`), []byte(`"rate": 1.5,`), 1), f.alice)
-	exp := exampleBundle()
+	exp := bundletest.Example()
 	exp.Metadata.NotAfter = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	expired, err := bundle.Encode(exp)
 	if err != nil {
@@ -214,7 +158,7 @@ func TestVerifyCLIKeyTypes(t *testing.T) {
 		t.Skip(msg)
 	}
 	dir := t.TempDir()
-	data, err := bundle.Encode(exampleBundle())
+	data, err := bundle.Encode(bundletest.Example())
 	if err != nil {
 		t.Fatal(err)
 	}

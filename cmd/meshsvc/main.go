@@ -28,7 +28,6 @@ import (
 
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/ingest"
-	"github.com/chaosgen/chaosgen/internal/atomicfile"
 )
 
 func main() {
@@ -167,14 +166,11 @@ func emptyBundle(path, key string) error {
 		},
 		Profiles: []bundle.Profile{},
 	}
-	data, err := bundle.Encode(b)
+	signer, err := bundle.LoadSigner(key)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(path, data); err != nil {
-		return err
-	}
-	_, err = bundle.SignFile(path, key)
+	_, err = bundle.Write(path, b, signer)
 	return err
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chaosgen/chaosgen/inject/internal/h1"
 )
 
 // FuzzParseRequestDifferential feeds the same bytes to the proxy's
@@ -94,21 +96,15 @@ func forwardedString(req *http.Request) string {
 	return s
 }
 
-// proxyForwards runs proxyServer's request reading on data.
+// proxyForwards runs h1.Server's request reading on data.
 func proxyForwards(data []byte) (string, bool) {
-	s := &proxyServer{headTimeout: time.Second, idleTimeout: time.Second, log: slog.New(slog.DiscardHandler)}
-	fc := newFuzzConn(data)
-	c := &h1conn{s: s, c: fc, remote: fuzzRemote}
-	c.rd.c = fc
-	c.br = bufio.NewReaderSize(&c.rd, 8<<10)
-	req, err := c.nextRequest()
-	if err == errHandOff {
+	req, handed, err := h1.ReadOneRequest(newFuzzConn(data), fuzzRemote, time.Second)
+	switch {
+	case handed:
 		return "", true
-	}
-	if err != nil {
+	case err != nil:
 		return "refused", false
 	}
-	req.RemoteAddr = c.remote
 	return forwardedString(req), false
 }
 

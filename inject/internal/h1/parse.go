@@ -1,4 +1,4 @@
-package inject
+package h1
 
 import (
 	"bufio"
@@ -212,7 +212,7 @@ func parseRequestFast(head []byte, req *http.Request, u *url.URL, h http.Header)
 		Body:       http.NoBody,
 		Host:       fh.hostVal,
 		RequestURI: uri,
-		Close:      fh.conn && headerHasToken(h["Connection"], "close"),
+		Close:      fh.conn && HeaderHasToken(h["Connection"], "close"),
 	}
 	return req
 }
@@ -233,12 +233,12 @@ func internMethod(m string) string {
 	return m
 }
 
-// readResponseFast reads a response head that is in br's buffer whole, for
+// ReadResponse reads a response head that is in br's buffer whole, for
 // the common case: HTTP/1.1, a status of 200-599 other than 204 and 304, one
 // plain Content-Length, no Transfer-Encoding, Trailer or Pragma,
 // not for a HEAD request. nil: nothing was read, http.ReadResponse is to
 // read it. resp, h and body are the pconn's, reused.
-func readResponseFast(br *bufio.Reader, req *http.Request, resp *http.Response, h http.Header, body *clBody) *http.Response {
+func ReadResponse(br *bufio.Reader, req *http.Request, resp *http.Response, h http.Header, body *Body) *http.Response {
 	if req.Method == "HEAD" {
 		return nil
 	}
@@ -299,12 +299,12 @@ func readResponseFast(br *bufio.Reader, req *http.Request, resp *http.Response, 
 		Request:       req,
 		Body:          http.NoBody,
 	}
-	if fh.conn && headerHasToken(h["Connection"], "close") {
+	if fh.conn && HeaderHasToken(h["Connection"], "close") {
 		resp.Close = true // and, as http.ReadResponse does:
 		delete(h, "Connection")
 	}
 	if n > 0 {
-		*body = clBody{br: br, n: n}
+		*body = Body{br: br, n: n}
 		resp.Body = body
 	}
 	return resp
@@ -326,14 +326,14 @@ func parseContentLength(v string) (int64, bool) {
 	return n, true
 }
 
-// clBody reads a response body of a known length from the upstream
+// Body reads a response body of a known length from the upstream
 // connection's buffer.
-type clBody struct {
+type Body struct {
 	br *bufio.Reader
 	n  int64
 }
 
-func (b *clBody) Read(p []byte) (int, error) {
+func (b *Body) Read(p []byte) (int, error) {
 	if b.n <= 0 {
 		return 0, io.EOF
 	}
@@ -351,4 +351,4 @@ func (b *clBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *clBody) Close() error { return nil }
+func (b *Body) Close() error { return nil }

@@ -1,4 +1,4 @@
-package inject
+package h1
 
 import (
 	"bufio"
@@ -11,7 +11,7 @@ import (
 
 // What net/http's server checks on a request after http.ReadRequest has
 // parsed it (net/http/server.go, conn.readRequest), for the requests that
-// proxyServer's fast parser declines and http.ReadRequest reads:
+// Server's fast parser declines and http.ReadRequest reads:
 // http.ReadRequest alone forwards header names such as
 // "Transfer-Encoding " (a space before the colon, which a tolerant upstream
 // may take for Transfer-Encoding: a request-smuggling primitive), Host
@@ -19,7 +19,7 @@ import (
 // header whose target is in absolute form. FuzzParseRequestDifferential
 // holds the proxy's server to net/http's decisions.
 
-// errBadRequest wraps what makes proxyServer answer 400.
+// errBadRequest wraps what makes Server answer 400.
 type errBadRequest struct{ err error }
 
 func (e errBadRequest) Error() string { return "bad request: " + e.err.Error() }

@@ -1,4 +1,4 @@
-package inject
+package h1
 
 import (
 	"runtime"
@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// busyPoll is the proxy's optional busy polling (--busy-poll): a read that
+// BusyPoll is the proxy's optional busy polling (--busy-poll): a read that
 // finds its socket empty keeps asking the kernel for up to Budget before it
 // parks in the runtime's netpoller.
 //
@@ -33,7 +33,7 @@ import (
 //   - a connection whose last poll ran out of budget (a slow upstream, an
 //     idle client) does not poll for its next pollBackoff waits, like the
 //     kernel's adaptive halt polling.
-type busyPoll struct {
+type BusyPoll struct {
 	budget   time.Duration
 	inflight atomic.Int32 // requests h1conn is serving
 	spinning atomic.Int32 // 1 while a read polls
@@ -45,17 +45,17 @@ type busyPoll struct {
 // that ran out of budget.
 const pollBackoff = 8
 
-// newBusyPoll returns the policy, or nil (no polling) for a budget <= 0.
-func newBusyPoll(budget time.Duration) *busyPoll {
+// NewBusyPoll returns the policy, or nil (no polling) for a budget <= 0.
+func NewBusyPoll(budget time.Duration) *BusyPoll {
 	if budget <= 0 {
 		return nil
 	}
-	return &busyPoll{budget: budget}
+	return &BusyPoll{budget: budget}
 }
 
 // acquire reports whether the caller may poll now; if so it must call
 // release when done.
-func (bp *busyPoll) acquire() bool {
+func (bp *BusyPoll) acquire() bool {
 	if bp.inflight.Load() > 1 {
 		return false // other requests are in flight: leave them the CPU
 	}
@@ -65,10 +65,10 @@ func (bp *busyPoll) acquire() bool {
 	return bp.spinning.CompareAndSwap(0, 1)
 }
 
-func (bp *busyPoll) release() { bp.spinning.Store(0) }
+func (bp *BusyPoll) release() { bp.spinning.Store(0) }
 
-// collectors are the policy's Prometheus counters.
-func (bp *busyPoll) collectors() []prometheus.Collector {
+// Collectors are the policy's Prometheus counters.
+func (bp *BusyPoll) Collectors() []prometheus.Collector {
 	const name, help = "chaosgen_inject_busy_polls_total", "Reads that polled an empty socket (--busy-poll), by result: data (the poll got data) or gave_up (out of budget, or another request came in)."
 	return []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"result": "data"}},
@@ -76,4 +76,10 @@ func (bp *busyPoll) collectors() []prometheus.Collector {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"result": "gave_up"}},
 			func() float64 { return float64(bp.misses.Load()) }),
 	}
+}
+
+// Stats returns the polls that got data (hits) and those that gave up
+// (misses), the requests in flight and whether a read polls now (1).
+func (bp *BusyPoll) Stats() (hits, misses int64, inflight, spinning int32) {
+	return bp.hits.Load(), bp.misses.Load(), bp.inflight.Load(), bp.spinning.Load()
 }

@@ -1,4 +1,4 @@
-package inject
+package h1
 
 import (
 	"bufio"
@@ -93,8 +93,8 @@ func TestReadResponseFast(t *testing.T) {
 		br := bufio.NewReader(strings.NewReader(s))
 		br.Peek(1)
 		var resp http.Response
-		var body clBody
-		got := readResponseFast(br, req, &resp, http.Header{"Stale": {"x"}}, &body)
+		var body Body
+		got := ReadResponse(br, req, &resp, http.Header{"Stale": {"x"}}, &body)
 		if got == nil {
 			if br.Buffered() != len(s) {
 				t.Errorf("%q: refused but read", s)

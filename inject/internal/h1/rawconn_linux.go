@@ -1,4 +1,4 @@
-package inject
+package h1
 
 import (
 	"io"
@@ -26,7 +26,7 @@ type rawConn struct {
 	rerr error
 	rfn  func(fd uintptr) bool
 
-	bp      *busyPoll // nil: park at once
+	bp      *BusyPoll // nil: park at once
 	backoff int       // waits left without polling
 	polled  bool      // this Read has polled
 
@@ -36,9 +36,9 @@ type rawConn struct {
 	wfn  func(fd uintptr) bool
 }
 
-// newRawConn wraps c, or returns it as is when it has no raw socket. bp,
-// when not nil, lets its reads poll before they park (see busyPoll).
-func newRawConn(c net.Conn, bp *busyPoll) net.Conn {
+// NewRawConn wraps c, or returns it as is when it has no raw socket. bp,
+// when not nil, lets its reads poll before they park (see BusyPoll).
+func NewRawConn(c net.Conn, bp *BusyPoll) net.Conn {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return c
@@ -77,7 +77,7 @@ func (r *rawConn) readFD(fd uintptr) bool {
 
 // doRead is the read function given to the runtime: false parks the
 // goroutine until the socket is readable. The first time a Read finds the
-// socket empty it may poll (see busyPoll) before parking.
+// socket empty it may poll (see BusyPoll) before parking.
 func (r *rawConn) doRead(fd uintptr) bool {
 	if r.readFD(fd) {
 		return true

@@ -1,4 +1,4 @@
-package inject
+package h1
 
 import (
 	"bufio"
@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// proxyServer is the proxy's HTTP server. It serves plain HTTP/1.1
+// Server is the proxy's HTTP server. It serves plain HTTP/1.1
 // requests itself, on one goroutine per connection with no other goroutine
 // per request (net/http's server starts a background read per request to
 // notice clients that go away, a hand-off that costs the proxy a good part
@@ -30,7 +30,7 @@ import (
 // heads larger than its buffer or with bare-LF line ends. The hand-off
 // happens before the first request it does not serve, with the bytes read
 // so far, so the standard server sees the connection from that request on.
-type proxyServer struct {
+type Server struct {
 	h           http.Handler
 	fallback    *http.Server
 	hand        *handoffListener
@@ -41,7 +41,7 @@ type proxyServer struct {
 
 	mu       sync.Mutex
 	ln       net.Listener
-	bp       *busyPoll // nil: no busy polling
+	bp       *BusyPoll // nil: no busy polling
 	conns    map[*h1conn]struct{}
 	closed   atomic.Bool
 	shutdown chan struct{}
@@ -51,8 +51,8 @@ type proxyServer struct {
 	lastAcceptLog atomic.Int64 // unix nano of the last accept error logged
 }
 
-// serverLimits bound the proxy's client side.
-type serverLimits struct {
+// Limits bound the proxy's client side.
+type Limits struct {
 	// HeadTimeout bounds reading a request head once its first byte came.
 	HeadTimeout time.Duration
 	// IdleTimeout closes a client connection that sends no request for
@@ -64,11 +64,13 @@ type serverLimits struct {
 	MaxConns int
 }
 
-func newProxyServer(h http.Handler, log *slog.Logger, lim serverLimits, bp *busyPoll) *proxyServer {
+// NewServer returns a server of h within lim, logging to log; bp, when not
+// nil, is the busy polling its connections share with the upstream side.
+func NewServer(h http.Handler, log *slog.Logger, lim Limits, bp *BusyPoll) *Server {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
-	s := &proxyServer{
+	s := &Server{
 		h:           h,
 		idleTimeout: lim.IdleTimeout,
 		headTimeout: lim.HeadTimeout,
@@ -95,7 +97,7 @@ func newProxyServer(h http.Handler, log *slog.Logger, lim serverLimits, bp *busy
 
 // releaser frees a client connection's slot once.
 type releaser struct {
-	s    *proxyServer
+	s    *Server
 	done atomic.Bool
 }
 
@@ -110,7 +112,7 @@ func (r *releaser) release() {
 }
 
 // Serve accepts connections on ln until Shutdown or Close.
-func (s *proxyServer) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
@@ -161,7 +163,7 @@ func (s *proxyServer) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		s.open.Add(1)
-		hc := &h1conn{s: s, c: newRawConn(c, s.bp), remote: c.RemoteAddr().String()}
+		hc := &h1conn{s: s, c: NewRawConn(c, s.bp), remote: c.RemoteAddr().String()}
 		hc.rel.s = s
 		s.mu.Lock()
 		if s.closed.Load() {
@@ -176,13 +178,13 @@ func (s *proxyServer) Serve(ln net.Listener) error {
 	}
 }
 
-func (s *proxyServer) forget(c *h1conn) {
+func (s *Server) forget(c *h1conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
 }
 
-func (s *proxyServer) stop() {
+func (s *Server) stop() {
 	if s.closed.Swap(true) {
 		return
 	}
@@ -197,7 +199,7 @@ func (s *proxyServer) stop() {
 // Shutdown stops accepting, closes idle connections and waits for the
 // requests in progress (its own and the standard server's) to finish, or
 // ctx to be done.
-func (s *proxyServer) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	ferr := make(chan error, 1)
 	go func() { ferr <- s.fallback.Shutdown(ctx) }()
@@ -225,7 +227,7 @@ func (s *proxyServer) Shutdown(ctx context.Context) error {
 }
 
 // Close closes the listener and all connections at once.
-func (s *proxyServer) Close() error {
+func (s *Server) Close() error {
 	s.stop()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -235,7 +237,7 @@ func (s *proxyServer) Close() error {
 	return s.fallback.Close()
 }
 
-// handoffListener feeds the connections proxyServer hands off to the
+// handoffListener feeds the connections Server hands off to the
 // standard http.Server.
 type handoffListener struct {
 	ch   chan net.Conn
@@ -284,9 +286,9 @@ const (
 	connActive
 )
 
-// h1conn is one client connection served by proxyServer.
+// h1conn is one client connection served by Server.
 type h1conn struct {
-	s        *proxyServer
+	s        *Server
 	c        net.Conn
 	remote   string
 	rel      releaser // the connection's slot, freed when it closes
@@ -477,7 +479,7 @@ func hasBareLF(b []byte) bool {
 	}
 }
 
-// servable reports whether proxyServer serves a request head itself (each
+// servable reports whether Server serves a request head itself (each
 // line ends with CRLF): HTTP/1.1, not CONNECT, no Expect, Upgrade or
 // HTTP2-Settings header.
 func servable(head []byte) bool {
@@ -600,7 +602,7 @@ func (c *h1conn) watchClient(cancel context.CancelFunc, body io.ReadCloser) {
 }
 
 func (c *h1conn) stopWatch() {
-	c.c.SetReadDeadline(aLongTimeAgo)
+	c.c.SetReadDeadline(ALongTimeAgo)
 	<-c.watchDone
 	c.watching = false
 	c.c.SetReadDeadline(time.Time{})
@@ -610,7 +612,7 @@ func (c *h1conn) stopWatch() {
 	}
 }
 
-// h1response is proxyServer's http.ResponseWriter. It follows net/http's
+// h1response is Server's http.ResponseWriter. It follows net/http's
 // rules: a body that the handler finished within 2 KiB without a
 // Content-Length gets one, otherwise the body is chunked; Content-Type is
 // sniffed when the header is absent (nil suppresses it), Date added when
@@ -749,7 +751,7 @@ func (w *h1response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // watchClient is called by the injector's middleware before a fault runs,
 // with the cancel function of the context the fault and the handler see.
-func (w *h1response) watchClient(cancel context.CancelFunc) { w.c.watchClient(cancel, w.req.Body) }
+func (w *h1response) WatchClient(cancel context.CancelFunc) { w.c.watchClient(cancel, w.req.Body) }
 
 // commit writes the status line and the header; final means the handler
 // has returned, so a body held back can get a Content-Length.
@@ -780,7 +782,7 @@ func (w *h1response) commit(final bool) {
 		w.cl = int64(len(w.pending))
 		autoCL = true
 	}
-	if v := h["Connection"]; len(v) > 0 && headerHasToken(v, "close") {
+	if v := h["Connection"]; len(v) > 0 && HeaderHasToken(v, "close") {
 		w.closeAfter = true
 	}
 	w.noBody = isHEAD || !bodyOK
@@ -938,7 +940,7 @@ func (w *h1response) writeTrailers() {
 	for _, v := range w.h["Trailer"] {
 		for _, k := range strings.Split(v, ",") {
 			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
-			if k == "" || hopByHop(k) || k == "Content-Length" {
+			if k == "" || HopByHop(k) || k == "Content-Length" {
 				continue
 			}
 			for _, x := range w.h[k] {
@@ -963,8 +965,8 @@ func (w *h1response) writeTrailers() {
 	}
 }
 
-// collectors are the proxy server's metrics.
-func (s *proxyServer) collectors() []prometheus.Collector {
+// Collectors are the proxy server's metrics.
+func (s *Server) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "chaosgen_inject_open_connections", Help: "Client connections open on the proxy."},
@@ -973,4 +975,31 @@ func (s *proxyServer) collectors() []prometheus.Collector {
 			Name: "chaosgen_inject_accept_errors_total", Help: "Failed accepts on the proxy's listener (out of file descriptors, ...); each is retried after a pause."},
 			func() float64 { return float64(s.acceptErrors.Load()) }),
 	}
+}
+
+// OpenConns is the number of client connections open, own and handed off.
+func (s *Server) OpenConns() int64 { return s.open.Load() }
+
+// AcceptErrors is the number of accept errors since the server started.
+func (s *Server) AcceptErrors() int64 { return s.acceptErrors.Load() }
+
+// ReadOneRequest reads the first request on c as the server's own path
+// does: the fast parser, net/http's server checks, and the decision to
+// hand the connection to net/http (handed, with no request). remote is the
+// client address the request carries. It is how the differential fuzz
+// test of package inject sees the server.
+func ReadOneRequest(c net.Conn, remote string, headTimeout time.Duration) (req *http.Request, handed bool, err error) {
+	s := &Server{headTimeout: headTimeout, idleTimeout: headTimeout, log: slog.New(slog.DiscardHandler)}
+	hc := &h1conn{s: s, c: c, remote: remote}
+	hc.rd.c = c
+	hc.br = bufio.NewReaderSize(&hc.rd, 8<<10)
+	req, err = hc.nextRequest()
+	if err == errHandOff {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	req.RemoteAddr = remote
+	return req, false, nil
 }
