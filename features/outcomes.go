@@ -105,7 +105,7 @@ func (tr *tracer) outcome(run []runRow, root int) {
 			judged, failed = true, run[root].err
 		}
 		if !injected {
-			tr.addOutcome(outKey{e.caller, e.callee, -1, win}, e.calls, judged, failed)
+			tr.baseline(e.caller, e.callee, win).add(e.calls, judged, failed)
 		}
 		for _, p := range e.profs {
 			tr.addOutcome(outKey{e.caller, e.callee, p, win}, e.calls, judged, failed)
@@ -120,6 +120,10 @@ func (tr *tracer) addOutcome(k outKey, calls int64, judged, failed bool) {
 		a = &outAcc{}
 		tr.outcomes[k] = a
 	}
+	a.add(calls, judged, failed)
+}
+
+func (a *outAcc) add(calls int64, judged, failed bool) {
 	a.traces++
 	a.calls += calls
 	if judged {
@@ -128,6 +132,38 @@ func (tr *tracer) addOutcome(k outKey, calls int64, judged, failed bool) {
 			a.failed++
 		}
 	}
+}
+
+// baseline returns the accumulator of caller→callee's traces without
+// injection in window win. Every trace adds to it for each of its edges,
+// so the edge's current window is kept by service ids, looked up without
+// hashing (traces mostly come in time order).
+func (tr *tracer) baseline(caller, callee int32, win int64) *outAcc {
+	for int(caller) >= len(tr.lastBase) {
+		tr.lastBase = append(tr.lastBase, nil)
+	}
+	row := tr.lastBase[caller]
+	if int(callee) >= len(row) {
+		row = append(row, make([]lastBase, int(callee)+1-len(row))...)
+		tr.lastBase[caller] = row
+	}
+	l := &row[callee]
+	if l.a == nil || l.win != win {
+		k := outKey{caller, callee, -1, win}
+		a := tr.outcomes[k]
+		if a == nil {
+			a = &outAcc{}
+			tr.outcomes[k] = a
+		}
+		l.a, l.win = a, win
+	}
+	return l.a
+}
+
+// lastBase is an edge's baseline accumulator of its latest window.
+type lastBase struct {
+	win int64
+	a   *outAcc
 }
 
 // mergeOutcomes combines the workers' trace outcomes (windows of win
@@ -144,11 +180,23 @@ func mergeOutcomes(workers []*worker, win int64) []TraceOutcome {
 		if w == nil || w.tr == nil {
 			continue
 		}
+		for k := range w.tr.outcomes {
+			if k.prof >= 0 {
+				injectedEdges[[2]string{w.names[k.caller], w.names[k.callee]}] = true
+			}
+		}
+	}
+	for _, w := range workers {
+		if w == nil || w.tr == nil {
+			continue
+		}
 		for k, a := range w.tr.outcomes {
 			mk := key{w.names[k.caller], w.names[k.callee], "", k.win}
+			if !injectedEdges[[2]string{mk.caller, mk.callee}] {
+				continue
+			}
 			if k.prof >= 0 {
 				mk.prof = w.tr.profs[k.prof]
-				injectedEdges[[2]string{mk.caller, mk.callee}] = true
 			}
 			if o := all[mk]; o != nil {
 				o.traces += a.traces
@@ -163,9 +211,6 @@ func mergeOutcomes(workers []*worker, win int64) []TraceOutcome {
 	}
 	var out []TraceOutcome
 	for k, a := range all {
-		if !injectedEdges[[2]string{k.caller, k.callee}] {
-			continue
-		}
 		out = append(out, TraceOutcome{Caller: k.caller, Callee: k.callee, Profile: k.prof, StartUnixNano: k.win * win,
 			Traces: a.traces, Judged: a.judged, Failed: a.failed, Calls: a.calls})
 	}

@@ -124,6 +124,7 @@ type tracer struct {
 	profIDs  map[string]int32
 	profs    []string
 	outcomes map[outKey]*outAcc
+	lastBase [][]lastBase // by caller and callee service id
 	runEdges []runEdge
 }
 
