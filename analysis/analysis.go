@@ -234,6 +234,9 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	if err := writeParquet(filepath.Join(out.Tmp, InjectionsFile), injectionRows(table)); err != nil {
 		return nil, err
 	}
+	if err := writeParquet(filepath.Join(out.Tmp, OutcomesFile), outcomeRows(table)); err != nil {
+		return nil, err
+	}
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return nil, err

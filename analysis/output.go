@@ -23,7 +23,33 @@ const (
 	// ServicesFile ranks services per window by how likely each is a
 	// root cause (see rootcause.go).
 	ServicesFile = "services.parquet"
+	// OutcomesFile counts, per edge and window, the traces each profile
+	// injected into and the traces without injection, and how many of
+	// them failed (features.TraceOutcome).
+	OutcomesFile = "outcomes.parquet"
 )
+
+// OutcomeRow is a row of outcomes.parquet: fault_profile_id empty for the
+// traces without any injection (the baseline).
+type OutcomeRow struct {
+	Caller              string `parquet:"caller,dict"`
+	Callee              string `parquet:"callee,dict"`
+	FaultProfileID      string `parquet:"fault_profile_id,dict"`
+	WindowStartUnixNano int64  `parquet:"window_start_unix_nano"`
+	Traces              int64  `parquet:"traces"`
+	Judged              int64  `parquet:"judged"`
+	Failed              int64  `parquet:"failed"`
+	Calls               int64  `parquet:"calls"`
+}
+
+func outcomeRows(t *features.Table) []OutcomeRow {
+	rows := make([]OutcomeRow, len(t.Outcomes))
+	for i, o := range t.Outcomes {
+		rows[i] = OutcomeRow{Caller: o.Caller, Callee: o.Callee, FaultProfileID: o.Profile, WindowStartUnixNano: o.StartUnixNano,
+			Traces: o.Traces, Judged: o.Judged, Failed: o.Failed, Calls: o.Calls}
+	}
+	return rows
+}
 
 // InjectionRow is a row of injections.parquet.
 type InjectionRow struct {

@@ -407,7 +407,7 @@ func (w *worker) addTraces(b *ingest.Batch) {
 	if w.tr == nil {
 		w.tr = newTracer(w.win)
 	}
-	w.tr.add(w, b, w.callee.ids, w.traceHash)
+	w.tr.add(w, b, w.caller.ids, w.callee.ids, w.traceHash)
 }
 
 // finish merges the workers' accumulators into a Table. Edges are merged

@@ -127,6 +127,10 @@ type Table struct {
 	Services  []ServiceWindow
 	TraceEnds []TraceEnd
 	TraceRuns TraceRuns
+	// Outcomes count the traces injected into and their baseline, per
+	// edge and window, sorted by caller, callee, profile and start
+	// (outcomes.go).
+	Outcomes []TraceOutcome
 }
 
 // Injection is the number of calls of one edge that one profile injected

@@ -423,8 +423,8 @@ func TestBuildIsDeterministic(t *testing.T) {
 	// Rows shuffled one by one scatter the traces, so the trace pass sees
 	// other runs: compare it on whole traces shuffled, below.
 	traced := *a
-	a.Services, a.TraceEnds, a.TraceRuns = nil, nil, TraceRuns{}
-	b.Services, b.TraceEnds, b.TraceRuns = nil, nil, TraceRuns{}
+	a.Services, a.TraceEnds, a.TraceRuns, a.Outcomes = nil, nil, TraceRuns{}, nil
+	b.Services, b.TraceEnds, b.TraceRuns, b.Outcomes = nil, nil, TraceRuns{}, nil
 	compareTables(t, "shuffled, split input", a, b)
 
 	// Whole traces shuffled and split over files and row groups of other

@@ -83,11 +83,12 @@ type endKey struct {
 
 // runRow is one row of the current run.
 type runRow struct {
-	span, parent uint64 // hashes; parent 0 at a root
-	start, dur   int64
-	callee       int32
-	root         int32 // root id for a root row, else -1
-	err, inj     bool
+	span, parent   uint64 // hashes; parent 0 at a root
+	start, dur     int64
+	caller, callee int32
+	root           int32 // root id for a root row, else -1
+	prof           int32 // the injecting profile's id for an injected row, else -1
+	err, inj       bool
 }
 
 type runChild struct {
@@ -119,6 +120,12 @@ type tracer struct {
 	kidErr   []bool
 	runHead  bool // the run is the first of its row group
 	stash    []stashRun
+	// the traces' outcomes (outcomes.go)
+	profIDs  map[string]int32
+	profs    []string
+	outcomes map[outKey]*outAcc
+	lastBase [][]lastBase // by caller and callee service id
+	runEdges []runEdge
 }
 
 // stashRun is a run at a row group's edge, kept for joining after the
@@ -128,8 +135,10 @@ type stashRun struct {
 	head, tail bool
 	trace      uint64
 	rows       []runRow
+	callers    []string // per row
 	callees    []string // per row
 	roots      []string // per row; "" unless a root row
+	profs      []string // per row; "" unless an injected row
 }
 
 // hashID hashes a span id for matching parents within a trace: eight
@@ -173,7 +182,7 @@ func (s *svcSeries) at(wi int64, slab *[]uint64) *svcAcc {
 }
 
 func newTracer(win int64) *tracer {
-	return &tracer{win: win, ends: map[endKey]int64{}, rootIDs: map[string]int32{}}
+	return &tracer{win: win, ends: map[endKey]int64{}, rootIDs: map[string]int32{}, profIDs: map[string]int32{}, outcomes: map[outKey]*outAcc{}}
 }
 
 // rootID interns "callee operation" of a root row.
@@ -195,9 +204,10 @@ func (tr *tracer) rootKey(k string) int32 {
 	return id
 }
 
-// add feeds one batch's good rows into runs; callees are the worker's
-// service ids of the batch's callee dictionary, hashes its trace hashes.
-func (tr *tracer) add(w *worker, b *ingest.Batch, callees []int32, hashes []uint64) {
+// add feeds one batch's good rows into runs; callers and callees are the
+// worker's service ids of the batch's caller and callee dictionaries,
+// hashes its trace hashes.
+func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hashes []uint64) {
 	if b.FileIndex != tr.runFile || b.RowGroup != tr.runRG || b.FirstRow != tr.runNext || tr.runNext == 0 {
 		tr.endRun(w, true)
 		tr.runHead = true
@@ -205,7 +215,8 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callees []int32, hashes []uint
 	tr.runFile, tr.runRG, tr.runNext = b.FileIndex, b.RowGroup, b.FirstRow+int64(b.N)
 	trace := &b.Str[ingest.ColTraceID]
 	spans, parents, ops := &b.Str[ingest.ColSpanID], &b.Str[ingest.ColParentSpanID], &b.Str[ingest.ColOperation]
-	calleeIdx := b.Str[ingest.ColCallee].Idx
+	callerIdx, calleeIdx := b.Str[ingest.ColCaller].Idx, b.Str[ingest.ColCallee].Idx
+	profiles := &b.Str[ingest.ColFaultProfileID]
 	starts, durs := b.I64[ingest.ColStartUnixNano], b.I64[ingest.ColDurationNano]
 	depth := b.I32[ingest.ColDepth]
 	errs, injected := b.Bool[ingest.ColError], b.Bool[ingest.ColInjected]
@@ -223,7 +234,10 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callees []int32, hashes []uint
 			tr.endRun(w, false)
 		}
 		tr.runTrace = h
-		r := runRow{start: starts[i], dur: durs[i], callee: callees[calleeIdx[i]], root: -1, err: errs[i], inj: injected[i]}
+		r := runRow{start: starts[i], dur: durs[i], caller: callers[callerIdx[i]], callee: callees[calleeIdx[i]], root: -1, prof: -1, err: errs[i], inj: injected[i]}
+		if p := profiles.Value(i); r.inj && len(p) > 0 {
+			r.prof = tr.profID(p)
+		}
 		if s := spans.Value(i); len(s) > 0 {
 			r.span = hashID(s) | 1
 		}
@@ -245,11 +259,16 @@ func (tr *tracer) endRun(w *worker, tail bool) {
 	}
 	if tr.runHead || tail {
 		s := stashRun{file: tr.runFile, rg: tr.runRG, head: tr.runHead, tail: tail, trace: tr.runTrace,
-			rows: slices.Clone(tr.run), callees: make([]string, len(tr.run)), roots: make([]string, len(tr.run))}
+			rows: slices.Clone(tr.run), callers: make([]string, len(tr.run)), callees: make([]string, len(tr.run)),
+			roots: make([]string, len(tr.run)), profs: make([]string, len(tr.run))}
 		for i, r := range tr.run {
+			s.callers[i] = w.names[r.caller]
 			s.callees[i] = w.names[r.callee]
 			if r.root >= 0 {
 				s.roots[i] = tr.roots[r.root]
+			}
+			if r.prof >= 0 {
+				s.profs[i] = tr.profs[r.prof]
 			}
 		}
 		tr.stash = append(tr.stash, s)
@@ -404,6 +423,7 @@ func (tr *tracer) resolve(w *worker) {
 	if root >= 0 {
 		tr.ends[endKey{run[root].root, floorDiv(run[root].start, tr.win), run[last].callee}]++
 	}
+	tr.outcome(run, root)
 }
 
 // mergeTraces combines the workers' trace passes into the table, sorted
@@ -439,6 +459,7 @@ func mergeTraces(t *Table, workers []*worker) {
 			ends[ek{w.tr.roots[k.root], k.win, w.names[k.svc]}] += n
 		}
 	}
+	t.Outcomes = mergeOutcomes(workers, int64(t.Window))
 	keys := make([]sk, 0, len(svcs))
 	for k := range svcs {
 		keys = append(keys, k)
@@ -504,10 +525,14 @@ func joinStashed(workers []*worker, win int64) *worker {
 	var open *stashRun // the trace still open at the end of row group open.rg
 	emit := func(s *stashRun) {
 		for i, r := range s.rows {
+			r.caller = g.service([]byte(s.callers[i]))
 			r.callee = g.service([]byte(s.callees[i]))
-			r.root = -1
+			r.root, r.prof = -1, -1
 			if s.roots[i] != "" {
 				r.root = g.tr.rootKey(s.roots[i])
+			}
+			if s.profs[i] != "" {
+				r.prof = g.tr.profID([]byte(s.profs[i]))
 			}
 			g.tr.run = append(g.tr.run, r)
 		}

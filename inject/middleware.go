@@ -91,6 +91,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inj.metrics.decision.Observe(decided.Sub(start).Seconds())
 	}
 
+	// With records on, the request goes on as a child of this hop's span,
+	// as a tracing proxy (Envoy) sends it: its record's span id becomes the
+	// traceparent's parent id, so the records of a chain of sidecars form
+	// call trees by themselves.
+	var spanID string
+	if inj.opts.Records != nil {
+		spanID = inj.propagate(r.Header, &req, traced)
+	}
+
 	rw := rwPool.Get().(*respWriter)
 	*rw = respWriter{w: w, inj: inj, ctx: r.Context()}
 	out := outNormal
@@ -110,7 +119,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inj.release()
 	}
 	end := inj.now()
-	inj.finish(slot, &req, parent, traced, grpc, rw, a, out, start, decided, end)
+	inj.finish(slot, &req, spanID, parent, traced, grpc, rw, a, out, start, decided, end)
 	hijacked := rw.hijacked
 	*rw = respWriter{}
 	rwPool.Put(rw)
@@ -240,7 +249,7 @@ func writeAbort(w http.ResponseWriter, id string, f *bundle.Fault, grpc bool) {
 
 // finish accounts for a request that ended: the guard window, and the span
 // record.
-func (inj *Injector) finish(slot guard.Arrival, req *Request, parent string, traced, grpc bool, rw *respWriter,
+func (inj *Injector) finish(slot guard.Arrival, req *Request, spanID, parent string, traced, grpc bool, rw *respWriter,
 	a *active, out outcome, start, injectedAt, end time.Time) {
 	status := rw.status
 	failed := false
@@ -277,6 +286,9 @@ func (inj *Injector) finish(slot guard.Arrival, req *Request, parent string, tra
 	if req.TraceID == "" {
 		req.TraceID = hexID(inj.random, 2)
 	}
+	if spanID == "" {
+		spanID = hexID(inj.random, 1)
+	}
 	// The record keeps copies, at most maxRecordField bytes each, of what
 	// it takes from the request: strings cut from the request head would
 	// hold the whole head in memory until the record is written.
@@ -289,7 +301,7 @@ func (inj *Injector) finish(slot guard.Arrival, req *Request, parent string, tra
 	traceID := recordField(req.TraceID)
 	sp := ingest.Span{
 		TraceID:       traceID,
-		SpanID:        hexID(inj.random, 1),
+		SpanID:        spanID,
 		ParentSpanID:  recordField(parent),
 		Caller:        caller,
 		Callee:        req.Callee,

@@ -24,13 +24,8 @@ const (
 // X-B3-SpanId), else the B3 single header (b3). ok is false when the
 // request carries no valid trace id.
 func TraceContext(h http.Header) (traceID, parentSpanID string, ok bool) {
-	if v := h[headerTraceparent]; len(v) > 0 {
-		// version "-" trace-id(32) "-" parent-id(16) "-" flags(2)
-		s := v[0]
-		if len(s) >= 55 && s[2] == '-' && s[35] == '-' && s[52] == '-' && isHex(s[3:35]) && isHex(s[36:52]) &&
-			!allZero(s[3:35]) && s[:2] != "ff" {
-			return s[3:35], s[36:52], true
-		}
+	if v := h[headerTraceparent]; len(v) > 0 && validTraceparent(v[0]) {
+		return v[0][3:35], v[0][36:52], true
 	}
 	if v := h[headerB3TraceID]; len(v) > 0 {
 		s := v[0]
@@ -58,6 +53,33 @@ func TraceContext(h http.Header) (traceID, parentSpanID string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// validTraceparent reports whether s is a W3C traceparent whose trace id
+// can be used: version "-" trace-id(32) "-" parent-id(16) "-" flags(2).
+func validTraceparent(s string) bool {
+	return len(s) >= 55 && s[2] == '-' && s[35] == '-' && s[52] == '-' && isHex(s[3:35]) && isHex(s[36:52]) &&
+		!allZero(s[3:35]) && s[:2] != "ff"
+}
+
+// propagate makes the request a child of this hop's span, as a tracing
+// proxy does, and returns the span's id (a fresh random one): a valid
+// traceparent keeps its trace id and flags and gets the span id as its
+// parent id (version 00); a request without any trace context gets a
+// traceparent with req's trace id (a fresh one when the decision did not
+// make one) and the sampled flag. A request traced by B3 headers alone
+// goes on unchanged.
+func (inj *Injector) propagate(h http.Header, req *Request, traced bool) string {
+	span := hexID(inj.random, 1)
+	if v := h[headerTraceparent]; len(v) > 0 && validTraceparent(v[0]) {
+		h[headerTraceparent] = []string{"00-" + v[0][3:35] + "-" + span + "-" + v[0][53:55]}
+	} else if !traced {
+		if req.TraceID == "" {
+			req.TraceID = hexID(inj.random, 2)
+		}
+		h[headerTraceparent] = []string{"00-" + req.TraceID + "-" + span + "-01"}
+	}
+	return span
 }
 
 func isHex(s string) bool {

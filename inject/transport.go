@@ -105,7 +105,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 			rw.w.Header()[k] = vv // only the ones known before the body; grpc aborts set them
 		}
 	}
-	inj.finish(slot, &req, parent, traced, grpc, rw, a, out, start, decided, inj.now())
+	inj.finish(slot, &req, "", parent, traced, grpc, rw, a, out, start, decided, inj.now())
 	return resp, err
 }
 

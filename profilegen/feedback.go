@@ -16,11 +16,24 @@ const (
 	// Raise and Lower multiply the rate of a handled and a hurting profile.
 	Raise = 1.5
 	Lower = 0.5
-	// MinInjections is the fewest injections that the loop judges.
-	MinInjections = 20
-	// HurtPropagation: a profile hurts when more than this share of its
-	// injected faults came back as extra errors upstream or at the root.
+	// MinTraces is the fewest traces with a profile's injections that the
+	// loop judges: with ten, a profile whose traces fail no more than a
+	// 10% baseline reads as hurt (six or more of ten failing) with
+	// probability 0.00015, and one that fails every trace it touches
+	// cannot read as handled.
+	MinTraces = 10
+	// HurtPropagation: a profile hurts when the share of the traces it
+	// injected into that failed (at the root, or at the calling service
+	// when the roots are not in the data) exceeds the share among the
+	// edge's traces without injection, in the same windows, by more than
+	// this.
 	HurtPropagation = 0.5
+	// HurtAmplification: a profile hurts when its traces made more than
+	// this many times the calls per trace on its edge that traces without
+	// injection made: retries multiplied the load its faults put on the
+	// callee (one retry at most doubles it; retries of retries, a retry
+	// storm, multiply it).
+	HurtAmplification = 3
 	// HurtRootP99: a profile hurts when the root p99 during its injections
 	// exceeds the baseline by more than this factor.
 	HurtRootP99 = 1.2
@@ -30,16 +43,16 @@ const (
 type response struct {
 	injected, retries, timeouts int64
 	windows                     int // windows with injections
-	baselineWindows             int
-	upstream                    bool // the profile's caller has callers of its own
-	// callerCalls are the calls during its injection windows on which the
-	// callers' side can be judged: calls into the profile's callers, and
-	// root calls (other than the target edge's own records)
-	callerCalls                int64
-	upErrDuring, upErrBase     float64
-	rootErrDuring, rootErrBase float64
-	rootP99During, rootP99Base float64
-	propagation                float64
+	// the traces it injected into, those of them whose outcome is known
+	// (a root, or the calling service's span), the failed ones, and the
+	// calls on its edge in them; base*: the same for the target edges'
+	// traces without any injection in the same windows
+	traces, judged, failed, calls                 int64
+	baseTraces, baseJudged, baseFailed, baseCalls int64
+	failShare, baseFailShare                      float64
+	amplification                                 float64 // calls per trace against the baseline's
+	rootErrDuring, rootErrBase                    float64
+	rootP99During, rootP99Base                    float64
 }
 
 // windowIndex holds windows.parquet by edge.
@@ -49,6 +62,9 @@ type windowIndex struct {
 	// byProfile counts injections per profile id and window start, from
 	// injections.parquet; nil when the analysis has none.
 	byProfile map[string]map[int64]int64
+	// outcomes holds outcomes.parquet's rows by profile id ("": the traces
+	// without injection).
+	outcomes map[string][]*analysis.OutcomeRow
 }
 
 func indexWindows(ws []analysis.WindowRow) *windowIndex {
@@ -127,10 +143,6 @@ func rate(n, d int64) float64 {
 	return float64(n) / float64(d)
 }
 
-// measure finds how the system responded to p's injections. The injection
-// windows are those where an edge of p's target has injections of p's
-// fault type; the baseline windows are those with no injection anywhere
-// (or, when there are none, those without p's injections).
 // addInjections indexes injections.parquet by profile id.
 func (idx *windowIndex) addInjections(rows []analysis.InjectionRow) {
 	if len(rows) == 0 {
@@ -147,6 +159,56 @@ func (idx *windowIndex) addInjections(rows []analysis.InjectionRow) {
 	}
 }
 
+// addOutcomes indexes outcomes.parquet by profile id.
+func (idx *windowIndex) addOutcomes(rows []analysis.OutcomeRow) {
+	idx.outcomes = map[string][]*analysis.OutcomeRow{}
+	for i := range rows {
+		r := &rows[i]
+		idx.outcomes[r.FaultProfileID] = append(idx.outcomes[r.FaultProfileID], r)
+	}
+}
+
+// traceOutcomes adds up p's traces and, as the baseline, the traces
+// without injection on the same edges in the same windows (in every window
+// of the edges when those have none).
+func (idx *windowIndex) traceOutcomes(p *bundle.Profile, r *response) {
+	edges := map[edgeKey]bool{}
+	wins := map[int64]bool{}
+	for _, o := range idx.outcomes[p.ID] {
+		r.traces += o.Traces
+		r.judged += o.Judged
+		r.failed += o.Failed
+		r.calls += o.Calls
+		edges[edgeKey{o.Caller, o.Callee}] = true
+		wins[o.WindowStartUnixNano] = true
+	}
+	base := func(all bool) {
+		for _, o := range idx.outcomes[""] {
+			if edges[edgeKey{o.Caller, o.Callee}] && (all || wins[o.WindowStartUnixNano]) {
+				r.baseTraces += o.Traces
+				r.baseJudged += o.Judged
+				r.baseFailed += o.Failed
+				r.baseCalls += o.Calls
+			}
+		}
+	}
+	base(false)
+	if r.baseJudged == 0 {
+		r.baseTraces, r.baseJudged, r.baseFailed, r.baseCalls = 0, 0, 0, 0
+		base(true)
+	}
+	r.failShare, r.baseFailShare = rate(r.failed, r.judged), rate(r.baseFailed, r.baseJudged)
+	if r.traces > 0 && r.baseCalls > 0 {
+		r.amplification = r.callsPerTrace() / r.baseCallsPerTrace()
+	}
+}
+
+// measure finds how the system responded to p's injections: by the traces
+// it injected into (traceOutcomes), and for the root latency and error
+// rate by windows. The injection windows are those with p's injections
+// (older analyses: those where an edge of p's target has injections of p's
+// fault type); the baseline windows are those with no injection anywhere
+// (or, when there are none, those without p's injections).
 func (idx *windowIndex) measure(p *bundle.Profile) response {
 	var r response
 	t := p.Target
@@ -193,69 +255,50 @@ func (idx *windowIndex) measure(p *bundle.Profile) response {
 			}
 		}
 	}
-	r.baselineWindows = len(base)
 	roots := idx.edgesWhere(func(k edgeKey) bool { return k.caller == "" })
 	rc, re, rp := idx.sums(roots, during)
-	// caller-side evidence: calls into the target's callers, and root calls
-	// (the clients' side of the ingress); a non-root target edge's records
-	// alone (the injector's own view) are not
-	callers := map[string]bool{}
-	for _, k := range targets {
-		if k.caller != "" {
-			callers[k.caller] = true
-		}
-	}
-	evidence := idx.edgesWhere(func(k edgeKey) bool { return callers[k.callee] || k.caller == "" })
-	r.callerCalls, _, _ = idx.sums(evidence, during)
 	bc, be, bp := idx.sums(roots, base)
 	r.rootErrDuring, r.rootErrBase = rate(re, rc), rate(be, bc)
 	r.rootP99During, r.rootP99Base = rp, bp
-	rootExtra := max(0, r.rootErrDuring-r.rootErrBase) * float64(rc)
-
-	upExtra := rootExtra
-	if t.Caller != "" {
-		ups := idx.edgesWhere(func(k edgeKey) bool { return k.callee == t.Caller })
-		if len(ups) > 0 {
-			uc, ue, _ := idx.sums(ups, during)
-			vc, ve, _ := idx.sums(ups, base)
-			r.upstream = true
-			r.upErrDuring, r.upErrBase = rate(ue, uc), rate(ve, vc)
-			upExtra = max(0, r.upErrDuring-r.upErrBase) * float64(uc)
-		}
-	}
-	if r.injected > 0 {
-		r.propagation = max(upExtra, rootExtra) / float64(r.injected)
-	}
+	idx.traceOutcomes(p, &r)
 	return r
 }
+
+func (r *response) callsPerTrace() float64     { return rate(r.calls, r.traces) }
+func (r *response) baseCallsPerTrace() float64 { return rate(r.baseCalls, r.baseTraces) }
 
 // judge returns the verdict on a response and why, given the previous
 // bundle's guards.
 func judge(r response, g bundle.Guards) (string, string) {
+	traces := fmt.Sprintf("%s%% of the %d traces it injected into failed, against %s%% of its edge's traces without injection",
+		pct(r.failShare), r.judged, pct(r.baseFailShare))
+	extra := r.failShare - r.baseFailShare
 	switch {
-	case r.injected == 0:
+	case r.injected == 0 && r.traces == 0:
 		return VerdictUntested, "no injections of its fault type in the analysed spans"
-	case r.injected < MinInjections:
-		return VerdictInconclusive, fmt.Sprintf("only %d injections (fewer than %d)", r.injected, MinInjections)
-	case r.callerCalls == 0:
-		return VerdictNoEvidence, fmt.Sprintf("%d injections, but the analysis has no spans of its callers or of the root requests while they ran: nothing shows how the callers fared", r.injected)
-	case r.baselineWindows == 0:
-		return VerdictInconclusive, "no windows without its injections to compare with"
-	case g.AbortIf.RootErrorRate > 0 && r.rootErrDuring >= g.AbortIf.RootErrorRate:
-		return VerdictSevere, fmt.Sprintf("the root error rate reached %s%% during injection, at or above the guard's %s%%", pct(r.rootErrDuring), pct(g.AbortIf.RootErrorRate))
+	case r.traces == 0:
+		return VerdictInconclusive, fmt.Sprintf("%d injections, but in no trace the analysis counted (%s has no rows of it; analyze the spans again)", r.injected, analysis.OutcomesFile)
+	case r.traces < MinTraces:
+		return VerdictInconclusive, fmt.Sprintf("only %d traces with its injections (fewer than %d)", r.traces, MinTraces)
+	case r.judged == 0:
+		return VerdictNoEvidence, fmt.Sprintf("%d traces with its injections, but none with its root request or its callers' spans: nothing shows how the callers fared", r.traces)
+	case r.baseJudged == 0:
+		return VerdictInconclusive, "no traces of its edge without injection to compare with"
+	case extra > HurtPropagation && g.AbortIf.RootErrorRate > 0 && r.rootErrDuring >= g.AbortIf.RootErrorRate:
+		return VerdictSevere, fmt.Sprintf("%s; the root error rate reached %s%% during injection, at or above the guard's %s%%", traces, pct(r.rootErrDuring), pct(g.AbortIf.RootErrorRate))
 	case g.AbortIf.RootP99Ms > 0 && r.rootP99During >= g.AbortIf.RootP99Ms:
 		return VerdictSevere, fmt.Sprintf("the root p99 reached %s ms during injection, at or above the guard's %s ms", num(r.rootP99During), num(g.AbortIf.RootP99Ms))
-	case r.propagation > HurtPropagation:
-		return VerdictHurt, fmt.Sprintf("%s%% of its %d injected faults came back as errors upstream", pct(min(1, r.propagation)), r.injected)
+	case extra > HurtPropagation:
+		return VerdictHurt, traces
+	case r.amplification > HurtAmplification:
+		return VerdictHurt, fmt.Sprintf("its traces made %s calls each on its edge, %s× the %s of traces without injection: retries multiplied its faults",
+			num(r.callsPerTrace()), num(r.amplification), num(r.baseCallsPerTrace()))
 	case r.rootP99Base > 0 && r.rootP99During > HurtRootP99*r.rootP99Base:
 		return VerdictHurt, fmt.Sprintf("the root p99 rose from %s to %s ms during injection", num(r.rootP99Base), num(r.rootP99During))
 	}
-	why := fmt.Sprintf("%d injections, %s%% came back as errors upstream", r.injected, pct(r.propagation))
+	why := fmt.Sprintf("%s; calls per trace on its edge %s against %s", traces, num(r.callsPerTrace()), num(r.baseCallsPerTrace()))
 	if r.rootP99Base > 0 {
-		why += fmt.Sprintf(", root p99 %s ms against %s ms", num(r.rootP99During), num(r.rootP99Base))
-	}
-	if r.retries > 0 {
-		why += fmt.Sprintf(", %d retries", r.retries)
+		why += fmt.Sprintf("; root p99 %s ms against %s ms", num(r.rootP99During), num(r.rootP99Base))
 	}
 	return VerdictHandled, why
 }
@@ -272,6 +315,7 @@ func feedback(a *Analysis, edges map[edgeKey]*analysis.EdgeRow, filter edgeFilte
 	}
 	idx := indexWindows(a.Windows)
 	idx.addInjections(a.Injections)
+	idx.addOutcomes(a.Outcomes)
 	if len(a.Windows) == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("--previous given but the analysis has no %s rows: no response to judge", analysis.WindowsFile))
 	}
@@ -409,17 +453,20 @@ func applyFeedback(c *candidate, p *bundle.Profile, idx *windowIndex, opt Option
 	f["feedback.injected"] = float64(r.injected)
 	if r.injected > 0 {
 		f["feedback.injectionWindows"] = float64(r.windows)
-		f["feedback.propagation"] = r.propagation
 		f["feedback.retries"] = float64(r.retries)
 		f["feedback.timeouts"] = float64(r.timeouts)
 		f["feedback.rootErrorRate"] = r.rootErrDuring
 		f["feedback.rootErrorRateBaseline"] = r.rootErrBase
 		f["feedback.rootP99Ms"] = r.rootP99During
 		f["feedback.rootP99MsBaseline"] = r.rootP99Base
-		if r.upstream {
-			f["feedback.upstreamErrorRate"] = r.upErrDuring
-			f["feedback.upstreamErrorRateBaseline"] = r.upErrBase
-		}
+	}
+	if r.traces > 0 {
+		f["feedback.traces"] = float64(r.traces)
+		f["feedback.tracesJudged"] = float64(r.judged)
+		f["feedback.traceFailureRate"] = r.failShare
+		f["feedback.traceFailureRateBaseline"] = r.baseFailShare
+		f["feedback.callsPerTrace"] = r.callsPerTrace()
+		f["feedback.callsPerTraceBaseline"] = r.baseCallsPerTrace()
 	}
 	c.decision = Decision{
 		ID: c.p.ID, Verdict: verdict, Injected: r.injected,

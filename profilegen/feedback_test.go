@@ -2,6 +2,7 @@ package profilegen
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,30 @@ func inWindows(ws []analysis.WindowRow, caller, callee string, from, to int, f f
 	}
 }
 
+// quietOutcomes gives every test edge, in each of its windows, 90 traces
+// without injection, one of which failed at the root, with 1.1 calls on
+// the edge each.
+func quietOutcomes() []analysis.OutcomeRow {
+	var os []analysis.OutcomeRow
+	for _, e := range testEdges() {
+		for i := range feedbackWindows {
+			os = append(os, analysis.OutcomeRow{Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: t0.Add(time.Duration(i) * time.Minute).UnixNano(),
+				Traces: 90, Judged: 90, Failed: 1, Calls: 99})
+		}
+	}
+	return os
+}
+
+// injectedTraces adds, in windows from..to-1 of caller->callee, n traces
+// per window that profile id injected into, failed of them failing, with
+// calls calls on the edge each.
+func injectedTraces(a *Analysis, id, caller, callee string, from, to int, n, failed, calls int64) {
+	for i := from; i < to; i++ {
+		a.Outcomes = append(a.Outcomes, analysis.OutcomeRow{Caller: caller, Callee: callee, FaultProfileID: id,
+			WindowStartUnixNano: t0.Add(time.Duration(i) * time.Minute).UnixNano(), Traces: n, Judged: n, Failed: failed, Calls: n * calls})
+	}
+}
+
 func previousBundle(profiles ...bundle.Profile) *bundle.Bundle {
 	for i := range profiles {
 		p := &profiles[i]
@@ -71,49 +96,69 @@ func injectAbort(w *analysis.WindowRow)   { w.InjectedAbort = 10 }
 // TestFeedback: each verdict moves the rate (and fault) as documented, and
 // the decision is in the rationale.
 func TestFeedback(t *testing.T) {
+	// 4 traces a window with the injections of windows 0-4: 20 traces
+	lat := func(a *Analysis, failed, calls int64) {
+		inWindows(a.Windows, "frontend", "checkout", 0, 5, injectLatency)
+		injectedTraces(a, prevLatency.ID, "frontend", "checkout", 0, 5, 4, failed, calls)
+	}
+	abort := func(a *Analysis, failed, calls int64) {
+		inWindows(a.Windows, "checkout", "payment", 0, 5, injectAbort)
+		injectedTraces(a, prevAbort.ID, "checkout", "payment", 0, 5, 4, failed, calls)
+	}
 	for _, tc := range []struct {
 		name      string
 		prev      bundle.Profile
-		windows   func(ws []analysis.WindowRow)
+		windows   func(a *Analysis)
 		verdict   string
 		rate      float64
 		faultType string
 		summary   string
 	}{
-		{"handled", prevLatency, func(ws []analysis.WindowRow) {
-			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
-		}, VerdictHandled, 0.06, "latency", "last run handled (50 injections, 0% came back as errors upstream, root p99 80 ms against 80 ms): rate 4% ×1.5 (handled) = 6%"},
-		{"handled capped at maxRate", withRate(prevLatency, 0.08), func(ws []analysis.WindowRow) {
-			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
-		}, VerdictHandled, 0.1, "latency", "rate 8% ×1.5 (handled) = 12%, capped at 10% (today's maxRate: the lower of --max-rate 10% and 5 × its initial rate) → 10%"},
-		{"hurt: errors propagate to the caller's callers", prevAbort, func(ws []analysis.WindowRow) {
-			inWindows(ws, "checkout", "payment", 0, 5, injectAbort)
-			inWindows(ws, "frontend", "checkout", 0, 5, func(w *analysis.WindowRow) { w.Errors = 8 })
-		}, VerdictHurt, 0.004, "abort", "last run hurt (80% of its 50 injected faults came back as errors upstream): rate 0.8% ×0.5 (hurt) = 0.4%"},
-		{"hurt: root p99", prevLatency, func(ws []analysis.WindowRow) {
-			inWindows(ws, "frontend", "checkout", 0, 5, injectLatency)
-			inWindows(ws, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.P99Ms = 130 })
+		{"handled", prevLatency, func(a *Analysis) { lat(a, 0, 1) }, VerdictHandled, 0.06, "latency",
+			"last run handled (0% of the 20 traces it injected into failed, against 1.11% of its edge's traces without injection; calls per trace on its edge 1 against 1.1; root p99 80 ms against 80 ms): rate 4% ×1.5 (handled) = 6%"},
+		{"handled capped at maxRate", withRate(prevLatency, 0.08), func(a *Analysis) { lat(a, 0, 1) }, VerdictHandled, 0.1, "latency",
+			"rate 8% ×1.5 (handled) = 12%, capped at 10% (today's maxRate: the lower of --max-rate 10% and 5 × its initial rate) → 10%"},
+		{"handled: a retry doubles the calls", prevAbort, func(a *Analysis) { abort(a, 0, 2) }, VerdictHandled, 0.012, "abort",
+			"calls per trace on its edge 2 against 1.1"},
+		{"hurt: the traces it touched failed", prevAbort, func(a *Analysis) {
+			abort(a, 3, 1)
+		}, VerdictHurt, 0.004, "abort", "last run hurt (75% of the 20 traces it injected into failed, against 1.11% of its edge's traces without injection): rate 0.8% ×0.5 (hurt) = 0.4%"},
+		{"hurt: retries multiplied its faults", prevAbort, func(a *Analysis) {
+			abort(a, 0, 7)
+		}, VerdictHurt, 0.004, "abort", "last run hurt (its traces made 7 calls each on its edge, 6.36× the 1.1 of traces without injection: retries multiplied its faults)"},
+		{"hurt: root p99", prevLatency, func(a *Analysis) {
+			lat(a, 0, 1)
+			inWindows(a.Windows, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.P99Ms = 130 })
 		}, VerdictHurt, 0.02, "latency", "the root p99 rose from 80 to 130 ms during injection"},
-		{"severe: a guard would have tripped", prevAbort, func(ws []analysis.WindowRow) {
-			inWindows(ws, "checkout", "payment", 0, 5, injectAbort)
-			inWindows(ws, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.Errors = 6 })
+		{"severe: a guard would have tripped", prevAbort, func(a *Analysis) {
+			abort(a, 4, 1)
+			inWindows(a.Windows, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.Errors = 6 })
 		}, VerdictSevere, 0.004, "latency", "milder fault (abort → latency)"},
-		{"untested: no injections", prevLatency, func([]analysis.WindowRow) {}, VerdictUntested, 0.04, "latency", "rate kept at 4%"},
-		{"inconclusive: too few injections", prevLatency, func(ws []analysis.WindowRow) {
-			inWindows(ws, "frontend", "checkout", 0, 1, func(w *analysis.WindowRow) { w.InjectedLatency = 5 })
-		}, VerdictInconclusive, 0.04, "latency", "only 5 injections (fewer than 20)"},
-		{"other fault types do not count", prevLatency, func(ws []analysis.WindowRow) {
-			inWindows(ws, "frontend", "checkout", 0, 5, injectAbort)
+		{"not severe when its own traces did not fail", prevAbort, func(a *Analysis) {
+			abort(a, 0, 1)
+			inWindows(a.Windows, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.Errors = 6 })
+		}, VerdictHandled, 0.012, "abort", "last run handled"},
+		{"untested: no injections", prevLatency, func(*Analysis) {}, VerdictUntested, 0.04, "latency", "rate kept at 4%"},
+		{"inconclusive: too few traces", prevLatency, func(a *Analysis) {
+			inWindows(a.Windows, "frontend", "checkout", 0, 1, func(w *analysis.WindowRow) { w.InjectedLatency = 5 })
+			injectedTraces(a, prevLatency.ID, "frontend", "checkout", 0, 1, 5, 0, 1)
+		}, VerdictInconclusive, 0.04, "latency", "only 5 traces with its injections (fewer than 10)"},
+		{"inconclusive: injections in no counted trace", prevLatency, func(a *Analysis) {
+			inWindows(a.Windows, "frontend", "checkout", 0, 5, injectLatency)
+		}, VerdictInconclusive, 0.04, "latency", "50 injections, but in no trace the analysis counted"},
+		{"other fault types do not count", prevLatency, func(a *Analysis) {
+			inWindows(a.Windows, "frontend", "checkout", 0, 5, injectAbort)
 		}, VerdictUntested, 0.04, "latency", "no injections of its fault type"},
 		{"a milder fault from an earlier step stays", bundle.Profile{ID: "errors-checkout-payment", Target: prevAbort.Target,
-			Fault: bundle.Fault{Type: "latency", DelayMs: 25, JitterMs: 4}, Rate: 0.01}, func(ws []analysis.WindowRow) {
-			inWindows(ws, "checkout", "payment", 0, 5, injectLatency)
+			Fault: bundle.Fault{Type: "latency", DelayMs: 25, JitterMs: 4}, Rate: 0.01}, func(a *Analysis) {
+			inWindows(a.Windows, "checkout", "payment", 0, 5, injectLatency)
+			injectedTraces(a, prevAbort.ID, "checkout", "payment", 0, 5, 4, 0, 1)
 		}, VerdictHandled, 0.015, "latency", "last run handled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := testAnalysis()
-			a.Windows = quietWindows()
-			tc.windows(a.Windows)
+			a.Windows, a.Outcomes = quietWindows(), quietOutcomes()
+			tc.windows(a)
 			opt := testOptions()
 			opt.Previous = previousBundle(tc.prev)
 			res := mustGenerate(t, a, opt)
@@ -159,8 +204,9 @@ func withRate(p bundle.Profile, r float64) bundle.Profile {
 
 func TestFeedbackSevereFault(t *testing.T) {
 	a := testAnalysis()
-	a.Windows = quietWindows()
+	a.Windows, a.Outcomes = quietWindows(), quietOutcomes()
 	inWindows(a.Windows, "checkout", "payment", 0, 5, injectAbort)
+	injectedTraces(a, prevAbort.ID, "checkout", "payment", 0, 5, 4, 4, 1)
 	inWindows(a.Windows, "", "frontend", 0, 5, func(w *analysis.WindowRow) { w.Errors = 6 })
 	opt := testOptions()
 	opt.Previous = previousBundle(prevAbort)
@@ -169,7 +215,8 @@ func TestFeedbackSevereFault(t *testing.T) {
 	if want := (bundle.Fault{Type: "latency", DelayMs: 25, JitterMs: 4}); p.Fault != want || p.Severity != bundle.SeverityMinor {
 		t.Errorf("fault %+v severity %s, want %+v minor", p.Fault, p.Severity, want)
 	}
-	if f := p.Rationale.Features; f["feedback.rootErrorRate"] != 0.06 || f["feedback.rootErrorRateBaseline"] != 0.01 || f["feedback.injected"] != 50 {
+	if f := p.Rationale.Features; f["feedback.rootErrorRate"] != 0.06 || f["feedback.rootErrorRateBaseline"] != 0.01 || f["feedback.injected"] != 50 ||
+		f["feedback.traces"] != 20 || f["feedback.traceFailureRate"] != 1 || f["feedback.traceFailureRateBaseline"] != 1.0/90 {
 		t.Errorf("feedback features %v", f)
 	}
 }
@@ -178,8 +225,9 @@ func TestFeedbackSevereFault(t *testing.T) {
 // is kept while its edge exists; one whose edge is gone is dropped.
 func TestFeedbackCarriedAndDropped(t *testing.T) {
 	a := testAnalysis()
-	a.Windows = quietWindows()
+	a.Windows, a.Outcomes = quietWindows(), quietOutcomes()
 	inWindows(a.Windows, "frontend", "recs", 0, 5, injectLatency)
+	injectedTraces(a, "latency-frontend-recs", "frontend", "recs", 0, 5, 4, 0, 1)
 	opt := testOptions()
 	opt.Previous = previousBundle(
 		bundle.Profile{ID: "latency-frontend-recs", Target: bundle.Target{Caller: "frontend", Callee: "recs"}, Fault: bundle.Fault{Type: "latency", DelayMs: 40}, Rate: 0.02, MaxRate: 0.05},
@@ -228,18 +276,21 @@ func slicesContains(s []string, x string) bool {
 // recorded.
 func TestFeedbackDeterministic(t *testing.T) {
 	a := testAnalysis()
-	a.Windows = quietWindows()
+	a.Windows, a.Outcomes = quietWindows(), quietOutcomes()
 	inWindows(a.Windows, "frontend", "checkout", 0, 5, injectLatency)
+	injectedTraces(a, prevLatency.ID, "frontend", "checkout", 0, 5, 4, 0, 1)
 	opt := testOptions()
 	opt.Previous = previousBundle(prevLatency, prevAbort)
 	opt.PreviousDigest = strings.Repeat("0", 64)
 	want := mustEncode(t, mustGenerate(t, a, opt).Bundle)
 	b := testAnalysis()
-	b.Windows = quietWindows()
+	b.Windows, b.Outcomes = quietWindows(), quietOutcomes()
 	inWindows(b.Windows, "frontend", "checkout", 0, 5, injectLatency)
+	injectedTraces(b, prevLatency.ID, "frontend", "checkout", 0, 5, 4, 0, 1)
 	for i, j := 0, len(b.Windows)-1; i < j; i, j = i+1, j-1 {
 		b.Windows[i], b.Windows[j] = b.Windows[j], b.Windows[i]
 	}
+	slices.Reverse(b.Outcomes)
 	for i, j := 0, len(b.Findings)-1; i < j; i, j = i+1, j-1 {
 		b.Findings[i], b.Findings[j] = b.Findings[j], b.Findings[i]
 	}
@@ -263,6 +314,11 @@ func TestFeedbackNeedsCallerEvidence(t *testing.T) {
 			a.Windows = append(a.Windows, w)
 		}
 	}
+	// the traces are there, but neither their roots nor checkout's spans
+	injectedTraces(a, prevAbort.ID, "checkout", "payment", 0, 10, 4, 0, 1)
+	for i := range a.Outcomes {
+		a.Outcomes[i].Judged, a.Outcomes[i].Failed = 0, 0
+	}
 	opt := testOptions()
 	opt.Previous = previousBundle(prevAbort)
 	res := mustGenerate(t, a, opt)
@@ -282,9 +338,9 @@ func TestFeedbackNeedsCallerEvidence(t *testing.T) {
 // severity with its cause; the guards that moved are listed.
 func TestFeedbackExplainsChanges(t *testing.T) {
 	a := testAnalysis()
-	a.Windows = quietWindows()
+	a.Windows, a.Outcomes = quietWindows(), quietOutcomes()
 	inWindows(a.Windows, "checkout", "payment", 0, 5, injectAbort)
-	inWindows(a.Windows, "frontend", "checkout", 0, 5, func(w *analysis.WindowRow) { w.Errors = 8 })
+	injectedTraces(a, prevAbort.ID, "checkout", "payment", 0, 5, 4, 4, 1)
 	opt := testOptions()
 	prev := withRate(prevAbort, 0.0015)
 	prev.Severity = bundle.SeverityModerate

@@ -19,6 +19,10 @@ type Analysis struct {
 	// injections of the profile's fault type; analyses written before
 	// injections.parquet existed have none.
 	Injections []analysis.InjectionRow
+	// Outcomes count the traces each profile injected into and the
+	// traces without injection (outcomes.parquet): the feedback loop
+	// judges a profile by them.
+	Outcomes []analysis.OutcomeRow
 }
 
 // Load reads dir/summary.json and dir/edges.parquet and, when windows is
@@ -39,6 +43,12 @@ func Load(dir string, windows bool) (*Analysis, error) {
 		p := filepath.Join(dir, analysis.InjectionsFile)
 		if _, err := os.Stat(p); err == nil {
 			if a.Injections, err = analysis.ReadParquet[analysis.InjectionRow](p); err != nil {
+				return nil, err
+			}
+		}
+		p = filepath.Join(dir, analysis.OutcomesFile)
+		if _, err := os.Stat(p); err == nil {
+			if a.Outcomes, err = analysis.ReadParquet[analysis.OutcomeRow](p); err != nil {
 				return nil, err
 			}
 		}

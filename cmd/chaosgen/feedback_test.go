@@ -110,14 +110,15 @@ func feedbackNight(t *testing.T, caller bool) (*bundle.Profile, string) {
 	target := srv.URL
 	if caller {
 		// fraud, behind its own injector (no profile of its own), calls
-		// billing and falls back to a cached answer when billing fails
+		// billing and falls back to a cached answer when billing fails; it
+		// passes on the trace context it received, in which its injector
+		// made its record the parent
 		fraudInj, err := inject.New(prev, inject.Options{Service: "fraud", Now: clock, Records: rec})
 		if err != nil {
 			t.Fatal(err)
 		}
 		fraud := httptest.NewServer(fraudInj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tid, _, _ := inject.TraceContext(r.Header)
-			if charge("00-"+tid+"-00f067aa0ba902b8-01") != 200 {
+			if charge(r.Header.Get("traceparent")) != 200 {
 				fmt.Fprintln(w, "fallback")
 				return
 			}

@@ -61,14 +61,24 @@ func writeTestAnalysis(t *testing.T, dir string) {
 		{Caller: "checkout", Callee: "payment", Calls: 6000, Errors: 60, ErrorRate: 0.01, P50Ms: 4, P90Ms: 8, P99Ms: 20, Criticality: 0.7, PeakCallsPerS: 300, Protocol: "grpc", ErrorCodes: "14:50,13:10"},
 	}
 	var windows []analysis.WindowRow
+	var outcomes []analysis.OutcomeRow // 8 traces a window injected into on frontend->cart, none failing
 	for _, e := range edges {
 		for i := range 10 {
 			w := analysis.WindowRow{Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: start.Add(time.Duration(i) * time.Minute).UnixNano(), Calls: 100, P99Ms: e.P99Ms}
 			if e.Callee == "cart" && i < 5 {
 				w.InjectedLatency = 8
+				outcomes = append(outcomes, analysis.OutcomeRow{Caller: e.Caller, Callee: e.Callee, FaultProfileID: "latency-frontend-cart",
+					WindowStartUnixNano: w.WindowStartUnixNano, Traces: 8, Judged: 8, Calls: 8})
+			}
+			if e.Callee == "cart" {
+				outcomes = append(outcomes, analysis.OutcomeRow{Caller: e.Caller, Callee: e.Callee,
+					WindowStartUnixNano: w.WindowStartUnixNano, Traces: 92, Judged: 92, Calls: 92})
 			}
 			windows = append(windows, w)
 		}
+	}
+	if err := parquet.WriteFile(filepath.Join(dir, analysis.OutcomesFile), outcomes); err != nil {
+		t.Fatal(err)
 	}
 	if err := parquet.WriteFile(filepath.Join(dir, "edges.parquet"), edges); err != nil {
 		t.Fatal(err)

@@ -9,22 +9,25 @@ import (
 	"github.com/chaosgen/chaosgen/ingest"
 )
 
-// link joins the sidecars' records into call trees. A sidecar records each
-// request with a span id of its own and, as parent, the span id its caller
-// sent in traceparent; the mesh's services send childID(the parent id they
-// received, their name), so a record's parent is the record of the request
-// it was made for: same trace, callee = its caller, childID(parent, callee)
-// = its parent id; among retried tries of that request, the latest that
-// started before it. Root records (no caller) get no parent. Depth and stack
-// follow the tree. Spans leave grouped by trace, traces in the order
-// of their first start, a trace's spans by start.
+// link joins the sidecars' records into one file of whole call trees. Each
+// sidecar sends a request on as a child of its own record (traceparent's
+// parent id is the record's span id) and the mesh's services pass the
+// trace context on as they received it, so a record's parent id is already
+// its caller's record: link keeps it when that record is in the same trace,
+// clears it on root records (no caller: their parent is the load
+// generator's span, which nothing records) and counts the rest as orphans.
+// What is left for link: depth and stack follow the tree, and spans leave
+// grouped by trace (analyze's trace pass and replay read a trace's spans
+// together; every sidecar writes its own files), traces in the order of
+// their first start, a trace's spans by start.
 func link(spans []ingest.Span) (linked, orphans int) {
-	type key struct{ trace, id, service string }
-	byKey := map[key][]int{}
+	type key struct{ trace, id string }
+	byID := map[key]int{}
 	for i := range spans {
 		s := &spans[i]
-		k := key{s.TraceID, childID(s.ParentSpanID, s.Callee), s.Callee}
-		byKey[k] = append(byKey[k], i)
+		if _, dup := byID[key{s.TraceID, s.SpanID}]; !dup {
+			byID[key{s.TraceID, s.SpanID}] = i
+		}
 	}
 	parentOf := make([]int, len(spans))
 	for i := range spans {
@@ -33,13 +36,9 @@ func link(spans []ingest.Span) (linked, orphans int) {
 		if s.Caller == "" {
 			continue
 		}
-		best := -1
-		for _, j := range byKey[key{s.TraceID, s.ParentSpanID, s.Caller}] {
-			if spans[j].StartUnixNano <= s.StartUnixNano && (best < 0 || spans[j].StartUnixNano > spans[best].StartUnixNano) {
-				best = j
-			}
+		if j, ok := byID[key{s.TraceID, s.ParentSpanID}]; ok && j != i {
+			parentOf[i] = j
 		}
-		parentOf[i] = best
 	}
 	depth := make([]int32, len(spans))
 	stack := make([][]string, len(spans))

@@ -8,7 +8,7 @@
 //
 //	meshsvc serve --config mesh.yaml --service NAME --listen ADDR [--downstream NAME=URL]... [--seed N]
 //	meshsvc load --config mesh.yaml --target URL --rps R --day 60s [--seed N]
-//	meshsvc link -o spans.parquet RECORDS...
+//	meshsvc link -o spans.parquet RECORDS...   (group the records by trace)
 //	meshsvc stats SPANS...
 //	meshsvc replay-mesh --config mesh.yaml
 //	meshsvc ingress --config mesh.yaml

@@ -77,11 +77,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer func() { <-s.slots }()
 	}
+	// the trace context is passed on as received, as an application that
+	// records no spans of its own does: the sidecar in front of this service
+	// made its record the parent, so the records of this request's calls
+	// are that record's children
 	traceID, parent := traceContext(r.Header.Get("Traceparent"))
-	// this request's span id, derived from the call into it: the sidecar in
-	// front of each callee records the id as the parent of its calls, and
-	// `meshsvc link` finds the record of this request by the same derivation
-	self := childID(parent, s.name)
 
 	work := s.svc.WorkMs * (0.5 + s.float())
 	time.Sleep(time.Duration(work * float64(time.Millisecond)))
@@ -93,7 +93,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(call.On) > 0 && !slices.Contains(call.On, r.URL.Path) {
 			continue
 		}
-		if err := s.call(r.Context(), i, call, traceID, self); err != nil {
+		if err := s.call(r.Context(), i, call, traceID, parent); err != nil {
 			if call.Fallback {
 				time.Sleep(time.Duration(call.FallbackMs * float64(time.Millisecond)))
 				continue
@@ -114,7 +114,7 @@ var errCorrupt = errors.New("invalid response body")
 
 // call makes one downstream call with its policy: route timeout, tries with
 // per-try timeouts, exponential backoff with full jitter, the retry budget.
-func (s *server) call(ctx context.Context, i int, c Call, traceID, self string) error {
+func (s *server) call(ctx context.Context, i int, c Call, traceID, parent string) error {
 	e := s.edges[i]
 	e.active.Add(1)
 	defer e.active.Add(-1)
@@ -125,7 +125,7 @@ func (s *server) call(ctx context.Context, i int, c Call, traceID, self string) 
 	}
 	var err error
 	for try := 0; ; try++ {
-		err = s.try(ctx, c, traceID, self)
+		err = s.try(ctx, c, traceID, parent)
 		if err == nil || errors.Is(err, errCorrupt) || ctx.Err() != nil || try >= c.Retries {
 			break
 		}
@@ -151,7 +151,7 @@ func (s *server) call(ctx context.Context, i int, c Call, traceID, self string) 
 	return err
 }
 
-func (s *server) try(ctx context.Context, c Call, traceID, self string) error {
+func (s *server) try(ctx context.Context, c Call, traceID, parent string) error {
 	if c.PerTryTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.PerTryTimeout))
@@ -161,7 +161,7 @@ func (s *server) try(ctx context.Context, c Call, traceID, self string) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Traceparent", "00-"+traceID+"-"+self+"-01")
+	req.Header.Set("Traceparent", "00-"+traceID+"-"+parent+"-01")
 	req.Header.Set("X-Chaosgen-Caller", s.name)
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -188,12 +188,6 @@ func traceContext(h string) (traceID, parent string) {
 		return h[3:35], h[36:52]
 	}
 	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64()), fmt.Sprintf("%016x", rand.Uint64())
-}
-
-// childID is the span id of the request that service serves for the call
-// whose span id is parent.
-func childID(parent, service string) string {
-	return fmt.Sprintf("%016x", fnv64(parent+"/"+service))
 }
 
 func fnv64(s string) uint64 {

@@ -1,0 +1,222 @@
+package features
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Trace outcomes. Whether an injected fault hurt is a question about the
+// requests it touched, not about the calls it was applied to: a caller that
+// retries an injected call makes several injected calls for one request,
+// and in a window several profiles inject at once. So the trace pass counts,
+// per edge and window (of the trace's start), the traces that called the
+// edge: those into which a profile injected a fault on the edge, per
+// profile, and those without any injection, which are the baseline. For
+// each, whether the trace failed, judged from its root (the request as its
+// client saw it) or, in a trace without a root in the data, from the
+// calling service's spans of the edge's calls (the call into the caller
+// that made them); and how many calls the edge got in those traces, so
+// that a retry storm shows as more calls per trace under injection.
+
+// TraceOutcome counts the traces starting in one window that called one
+// edge: with Profile set, those in which that profile injected a fault on
+// the edge; with Profile empty, those without any injected call. Baseline
+// rows are kept only for edges with injected rows.
+type TraceOutcome struct {
+	Caller, Callee string
+	Profile        string
+	StartUnixNano  int64
+	Traces         int64
+	// Judged counts the traces whose outcome is known: those with a root,
+	// and those without whose edge calls have the calling service's span
+	// in the trace.
+	Judged int64
+	// Failed counts the judged traces that failed: the root, or without a
+	// root one of the calling service's spans of the edge's calls.
+	Failed int64
+	// Calls counts the edge's calls in the traces, retries included.
+	Calls int64
+}
+
+type outKey struct {
+	caller, callee, prof int32 // prof -1: no injection in the trace
+	win                  int64
+}
+
+type outAcc struct{ traces, judged, failed, calls int64 }
+
+// runEdge is one edge of the current run.
+type runEdge struct {
+	caller, callee int32
+	calls          int64
+	parentKnown    bool // a call of the edge has its parent in the run
+	parentFailed   bool // ... and that parent failed
+	profs          []int32
+}
+
+// profID interns a profile id.
+func (tr *tracer) profID(p []byte) int32 {
+	if id, ok := tr.profIDs[string(p)]; ok {
+		return id
+	}
+	id := int32(len(tr.profs))
+	tr.profIDs[string(p)] = id
+	tr.profs = append(tr.profs, string(p))
+	return id
+}
+
+// outcome counts the resolved run (tr.parentOf is set) by edge; root is
+// its root row, -1 when it has none.
+func (tr *tracer) outcome(run []runRow, root int) {
+	start := run[0].start
+	injected := false
+	for i := range run {
+		start = min(start, run[i].start)
+		injected = injected || run[i].inj
+	}
+	if root >= 0 {
+		start = run[root].start
+	}
+	edges := tr.runEdges[:0]
+	for i := range run {
+		r := &run[i]
+		k := 0
+		for k < len(edges) && (edges[k].caller != r.caller || edges[k].callee != r.callee) {
+			k++
+		}
+		if k == len(edges) {
+			edges = append(edges, runEdge{caller: r.caller, callee: r.callee})
+		}
+		e := &edges[k]
+		e.calls++
+		if p := tr.parentOf[i]; p >= 0 {
+			e.parentKnown = true
+			e.parentFailed = e.parentFailed || run[p].err
+		}
+		if r.prof >= 0 && !slices.Contains(e.profs, r.prof) {
+			e.profs = append(e.profs, r.prof)
+		}
+	}
+	win := floorDiv(start, tr.win)
+	for i := range edges {
+		e := &edges[i]
+		judged, failed := e.parentKnown, e.parentFailed
+		if root >= 0 {
+			judged, failed = true, run[root].err
+		}
+		if !injected {
+			tr.baseline(e.caller, e.callee, win).add(e.calls, judged, failed)
+		}
+		for _, p := range e.profs {
+			tr.addOutcome(outKey{e.caller, e.callee, p, win}, e.calls, judged, failed)
+		}
+	}
+	tr.runEdges = edges[:0]
+}
+
+func (tr *tracer) addOutcome(k outKey, calls int64, judged, failed bool) {
+	a := tr.outcomes[k]
+	if a == nil {
+		a = &outAcc{}
+		tr.outcomes[k] = a
+	}
+	a.add(calls, judged, failed)
+}
+
+func (a *outAcc) add(calls int64, judged, failed bool) {
+	a.traces++
+	a.calls += calls
+	if judged {
+		a.judged++
+		if failed {
+			a.failed++
+		}
+	}
+}
+
+// baseline returns the accumulator of caller→callee's traces without
+// injection in window win. Every trace adds to it for each of its edges,
+// so the edge's current window is kept by service ids, looked up without
+// hashing (traces mostly come in time order).
+func (tr *tracer) baseline(caller, callee int32, win int64) *outAcc {
+	for int(caller) >= len(tr.lastBase) {
+		tr.lastBase = append(tr.lastBase, nil)
+	}
+	row := tr.lastBase[caller]
+	if int(callee) >= len(row) {
+		row = append(row, make([]lastBase, int(callee)+1-len(row))...)
+		tr.lastBase[caller] = row
+	}
+	l := &row[callee]
+	if l.a == nil || l.win != win {
+		k := outKey{caller, callee, -1, win}
+		a := tr.outcomes[k]
+		if a == nil {
+			a = &outAcc{}
+			tr.outcomes[k] = a
+		}
+		l.a, l.win = a, win
+	}
+	return l.a
+}
+
+// lastBase is an edge's baseline accumulator of its latest window.
+type lastBase struct {
+	win int64
+	a   *outAcc
+}
+
+// mergeOutcomes combines the workers' trace outcomes (windows of win
+// nanoseconds), sorted by caller, callee, profile and start; baseline rows
+// only for edges with injected ones.
+func mergeOutcomes(workers []*worker, win int64) []TraceOutcome {
+	type key struct {
+		caller, callee, prof string
+		win                  int64
+	}
+	all := map[key]*outAcc{}
+	injectedEdges := map[[2]string]bool{}
+	for _, w := range workers {
+		if w == nil || w.tr == nil {
+			continue
+		}
+		for k := range w.tr.outcomes {
+			if k.prof >= 0 {
+				injectedEdges[[2]string{w.names[k.caller], w.names[k.callee]}] = true
+			}
+		}
+	}
+	for _, w := range workers {
+		if w == nil || w.tr == nil {
+			continue
+		}
+		for k, a := range w.tr.outcomes {
+			mk := key{w.names[k.caller], w.names[k.callee], "", k.win}
+			if !injectedEdges[[2]string{mk.caller, mk.callee}] {
+				continue
+			}
+			if k.prof >= 0 {
+				mk.prof = w.tr.profs[k.prof]
+			}
+			if o := all[mk]; o != nil {
+				o.traces += a.traces
+				o.judged += a.judged
+				o.failed += a.failed
+				o.calls += a.calls
+			} else {
+				c := *a
+				all[mk] = &c
+			}
+		}
+	}
+	var out []TraceOutcome
+	for k, a := range all {
+		out = append(out, TraceOutcome{Caller: k.caller, Callee: k.callee, Profile: k.prof, StartUnixNano: k.win * win,
+			Traces: a.traces, Judged: a.judged, Failed: a.failed, Calls: a.calls})
+	}
+	slices.SortFunc(out, func(a, b TraceOutcome) int {
+		return cmp.Or(cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee), cmp.Compare(a.Profile, b.Profile),
+			cmp.Compare(a.StartUnixNano, b.StartUnixNano))
+	})
+	return out
+}
