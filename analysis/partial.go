@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -465,10 +466,45 @@ func (p *partial) inputs() ([]Input, int64, error) {
 	return out, rows, nil
 }
 
-// Merge merges the partial analyses in the files names (in any order) and
-// writes the analysis of all their row groups to dir, as Run would have
-// written it for the same inputs.
-func Merge(ctx context.Context, names []string, dir string, opt Options) (*Summary, error) {
+// PartialExt is the extension of partial files that Merge looks for in a
+// directory.
+const PartialExt = ".part"
+
+// partialNames resolves Merge's arguments: a directory stands for the
+// *.part files in it (sorted), anything else for itself.
+func partialNames(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		es, err := os.ReadDir(a)
+		if err != nil {
+			return nil, err
+		}
+		n := len(out)
+		for _, e := range es {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), PartialExt) && !strings.HasPrefix(e.Name(), ".") {
+				out = append(out, filepath.Join(a, e.Name()))
+			}
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("directory %s holds no %s files", a, PartialExt)
+		}
+	}
+	return out, nil
+}
+
+// Merge merges the partial analyses named by args (files, or directories
+// of *.part files; in any order) and writes the analysis of all their row
+// groups to dir, as Run would have written it for the same inputs.
+func Merge(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
+	names, err := partialNames(args)
+	if err != nil {
+		return nil, err
+	}
 	parts := make([]*partial, len(names))
 	for i, n := range names {
 		if err := ctx.Err(); err != nil {

@@ -16,16 +16,17 @@ func newMergeCmd() *cobra.Command {
 		workers int
 	)
 	cmd := &cobra.Command{
-		Use:   "merge PART... -o DIR",
+		Use:   "merge PART|DIR... -o DIR",
 		Short: "Merge partial analyses (analyze --partial) into an analysis",
-		Long: `merge reads partial analyses written by 'chaosgen analyze --partial', in any
-order, merges their accumulators, runs the models and findings, and writes the
+		Long: `merge reads partial analyses written by 'chaosgen analyze --partial' (files,
+or directories of *.part files), in any order, merges their accumulators, runs the models and findings, and writes the
 analysis directory DIR as analyze does: byte-identical to one analyze of all
 the partials' inputs. Every row group of every input must be in exactly one
 partial, and the partials must share one format version and one --window;
 anything else is refused with the files and row groups at fault.`,
 		Example: `  chaosgen merge parts/*.part -o out/analysis
-  chaosgen merge parts/0.part parts/1.part --season 24h --json -o out/analysis`,
+  chaosgen merge parts/0.part parts/1.part --season 24h --json -o out/analysis
+  chaosgen merge parts/ -o out/analysis`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
