@@ -204,9 +204,10 @@ var errShort = errors.New("truncated")
 // dec reads the binary form; the first error sticks and later reads return
 // zero values.
 type dec struct {
-	b   []byte
-	off int
-	err error
+	b    []byte
+	off  int
+	err  error
+	slab []uint64 // for sketch counts
 }
 
 func (d *dec) fail(format string, args ...any) {
@@ -324,8 +325,10 @@ func DecodePartial(b []byte) (*Partial, error) {
 		}
 		p.bad.AddCount(r, n, int(f), path, row)
 	}
+	// every window of an edge holds calls, which lie within the time range
+	winLo, winHi := floorDiv(p.minStart, max(window, 1)), floorDiv(p.maxEnd, max(window, 1))
 	for range d.count(8) {
-		e := d.edge(p.window)
+		e := d.edge(p.window, winLo, winHi)
 		if d.err != nil {
 			break
 		}
@@ -384,7 +387,7 @@ func DecodePartial(b []byte) (*Partial, error) {
 	return p, nil
 }
 
-func (d *dec) edge(win int64) *edgeAcc {
+func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
 	a := &edgeAcc{caller: d.s(), callee: d.s(), codes: map[int32]int64{}}
 	a.minDepth = d.int32()
 	a.depthSum, a.calls, a.grpc, a.http, a.grpcCodes = d.i(), d.i(), d.i(), d.i(), d.i()
@@ -422,8 +425,8 @@ func (d *dec) edge(win int64) *edgeAcc {
 			d.fail("edge %s→%s: windows out of order", a.caller, a.callee)
 			return a
 		}
-		if len(a.wins) > 0 && wi-a.base > 1<<24 {
-			d.fail("edge %s→%s: window %d is too far from %d", a.caller, a.callee, wi, a.base)
+		if wi < winLo || wi > winHi {
+			d.fail("edge %s→%s: window %d outside the time range (windows %d to %d)", a.caller, a.callee, wi, winLo, winHi)
 			return a
 		}
 		*a.slot(wi) = w
@@ -446,13 +449,33 @@ func (d *dec) sketch(s *Sketch) {
 		return
 	}
 	s.lo = int32(lo)
-	s.counts = make([]uint64, n)
+	// the counts carved from one large slab (most sketches are small),
+	// capped so that a later growth copies instead of overwriting the next
+	if len(d.slab) < n {
+		d.slab = make([]uint64, max(n, slabBuckets))
+	}
+	s.counts, d.slab = d.slab[:n:n], d.slab[n:]
 	sum := s.zero
+	b := d.b[d.off:]
 	for i := range s.counts {
-		s.counts[i] = d.u()
+		// most counts take one byte: read those inline
+		if len(b) > 0 && b[0] < 0x80 {
+			s.counts[i] = uint64(b[0])
+			b = b[1:]
+		} else {
+			v, k := binary.Uvarint(b)
+			if k <= 0 {
+				d.off = len(d.b) - len(b)
+				d.fail("%v", errShort)
+				return
+			}
+			s.counts[i] = v
+			b = b[k:]
+		}
 		sum += s.counts[i]
 	}
-	if d.err == nil && sum != s.n {
+	d.off = len(d.b) - len(b)
+	if sum != s.n {
 		d.fail("sketch counts add up to %d, not %d", sum, s.n)
 	}
 }
@@ -473,6 +496,12 @@ func (d *dec) distinct(x *distinct) {
 		}
 	case 1:
 		x.regs = slices.Clone(d.bytes(hllM))
+		for _, r := range x.regs {
+			if r > 64-hllP+1 {
+				d.fail("HyperLogLog register %d out of range", r)
+				return
+			}
+		}
 	default:
 		d.fail("distinct counter of unknown kind")
 	}

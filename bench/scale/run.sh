@@ -72,6 +72,9 @@ rm -rf "$DATA/single"
 timed single "$BIN" analyze "$SPANS" -o "$DATA/single" --workers 1 $ANALYZE_FLAGS
 printf '%-22s %s  (%s spans)\n' "analyze (one node)" "$(field single)" \
 	"$(awk -F': ' '/^  "rows"/ { gsub(",", "", $2); print $2 }' "$DATA/single/summary.json")" | tee -a "$REPORT"
+rm -rf "$DATA/single-nomodels"
+timed single-nomodels "$BIN" analyze "$SPANS" -o "$DATA/single-nomodels" --workers 1 --no-models
+printf '%-22s %s\n' "analyze --no-models" "$(field single-nomodels)" | tee -a "$REPORT"
 single_wall=$(field single | awk '{ print $1 }')
 single_cpu=$(field single | awk '{ print $2 }')
 
@@ -90,10 +93,14 @@ for n in $SHARDS; do
 	t1=$(now)
 	# the merge Job
 	timed "merge-$n" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n" --workers 1 $ANALYZE_FLAGS
+	# the merge without the models: what merging itself costs
+	rm -rf "$DATA/merged-$n-nomodels"
+	timed "merge-$n-nomodels" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n-nomodels" --workers 1 --no-models
 	for ((i = 0; i < n; i++)); do
 		printf '%-22s %s  (%s)\n' "shard $i/$n" "$(field "shard-$n-$i")" "$(sed 's/^wrote [^:]*: //' "$DATA/time/shard-$n-$i.out")"
 	done | tee -a "$REPORT"
 	printf '%-22s %s  (%s bytes of partials)\n' "merge of $n" "$(field "merge-$n")" "$(cat "$parts"/*.part | wc -c)" | tee -a "$REPORT"
+	printf '%-22s %s\n' "merge --no-models" "$(field "merge-$n-nomodels")" | tee -a "$REPORT"
 	shards_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 	shards_cpu=$(for ((i = 0; i < n; i++)); do field "shard-$n-$i" | awk '{ print $2 }'; done | awk '{ s += $1 } END { printf "%.2f", s }')
 	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
