@@ -81,11 +81,13 @@ type readGroup struct {
 	SHA256   string `json:"sha256"`
 }
 
-// partial is a partial analysis in memory.
+// partial is a partial analysis in memory: its header, and its
+// accumulators, or until load decodes them the compressed body.
 type partial struct {
 	name string // where it came from, for errors
 	head partialHeader
 	acc  *features.Partial
+	body []byte
 }
 
 // shardName is "shard i/n" or "all row groups".
@@ -217,7 +219,8 @@ func (p *partial) encode() ([]byte, error) {
 	return zw.EncodeAll(body, out), nil
 }
 
-// readPartial reads and decodes a partial file.
+// readPartial reads a partial file and decodes its header (load decodes
+// the rest).
 func readPartial(name string) (*partial, error) {
 	b, err := readFile(name)
 	if err != nil {
@@ -259,21 +262,7 @@ func decodePartial(b []byte) (*partial, error) {
 	if err := dec.Decode(&p.head); err != nil {
 		return nil, fmt.Errorf("partial header: %w", err)
 	}
-	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(8<<30))
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
-	body, err := zr.DecodeAll(b[off+end+1:], nil)
-	if err != nil {
-		return nil, fmt.Errorf("partial body: %w", err)
-	}
-	if p.acc, err = features.DecodePartial(body); err != nil {
-		return nil, fmt.Errorf("partial body: %w", err)
-	}
-	if w := p.acc.Window().String(); w != p.head.Window {
-		return nil, fmt.Errorf("partial body: window %s, header says %s", w, p.head.Window)
-	}
+	p.body = b[off+end+1:]
 	for i, in := range p.head.Inputs {
 		if _, err := digestOf(in.Footer); err != nil {
 			return nil, fmt.Errorf("partial header: input %d: footer digest: %w", i, err)
@@ -288,6 +277,30 @@ func decodePartial(b []byte) (*partial, error) {
 		}
 	}
 	return p, nil
+}
+
+// load decodes the partial's body into its accumulators.
+func (p *partial) load() error {
+	if p.acc != nil {
+		return nil
+	}
+	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(8<<30))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	body, err := zr.DecodeAll(p.body, nil)
+	if err != nil {
+		return fmt.Errorf("%s: partial body: %w", p.name, err)
+	}
+	if p.acc, err = features.DecodePartial(body); err != nil {
+		return fmt.Errorf("%s: partial body: %w", p.name, err)
+	}
+	if w := p.acc.Window().String(); w != p.head.Window {
+		return fmt.Errorf("%s: partial body: window %s, header says %s", p.name, w, p.head.Window)
+	}
+	p.body = nil
+	return nil
 }
 
 func digestOf(s string) ([32]byte, error) {
@@ -379,7 +392,12 @@ func mergePartials(parts []*partial) (*partial, error) {
 	for i, p := range paths {
 		index[p] = i
 	}
+	// one partial's accumulators at a time: the memory of the merge is
+	// that of the merged accumulators and one partial
 	for _, p := range parts {
+		if err := p.load(); err != nil {
+			return nil, err
+		}
 		to := make([]int, len(p.head.Inputs))
 		for i, in := range p.head.Inputs {
 			to[i] = index[in.Path]
@@ -392,6 +410,7 @@ func mergePartials(parts []*partial) (*partial, error) {
 		} else if err := out.acc.Merge(p.acc); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
+		p.acc = nil
 	}
 	return out, nil
 }
