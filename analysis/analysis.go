@@ -152,12 +152,12 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	if err != nil {
 		return nil, err
 	}
-	return write(p, dir, opt)
+	return writeAnalysis(p, dir, opt)
 }
 
-// write runs the models over the accumulators of a partial that read every
+// writeAnalysis runs the models over the accumulators of a partial that read every
 // row group of its inputs and writes the analysis to dir atomically.
-func write(p *partial, dir string, opt Options) (*Summary, error) {
+func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 	inputs, rows, err := p.inputs()
 	if err != nil {
 		return nil, err

@@ -546,5 +546,5 @@ func Merge(ctx context.Context, args []string, dir string, opt Options) (*Summar
 	if !opt.NoModels && opt.Models.Horizon != 0 && opt.Models.Horizon < w {
 		return nil, fmt.Errorf("--horizon must be at least one window (%s), got %s", w, opt.Models.Horizon)
 	}
-	return write(m, dir, opt)
+	return writeAnalysis(m, dir, opt)
 }
