@@ -82,6 +82,15 @@ func TestMergeExact(t *testing.T) {
 		if groups < 7 {
 			t.Fatalf("%d row groups: too few to split 7 ways", groups)
 		}
+		// a partial file is deterministic: the same shard with other
+		// workers gives the same bytes
+		again := filepath.Join(dir, "again.part")
+		if _, err := RunPartial(ctx, inputs, again, PartialOptions{Shard: n - 1, Shards: n, Workers: 3}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(read(t, again), read(t, parts[n-1])) {
+			t.Errorf("shard %d/%d: the partial file differs between runs", n-1, n)
+		}
 		r.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
 		out := filepath.Join(dir, fmt.Sprintf("merged%d", n))
 		if _, err := Merge(ctx, parts, out, Options{}); err != nil {
