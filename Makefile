@@ -13,7 +13,7 @@ GOTESTSUM_VERSION   := v1.13.0
 # would hide it behind "ok".
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@$(GOTESTSUM_VERSION) --format pkgname-and-test-fails --
 
-.PHONY: all build test race check golden bench bench-duckdb bench-inject soak eval demo loop loop-short clean
+.PHONY: all build test race check golden bench bench-duckdb bench-scale bench-inject soak eval demo loop loop-short clean
 
 all: build
 
@@ -40,6 +40,11 @@ golden:
 BENCH ?= .
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+
+# 1, 2 and 4 shards of a 40M-span day and their merge, one core each
+# (see bench/scale/run.sh and docs/scale.md).
+bench-scale:
+	bash bench/scale/run.sh
 
 # analyze against DuckDB on the same 10M-span file (see bench/duckdb).
 bench-duckdb: build

@@ -7,19 +7,14 @@ package analysis
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -162,39 +157,23 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 		store = objstore.New(ctx)
 		defer store.Close()
 	}
-	paths, err := resolveInputs(store, args)
+	p, err := accumulate(ctx, store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	files, err := ingest.OpenWith(paths, opener(store))
+	return writeAnalysis(p, dir, opt)
+}
+
+// writeAnalysis runs the models over the accumulators of a partial that read every
+// row group of its inputs and writes the analysis to dir atomically.
+func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
+	inputs, rows, err := p.inputs()
 	if err != nil {
 		return nil, err
 	}
-	defer files.Close()
-	if opt.Total != nil {
-		opt.Total(files.Rows)
-	}
-	// Digests are computed beside the scan; both read the same files.
-	// SHA-256 of one file is sequential (about 1.5 GB/s a core), so files
-	// are hashed in parallel: with many files on many cores the digests
-	// would otherwise finish long after the scan.
-	var digests []string
-	var digestErr error
-	digestsDone := make(chan struct{})
-	go func() {
-		defer close(digestsDone)
-		digests, digestErr = sha256Files(paths, store.OpenStream, opt.Workers)
-	}()
-	table, err := features.Build(ctx, files, features.Options{Window: opt.Window, Workers: opt.Workers, Progress: opt.Progress})
-	<-digestsDone
-	if err != nil {
-		return nil, err
-	}
-	if digestErr != nil {
-		return nil, digestErr
-	}
+	table := p.acc.Table()
 	if table.Rows == 0 {
-		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(paths), files.Rows, table.Bad.Total())
+		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(inputs), rows, table.Bad.Total())
 	}
 	mr := &modelResult{windowScores: make([]float64, len(table.Windows)), edgeScores: make([]float64, len(table.Edges))}
 	if !opt.NoModels {
@@ -210,7 +189,7 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	for i := range table.Edges {
 		scores[i] = InterimScore(&table.Edges[i])
 	}
-	sum := summarize(table, files, digests, mr, scores, opt)
+	sum := summarize(table, inputs, rows, mr, scores, opt)
 
 	out, err := atomicfile.CreateDir(dir, opt.Force)
 	if err != nil {
@@ -250,11 +229,12 @@ func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary,
 	return sum, nil
 }
 
-func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, mr *modelResult, interim []float64, opt Options) *Summary {
+func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, interim []float64, opt Options) *Summary {
 	s := &Summary{
 		Schema:    "chaosgen.analysis/v1",
 		Window:    t.Window.String(),
-		Rows:      files.Rows,
+		Inputs:    inputs,
+		Rows:      rows,
 		RowsUsed:  t.Rows,
 		Traces:    t.Traces,
 		Edges:     len(t.Edges),
@@ -267,9 +247,6 @@ func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, m
 			StartUnixNano: t.StartUnixNano,
 			EndUnixNano:   t.EndUnixNano,
 		},
-	}
-	for i, f := range files.Files {
-		s.Inputs = append(s.Inputs, Input{Path: f.Path, SHA256: digests[i], Rows: f.Rows, Bytes: f.Size})
 	}
 	for r := ingest.ReasonOK + 1; r < ingest.NumReasons; r++ {
 		if n := t.Bad.Count[r]; n > 0 {
@@ -313,51 +290,6 @@ func summarize(t *features.Table, files *ingest.OpenedFiles, digests []string, m
 	})
 	s.Ranking = Ranking{Score: RankingDoc, Edges: ranked[:min(top, len(ranked))]}
 	return s
-}
-
-// sha256Files returns the hex SHA-256 of each file, opened by open, in
-// order, hashing up to workers files at once (0: GOMAXPROCS). The error
-// names the first file (in order) that could not be read.
-func sha256Files(paths []string, open func(string) (io.ReadCloser, error), workers int) ([]string, error) {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	digests := make([]string, len(paths))
-	errs := make([]error, len(paths))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, len(paths)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(paths) {
-					return
-				}
-				digests[i], errs[i] = sha256File(paths[i], open)
-			}
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("hashing %s: %w", paths[i], err)
-		}
-	}
-	return digests, nil
-}
-
-func sha256File(path string, open func(string) (io.ReadCloser, error)) (string, error) {
-	f, err := open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	// large reads: fewer system calls than io.Copy's 32 KiB
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, make([]byte, 1<<20)); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ReadSummary reads dir/summary.json.

@@ -3,10 +3,7 @@ package analysis
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,7 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/chaosgen/chaosgen/ingest"
-	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/synth"
 )
 
@@ -273,32 +269,5 @@ func TestForeignWriterDuckDB(t *testing.T) {
 		if !bytes.Equal(read(t, filepath.Join(outA, f)), read(t, filepath.Join(outB, f))) {
 			t.Errorf("%s differs between chaosgen's and DuckDB's file", f)
 		}
-	}
-}
-
-func TestSha256Files(t *testing.T) {
-	dir := t.TempDir()
-	var paths, want []string
-	for i := range 7 {
-		p := filepath.Join(dir, fmt.Sprintf("f%d", i))
-		data := bytes.Repeat([]byte{byte(i)}, 1000*i+1)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(data)
-		paths, want = append(paths, p), append(want, hex.EncodeToString(sum[:]))
-	}
-	for _, workers := range []int{1, 3, 16} {
-		got, err := sha256Files(paths, objstore.New(t.Context()).OpenStream, workers)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%d workers: digests %v, want %v", workers, got, want)
-		}
-	}
-	missing := append(slices.Clone(paths[:3]), filepath.Join(dir, "gone"), filepath.Join(dir, "gone2"))
-	if _, err := sha256Files(missing, objstore.New(t.Context()).OpenStream, 4); err == nil || !strings.Contains(err.Error(), "hashing "+filepath.Join(dir, "gone")+":") {
-		t.Errorf("missing file: %v, want an error naming the first missing file", err)
 	}
 }

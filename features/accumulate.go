@@ -2,6 +2,7 @@ package features
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -410,91 +411,111 @@ func (w *worker) addTraces(b *ingest.Batch) {
 	w.tr.add(w, b, w.caller.ids, w.callee.ids, w.traceHash)
 }
 
-// finish merges the workers' accumulators into a Table. Edges are merged
-// in parallel (each edge's windows are independent); the table is then
-// assembled in sorted order, so the result does not depend on the schedule.
-func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table {
-	t := &Table{Window: window, Bad: bad, StartUnixNano: math.MaxInt64, EndUnixNano: math.MinInt64}
-	type key struct{ caller, callee string }
-	parts := map[key][]*edgeAcc{} // each edge's accumulators, in worker order
-	var all distinct
+// merge adds o's calls to e; o is discarded (e may take its windows).
+func (e *edgeAcc) merge(o *edgeAcc) {
+	e.traces.merge(&o.traces)
+	e.minDepth = min(e.minDepth, o.minDepth)
+	e.depthSum += o.depthSum
+	e.calls += o.calls
+	e.grpc += o.grpc
+	e.grpcCodes += o.grpcCodes
+	e.http += o.http
+	for c, n := range o.codes {
+		e.codes[c] += n
+	}
+	for k, n := range o.inj {
+		if e.inj == nil {
+			e.inj = map[injKey]int64{}
+		}
+		e.inj[k] += n
+	}
+	for j, a := range o.wins {
+		if a == nil {
+			continue
+		}
+		if t := e.slot(o.base + int64(j)); *t == nil {
+			*t = a // o is discarded: take its window as is
+		} else {
+			(*t).merge(a)
+		}
+	}
+}
+
+// parallel runs f(i) for i in [0, n) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), n)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// collect merges the workers' accumulators into one Partial. Edges are
+// merged in parallel (each edge's windows are independent).
+func collect(workers []*worker, bad *ingest.BadRows, window time.Duration) *Partial {
+	p := newPartial(window)
+	p.bad.Merge(bad)
+	parts := map[edgeKey][]*edgeAcc{} // each edge's accumulators, in worker order
 	for _, w := range workers {
 		if w == nil {
 			continue
 		}
-		t.Rows += w.rows
-		t.StartUnixNano = min(t.StartUnixNano, w.minStart)
-		t.EndUnixNano = max(t.EndUnixNano, w.maxEnd)
-		all.merge(&w.all)
+		p.rows += w.rows
+		p.minStart = min(p.minStart, w.minStart)
+		p.maxEnd = max(p.maxEnd, w.maxEnd)
+		p.all.merge(&w.all)
 		for _, e := range w.edges {
-			k := key{e.caller, e.callee}
+			k := edgeKey{e.caller, e.callee}
 			parts[k] = append(parts[k], e)
 		}
 	}
+	keys := slices.Collect(maps.Keys(parts))
+	merged := make([]*edgeAcc, len(keys))
+	parallel(len(keys), func(i int) {
+		ps := parts[keys[i]]
+		for _, o := range ps[1:] {
+			ps[0].merge(o)
+		}
+		merged[i] = ps[0]
+	})
+	for i, k := range keys {
+		p.edges[k] = merged[i]
+	}
+	p.collectTraces(workers)
+	return p
+}
+
+// Table computes the feature table from the accumulators. The table is
+// assembled in sorted order, so it depends only on the accumulated calls,
+// not on how they were split or merged. Table consumes p: call it once.
+func (p *Partial) Table() *Table {
+	window := time.Duration(p.window)
+	t := &Table{Window: window, Bad: p.bad, Rows: p.rows, StartUnixNano: p.minStart, EndUnixNano: p.maxEnd}
 	if t.Rows == 0 {
 		t.StartUnixNano, t.EndUnixNano = 0, 0
 	}
-	t.Traces = all.count()
-	keys := make([]key, 0, len(parts))
-	for k := range parts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b key) int {
+	t.Traces = p.all.count()
+	keys := slices.SortedFunc(maps.Keys(p.edges), func(a, b edgeKey) int {
 		return cmp.Or(cmp.Compare(a.caller, b.caller), cmp.Compare(a.callee, b.callee))
 	})
 	callees := map[string]int{}
 	for _, k := range keys {
 		callees[k.caller]++
 	}
-
 	results := make([]mergeResult, len(keys))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(1, min(runtime.GOMAXPROCS(0), len(keys))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(keys) {
-					return
-				}
-				k := keys[i]
-				ps := parts[k]
-				e := ps[0]
-				for _, o := range ps[1:] {
-					e.traces.merge(&o.traces)
-					e.minDepth = min(e.minDepth, o.minDepth)
-					e.depthSum += o.depthSum
-					e.calls += o.calls
-					e.grpc += o.grpc
-					e.grpcCodes += o.grpcCodes
-					e.http += o.http
-					for c, n := range o.codes {
-						e.codes[c] += n
-					}
-					for k, n := range o.inj {
-						if e.inj == nil {
-							e.inj = map[injKey]int64{}
-						}
-						e.inj[k] += n
-					}
-					for j, a := range o.wins {
-						if a == nil {
-							continue
-						}
-						if t := e.slot(o.base + int64(j)); *t == nil {
-							*t = a // o is discarded: take its window as is
-						} else {
-							(*t).merge(a)
-						}
-					}
-				}
-				results[i] = mergedEdge(e, k.caller, k.callee, callees[k.callee], window)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(len(keys), func(i int) {
+		k := keys[i]
+		results[i] = mergedEdge(p.edges[k], k.caller, k.callee, callees[k.callee], window)
+	})
 	nwin, ninj := 0, 0
 	for _, r := range results {
 		nwin += len(r.wins)
@@ -519,7 +540,7 @@ func finish(workers []*worker, bad *ingest.BadRows, window time.Duration) *Table
 		}
 		t.Edges = append(t.Edges, r.edge)
 	}
-	mergeTraces(t, workers)
+	p.tracesTable(t)
 	return t
 }
 

@@ -11,8 +11,6 @@ package features
 
 import (
 	"context"
-	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +22,9 @@ type Options struct {
 	Window   time.Duration // window length; DefaultWindow when 0
 	Workers  int           // 0 means GOMAXPROCS
 	Progress *atomic.Int64 // advanced by the rows read
+	// RowGroups, when not nil, are the row groups to read (a shard, see
+	// ingest.OpenedFiles.Shard); nil reads all.
+	RowGroups []ingest.RowGroup
 }
 
 // DefaultWindow is the default window length.
@@ -163,35 +164,11 @@ var Columns = []ingest.Column{
 	ingest.ColSpanID, ingest.ColParentSpanID, ingest.ColOperation,
 }
 
-// Build aggregates the opened files.
+// Build aggregates the opened files (the row groups opt.RowGroups, or all).
 func Build(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*Table, error) {
-	if opt.Window == 0 {
-		opt.Window = DefaultWindow
-	}
-	if opt.Window < time.Second {
-		return nil, fmt.Errorf("window %s is shorter than one second", opt.Window)
-	}
-	if (24*time.Hour)%opt.Window != 0 && opt.Window%(24*time.Hour) != 0 {
-		return nil, fmt.Errorf("window %s does not divide a day evenly", opt.Window)
-	}
-	n := opt.Workers
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	// One accumulator per worker; Scan calls worker w's callback from one
-	// goroutine only, so each slot is created and used without locks.
-	workers := make([]*worker, n)
-	bad, err := files.Scan(ctx, ingest.ScanOptions{Columns: Columns, Workers: n, Progress: opt.Progress},
-		func(w int, b *ingest.Batch) error {
-			if workers[w] == nil {
-				workers[w] = newWorker(int64(opt.Window))
-			}
-			workers[w].add(b)
-			workers[w].addTraces(b)
-			return nil
-		})
+	p, err := Accumulate(ctx, files, opt)
 	if err != nil {
 		return nil, err
 	}
-	return finish(workers, bad, opt.Window), nil
+	return p.Table(), nil
 }

@@ -166,53 +166,51 @@ type lastBase struct {
 	a   *outAcc
 }
 
-// mergeOutcomes combines the workers' trace outcomes (windows of win
-// nanoseconds), sorted by caller, callee, profile and start; baseline rows
-// only for edges with injected ones.
-func mergeOutcomes(workers []*worker, win int64) []TraceOutcome {
-	type key struct {
-		caller, callee, prof string
-		win                  int64
+// outName is an outKey by names: what a Partial keeps.
+type outName struct {
+	caller, callee, prof string // prof "": the traces without injection
+	win                  int64
+}
+
+// addOutcomes adds worker w's trace outcomes to p. Baseline rows of every
+// edge are kept: another partial may hold the edge's injected rows.
+func (p *Partial) addOutcomes(w *worker) {
+	for k, a := range w.tr.outcomes {
+		n := outName{w.names[k.caller], w.names[k.callee], "", k.win}
+		if k.prof >= 0 {
+			n.prof = w.tr.profs[k.prof]
+		}
+		p.addOutcome(n, a)
 	}
-	all := map[key]*outAcc{}
-	injectedEdges := map[[2]string]bool{}
-	for _, w := range workers {
-		if w == nil || w.tr == nil {
-			continue
-		}
-		for k := range w.tr.outcomes {
-			if k.prof >= 0 {
-				injectedEdges[[2]string{w.names[k.caller], w.names[k.callee]}] = true
-			}
-		}
+}
+
+func (p *Partial) addOutcome(n outName, a *outAcc) {
+	if o := p.outcomes[n]; o != nil {
+		o.traces += a.traces
+		o.judged += a.judged
+		o.failed += a.failed
+		o.calls += a.calls
+	} else {
+		c := *a
+		p.outcomes[n] = &c
 	}
-	for _, w := range workers {
-		if w == nil || w.tr == nil {
-			continue
-		}
-		for k, a := range w.tr.outcomes {
-			mk := key{w.names[k.caller], w.names[k.callee], "", k.win}
-			if !injectedEdges[[2]string{mk.caller, mk.callee}] {
-				continue
-			}
-			if k.prof >= 0 {
-				mk.prof = w.tr.profs[k.prof]
-			}
-			if o := all[mk]; o != nil {
-				o.traces += a.traces
-				o.judged += a.judged
-				o.failed += a.failed
-				o.calls += a.calls
-			} else {
-				c := *a
-				all[mk] = &c
-			}
+}
+
+// outcomesTable is the table's Outcomes: sorted by caller, callee, profile
+// and start; baseline rows only for edges with injected ones.
+func (p *Partial) outcomesTable() []TraceOutcome {
+	injected := map[edgeKey]bool{}
+	for n := range p.outcomes {
+		if n.prof != "" {
+			injected[edgeKey{n.caller, n.callee}] = true
 		}
 	}
 	var out []TraceOutcome
-	for k, a := range all {
-		out = append(out, TraceOutcome{Caller: k.caller, Callee: k.callee, Profile: k.prof, StartUnixNano: k.win * win,
-			Traces: a.traces, Judged: a.judged, Failed: a.failed, Calls: a.calls})
+	for n, a := range p.outcomes {
+		if injected[edgeKey{n.caller, n.callee}] {
+			out = append(out, TraceOutcome{Caller: n.caller, Callee: n.callee, Profile: n.prof, StartUnixNano: n.win * p.window,
+				Traces: a.traces, Judged: a.judged, Failed: a.failed, Calls: a.calls})
+		}
 	}
 	slices.SortFunc(out, func(a, b TraceOutcome) int {
 		return cmp.Or(cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee), cmp.Compare(a.Profile, b.Profile),

@@ -3,6 +3,7 @@ package features
 import (
 	"cmp"
 	"encoding/binary"
+	"maps"
 	"slices"
 
 	"github.com/chaosgen/chaosgen/ingest"
@@ -426,48 +427,52 @@ func (tr *tracer) resolve(w *worker) {
 	tr.outcome(run, root)
 }
 
-// mergeTraces combines the workers' trace passes into the table, sorted
-// by service and window, and by root, window and service.
-func mergeTraces(t *Table, workers []*worker) {
-	type ek struct {
-		root string
-		win  int64
-		svc  string
-	}
-	svcs := map[sk]*svcAcc{}
-	ends := map[ek]int64{}
+// collectTraces adds the workers' trace passes to p: their services'
+// windows and trace ends by name, and the runs stashed at row-group edges.
+func (p *Partial) collectTraces(workers []*worker) {
 	for _, w := range workers {
 		if w != nil && w.tr != nil {
 			w.tr.endRun(w, true)
+			p.stash = append(p.stash, w.tr.stash...)
 		}
 	}
-	workers = append(slices.Clone(workers), joinStashed(workers, int64(t.Window)))
+	p.addTraces(workers)
+}
+
+// addTraces adds the workers' resolved runs to p.
+func (p *Partial) addTraces(workers []*worker) {
 	for _, w := range workers {
 		if w == nil || w.tr == nil {
 			continue
 		}
-		t.TraceRuns.Runs += w.tr.runs.Runs
-		t.TraceRuns.Orphans += w.tr.runs.Orphans
+		p.runs.Runs += w.tr.runs.Runs
+		p.runs.Orphans += w.tr.runs.Orphans
 		for svc, series := range w.tr.svcWins {
 			for j, a := range series.wins {
 				if a != nil {
-					mergeSvc(svcs, sk{w.names[svc], series.base + int64(j)}, a)
+					mergeSvc(p.svcs, sk{w.names[svc], series.base + int64(j)}, a)
 				}
 			}
 		}
 		for k, n := range w.tr.ends {
-			ends[ek{w.tr.roots[k.root], k.win, w.names[k.svc]}] += n
+			p.ends[ek{w.tr.roots[k.root], k.win, w.names[k.svc]}] += n
 		}
+		p.addOutcomes(w)
 	}
-	t.Outcomes = mergeOutcomes(workers, int64(t.Window))
-	keys := make([]sk, 0, len(svcs))
-	for k := range svcs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
+}
+
+// tracesTable joins the stashed runs and writes the services' windows and
+// the trace ends into t, sorted by service and window, and by root, window
+// and service.
+func (p *Partial) tracesTable(t *Table) {
+	p.addTraces([]*worker{joinStashed(p.stash, p.window)})
+	p.stash = nil
+	t.TraceRuns = p.runs
+	t.Outcomes = p.outcomesTable()
+	keys := slices.SortedFunc(maps.Keys(p.svcs), func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
 	t.Services = make([]ServiceWindow, len(keys))
 	for i, k := range keys {
-		a := svcs[k]
+		a := p.svcs[k]
 		mean, v := a.self.LogMoments(1e6)
 		t.Services[i] = ServiceWindow{
 			Service: k.svc, StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
@@ -476,17 +481,20 @@ func mergeTraces(t *Table, workers []*worker) {
 			OwnErrors: a.ownErrors,
 		}
 	}
-	ekeys := make([]ek, 0, len(ends))
-	for k := range ends {
-		ekeys = append(ekeys, k)
-	}
-	slices.SortFunc(ekeys, func(a, b ek) int {
+	ekeys := slices.SortedFunc(maps.Keys(p.ends), func(a, b ek) int {
 		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
 	})
 	t.TraceEnds = make([]TraceEnd, len(ekeys))
 	for i, k := range ekeys {
-		t.TraceEnds[i] = TraceEnd{Root: k.root, StartUnixNano: k.win * int64(t.Window), Service: k.svc, Traces: ends[k]}
+		t.TraceEnds[i] = TraceEnd{Root: k.root, StartUnixNano: k.win * int64(t.Window), Service: k.svc, Traces: p.ends[k]}
 	}
+}
+
+// ek is a trace end's root, window index and service.
+type ek struct {
+	root string
+	win  int64
+	svc  string
 }
 
 // sk is a service and window index.
@@ -508,13 +516,7 @@ func mergeSvc(svcs map[sk]*svcAcc, key sk, a *svcAcc) {
 // joinStashed resolves the runs kept at row-group edges, joining the last
 // run of a row group with the first of the next one in the same file when
 // they belong to the same trace, into a worker of its own.
-func joinStashed(workers []*worker, win int64) *worker {
-	var all []stashRun
-	for _, w := range workers {
-		if w != nil && w.tr != nil {
-			all = append(all, w.tr.stash...)
-		}
-	}
+func joinStashed(all []stashRun, win int64) *worker {
 	g := newWorker(win)
 	g.tr = newTracer(win)
 	// by file and row group; a row group's head before its tail (a run that

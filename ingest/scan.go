@@ -34,6 +34,9 @@ type ScanOptions struct {
 	BatchRows int
 	// Progress, when set, is advanced by the rows read.
 	Progress *atomic.Int64
+	// RowGroups, when not nil, are the row groups to read (see Shard);
+	// nil reads them all.
+	RowGroups []RowGroup
 }
 
 // StringColumn holds a batch of strings as indexes into a dictionary. The
@@ -395,13 +398,12 @@ func physical(k parquet.Kind) Kind {
 // scan. Bad rows are counted into the returned BadRows and marked in
 // Batch.Bad; callers skip rows whose reason is not ReasonOK.
 func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker int, b *Batch) error) (*BadRows, error) {
-	want := [numColumns]bool{ColCallee: true, ColDepth: true, ColStartUnixNano: true, ColDurationNano: true}
 	for _, c := range opt.Columns {
 		if c.Kind() == KindStringList {
 			return nil, fmt.Errorf("column %s cannot be scanned column-wise", c.Name())
 		}
-		want[c] = true
 	}
+	want := scanColumns(opt.Columns)
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -410,11 +412,13 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 	if batchRows <= 0 {
 		batchRows = DefaultBatchRows
 	}
-	type unit struct{ file, rg int }
-	var units []unit
-	for fi, o := range of.opened {
-		for rg := range o.pf.RowGroups() {
-			units = append(units, unit{fi, rg})
+	units := opt.RowGroups
+	if units == nil {
+		units = of.RowGroups()
+	}
+	for _, u := range units {
+		if u.File < 0 || u.File >= len(of.opened) || u.Index < 0 || u.Index >= len(of.opened[u.File].pf.RowGroups()) {
+			return nil, fmt.Errorf("no row group %d in file %d", u.Index, u.File)
 		}
 	}
 	workers = max(1, min(workers, len(units)))
@@ -433,8 +437,8 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 				if u >= len(units) {
 					return
 				}
-				o := of.opened[units[u].file]
-				err := o.scanRowGroup(ctx, units[u].file, units[u].rg, &want, batchRows, b, func(b *Batch) error {
+				o := of.opened[units[u].File]
+				err := o.scanRowGroup(ctx, units[u].File, units[u].Index, &want, batchRows, b, func(b *Batch) error {
 					b.validate()
 					for i := 0; i < b.N; i++ {
 						if b.Bad[i] != ReasonOK {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,11 +13,11 @@ import (
 
 func newAnalyzeCmd() *cobra.Command {
 	var (
-		out     string
-		opt     analysis.Options
-		asJSON  bool
-		top     int
-		workers int
+		out, top, asJSON = "", 0, false
+		opt              analysis.Options
+		workers          int
+		partial          bool
+		shard            shardFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "analyze SPANS... -o DIR",
@@ -41,34 +40,32 @@ is written locally first, then uploaded, summary.json last.
 
 --season defaults to one day when the data covers at least two days, and to
 no season otherwise (then the forecast is a damped trend); --horizon defaults
-to one day.`,
+to one day.
+
+With --partial, -o names a file that receives the accumulators of the
+inputs instead (a partial analysis, docs/scale.md); --shard i/N reads only
+shard i of N (0 ≤ i < N) of the inputs' row groups, so N processes given the
+same inputs read every row group once. 'chaosgen merge' turns the partials
+into the analysis, byte-identical to one analyze of all the inputs; the
+model flags (--season, --horizon, --seed, --no-models) go to merge.`,
 		Example: `  chaosgen analyze out/spans.parquet -o out/analysis
   chaosgen analyze 'traces/2026-*.parquet' -o analysis --window 5m --json
-  chaosgen analyze s3://traces/2026-01-05/ -o s3://traces/analysis/2026-01-05/`,
+  chaosgen analyze s3://traces/2026-01-05/ -o s3://traces/analysis/2026-01-05/
+  chaosgen analyze --partial --shard 0/4 traces/ -o parts/0.part`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usagef("analyze: -o is required")
+			if err := checkAnalyzeFlags(cmd, out, opt, partial, shard); err != nil {
+				return err
 			}
-			if !objstore.IsURL(out) {
-				if err := checkOutputDir("analyze", out, opt.Force); err != nil {
-					return err
-				}
-			}
-			if opt.Window < time.Second {
-				return usagef("analyze: --window must be at least 1s, got %s", opt.Window)
-			}
-			if opt.Models.Horizon < opt.Window {
-				return usagef("analyze: --horizon must be at least one window (%s), got %s", opt.Window, opt.Models.Horizon)
-			}
-			opt.Workers = workers
-			batchGC()
-			m := progress.Start(cmd.ErrOrStderr(), 0, "spans")
-			opt.Progress = m.Counter()
-			opt.Total = m.SetTotal
 			store := objstore.New(cmd.Context())
 			defer store.Close()
-			opt.Store = store
+			if partial {
+				return runPartial(cmd, args, out, analysis.PartialOptions{Window: opt.Window, Workers: workers, Shard: shard.i, Shards: shard.n, Store: store}, asJSON)
+			}
+			opt.Workers, opt.Store = workers, store
+			batchGC()
+			m := progress.Start(cmd.ErrOrStderr(), 0, "spans")
+			opt.Progress, opt.Total = m.Counter(), m.SetTotal
 			var sum *analysis.Summary
 			err := store.WriteDir(out, atomicfile.Marker, analysis.SummaryFile, opt.Force, func(dir string) (err error) {
 				sum, err = analysis.Run(cmd.Context(), args, dir, opt)
@@ -81,24 +78,15 @@ to one day.`,
 			if err := objstore.WriteStats(cmd.ErrOrStderr(), store.Stats()); err != nil {
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(sum)
-			}
-			return analysis.WriteText(cmd.OutOrStdout(), out, sum, top)
+			return printSummary(cmd, out, sum, asJSON, top)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically), or a bucket prefix URL")
+	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically) or bucket prefix URL; with --partial, the partial file")
 	f.DurationVar(&opt.Window, "window", time.Minute, "feature window length (must divide a day)")
-	f.BoolVar(&asJSON, "json", false, "print summary.json to stdout instead of the table")
-	f.IntVar(&top, "top", 10, "edges shown in the table")
 	f.IntVar(&workers, "workers", 0, "parallel readers (0: one per CPU)")
-	f.Var(&seasonFlag{&opt.Models.Season}, "season", "seasonal period of the forecasts, e.g. 24h, or none (default: 24h when the data covers two days, else none)")
-	f.DurationVar(&opt.Models.Horizon, "horizon", 24*time.Hour, "how far ahead to forecast")
-	f.Uint64Var(&opt.Models.Seed, "seed", 1, "seed of the isolation forest")
-	f.BoolVar(&opt.NoModels, "no-models", false, "features only: no forecasts, anomaly scores or findings")
-	f.BoolVar(&opt.Force, "force", false, "replace -o even when it is a directory chaosgen did not write")
+	f.BoolVar(&partial, "partial", false, "write the accumulators to the file -o, for chaosgen merge")
+	f.Var(&shard, "shard", "with --partial: read shard i of N (0 ≤ i < N) of the inputs' row groups, e.g. 0/4")
+	addModelFlags(f, &opt, &asJSON, &top)
 	return cmd
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"net"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -15,7 +13,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 )
 
 // manifests are the objects of deploy/kubernetes, decoded strictly.
@@ -29,47 +26,25 @@ type manifests struct {
 // its Kubernetes API type, refusing unknown fields.
 func readManifests(t *testing.T) manifests {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "kubernetes", "*.yaml"))
-	if len(files) == 0 {
-		t.Fatal("no manifests in deploy/kubernetes")
-	}
 	m := manifests{configMaps: map[string]corev1.ConfigMap{}}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	eachManifest(t, filepath.Join("..", "..", "deploy", "kubernetes"), func(kind string, strict func(v any)) {
+		switch kind {
+		case "apps/v1 Deployment":
+			var d appsv1.Deployment
+			strict(&d)
+			m.deployments = append(m.deployments, d)
+		case "v1 Service":
+			var s corev1.Service
+			strict(&s)
+			m.services = append(m.services, s)
+		case "v1 ConfigMap":
+			var c corev1.ConfigMap
+			strict(&c)
+			m.configMaps[c.Name] = c
+		default:
+			strict(nil)
 		}
-		for i, doc := range bytes.Split(data, []byte("\n---\n")) {
-			var meta struct {
-				APIVersion string `json:"apiVersion"`
-				Kind       string `json:"kind"`
-			}
-			if err := yaml.Unmarshal(doc, &meta); err != nil {
-				t.Fatalf("%s: document %d: %v", f, i+1, err)
-			}
-			strict := func(v any) {
-				if err := yaml.UnmarshalStrict(doc, v); err != nil {
-					t.Fatalf("%s: document %d (%s): %v", f, i+1, meta.Kind, err)
-				}
-			}
-			switch meta.APIVersion + " " + meta.Kind {
-			case "apps/v1 Deployment":
-				var d appsv1.Deployment
-				strict(&d)
-				m.deployments = append(m.deployments, d)
-			case "v1 Service":
-				var s corev1.Service
-				strict(&s)
-				m.services = append(m.services, s)
-			case "v1 ConfigMap":
-				var c corev1.ConfigMap
-				strict(&c)
-				m.configMaps[c.Name] = c
-			default:
-				t.Fatalf("%s: document %d: unexpected %s %s", f, i+1, meta.APIVersion, meta.Kind)
-			}
-		}
-	}
+	})
 	return m
 }
 

@@ -62,7 +62,7 @@ before they touch production.`,
 	// Batch commands that write files stop on SIGINT and SIGTERM and leave
 	// no temporary files; inject and dashboard drain on signals themselves.
 	for _, c := range []*cobra.Command{newSynthCmd(), newAnalyzeCmd(), newModelsCmd(), newVerifyCmd(), newExportCmd(),
-		newImportCmd(), newReplayCmd(), newGenerateCmd(), newDiffCmd(), newReportCmd()} {
+		newImportCmd(), newReplayCmd(), newGenerateCmd(), newDiffCmd(), newReportCmd(), newMergeCmd()} {
 		stopOnSignal(c)
 		root.AddCommand(c)
 	}

@@ -1,0 +1,558 @@
+package analysis
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/chaosgen/chaosgen/internal/objstore"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaosgen/chaosgen/features"
+	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/klauspost/compress/zstd"
+)
+
+// PartialVersion is the version of the partial analysis format that this
+// chaosgen writes and reads (docs/scale.md, "The partial file").
+const PartialVersion = 1
+
+// partialMagic starts the first line of a partial file; the version and a
+// newline follow.
+const partialMagic = "chaosgen.partial/v"
+
+// maxPartialHeader bounds the JSON header line of a partial file.
+const maxPartialHeader = 64 << 20
+
+// PartialOptions control RunPartial.
+type PartialOptions struct {
+	Window  time.Duration // features.DefaultWindow when 0
+	Workers int           // 0 means GOMAXPROCS
+	// Progress and Total report the rows read (as in Options).
+	Progress *atomic.Int64
+	Total    func(rows int64)
+	// Shard and Shards select shard Shard of Shards (0 ≤ Shard < Shards,
+	// see ingest.OpenedFiles.Shard); Shards 0 reads every row group.
+	Shard, Shards int
+	// Store opens the inputs that are bucket URLs (as in Options).
+	Store *objstore.Store
+}
+
+// PartialInfo describes a partial file written by RunPartial.
+type PartialInfo struct {
+	Path      string `json:"path"`
+	Shard     int    `json:"shard"`
+	Shards    int    `json:"shards"`
+	RowGroups int    `json:"row_groups"` // row groups read
+	Rows      int64  `json:"rows"`       // rows in them
+	Bytes     int    `json:"bytes"`      // size of the partial file
+}
+
+// partialHeader is the JSON line after the first line of a partial file.
+type partialHeader struct {
+	Window  string         `json:"window"`
+	Columns []string       `json:"columns"`
+	Shard   int            `json:"shard"`
+	Shards  int            `json:"shards"`
+	Inputs  []partialInput `json:"inputs"`
+}
+
+// partialInput is one input file as a partial saw it: all of its footer,
+// and the row groups the partial read.
+type partialInput struct {
+	Path      string      `json:"path"`
+	Bytes     int64       `json:"bytes"`
+	Rows      int64       `json:"rows"`
+	RowGroups int         `json:"row_groups"`
+	Footer    string      `json:"footer_sha256"`
+	Read      []readGroup `json:"read"`
+}
+
+// readGroup is a row group a partial read, with its digest.
+type readGroup struct {
+	RowGroup int    `json:"row_group"`
+	SHA256   string `json:"sha256"`
+}
+
+// partial is a partial analysis in memory: its header, and its
+// accumulators, or until load decodes them the compressed body.
+type partial struct {
+	name string // where it came from, for errors
+	head partialHeader
+	acc  *features.Partial
+	body []byte
+}
+
+// shardName is "shard i/n" or "all row groups".
+func (p *partial) shardName() string {
+	if p.head.Shards == 0 {
+		return "all row groups"
+	}
+	return fmt.Sprintf("shard %d/%d", p.head.Shard, p.head.Shards)
+}
+
+func columnNames() []string {
+	var out []string
+	for _, c := range features.Columns {
+		out = append(out, c.Name())
+	}
+	return out
+}
+
+// accumulate reads the row groups of the inputs named by args that shard
+// selects (all when shards is 0) into a partial, with their digests.
+func accumulate(ctx context.Context, store *objstore.Store, args []string, window time.Duration, workers int, progress *atomic.Int64, total func(int64), shard, shards int) (*partial, error) {
+	if window == 0 {
+		window = features.DefaultWindow
+	}
+	paths, err := resolveInputs(store, args)
+	if err != nil {
+		return nil, err
+	}
+	files, err := ingest.OpenWith(paths, opener(store))
+	if err != nil {
+		return nil, err
+	}
+	defer files.Close()
+	groups := files.RowGroups()
+	if shards > 0 {
+		groups = files.Shard(shard, shards)
+	}
+	if total != nil {
+		total(files.NumRows(groups))
+	}
+	// The digests are computed beside the scan; both read the same chunks.
+	var digests [][32]byte
+	var digestErr error
+	digestsDone := make(chan struct{})
+	go func() {
+		defer close(digestsDone)
+		digests, digestErr = files.RowGroupDigests(ctx, groups, features.Columns, workers)
+	}()
+	acc, err := features.Accumulate(ctx, files, features.Options{Window: window, Workers: workers, Progress: progress, RowGroups: groups})
+	<-digestsDone
+	if err != nil {
+		return nil, err
+	}
+	if digestErr != nil {
+		return nil, digestErr
+	}
+	p := &partial{acc: acc, head: partialHeader{Window: window.String(), Columns: columnNames(), Shard: shard, Shards: shards}}
+	for i, f := range files.Files {
+		footer, err := files.FooterDigest(i)
+		if err != nil {
+			return nil, err
+		}
+		p.head.Inputs = append(p.head.Inputs, partialInput{Path: f.Path, Bytes: f.Size, Rows: f.Rows, RowGroups: f.RowGroups,
+			Footer: hex.EncodeToString(footer[:]), Read: []readGroup{}})
+	}
+	for i, g := range groups {
+		in := &p.head.Inputs[g.File]
+		in.Read = append(in.Read, readGroup{RowGroup: g.Index, SHA256: hex.EncodeToString(digests[i][:])})
+	}
+	return p, nil
+}
+
+// RunPartial reads the inputs named by args (shard opt.Shard of
+// opt.Shards, or all) and writes their accumulators to the partial file
+// out, atomically. Merge turns partials into an analysis.
+func RunPartial(ctx context.Context, args []string, out string, opt PartialOptions) (*PartialInfo, error) {
+	if opt.Shards < 0 || opt.Shards > 0 && (opt.Shard < 0 || opt.Shard >= opt.Shards) {
+		return nil, fmt.Errorf("shard %d/%d: want 0 ≤ i < n", opt.Shard, opt.Shards)
+	}
+	store := opt.Store
+	if store == nil {
+		store = objstore.New(ctx)
+		defer store.Close()
+	}
+	p, err := accumulate(ctx, store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, opt.Shard, opt.Shards)
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.encode()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(out, b); err != nil {
+		return nil, err
+	}
+	info := &PartialInfo{Path: out, Shard: opt.Shard, Shards: opt.Shards, Rows: p.acc.Rows() + p.acc.Bad().Total(), Bytes: len(b)}
+	for _, in := range p.head.Inputs {
+		info.RowGroups += len(in.Read)
+	}
+	return info, nil
+}
+
+// writeFile writes a partial file atomically. Partials are written and
+// read whole, one object each, so a bucket URL plugs in here and in
+// readFile.
+func writeFile(path string, b []byte) error {
+	if err := atomicfile.WriteFile(path, b); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// encode returns the partial file's bytes: the first line names the format
+// and its version, the second is the JSON header, the rest is one zstd
+// frame (with its checksum) of the accumulators' binary form.
+func (p *partial) encode() ([]byte, error) {
+	head, err := json.Marshal(p.head)
+	if err != nil {
+		return nil, err
+	}
+	body, err := p.acc.AppendBinary(nil)
+	if err != nil {
+		return nil, err
+	}
+	zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		return nil, err
+	}
+	defer zw.Close()
+	out := fmt.Appendf(nil, "%s%d\n", partialMagic, PartialVersion)
+	out = append(append(out, head...), '\n')
+	return zw.EncodeAll(body, out), nil
+}
+
+// readPartial reads a partial file and decodes its header (load decodes
+// the rest).
+func readPartial(name string) (*partial, error) {
+	b, err := readFile(name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := decodePartial(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	p.name = name
+	return p, nil
+}
+
+// ErrPartialVersion marks a partial file of another format version.
+var ErrPartialVersion = errors.New("partial analysis of another format version")
+
+func decodePartial(b []byte) (*partial, error) {
+	r := bufio.NewReader(bytes.NewReader(b))
+	line, err := r.ReadSlice('\n')
+	if err != nil || !bytes.HasPrefix(line, []byte(partialMagic)) {
+		head := b[:min(len(b), 24)]
+		return nil, fmt.Errorf("not a chaosgen partial analysis (it starts with %q; write one with: chaosgen analyze --partial -o PART SPANS...)", head)
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(line[len(partialMagic):])))
+	if err != nil {
+		return nil, fmt.Errorf("not a chaosgen partial analysis: bad version in %q", strings.TrimSpace(string(line)))
+	}
+	if v != PartialVersion {
+		return nil, fmt.Errorf("%w: format version %d, this chaosgen reads version %d (merge it with the chaosgen that wrote it)", ErrPartialVersion, v, PartialVersion)
+	}
+	off := len(line)
+	end := bytes.IndexByte(b[off:min(len(b), off+maxPartialHeader)], '\n')
+	if end < 0 {
+		return nil, fmt.Errorf("partial header: no end of line within %d bytes", maxPartialHeader)
+	}
+	p := &partial{}
+	dec := json.NewDecoder(bytes.NewReader(b[off : off+end]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p.head); err != nil {
+		return nil, fmt.Errorf("partial header: %w", err)
+	}
+	p.body = b[off+end+1:]
+	for i, in := range p.head.Inputs {
+		if _, err := digestOf(in.Footer); err != nil {
+			return nil, fmt.Errorf("partial header: input %d: footer digest: %w", i, err)
+		}
+		for _, g := range in.Read {
+			if _, err := digestOf(g.SHA256); err != nil {
+				return nil, fmt.Errorf("partial header: %s: row group %d: %w", in.Path, g.RowGroup, err)
+			}
+			if g.RowGroup < 0 || g.RowGroup >= in.RowGroups {
+				return nil, fmt.Errorf("partial header: %s: row group %d of %d", in.Path, g.RowGroup, in.RowGroups)
+			}
+		}
+	}
+	return p, nil
+}
+
+// load decodes the partial's body into its accumulators.
+func (p *partial) load() error {
+	if p.acc != nil {
+		return nil
+	}
+	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(8<<30))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	body, err := zr.DecodeAll(p.body, nil)
+	if err != nil {
+		return fmt.Errorf("%s: partial body: %w", p.name, err)
+	}
+	if p.acc, err = features.DecodePartial(body); err != nil {
+		return fmt.Errorf("%s: partial body: %w", p.name, err)
+	}
+	if w := p.acc.Window().String(); w != p.head.Window {
+		return fmt.Errorf("%s: partial body: window %s, header says %s", p.name, w, p.head.Window)
+	}
+	p.body = nil
+	return nil
+}
+
+func digestOf(s string) ([32]byte, error) {
+	var d [32]byte
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return d, fmt.Errorf("want 64 hex digits, got %q", s)
+	}
+	copy(d[:], b)
+	return d, nil
+}
+
+// mergePartials merges partials of disjoint row groups into one that read
+// every row group of the union of their inputs (sorted by path, as Inputs
+// sorts them). It refuses partials of other options or of other versions
+// of an input, a row group read twice and one read by none.
+func mergePartials(parts []*partial) (*partial, error) {
+	if len(parts) == 0 {
+		return nil, errors.New("no partial analyses to merge")
+	}
+	first := parts[0]
+	cols := strings.Join(columnNames(), ",")
+	for _, p := range parts {
+		if c := strings.Join(p.head.Columns, ","); c != cols {
+			return nil, fmt.Errorf("%s read the columns %s, this chaosgen reads %s: merge partials written by one chaosgen version", p.name, c, cols)
+		}
+		if p.head.Window != first.head.Window {
+			return nil, fmt.Errorf("%s has window %s, %s has %s: partials merge only when written with the same --window", p.name, p.head.Window, first.name, first.head.Window)
+		}
+	}
+	// the union of the inputs, each checked to be one version of the file
+	type seen struct {
+		in    partialInput
+		from  string
+		owner []string // per row group: the partial that read it
+		by    []*partial
+	}
+	files := map[string]*seen{}
+	for _, p := range parts {
+		for _, in := range p.head.Inputs {
+			s := files[in.Path]
+			if s == nil {
+				s = &seen{in: in, from: p.name, owner: make([]string, in.RowGroups), by: make([]*partial, in.RowGroups)}
+				s.in.Read = nil
+				files[in.Path] = s
+			} else if in.Bytes != s.in.Bytes || in.Rows != s.in.Rows || in.RowGroups != s.in.RowGroups || in.Footer != s.in.Footer {
+				return nil, fmt.Errorf("%s differs between %s and %s (%d and %d bytes, footer digests %.12s… and %.12s…): the file changed between the runs",
+					in.Path, s.from, p.name, s.in.Bytes, in.Bytes, s.in.Footer, in.Footer)
+			}
+			for _, g := range in.Read {
+				if o := s.by[g.RowGroup]; o != nil {
+					return nil, fmt.Errorf("row group %d of %s is in both %s (%s) and %s (%s): each row group must be read by exactly one partial",
+						g.RowGroup, in.Path, o.name, o.shardName(), p.name, p.shardName())
+				}
+				s.by[g.RowGroup], s.owner[g.RowGroup] = p, g.SHA256
+			}
+		}
+	}
+	paths := slices.Sorted(func(yield func(string) bool) {
+		for p := range files {
+			if !yield(p) {
+				return
+			}
+		}
+	})
+	out := &partial{name: "merge", head: partialHeader{Window: first.head.Window, Columns: first.head.Columns}}
+	var missing []string
+	for _, path := range paths {
+		s := files[path]
+		in := s.in
+		in.Read = make([]readGroup, 0, in.RowGroups)
+		var gaps []int
+		for rg, d := range s.owner {
+			if s.by[rg] == nil {
+				gaps = append(gaps, rg)
+				continue
+			}
+			in.Read = append(in.Read, readGroup{RowGroup: rg, SHA256: d})
+		}
+		if len(gaps) > 0 {
+			missing = append(missing, fmt.Sprintf("%s row group(s) %s", path, ranges(gaps)))
+		}
+		out.head.Inputs = append(out.head.Inputs, in)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no partial read %s%s", strings.Join(missing, ", "), missingShards(parts))
+	}
+	index := map[string]int{}
+	for i, p := range paths {
+		index[p] = i
+	}
+	// one partial's accumulators at a time: the memory of the merge is
+	// that of the merged accumulators and one partial
+	for _, p := range parts {
+		if err := p.load(); err != nil {
+			return nil, err
+		}
+		to := make([]int, len(p.head.Inputs))
+		for i, in := range p.head.Inputs {
+			to[i] = index[in.Path]
+		}
+		if err := p.acc.RemapFiles(to); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+		if out.acc == nil {
+			out.acc = p.acc
+		} else if err := out.acc.Merge(p.acc); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+		p.acc = nil
+	}
+	return out, nil
+}
+
+// missingShards names the shards absent from a set of partials that all
+// split the same inputs into the same number of shards, else "".
+func missingShards(parts []*partial) string {
+	n := parts[0].head.Shards
+	have := map[int]bool{}
+	for _, p := range parts {
+		if p.head.Shards != n || n == 0 {
+			return ""
+		}
+		have[p.head.Shard] = true
+	}
+	var gone []string
+	for i := range n {
+		if !have[i] {
+			gone = append(gone, fmt.Sprintf("%d/%d", i, n))
+		}
+	}
+	if len(gone) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (missing: the partial of shard %s)", strings.Join(gone, ", "))
+}
+
+// ranges formats sorted integers as "1, 3-5".
+func ranges(xs []int) string {
+	var parts []string
+	for i := 0; i < len(xs); {
+		j := i
+		for j+1 < len(xs) && xs[j+1] == xs[j]+1 {
+			j++
+		}
+		if i == j {
+			parts = append(parts, strconv.Itoa(xs[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", xs[i], xs[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
+
+// inputs returns the summary's inputs of a partial that read every row
+// group of its files, with their digests (ingest.FileDigest).
+func (p *partial) inputs() ([]Input, int64, error) {
+	var out []Input
+	var rows int64
+	for _, in := range p.head.Inputs {
+		footer, err := digestOf(in.Footer)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(in.Read) != in.RowGroups {
+			return nil, 0, fmt.Errorf("%s: %d of %d row groups read", in.Path, len(in.Read), in.RowGroups)
+		}
+		ds := make([][32]byte, len(in.Read))
+		for i, g := range in.Read {
+			if g.RowGroup != i {
+				return nil, 0, fmt.Errorf("%s: row group %d read in place of %d", in.Path, g.RowGroup, i)
+			}
+			if ds[i], err = digestOf(g.SHA256); err != nil {
+				return nil, 0, err
+			}
+		}
+		d := ingest.FileDigest(features.Columns, footer, ds)
+		out = append(out, Input{Path: in.Path, SHA256: hex.EncodeToString(d[:]), Rows: in.Rows, Bytes: in.Bytes})
+		rows += in.Rows
+	}
+	return out, rows, nil
+}
+
+// PartialExt is the extension of partial files that Merge looks for in a
+// directory.
+const PartialExt = ".part"
+
+// partialNames resolves Merge's arguments: a directory stands for the
+// *.part files in it (sorted), anything else for itself.
+func partialNames(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		es, err := os.ReadDir(a)
+		if err != nil {
+			return nil, err
+		}
+		n := len(out)
+		for _, e := range es {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), PartialExt) && !strings.HasPrefix(e.Name(), ".") {
+				out = append(out, filepath.Join(a, e.Name()))
+			}
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("directory %s holds no %s files", a, PartialExt)
+		}
+	}
+	return out, nil
+}
+
+// Merge merges the partial analyses named by args (files, or directories
+// of *.part files; in any order) and writes the analysis of all their row
+// groups to dir, as Run would have written it for the same inputs.
+func Merge(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
+	names, err := partialNames(args)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]*partial, len(names))
+	for i, n := range names {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p, err := readPartial(n)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = p
+	}
+	m, err := mergePartials(parts)
+	if err != nil {
+		return nil, err
+	}
+	w := m.acc.Window()
+	if opt.Window != 0 && opt.Window != w {
+		return nil, fmt.Errorf("the partials have window %s, not %s", w, opt.Window)
+	}
+	if !opt.NoModels && opt.Models.Horizon != 0 && opt.Models.Horizon < w {
+		return nil, fmt.Errorf("--horizon must be at least one window (%s), got %s", w, opt.Models.Horizon)
+	}
+	return writeAnalysis(m, dir, opt)
+}

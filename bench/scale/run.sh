@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# bench/scale: the commands of the Kubernetes Indexed Job
+# (deploy/kubernetes/analyze/) run locally with 1, 2 and 4 shards over one
+# span file, each process with GOMAXPROCS=1 (one core standing in for one
+# machine), then the merge Job's command; and, for comparison, the CronJob's
+# single-node analyze. For every process it reports the wall time, the CPU
+# time (user + system) and the peak RSS (GNU time -v). See docs/scale.md.
+#
+# Environment:
+#   DATA        working directory (default /tmp/chaosgen-scale): the span
+#               file, the partials and the analyses go there
+#   SYNTH_DAYS, SYNTH_RPS, SYNTH_SERVICES  synth's flags for the span file
+#               (default 1, 38 and 30: about 40M spans in one file of 1M-row
+#               row groups)
+#   SHARDS      shard counts to run (default "1 2 4")
+#   ANALYZE_FLAGS  extra flags of analyze and merge (default none)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+DATA=${DATA:-/tmp/chaosgen-scale}
+SYNTH_DAYS=${SYNTH_DAYS:-1}
+SYNTH_RPS=${SYNTH_RPS:-38}
+SYNTH_SERVICES=${SYNTH_SERVICES:-30}
+SHARDS=${SHARDS:-1 2 4}
+ANALYZE_FLAGS=${ANALYZE_FLAGS:-}
+BIN=$DATA/chaosgen
+SPANS=$DATA/spans/day.parquet
+REPORT=$DATA/report.txt
+
+die() { echo "bench-scale: $*" >&2; exit 1; }
+
+if [[ ! -x /usr/bin/time ]]; then
+	echo "== installing GNU time (/usr/bin/time) =="
+	apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }
+fi
+mkdir -p "$DATA"
+go build -o "$BIN" ./cmd/chaosgen
+
+if [[ ! -f $SPANS ]]; then
+	echo "== generating $SPANS (synth --days $SYNTH_DAYS --rps $SYNTH_RPS --services $SYNTH_SERVICES) =="
+	"$BIN" synth -o "$SPANS" --days "$SYNTH_DAYS" --rps "$SYNTH_RPS" --services "$SYNTH_SERVICES" --seed 1 2>/dev/null
+fi
+
+# timed NAME CMD...: runs CMD with GOMAXPROCS=1 under GNU time, keeping its
+# report in $DATA/time/NAME.
+mkdir -p "$DATA/time"
+timed() {
+	local name=$1
+	shift
+	GOMAXPROCS=1 /usr/bin/time -v -o "$DATA/time/$name" "$@" >"$DATA/time/$name.out" 2>"$DATA/time/$name.err" ||
+		die "$name failed: $(tail -n 3 "$DATA/time/$name.err")"
+}
+# field NAME: wall seconds, CPU seconds and peak RSS (MiB) of a timed run
+field() {
+	awk -F': ' '
+		/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+		/User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
+		END { printf "%8.2f %8.2f %8.0f", w, u + s, r / 1024 }' "$DATA/time/$1"
+}
+now() { date +%s.%N; }
+
+{
+	echo "bench/scale: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "span file: $SPANS, $(du -m "$SPANS" | cut -f1) MiB"
+	echo "every process GOMAXPROCS=1 (--workers 1); wall and CPU in seconds, peak RSS in MiB"
+	printf '%-22s %8s %8s %8s\n' process wall cpu rss_mib
+} | tee "$REPORT"
+
+# the CronJob's single-node run
+rm -rf "$DATA/single"
+timed single "$BIN" analyze "$SPANS" -o "$DATA/single" --workers 1 $ANALYZE_FLAGS
+printf '%-22s %s  (%s spans)\n' "analyze (one node)" "$(field single)" \
+	"$(awk -F': ' '/^  "rows"/ { gsub(",", "", $2); print $2 }' "$DATA/single/summary.json")" | tee -a "$REPORT"
+rm -rf "$DATA/single-nomodels"
+timed single-nomodels "$BIN" analyze "$SPANS" -o "$DATA/single-nomodels" --workers 1 --no-models
+printf '%-22s %s\n' "analyze --no-models" "$(field single-nomodels)" | tee -a "$REPORT"
+single_wall=$(field single | awk '{ print $1 }')
+single_cpu=$(field single | awk '{ print $2 }')
+
+for n in $SHARDS; do
+	parts=$DATA/parts-$n
+	rm -rf "$parts" "$DATA/merged-$n"
+	mkdir -p "$parts"
+	# the Indexed Job's pods, all at once
+	t0=$(now)
+	pids=()
+	for ((i = 0; i < n; i++)); do
+		timed "shard-$n-$i" "$BIN" analyze --partial --shard "$i/$n" --workers 1 "$SPANS" -o "$parts/$i.part" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	t1=$(now)
+	# the merge Job
+	timed "merge-$n" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n" --workers 1 $ANALYZE_FLAGS
+	# the merge without the models: what merging itself costs
+	rm -rf "$DATA/merged-$n-nomodels"
+	timed "merge-$n-nomodels" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n-nomodels" --workers 1 --no-models
+	for ((i = 0; i < n; i++)); do
+		printf '%-22s %s  (%s)\n' "shard $i/$n" "$(field "shard-$n-$i")" "$(sed 's/^wrote [^:]*: //' "$DATA/time/shard-$n-$i.out")"
+	done | tee -a "$REPORT"
+	printf '%-22s %s  (%s bytes of partials)\n' "merge of $n" "$(field "merge-$n")" "$(cat "$parts"/*.part | wc -c)" | tee -a "$REPORT"
+	printf '%-22s %s\n' "merge --no-models" "$(field "merge-$n-nomodels")" | tee -a "$REPORT"
+	shards_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	shards_cpu=$(for ((i = 0; i < n; i++)); do field "shard-$n-$i" | awk '{ print $2 }'; done | awk '{ s += $1 } END { printf "%.2f", s }')
+	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
+	[[ $n == 1 ]] && one_shard_wall=$shards_wall
+	awk -v n="$n" -v sw="$shards_wall" -v s1="${one_shard_wall:-0}" -v sc="$shards_cpu" -v mw="$merge_wall" -v w1="$single_wall" -v c1="$single_cpu" 'BEGIN {
+		printf "  %d shard(s): wall of the shards %.2f s (%.2fx 1 shard, %.2fx one node), CPU of all shards %.2f s (%.2fx one node), merge wall %.2f s (%.1f%% of one node)\n",
+			n, sw, (s1 > 0 ? sw / s1 : 0), sw / w1, sc, sc / c1, mw, 100 * mw / w1 }' | tee -a "$REPORT"
+	if ! diff -r "$DATA/single" "$DATA/merged-$n" >/dev/null; then
+		die "the merge of $n shards differs from the single-node analysis"
+	fi
+	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis" | tee -a "$REPORT"
+done
+echo "report: $REPORT"

@@ -1,0 +1,541 @@
+package features
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/chaosgen/chaosgen/ingest"
+)
+
+// The binary form of a Partial (docs/scale.md, "The partial file"): a
+// sequence of unsigned and zig-zag varints, length-prefixed strings and
+// fixed 8-byte hashes, every map in sorted key order, so the same
+// accumulators always give the same bytes. The file format around it
+// (magic, version, compression, inputs) belongs to package analysis.
+
+// AppendBinary appends the binary form of p to b.
+func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
+	e := &enc{b: b}
+	e.i(p.window)
+	e.i(p.rows)
+	e.i(p.minStart)
+	e.i(p.maxEnd)
+	e.distinct(&p.all)
+	for r := ingest.ReasonOK + 1; r < ingest.NumReasons; r++ {
+		e.i(p.bad.Count[r])
+		if p.bad.Count[r] == 0 {
+			continue
+		}
+		f, row, _ := p.bad.Example(r)
+		e.i(int64(f))
+		e.i(row)
+		e.s(p.bad.First[r].File)
+	}
+	keys := slices.SortedFunc(maps.Keys(p.edges), func(a, b edgeKey) int {
+		return cmp.Or(cmp.Compare(a.caller, b.caller), cmp.Compare(a.callee, b.callee))
+	})
+	e.u(uint64(len(keys)))
+	for _, k := range keys {
+		e.edge(p.edges[k])
+	}
+	skeys := slices.SortedFunc(maps.Keys(p.svcs), func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
+	e.u(uint64(len(skeys)))
+	for _, k := range skeys {
+		a := p.svcs[k]
+		e.s(k.svc)
+		e.i(k.win)
+		e.i(a.calls)
+		e.i(a.ownErrors)
+		e.sketch(&a.self)
+	}
+	ekeys := slices.SortedFunc(maps.Keys(p.ends), func(a, b ek) int {
+		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
+	})
+	e.u(uint64(len(ekeys)))
+	for _, k := range ekeys {
+		e.s(k.root)
+		e.i(k.win)
+		e.s(k.svc)
+		e.i(p.ends[k])
+	}
+	e.i(p.runs.Runs)
+	e.i(p.runs.Orphans)
+	okeys := slices.SortedFunc(maps.Keys(p.outcomes), func(a, b outName) int {
+		return cmp.Or(cmp.Compare(a.caller, b.caller), cmp.Compare(a.callee, b.callee), cmp.Compare(a.prof, b.prof), cmp.Compare(a.win, b.win))
+	})
+	e.u(uint64(len(okeys)))
+	for _, k := range okeys {
+		a := p.outcomes[k]
+		e.s(k.caller)
+		e.s(k.callee)
+		e.s(k.prof)
+		e.i(k.win)
+		e.i(a.traces)
+		e.i(a.judged)
+		e.i(a.failed)
+		e.i(a.calls)
+	}
+	stash := slices.Clone(p.stash)
+	slices.SortFunc(stash, compareStash)
+	e.u(uint64(len(stash)))
+	for i := range stash {
+		s := &stash[i]
+		e.i(int64(s.file))
+		e.i(int64(s.rg))
+		e.bool(s.head)
+		e.bool(s.tail)
+		e.u64(s.trace)
+		e.u(uint64(len(s.rows)))
+		for j, r := range s.rows {
+			e.u64(r.span)
+			e.u64(r.parent)
+			e.i(r.start)
+			e.i(r.dur)
+			e.s(s.callers[j])
+			e.s(s.callees[j])
+			e.s(s.roots[j])
+			e.s(s.profs[j])
+			e.bool(r.err)
+			e.bool(r.inj)
+		}
+	}
+	return e.b, nil
+}
+
+// compareStash orders stashed runs by file and row group, a row group's
+// head before its tail (a run that is both comes once).
+func compareStash(a, b stashRun) int {
+	return cmp.Or(cmp.Compare(a.file, b.file), cmp.Compare(a.rg, b.rg), cmp.Compare(boolInt(b.head), boolInt(a.head)))
+}
+
+func (e *enc) edge(a *edgeAcc) {
+	e.s(a.caller)
+	e.s(a.callee)
+	e.i(int64(a.minDepth))
+	e.i(a.depthSum)
+	e.i(a.calls)
+	e.i(a.grpc)
+	e.i(a.http)
+	e.i(a.grpcCodes)
+	codes := slices.Sorted(maps.Keys(a.codes))
+	e.u(uint64(len(codes)))
+	for _, c := range codes {
+		e.i(int64(c))
+		e.i(a.codes[c])
+	}
+	inj := slices.SortedFunc(maps.Keys(a.inj), func(x, y injKey) int {
+		return cmp.Or(cmp.Compare(x.win, y.win), cmp.Compare(x.profile, y.profile), cmp.Compare(x.fault, y.fault))
+	})
+	e.u(uint64(len(inj)))
+	for _, k := range inj {
+		e.i(k.win)
+		e.s(k.profile)
+		e.i(int64(k.fault))
+		e.i(a.inj[k])
+	}
+	e.distinct(&a.traces)
+	n := 0
+	for _, w := range a.wins {
+		if w != nil {
+			n++
+		}
+	}
+	e.u(uint64(n))
+	for j, w := range a.wins {
+		if w == nil {
+			continue
+		}
+		e.i(a.base + int64(j))
+		for _, v := range [...]int64{w.calls, w.errors, w.timeouts, w.retries, w.fallbacks, w.circuitOpen, w.durSum, w.maxDur} {
+			e.i(v)
+		}
+		for _, v := range w.injected {
+			e.i(v)
+		}
+		e.sketch(&w.sk)
+	}
+}
+
+// sketch writes the range of non-zero buckets only: sketches of the same
+// values write the same bytes however their memory was sized.
+func (e *enc) sketch(s *Sketch) {
+	e.u(s.n)
+	e.u(s.zero)
+	lo, hi := 0, len(s.counts)
+	for lo < hi && s.counts[lo] == 0 {
+		lo++
+	}
+	for hi > lo && s.counts[hi-1] == 0 {
+		hi--
+	}
+	e.u(uint64(hi - lo))
+	if hi == lo {
+		return
+	}
+	e.i(int64(s.lo) + int64(lo))
+	for _, c := range s.counts[lo:hi] {
+		e.u(c)
+	}
+}
+
+func (e *enc) distinct(d *distinct) {
+	if d.regs != nil {
+		e.u(1)
+		e.b = append(e.b, d.regs...)
+		return
+	}
+	e.u(0)
+	hs := slices.Sorted(maps.Keys(d.exact))
+	e.u(uint64(len(hs)))
+	for _, h := range hs {
+		e.u64(h)
+	}
+}
+
+type enc struct{ b []byte }
+
+func (e *enc) u(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) i(v int64)    { e.b = binary.AppendVarint(e.b, v) }
+func (e *enc) u64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
+func (e *enc) s(v string) {
+	e.u(uint64(len(v)))
+	e.b = append(e.b, v...)
+}
+func (e *enc) bool(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+// errShort is the error of a binary form that ends too early.
+var errShort = errors.New("truncated")
+
+// dec reads the binary form; the first error sticks and later reads return
+// zero values.
+type dec struct {
+	b    []byte
+	off  int
+	err  error
+	slab []uint64 // for sketch counts
+}
+
+func (d *dec) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("byte %d: %s", d.off, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *dec) u() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("%v", errShort)
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *dec) i() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("%v", errShort)
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+// count reads a count of elements that take at least min bytes each,
+// bounded by the bytes left (so a corrupt count cannot allocate much).
+func (d *dec) count(min int) int {
+	n := d.u()
+	if d.err == nil && n > uint64((len(d.b)-d.off)/min) {
+		d.fail("count %d exceeds the %d bytes left", n, len(d.b)-d.off)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *dec) u64() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b)-d.off < 8 {
+		d.fail("%v", errShort)
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b[d.off:])
+	d.off += 8
+	return v
+}
+
+func (d *dec) bytes(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b)-d.off < n {
+		d.fail("%v", errShort)
+		return nil
+	}
+	v := d.b[d.off : d.off+n]
+	d.off += n
+	return v
+}
+
+func (d *dec) s() string { return string(d.bytes(d.count(1))) }
+
+func (d *dec) bool() bool {
+	b := d.bytes(1)
+	if d.err == nil && b[0] > 1 {
+		d.fail("boolean %d", b[0])
+	}
+	return len(b) == 1 && b[0] == 1
+}
+
+// int32 reads a value that must fit an int32.
+func (d *dec) int32() int32 {
+	v := d.i()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail("value %d out of range", v)
+		return 0
+	}
+	return int32(v)
+}
+
+// DecodePartial reads the binary form written by AppendBinary.
+func DecodePartial(b []byte) (*Partial, error) {
+	d := &dec{b: b}
+	window := d.i()
+	if d.err == nil {
+		if err := checkWindow(time.Duration(window)); err != nil {
+			return nil, err
+		}
+	}
+	p := newPartial(time.Duration(window))
+	p.rows = d.i()
+	p.minStart = d.i()
+	p.maxEnd = d.i()
+	d.distinct(&p.all)
+	for r := ingest.ReasonOK + 1; r < ingest.NumReasons; r++ {
+		n := d.i()
+		if n == 0 || d.err != nil {
+			continue
+		}
+		f, row, path := d.i(), d.i(), d.s()
+		if n < 0 || f < 0 || f > math.MaxInt32 {
+			d.fail("bad rows %d in file %d", n, f)
+			break
+		}
+		p.bad.AddCount(r, n, int(f), path, row)
+	}
+	// every window of an edge holds calls, which lie within the time range
+	winLo, winHi := floorDiv(p.minStart, max(window, 1)), floorDiv(p.maxEnd, max(window, 1))
+	for range d.count(8) {
+		e := d.edge(p.window, winLo, winHi)
+		if d.err != nil {
+			break
+		}
+		k := edgeKey{e.caller, e.callee}
+		if p.edges[k] != nil {
+			d.fail("edge %s→%s twice", e.caller, e.callee)
+			break
+		}
+		p.edges[k] = e
+	}
+	for range d.count(5) {
+		k := sk{d.s(), d.i()}
+		a := &svcAcc{calls: d.i(), ownErrors: d.i()}
+		d.sketch(&a.self)
+		if d.err != nil {
+			break
+		}
+		if p.svcs[k] != nil {
+			d.fail("service window %s %d twice", k.svc, k.win)
+			break
+		}
+		p.svcs[k] = a
+	}
+	for range d.count(4) {
+		k := ek{d.s(), d.i(), d.s()}
+		p.ends[k] += d.i()
+	}
+	p.runs.Runs = d.i()
+	p.runs.Orphans = d.i()
+	for range d.count(8) {
+		k := outName{d.s(), d.s(), d.s(), d.i()}
+		a := &outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
+		if d.err != nil {
+			break
+		}
+		if a.traces < 0 || a.judged < 0 || a.failed < 0 || a.calls < 0 || a.judged > a.traces || a.failed > a.judged {
+			d.fail("trace outcome %s→%s %q %d: counts %d/%d/%d/%d", k.caller, k.callee, k.prof, k.win, a.traces, a.judged, a.failed, a.calls)
+			break
+		}
+		if p.outcomes[k] != nil {
+			d.fail("trace outcome %s→%s %q %d twice", k.caller, k.callee, k.prof, k.win)
+			break
+		}
+		p.outcomes[k] = a
+	}
+	n := d.count(13)
+	p.stash = make([]stashRun, 0, n)
+	for range n {
+		s := stashRun{file: int(d.int32()), rg: int(d.int32()), head: d.bool(), tail: d.bool(), trace: d.u64()}
+		m := d.count(24)
+		s.rows, s.callers, s.callees, s.roots, s.profs = make([]runRow, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+		for j := range m {
+			s.rows[j] = runRow{span: d.u64(), parent: d.u64(), start: d.i(), dur: d.i()}
+			s.callers[j], s.callees[j], s.roots[j], s.profs[j] = d.s(), d.s(), d.s(), d.s()
+			s.rows[j].err, s.rows[j].inj = d.bool(), d.bool()
+		}
+		if d.err != nil {
+			break
+		}
+		if s.file < 0 || s.rg < 0 {
+			d.fail("trace run at file %d, row group %d", s.file, s.rg)
+			break
+		}
+		p.stash = append(p.stash, s)
+	}
+	if d.err == nil && d.off != len(d.b) {
+		d.fail("%d bytes left over", len(d.b)-d.off)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return p, nil
+}
+
+func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
+	a := &edgeAcc{caller: d.s(), callee: d.s(), codes: map[int32]int64{}}
+	a.minDepth = d.int32()
+	a.depthSum, a.calls, a.grpc, a.http, a.grpcCodes = d.i(), d.i(), d.i(), d.i(), d.i()
+	for range d.count(2) {
+		c := d.int32()
+		a.codes[c] += d.i()
+	}
+	if n := d.count(4); n > 0 {
+		a.inj = make(map[injKey]int64, n)
+		for range n {
+			k := injKey{win: d.i(), profile: d.s()}
+			f := d.i()
+			if f < 0 || f >= NumFaultTypes {
+				d.fail("fault type %d", f)
+				return a
+			}
+			k.fault = int8(f)
+			a.inj[k] += d.i()
+		}
+	}
+	d.distinct(&a.traces)
+	for range d.count(15) {
+		wi := d.i()
+		w := &acc{}
+		w.calls, w.errors, w.timeouts, w.retries = d.i(), d.i(), d.i(), d.i()
+		w.fallbacks, w.circuitOpen, w.durSum, w.maxDur = d.i(), d.i(), d.i(), d.i()
+		for k := range w.injected {
+			w.injected[k] = d.i()
+		}
+		d.sketch(&w.sk)
+		if d.err != nil {
+			return a
+		}
+		if len(a.wins) > 0 && wi < a.base+int64(len(a.wins)) {
+			d.fail("edge %s→%s: windows out of order", a.caller, a.callee)
+			return a
+		}
+		if wi < winLo || wi > winHi {
+			d.fail("edge %s→%s: window %d outside the time range (windows %d to %d)", a.caller, a.callee, wi, winLo, winHi)
+			return a
+		}
+		*a.slot(wi) = w
+	}
+	return a
+}
+
+func (d *dec) sketch(s *Sketch) {
+	s.n, s.zero = d.u(), d.u()
+	n := d.count(1)
+	if n == 0 {
+		if d.err == nil && s.n != s.zero {
+			d.fail("sketch of %d values has no buckets", s.n)
+		}
+		return
+	}
+	lo := d.i()
+	if lo < math.MinInt32 || lo+int64(n) > math.MaxInt32 {
+		d.fail("sketch bucket %d out of range", lo)
+		return
+	}
+	s.lo = int32(lo)
+	// the counts carved from one large slab (most sketches are small),
+	// capped so that a later growth copies instead of overwriting the next
+	if len(d.slab) < n {
+		d.slab = make([]uint64, max(n, slabBuckets))
+	}
+	s.counts, d.slab = d.slab[:n:n], d.slab[n:]
+	sum := s.zero
+	b := d.b[d.off:]
+	for i := range s.counts {
+		// most counts take one byte: read those inline
+		if len(b) > 0 && b[0] < 0x80 {
+			s.counts[i] = uint64(b[0])
+			b = b[1:]
+		} else {
+			v, k := binary.Uvarint(b)
+			if k <= 0 {
+				d.off = len(d.b) - len(b)
+				d.fail("%v", errShort)
+				return
+			}
+			s.counts[i] = v
+			b = b[k:]
+		}
+		sum += s.counts[i]
+	}
+	d.off = len(d.b) - len(b)
+	if sum != s.n {
+		d.fail("sketch counts add up to %d, not %d", sum, s.n)
+	}
+}
+
+func (d *dec) distinct(x *distinct) {
+	switch d.u() {
+	case 0:
+		n := d.count(8)
+		if n > exactLimit {
+			d.fail("%d exact distinct values (at most %d)", n, exactLimit)
+			return
+		}
+		if n > 0 {
+			x.exact = make(map[uint64]struct{}, n)
+		}
+		for range n {
+			x.exact[d.u64()] = struct{}{}
+		}
+	case 1:
+		x.regs = slices.Clone(d.bytes(hllM))
+		for _, r := range x.regs {
+			if r > 64-hllP+1 {
+				d.fail("HyperLogLog register %d out of range", r)
+				return
+			}
+		}
+	default:
+		d.fail("distinct counter of unknown kind")
+	}
+}

@@ -1,0 +1,152 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/internal/testseed"
+)
+
+// writeGroups writes n random spans to path in row groups of rg rows.
+func writeGroups(t *testing.T, r *rand.Rand, path string, n int, rg int64) {
+	t.Helper()
+	w, err := Create(path, WriterOptions{RowGroupRows: rg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if err := w.Write(randomSpans(r, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestShard: for any number of shards, the shards read every row group
+// exactly once, each a contiguous run in file order holding about its
+// share of the rows.
+func TestShard(t *testing.T) {
+	seed := testseed.Seed(t)
+	r := rand.New(rand.NewPCG(seed, 2))
+	dir := t.TempDir()
+	var paths []string
+	for i := range 4 {
+		p := filepath.Join(dir, fmt.Sprintf("f%d.parquet", i))
+		writeGroups(t, r, p, 50+r.IntN(900), int64(20+r.IntN(200)))
+		paths = append(paths, p)
+	}
+	of, err := Open(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	all := of.RowGroups()
+	var largest int64
+	for _, g := range all {
+		largest = max(largest, of.NumRows([]RowGroup{g}))
+	}
+	for n := 1; n <= 2*len(all)+1; n++ {
+		var got []RowGroup
+		for i := range n {
+			s := of.Shard(i, n)
+			if s == nil {
+				t.Fatalf("shard %d/%d is nil (a nil selection reads every row group)", i, n)
+			}
+			got = append(got, s...)
+			// balanced: a shard holds its share, give or take a row group
+			if rows, share := of.NumRows(s), of.Rows/int64(n); rows > share+largest || rows < share-largest {
+				t.Errorf("shard %d/%d: %d rows, want %d ± %d", i, n, rows, share, largest)
+			}
+		}
+		// in shard order the row groups come in file order once each:
+		// every shard is a contiguous run
+		if !slices.Equal(got, all) {
+			t.Fatalf("%d shards: row groups %v, want %v", n, got, all)
+		}
+	}
+}
+
+// TestRowGroupDigest: a row group's digest covers exactly the column chunks
+// a scan reads: a changed byte in one of them changes it, a changed byte in
+// a column the scan does not read does not; the footer digest is the
+// SHA-256 of the footer, its length and the magic.
+func TestRowGroupDigest(t *testing.T) {
+	seed := testseed.Seed(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spans.parquet")
+	writeGroups(t, rand.New(rand.NewPCG(seed, 3)), path, 600, 200)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := []Column{ColTraceID, ColError}
+	digests := func(data []byte) ([32]byte, [][32]byte) {
+		t.Helper()
+		p := filepath.Join(dir, "copy.parquet")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		of, err := Open([]string{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer of.Close()
+		f, err := of.FooterDigest(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := of.RowGroupDigests(context.Background(), of.RowGroups(), cols, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f, ds
+	}
+	footer, base := digests(orig)
+	n := int64(binary.LittleEndian.Uint32(orig[len(orig)-8:])) + 8
+	if footer != sha256.Sum256(orig[int64(len(orig))-n:]) {
+		t.Errorf("footer digest is not the SHA-256 of the last %d bytes", n)
+	}
+	if len(base) != 3 || base[0] == base[1] {
+		t.Fatalf("digests %x: want 3 different ones", base)
+	}
+	of, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, leaf := of.opened[0].pf.Metadata(), of.opened[0].leaf
+	chunk := func(rg int, c Column) int64 {
+		m := md.RowGroups[rg].Columns[leaf[c]].MetaData
+		if m.DictionaryPageOffset != 0 {
+			return m.DictionaryPageOffset
+		}
+		return m.DataPageOffset
+	}
+	of.Close()
+	for _, c := range []struct {
+		col     Column
+		changed bool
+	}{{ColTraceID, true}, {ColError, true}, {ColCallee, true}, {ColSpanID, false}, {ColOperation, false}, {ColFallbackLatencyNano, false}} {
+		b := slices.Clone(orig)
+		b[chunk(1, c.col)+3] ^= 0x55
+		f, got := digests(b)
+		if f != footer || got[0] != base[0] || got[2] != base[2] {
+			t.Errorf("%s: a byte of row group 1 changed the footer digest or another row group's", c.col.Name())
+		}
+		if (got[1] != base[1]) != c.changed {
+			t.Errorf("%s: row group 1's digest changed: %v, want %v", c.col.Name(), got[1] != base[1], c.changed)
+		}
+	}
+	// FileDigest depends on the order of the row groups and on the columns
+	ds := FileDigest(cols, footer, base)
+	if ds == FileDigest(cols, footer, [][32]byte{base[1], base[0], base[2]}) || ds == FileDigest([]Column{ColTraceID}, footer, base) {
+		t.Error("FileDigest ignores the order of the row groups or the columns")
+	}
+}
