@@ -131,21 +131,15 @@ func accumulate(ctx context.Context, store *objstore.Store, args []string, windo
 	if total != nil {
 		total(files.NumRows(groups))
 	}
-	// The digests are computed beside the scan; both read the same chunks.
-	var digests [][32]byte
-	var digestErr error
-	digestsDone := make(chan struct{})
-	go func() {
-		defer close(digestsDone)
-		digests, digestErr = files.RowGroupDigests(ctx, groups, features.Columns, workers)
-	}()
+	// The scan hashes the chunks it reads (ingest.RowGroupDigest): the
+	// digests come after it without reading the inputs again.
 	acc, err := features.Accumulate(ctx, files, features.Options{Window: window, Workers: workers, Progress: progress, RowGroups: groups})
-	<-digestsDone
 	if err != nil {
 		return nil, err
 	}
-	if digestErr != nil {
-		return nil, digestErr
+	digests, err := files.RowGroupDigests(ctx, groups, features.Columns, workers)
+	if err != nil {
+		return nil, err
 	}
 	p := &partial{acc: acc, head: partialHeader{Window: window.String(), Columns: columnNames(), Shard: shard, Shards: shards}}
 	for i, f := range files.Files {

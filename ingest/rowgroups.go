@@ -108,43 +108,17 @@ func (of *OpenedFiles) FooterDigest(fi int) ([32]byte, error) {
 
 // RowGroupDigest returns the digest of the column chunks of row group g
 // that a Scan with the columns cols reads (the validation columns
-// included; absent optional columns contribute nothing).
-func (of *OpenedFiles) RowGroupDigest(g RowGroup, cols []Column, buf []byte) ([32]byte, error) {
+// included; absent optional columns contribute nothing): SHA-256 of the
+// chunks' bytes in column order. A Scan computes it as it reads the
+// chunks; a row group it has not read is read here.
+func (of *OpenedFiles) RowGroupDigest(g RowGroup, cols []Column, buf []byte) ([32]byte, []byte, error) {
 	o := of.opened[g.File]
 	want := scanColumns(cols)
-	h := sha256.New()
-	meta := o.pf.Metadata()
-	if g.Index >= len(meta.RowGroups) {
-		return [32]byte{}, fmt.Errorf("%s: no row group %d", o.path, g.Index)
+	if d, ok := o.digest(g.Index, &want); ok {
+		return d, buf, nil
 	}
-	chunks := meta.RowGroups[g.Index].Columns
-	size := of.Files[g.File].Size
-	for c := Column(0); c < numColumns; c++ {
-		if !want[c] || o.leaf[c] < 0 {
-			continue
-		}
-		md := &chunks[o.leaf[c]].MetaData
-		off, n := md.DataPageOffset, md.TotalCompressedSize
-		if md.DictionaryPageOffset != 0 {
-			off = md.DictionaryPageOffset
-		}
-		if off < 0 || n < 0 || off > size || n > size-off {
-			return [32]byte{}, fmt.Errorf("%s: %w: row group %d: column %s: chunk [%d, +%d) outside the file (%d bytes)",
-				o.path, ErrCorrupt, g.Index, c.Name(), off, n, size)
-		}
-		for n > 0 {
-			k := min(n, int64(len(buf)))
-			if _, err := o.in.ReadAt(buf[:k], off); err != nil {
-				return [32]byte{}, fmt.Errorf("%s: row group %d: column %s: %w", o.path, g.Index, c.Name(), err)
-			}
-			h.Write(buf[:k])
-			off += k
-			n -= k
-		}
-	}
-	var d [32]byte
-	h.Sum(d[:0])
-	return d, nil
+	_, d, buf, err := o.readChunks(g.Index, &want, buf)
+	return d, buf, err
 }
 
 // RowGroupDigests returns RowGroupDigest of each of groups, in order,
@@ -159,13 +133,13 @@ func (of *OpenedFiles) RowGroupDigests(ctx context.Context, groups []RowGroup, c
 	var wg sync.WaitGroup
 	for range min(workers, len(groups)) {
 		wg.Go(func() {
-			buf := make([]byte, 1<<20) // large reads: few system calls
+			var buf []byte
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= len(groups) {
 					return
 				}
-				out[i], errs[i] = of.RowGroupDigest(groups[i], cols, buf)
+				out[i], buf, errs[i] = of.RowGroupDigest(groups[i], cols, buf)
 			}
 		})
 	}

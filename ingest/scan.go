@@ -72,6 +72,8 @@ type Batch struct {
 
 	// Bad holds each row's validation result (ReasonOK for good rows).
 	Bad []Reason
+
+	chunkBuf []byte // the worker's buffer of the row group's column chunks
 }
 
 // Reason says why a row was rejected.
@@ -175,9 +177,32 @@ type OpenedFiles struct {
 type openFile struct {
 	path string
 	in   Input
+	held *heldReader // in, and the chunks the scan holds (chunks.go)
 	pf   *parquet.File
 	leaf [numColumns]int // leaf column index, -1 when absent
 	opt  [numColumns]bool
+
+	dmu     sync.Mutex
+	digWant [numColumns]bool // the columns of the digests in dig
+	dig     map[int][32]byte // row group digests computed by Scan
+}
+
+// setDigest keeps the digest of row group rg over the columns want.
+func (o *openFile) setDigest(rg int, want *[numColumns]bool, d [32]byte) {
+	o.dmu.Lock()
+	defer o.dmu.Unlock()
+	if o.dig == nil || o.digWant != *want {
+		o.dig, o.digWant = map[int][32]byte{}, *want
+	}
+	o.dig[rg] = d
+}
+
+// digest returns the kept digest of row group rg over the columns want.
+func (o *openFile) digest(rg int, want *[numColumns]bool) ([32]byte, bool) {
+	o.dmu.Lock()
+	defer o.dmu.Unlock()
+	d, ok := o.dig[rg]
+	return d, ok && o.digWant == *want
 }
 
 // Open opens and checks local files (their footers and schemas) without
@@ -268,11 +293,12 @@ func openOne(path string, open OpenFunc) (o *openFile, err error) {
 		}
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
-	pf, err := openParquet(in, size)
+	held := &heldReader{in: in}
+	pf, err := openParquet(held, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
-	o = &openFile{path: path, in: in, pf: pf}
+	o = &openFile{path: path, in: in, held: held, pf: pf}
 	if err := o.checkSchema(); err != nil {
 		return nil, err
 	}
@@ -486,6 +512,14 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[n
 			err = fmt.Errorf("%s: %w: row group %d: %v", o.path, ErrCorrupt, rg, p)
 		}
 	}()
+	held, digest, buf, err := o.readChunks(rg, want, b.chunkBuf)
+	b.chunkBuf = buf
+	if err != nil {
+		return err
+	}
+	o.held.hold(held)
+	defer o.held.release(held)
+	o.setDigest(rg, want, digest)
 	group := o.pf.RowGroups()[rg]
 	chunks := group.ColumnChunks()
 	var cursors []*cursor

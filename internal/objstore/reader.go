@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -49,7 +48,6 @@ type Reader struct {
 
 	fetched  atomic.Int64
 	requests atomic.Int64
-	streamed atomic.Int64
 
 	mu     sync.Mutex
 	blocks []block // oldest first
@@ -195,58 +193,12 @@ func (r *Reader) rangeError(off int64, n int, err error) error {
 	return storeError(r.ctx, r.b, r.l, what, err)
 }
 
-// Stream returns a sequential reader of the whole object in one request,
-// counted apart from the ranged reads.
-func (r *Reader) Stream() (io.ReadCloser, error) {
-	rr, err := r.b.NewReader(r.ctx, r.key, r.readerOptions())
-	if err != nil {
-		return nil, storeError(r.ctx, r.b, r.l, r.name, err)
-	}
-	return &countingReader{ReadCloser: rr, n: &r.streamed}, nil
-}
-
-type countingReader struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-// OpenStream opens name for one sequential read: a local file, or the
-// whole object of a URL (through the Reader that Open made for it, so the
-// bytes are counted in its Stat).
-func (s *Store) OpenStream(name string) (io.ReadCloser, error) {
-	if !IsURL(name) {
-		return os.Open(name)
-	}
-	s.mu.Lock()
-	var r *Reader
-	for _, x := range s.readers {
-		if x.name == name {
-			r = x
-		}
-	}
-	s.mu.Unlock()
-	if r == nil {
-		var err error
-		if r, err = s.Open(name); err != nil {
-			return nil, err
-		}
-	}
-	return r.Stream()
-}
-
 // Stat is what was fetched of one object.
 type Stat struct {
 	Name string
 	Size int64
-	// Fetched and Requests count the ranged reads; Streamed counts the
-	// bytes of whole-object reads (Stream).
-	Fetched, Requests, Streamed int64
+	// Fetched and Requests count the ranged reads.
+	Fetched, Requests int64
 }
 
 // Stats returns the fetch counts of every object opened, sorted by name
@@ -263,7 +215,6 @@ func (s *Store) Stats() []Stat {
 		}
 		st.Fetched += r.fetched.Load()
 		st.Requests += r.requests.Load()
-		st.Streamed += r.streamed.Load()
 	}
 	out := make([]Stat, 0, len(by))
 	for _, st := range by {
@@ -274,14 +225,11 @@ func (s *Store) Stats() []Stat {
 }
 
 // WriteStats prints one line per object: the bytes fetched by ranged reads
-// against the object's size, and the bytes streamed whole.
+// against the object's size.
 func WriteStats(w io.Writer, stats []Stat) error {
 	for _, st := range stats {
 		line := fmt.Sprintf("fetched %s: %d of %d bytes (%.1f%%) in %d ranged requests",
 			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), st.Requests)
-		if st.Streamed > 0 {
-			line += fmt.Sprintf("; %d bytes streamed whole for the input digest", st.Streamed)
-		}
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
 		}
