@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -125,8 +126,10 @@ func TestReaderReadsRanges(t *testing.T) {
 	// returning the new object's bytes at the old offsets
 	data[2<<20] ^= 1
 	put(t, srv, "data", "blob.bin", data)
+	// (the range fetched is shorter when blocks kept from the random
+	// reads above hold its start or end: at most 8 of 64 KiB)
 	_, err = rd.ReadAt(make([]byte, 1<<20), 2<<20)
-	if err == nil || !strings.Contains(err.Error(), "s3://data/blob.bin: reading bytes 2097152-3145727: the object changed while it was read") {
+	if err == nil || !regexp.MustCompile(`s3://data/blob\.bin: reading bytes \d+-\d+: the object changed while it was read`).MatchString(err.Error()) {
 		t.Errorf("read after the object was replaced: %v", err)
 	}
 }
