@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/synth"
 	"github.com/parquet-go/parquet-go"
 )
@@ -72,8 +73,8 @@ func minute(m float64) int64 {
 // TestScoreWindowsAndTies checks which windows count for an incident and
 // how ties rank, on a hand-made analysis.
 func TestScoreWindowsAndTies(t *testing.T) {
-	a := &Analysis{Dir: "a", Window: time.Minute, HasServices: true, EdgeP50: map[edgeKey]float64{
-		{"x", "s1"}: 10, {"x", "s2"}: 10, {"y", "s1"}: 0,
+	a := &Analysis{Dir: "a", Window: time.Minute, HasServices: true, EdgeP50: map[edge.Edge]float64{
+		{Caller: "x", Callee: "s1"}: 10, {Caller: "x", Callee: "s2"}: 10, {Caller: "y", Callee: "s1"}: 0,
 	}}
 	svc := func(m float64, name string, score float64) {
 		a.Services = append(a.Services, ServiceRow{Service: name, WindowStartUnixNano: minute(m), RootCauseScore: score})
@@ -137,7 +138,7 @@ func TestScoreWindowsAndTies(t *testing.T) {
 // TestScoreFindings checks the matching of findings: by callee or a
 // suspect, only in the period of an incident.
 func TestScoreFindings(t *testing.T) {
-	a := &Analysis{Dir: "a", Window: time.Minute, EdgeP50: map[edgeKey]float64{}}
+	a := &Analysis{Dir: "a", Window: time.Minute, EdgeP50: map[edge.Edge]float64{}}
 	for m := range 10 {
 		a.Windows = append(a.Windows, analysis.WindowRow{Caller: "x", Callee: "s1", WindowStartUnixNano: minute(float64(m))})
 	}
