@@ -21,6 +21,7 @@ import (
 	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/internal/objstore"
 )
 
@@ -269,16 +270,16 @@ func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, i
 	if s.Findings == nil {
 		s.Findings = []Finding{}
 	}
-	best := map[[2]string]float64{}
+	best := map[edge.Edge]float64{}
 	for _, f := range mr.findings {
-		k := [2]string{f.Caller, f.Callee}
+		k := edge.Edge{Caller: f.Caller, Callee: f.Callee}
 		best[k] = max(best[k], f.Score)
 	}
 	ranked := make([]RankedEdge, len(t.Edges))
 	for i := range t.Edges {
 		e := &t.Edges[i]
 		ranked[i] = RankedEdge{
-			Caller: e.Caller, Callee: e.Callee, Score: best[[2]string{e.Caller, e.Callee}],
+			Caller: e.Caller, Callee: e.Callee, Score: best[edge.Edge{Caller: e.Caller, Callee: e.Callee}],
 			InterimScore: interim[i], AnomalyScore: mr.edgeScores[i], Calls: e.Calls,
 			ErrorRate: round6(e.ErrorRate), TimeoutRate: round6(float64(e.Timeouts) / float64(max(1, e.Calls))),
 			P50Ms: round6(e.P50Ms), P99Ms: round6(e.P99Ms), Criticality: round6(e.Criticality),

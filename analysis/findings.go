@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/features"
+	"github.com/chaosgen/chaosgen/internal/edge"
 )
 
 // episode is a run of flagged windows of one edge: window positions
@@ -51,13 +52,7 @@ type candidate struct {
 	suppressed bool
 }
 
-func edgeName(e *features.Edge) string {
-	c := e.Caller
-	if c == "" {
-		c = "(ingress)"
-	}
-	return c + "→" + e.Callee
-}
+func edgeName(e *features.Edge) string { return edge.Edge{Caller: e.Caller, Callee: e.Callee}.String() }
 
 func fmtTime(t int64) string { return time.Unix(0, t).UTC().Format("Jan 2 15:04 MST") }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/chaosgen/chaosgen/features"
+	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -71,34 +72,67 @@ func injectionRows(t *features.Table) []InjectionRow {
 	return rows
 }
 
+// CallStats are the call columns edges.parquet and windows.parquet share
+// (embedded: their columns sit where the struct does).
+type CallStats struct {
+	Calls       int64   `parquet:"calls"`
+	Errors      int64   `parquet:"errors"`
+	ErrorRate   float64 `parquet:"error_rate"`
+	Timeouts    int64   `parquet:"timeouts"`
+	Retries     int64   `parquet:"retries"`
+	Fallbacks   int64   `parquet:"fallbacks"`
+	CircuitOpen int64   `parquet:"circuit_open"`
+	P50Ms       float64 `parquet:"p50_ms"`
+	P90Ms       float64 `parquet:"p90_ms"`
+	P99Ms       float64 `parquet:"p99_ms"`
+	MeanMs      float64 `parquet:"mean_ms"`
+	MaxMs       float64 `parquet:"max_ms"`
+}
+
+// InjectedCounts are the injected calls by fault type (features.FaultTypes),
+// columns of edges.parquet and windows.parquet.
+type InjectedCounts struct {
+	InjectedLatency int64 `parquet:"injected_latency"`
+	InjectedAbort   int64 `parquet:"injected_abort"`
+	InjectedDrop    int64 `parquet:"injected_drop"`
+	InjectedCorrupt int64 `parquet:"injected_corrupt"`
+	InjectedOther   int64 `parquet:"injected_other"`
+}
+
+// injectedCounts names features' counts, which are in the order of
+// features.FaultTypes.
+func injectedCounts(c [features.NumFaultTypes]int64) InjectedCounts {
+	var r InjectedCounts
+	for i, t := range features.FaultTypes {
+		switch t {
+		case ingest.FaultLatency:
+			r.InjectedLatency = c[i]
+		case ingest.FaultAbort:
+			r.InjectedAbort = c[i]
+		case ingest.FaultDrop:
+			r.InjectedDrop = c[i]
+		case ingest.FaultCorrupt:
+			r.InjectedCorrupt = c[i]
+		default:
+			r.InjectedOther = c[i]
+		}
+	}
+	return r
+}
+
 // EdgeRow is a row of edges.parquet: one caller→callee edge over the input.
 type EdgeRow struct {
-	Caller          string  `parquet:"caller,dict"`
-	Callee          string  `parquet:"callee,dict"`
-	Calls           int64   `parquet:"calls"`
-	Errors          int64   `parquet:"errors"`
-	ErrorRate       float64 `parquet:"error_rate"`
-	Timeouts        int64   `parquet:"timeouts"`
-	Retries         int64   `parquet:"retries"`
-	Fallbacks       int64   `parquet:"fallbacks"`
-	CircuitOpen     int64   `parquet:"circuit_open"`
-	P50Ms           float64 `parquet:"p50_ms"`
-	P90Ms           float64 `parquet:"p90_ms"`
-	P99Ms           float64 `parquet:"p99_ms"`
-	MeanMs          float64 `parquet:"mean_ms"`
-	MaxMs           float64 `parquet:"max_ms"`
-	Criticality     float64 `parquet:"criticality"`
-	Traces          int64   `parquet:"traces"`
-	FanOut          int32   `parquet:"fan_out"`
-	Depth           int32   `parquet:"depth"`
-	MeanDepth       float64 `parquet:"mean_depth"`
-	Windows         int32   `parquet:"windows"`
-	InjectedLatency int64   `parquet:"injected_latency"`
-	InjectedAbort   int64   `parquet:"injected_abort"`
-	InjectedDrop    int64   `parquet:"injected_drop"`
-	InjectedCorrupt int64   `parquet:"injected_corrupt"`
-	InjectedOther   int64   `parquet:"injected_other"`
-	InterimScore    float64 `parquet:"interim_score"`
+	Caller string `parquet:"caller,dict"`
+	Callee string `parquet:"callee,dict"`
+	CallStats
+	Criticality float64 `parquet:"criticality"`
+	Traces      int64   `parquet:"traces"`
+	FanOut      int32   `parquet:"fan_out"`
+	Depth       int32   `parquet:"depth"`
+	MeanDepth   float64 `parquet:"mean_depth"`
+	Windows     int32   `parquet:"windows"`
+	InjectedCounts
+	InterimScore float64 `parquet:"interim_score"`
 	// ErrorCodes lists the status codes of failed calls as
 	// "code:count,code:count", most frequent first.
 	ErrorCodes    string  `parquet:"error_codes"`
@@ -109,28 +143,13 @@ type EdgeRow struct {
 
 // WindowRow is a row of windows.parquet: one edge in one window.
 type WindowRow struct {
-	Caller              string  `parquet:"caller,dict"`
-	Callee              string  `parquet:"callee,dict"`
-	WindowStartUnixNano int64   `parquet:"window_start_unix_nano"`
-	Calls               int64   `parquet:"calls"`
-	Errors              int64   `parquet:"errors"`
-	ErrorRate           float64 `parquet:"error_rate"`
-	Timeouts            int64   `parquet:"timeouts"`
-	Retries             int64   `parquet:"retries"`
-	Fallbacks           int64   `parquet:"fallbacks"`
-	CircuitOpen         int64   `parquet:"circuit_open"`
-	P50Ms               float64 `parquet:"p50_ms"`
-	P90Ms               float64 `parquet:"p90_ms"`
-	P99Ms               float64 `parquet:"p99_ms"`
-	MeanMs              float64 `parquet:"mean_ms"`
-	MaxMs               float64 `parquet:"max_ms"`
-	Concurrency         float64 `parquet:"concurrency"`
-	InjectedLatency     int64   `parquet:"injected_latency"`
-	InjectedAbort       int64   `parquet:"injected_abort"`
-	InjectedDrop        int64   `parquet:"injected_drop"`
-	InjectedCorrupt     int64   `parquet:"injected_corrupt"`
-	InjectedOther       int64   `parquet:"injected_other"`
-	AnomalyScore        float64 `parquet:"anomaly_score"` // isolation forest score in (0, 1]
+	Caller              string `parquet:"caller,dict"`
+	Callee              string `parquet:"callee,dict"`
+	WindowStartUnixNano int64  `parquet:"window_start_unix_nano"`
+	CallStats
+	Concurrency float64 `parquet:"concurrency"`
+	InjectedCounts
+	AnomalyScore float64 `parquet:"anomaly_score"` // isolation forest score in (0, 1]
 }
 
 func edgeRows(t *features.Table, scores, anomaly []float64) []EdgeRow {
@@ -139,19 +158,18 @@ func edgeRows(t *features.Table, scores, anomaly []float64) []EdgeRow {
 		e := &t.Edges[i]
 		rows[i] = EdgeRow{
 			Caller: e.Caller, Callee: e.Callee,
-			Calls: e.Calls, Errors: e.Errors, ErrorRate: e.ErrorRate,
-			Timeouts: e.Timeouts, Retries: e.Retries, Fallbacks: e.Fallbacks, CircuitOpen: e.CircuitOpen,
-			P50Ms: e.P50Ms, P90Ms: e.P90Ms, P99Ms: e.P99Ms, MeanMs: e.MeanMs, MaxMs: e.MaxMs,
+			CallStats: CallStats{Calls: e.Calls, Errors: e.Errors, ErrorRate: e.ErrorRate,
+				Timeouts: e.Timeouts, Retries: e.Retries, Fallbacks: e.Fallbacks, CircuitOpen: e.CircuitOpen,
+				P50Ms: e.P50Ms, P90Ms: e.P90Ms, P99Ms: e.P99Ms, MeanMs: e.MeanMs, MaxMs: e.MaxMs},
 			Criticality: e.Criticality, Traces: e.Traces,
 			FanOut: int32(e.FanOut), Depth: e.Depth, MeanDepth: e.MeanDepth,
-			Windows:         int32(e.Windows),
-			InjectedLatency: e.Injected[0], InjectedAbort: e.Injected[1], InjectedDrop: e.Injected[2],
-			InjectedCorrupt: e.Injected[3], InjectedOther: e.Injected[4],
-			InterimScore:  scores[i],
-			ErrorCodes:    formatCodes(e.ErrorCodes),
-			Protocol:      e.Protocol,
-			PeakCallsPerS: e.PeakCallsPerSecond,
-			AnomalyScore:  anomaly[i],
+			Windows:        int32(e.Windows),
+			InjectedCounts: injectedCounts(e.Injected),
+			InterimScore:   scores[i],
+			ErrorCodes:     formatCodes(e.ErrorCodes),
+			Protocol:       e.Protocol,
+			PeakCallsPerS:  e.PeakCallsPerSecond,
+			AnomalyScore:   anomaly[i],
 		}
 	}
 	return rows
@@ -164,13 +182,12 @@ func windowRows(t *features.Table, anomaly []float64) []WindowRow {
 		e := &t.Edges[w.Edge]
 		rows[i] = WindowRow{
 			Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: w.StartUnixNano,
-			Calls: w.Calls, Errors: w.Errors, ErrorRate: w.ErrorRate,
-			Timeouts: w.Timeouts, Retries: w.Retries, Fallbacks: w.Fallbacks, CircuitOpen: w.CircuitOpen,
-			P50Ms: w.P50Ms, P90Ms: w.P90Ms, P99Ms: w.P99Ms, MeanMs: w.MeanMs, MaxMs: w.MaxMs,
-			Concurrency:     w.Concurrency,
-			InjectedLatency: w.Injected[0], InjectedAbort: w.Injected[1], InjectedDrop: w.Injected[2],
-			InjectedCorrupt: w.Injected[3], InjectedOther: w.Injected[4],
-			AnomalyScore: anomaly[i],
+			CallStats: CallStats{Calls: w.Calls, Errors: w.Errors, ErrorRate: w.ErrorRate,
+				Timeouts: w.Timeouts, Retries: w.Retries, Fallbacks: w.Fallbacks, CircuitOpen: w.CircuitOpen,
+				P50Ms: w.P50Ms, P90Ms: w.P90Ms, P99Ms: w.P99Ms, MeanMs: w.MeanMs, MaxMs: w.MaxMs},
+			Concurrency:    w.Concurrency,
+			InjectedCounts: injectedCounts(w.Injected),
+			AnomalyScore:   anomaly[i],
 		}
 	}
 	return rows

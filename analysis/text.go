@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/chaosgen/chaosgen/internal/edge"
 )
 
 // WriteText prints a readable summary, the top n findings and the top n
@@ -38,7 +40,7 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 			if f.Predicted {
 				when = "predicted " + when
 			}
-			fmt.Fprintf(w, "%2d. %.2f %-8s %s  (%s)\n    %s\n", i+1, f.Score, f.Kind, edgeLabel(f.Caller, f.Callee), when, f.Explanation)
+			fmt.Fprintf(w, "%2d. %.2f %-8s %s  (%s)\n    %s\n", i+1, f.Score, f.Kind, edge.Edge{Caller: f.Caller, Callee: f.Callee}, when, f.Explanation)
 			if len(f.Suspects) > 0 {
 				var sus []string
 				for _, x := range f.Suspects {
@@ -60,19 +62,8 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "score\tanomaly\tcaller\tcallee\tcalls\terrors%\ttimeouts%\tp50 ms\tp99 ms\tcriticality\t")
 	for _, e := range edges {
-		caller := e.Caller
-		if caller == "" {
-			caller = "(ingress)"
-		}
 		fmt.Fprintf(tw, "%.2f\t%.2f\t%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t\n",
-			e.Score, e.AnomalyScore, caller, e.Callee, e.Calls, 100*e.ErrorRate, 100*e.TimeoutRate, e.P50Ms, e.P99Ms, e.Criticality)
+			e.Score, e.AnomalyScore, edge.CallerName(e.Caller), e.Callee, e.Calls, 100*e.ErrorRate, 100*e.TimeoutRate, e.P50Ms, e.P99Ms, e.Criticality)
 	}
 	return tw.Flush()
-}
-
-func edgeLabel(caller, callee string) string {
-	if caller == "" {
-		caller = "(ingress)"
-	}
-	return caller + " → " + callee
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/sim"
 )
 
@@ -48,12 +49,8 @@ type Options struct {
 	Mesh  *sim.Mesh // the simulated mesh; nil: sim's default
 }
 
-// EdgeKey names a caller→callee edge; Caller is empty at the ingress.
-type EdgeKey struct{ Caller, Callee string }
-
-// String writes the edge as "caller → callee", "ingress" for the empty caller.
-func (k EdgeKey) String() string { return callerName(k.Caller) + " → " + k.Callee }
-
+// callerName names a caller's node in the graph (its ids, anchors and
+// labels): "ingress" for the empty caller. An edge's text is edge.Edge's.
 func callerName(c string) string {
 	if c == "" {
 		return "ingress"
@@ -63,7 +60,7 @@ func callerName(c string) string {
 
 // Edge is one edge with everything its page shows.
 type Edge struct {
-	Key      EdgeKey
+	Key      edge.Edge
 	Row      analysis.EdgeRow
 	Findings []analysis.Finding // sorted by score, highest first
 	Score    float64            // best finding score, 0 without findings
@@ -114,11 +111,13 @@ type Data struct {
 	Spans    []string // span files for simulations
 	Mesh     *sim.Mesh
 	Window   time.Duration
-	edges    map[EdgeKey]*Edge
+	edges    map[edge.Edge]*Edge
 }
 
 // Edge returns the edge from caller to callee, or nil.
-func (d *Data) Edge(caller, callee string) *Edge { return d.edges[EdgeKey{caller, callee}] }
+func (d *Data) Edge(caller, callee string) *Edge {
+	return d.edges[edge.Edge{Caller: caller, Callee: callee}]
+}
 
 // Load reads the inputs named by o and computes what the views show.
 func Load(ctx context.Context, o Options) (*Data, error) {
@@ -141,13 +140,13 @@ func Load(ctx context.Context, o Options) (*Data, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	d := &Data{Summary: sum, edges: map[EdgeKey]*Edge{}, Mesh: o.Mesh, Window: time.Minute}
+	d := &Data{Summary: sum, edges: map[edge.Edge]*Edge{}, Mesh: o.Mesh, Window: time.Minute}
 	if w, err := time.ParseDuration(sum.Window); err == nil && w > 0 {
 		d.Window = w
 	}
 	services := map[string]bool{}
 	for _, r := range rows {
-		e := &Edge{Key: EdgeKey{r.Caller, r.Callee}, Row: r, forecast: map[string][]analysis.ForecastRow{}}
+		e := &Edge{Key: edge.Edge{Caller: r.Caller, Callee: r.Callee}, Row: r, forecast: map[string][]analysis.ForecastRow{}}
 		d.edges[e.Key] = e
 		d.Edges = append(d.Edges, e)
 		if r.Caller != "" {
@@ -166,12 +165,12 @@ func Load(ctx context.Context, o Options) (*Data, error) {
 		}
 	})
 	for _, w := range wins {
-		if e := d.edges[EdgeKey{w.Caller, w.Callee}]; e != nil {
+		if e := d.edges[edge.Edge{Caller: w.Caller, Callee: w.Callee}]; e != nil {
 			e.windows = append(e.windows, w)
 		}
 	}
 	for _, f := range fc {
-		if e := d.edges[EdgeKey{f.Caller, f.Callee}]; e != nil {
+		if e := d.edges[edge.Edge{Caller: f.Caller, Callee: f.Callee}]; e != nil {
 			e.forecast[f.Metric] = append(e.forecast[f.Metric], f)
 		}
 	}
@@ -184,7 +183,7 @@ func Load(ctx context.Context, o Options) (*Data, error) {
 		}
 	}
 	for _, f := range sum.Findings {
-		if e := d.edges[EdgeKey{f.Caller, f.Callee}]; e != nil {
+		if e := d.edges[edge.Edge{Caller: f.Caller, Callee: f.Callee}]; e != nil {
 			e.Findings = append(e.Findings, f)
 			e.Score = max(e.Score, f.Score)
 		}
@@ -309,7 +308,7 @@ func loadReplay(ctx context.Context, dir string, d *Data) (*ReplayInfo, error) {
 		}
 		for j := range res.Edges {
 			es := &res.Edges[j]
-			if e := d.edges[EdgeKey{es.Caller, es.Callee}]; e != nil {
+			if e := d.edges[edge.Edge{Caller: es.Caller, Callee: es.Callee}]; e != nil {
 				e.simEdge[i] = es
 			}
 		}
@@ -405,14 +404,14 @@ func faultIndex(t string) int {
 
 // scanActivity aggregates a replay's spans per edge and window. The counts
 // are integer sums, so the result does not depend on the scan order.
-func scanActivity(ctx context.Context, path string, window time.Duration) (map[EdgeKey][]activity, error) {
+func scanActivity(ctx context.Context, path string, window time.Duration) (map[edge.Edge][]activity, error) {
 	of, err := ingest.Open([]string{path})
 	if err != nil {
 		return nil, err
 	}
 	defer of.Close()
 	type key struct {
-		e EdgeKey
+		e edge.Edge
 		t int64
 	}
 	const workers = 2
@@ -430,7 +429,7 @@ func scanActivity(ctx context.Context, path string, window time.Duration) (map[E
 				continue
 			}
 			start := b.I64[ingest.ColStartUnixNano][i]
-			k := key{EdgeKey{string(b.Str[ingest.ColCaller].Value(i)), string(b.Str[ingest.ColCallee].Value(i))}, start - mod(start, w)}
+			k := key{edge.Edge{Caller: string(b.Str[ingest.ColCaller].Value(i)), Callee: string(b.Str[ingest.ColCallee].Value(i))}, start - mod(start, w)}
 			a := m[k]
 			if a == nil {
 				a = &activity{t: k.t}
@@ -476,7 +475,7 @@ func scanActivity(ctx context.Context, path string, window time.Duration) (map[E
 			}
 		}
 	}
-	out := map[EdgeKey][]activity{}
+	out := map[edge.Edge][]activity{}
 	for k, a := range merged {
 		out[k.e] = append(out[k.e], *a)
 	}

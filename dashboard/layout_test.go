@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/synth"
 )
 
@@ -190,9 +191,9 @@ func TestLayout200(t *testing.T) {
 		t.Error("the layout depends on the order of the edges")
 	}
 	// the rendered graph holds every node and edge
-	d := &Data{Layout: l, edges: map[EdgeKey]*Edge{}}
+	d := &Data{Layout: l, edges: map[edge.Edge]*Edge{}}
 	for _, r := range rows {
-		e := &Edge{Key: EdgeKey{r.Caller, r.Callee}, Row: r}
+		e := &Edge{Key: edge.Edge{Caller: r.Caller, Callee: r.Callee}, Row: r}
 		d.Edges = append(d.Edges, e)
 	}
 	svg := string(d.graphSVG(graphStyle{}))

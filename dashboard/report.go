@@ -9,6 +9,7 @@ import (
 	"io/fs"
 
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/chaosgen/chaosgen/internal/edge"
 )
 
 // ReportOptions configure WriteReport.
@@ -61,7 +62,7 @@ func WriteReport(w io.Writer, d *Data, o ReportOptions) error {
 		return err
 	}
 	top := d.topEdges(o.TopEdges)
-	inReport := map[EdgeKey]bool{}
+	inReport := map[edge.Edge]bool{}
 	for _, e := range top {
 		inReport[e.Key] = true
 	}
@@ -82,7 +83,7 @@ func WriteReport(w io.Writer, d *Data, o ReportOptions) error {
 	v.Graph = graphView{SVG: d.graphSVG(graphStyle{link: link}), Layout: d.Layout,
 		AnomalyScale: scaleLegend("anomaly 0", "1"), ResilienceScale: scaleLegend("resilience 100", "0"), HasResilience: d.Replay != nil}
 	for _, f := range d.Summary.Findings {
-		fr := findingRow{Finding: f, Edge: EdgeKey{f.Caller, f.Callee}.String()}
+		fr := findingRow{Finding: f, Edge: edge.Edge{Caller: f.Caller, Callee: f.Callee}.String()}
 		if e := d.Edge(f.Caller, f.Callee); e != nil {
 			fr.Href = link(e)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/edge"
 )
 
 func TestReport(t *testing.T) {
@@ -90,10 +91,10 @@ func TestReport(t *testing.T) {
 // the SVG as text.
 func TestEscaping(t *testing.T) {
 	edges := []LayoutEdge{{"", `<script>alert(1)</script>`}, {`<script>alert(1)</script>`, `a"b&c`}}
-	d := &Data{Layout: LayoutGraph(edges), edges: map[EdgeKey]*Edge{}}
+	d := &Data{Layout: LayoutGraph(edges), edges: map[edge.Edge]*Edge{}}
 	for _, le := range edges {
 		caller := le.From
-		e := &Edge{Key: EdgeKey{caller, le.To}}
+		e := &Edge{Key: edge.Edge{Caller: caller, Callee: le.To}}
 		d.Edges = append(d.Edges, e)
 	}
 	svg := string(d.graphSVG(graphStyle{link: func(e *Edge) string { return edgeURL(e.Key) }}))

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaosgen/chaosgen/internal/edge"
+
 	"golang.org/x/crypto/ssh"
 )
 
@@ -346,7 +348,7 @@ func (s *Server) edge(w http.ResponseWriter, r *http.Request) {
 	}
 	e := s.d.Edge(q.Get("caller"), q.Get("callee"))
 	if e == nil {
-		s.render(w, http.StatusNotFound, "notfound", page{Title: "Unknown edge", V: "There is no edge " + EdgeKey{q.Get("caller"), q.Get("callee")}.String() + " in this analysis."})
+		s.render(w, http.StatusNotFound, "notfound", page{Title: "Unknown edge", V: "There is no edge " + edge.Edge{Caller: q.Get("caller"), Callee: q.Get("callee")}.String() + " in this analysis."})
 		return
 	}
 	s.render(w, http.StatusOK, "edge", page{Title: e.Key.String(), Tab: "graph", V: s.d.edgeView(e, chartWidth)})
@@ -385,6 +387,6 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 	w.Write(data)
 }
 
-func edgeURL(k EdgeKey) string {
+func edgeURL(k edge.Edge) string {
 	return "/edge?" + "caller=" + queryEscape(k.Caller) + "&callee=" + queryEscape(k.Callee)
 }

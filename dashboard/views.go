@@ -14,6 +14,7 @@ import (
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/inject"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/sim"
 )
 
@@ -137,7 +138,7 @@ func (d *Data) overviewView(link func(*Edge) string) *overviewView {
 		}
 	}
 	for _, f := range d.Summary.Findings {
-		fr := findingRow{Finding: f, Edge: EdgeKey{f.Caller, f.Callee}.String()}
+		fr := findingRow{Finding: f, Edge: edge.Edge{Caller: f.Caller, Callee: f.Callee}.String()}
 		if e := d.Edge(f.Caller, f.Callee); e != nil && link != nil {
 			fr.Href = link(e)
 		}
@@ -285,7 +286,7 @@ func (d *Data) topEdges(n int) []*Edge {
 	return es[:min(n, len(es))]
 }
 
-func anchorOf(k EdgeKey) string {
+func anchorOf(k edge.Edge) string {
 	var b strings.Builder
 	b.WriteString("edge-")
 	for _, r := range callerName(k.Caller) + "--" + k.Callee {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -54,15 +55,13 @@ type Analysis struct {
 	// Windows holds windows.parquet sorted by window start, caller, callee.
 	Windows []analysis.WindowRow
 	// EdgeP50 is each edge's p50_ms over the whole input (edges.parquet).
-	EdgeP50 map[edgeKey]float64
+	EdgeP50 map[edge.Edge]float64
 	// Findings are those of summary.json; HasSuspects says whether any of
 	// them carries suspects.
 	Findings    []Finding
 	HasSuspects bool
 	Warnings    []string
 }
-
-type edgeKey struct{ caller, callee string }
 
 // MissingServicesNote says why the service ranking is missing.
 func MissingServicesNote(dir string) string {
@@ -91,7 +90,7 @@ func LoadAnalysis(dir string) (*Analysis, error) {
 	if err != nil || window <= 0 {
 		return nil, fmt.Errorf("reading %s: window %q is not a positive duration", sp, sum.Window)
 	}
-	a := &Analysis{Dir: dir, Window: window, Findings: sum.Findings, EdgeP50: map[edgeKey]float64{}}
+	a := &Analysis{Dir: dir, Window: window, Findings: sum.Findings, EdgeP50: map[edge.Edge]float64{}}
 	for _, f := range a.Findings {
 		if len(f.Suspects) > 0 {
 			a.HasSuspects = true
@@ -103,7 +102,7 @@ func LoadAnalysis(dir string) (*Analysis, error) {
 		return nil, err
 	}
 	for _, e := range edges {
-		a.EdgeP50[edgeKey{e.Caller, e.Callee}] = e.P50Ms
+		a.EdgeP50[edge.Edge{Caller: e.Caller, Callee: e.Callee}] = e.P50Ms
 	}
 	if a.Windows, err = readColumns[analysis.WindowRow](filepath.Join(dir, analysis.WindowsFile),
 		"caller", "callee", "window_start_unix_nano", "p50_ms", "anomaly_score"); err != nil {

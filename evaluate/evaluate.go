@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/internal/edge"
 )
 
 // DefaultAfter is the default length of the period after an incident's
@@ -159,7 +160,6 @@ func Score(a *Analysis, t *Truth, after time.Duration) *Result {
 		}
 		r.Rankings = append(r.Rankings, tot)
 	}
-	edgeName := func(k edgeKey) string { return EdgeName(k.caller, k.callee) }
 	for _, in := range t.Incidents {
 		ir := newIncidentResult(in)
 		isService := func(name string) bool { return name == in.Service }
@@ -180,9 +180,9 @@ func Score(a *Analysis, t *Truth, after time.Duration) *Result {
 
 		// edges and naive
 		lo, hi := span(len(a.Windows), func(i int) int64 { return a.Windows[i].WindowStartUnixNano }, in.StartUnixNano, a.Window, after)
-		edges, naive := map[edgeKey]float64{}, maxBy{}
+		edges, naive := map[edge.Edge]float64{}, maxBy{}
 		for _, w := range a.Windows[lo:hi] {
-			k := edgeKey{w.Caller, w.Callee}
+			k := edge.Edge{Caller: w.Caller, Callee: w.Callee}
 			if old, ok := edges[k]; !ok || w.AnomalyScore > old {
 				edges[k] = w.AnomalyScore
 			}
@@ -192,11 +192,11 @@ func Score(a *Analysis, t *Truth, after time.Duration) *Result {
 		}
 		ecs := make([]candidate, 0, len(edges))
 		for k, s := range edges {
-			truth := k.callee == in.Service
+			truth := k.Callee == in.Service
 			if in.Edge {
-				truth = k.caller == in.Caller && k.callee == in.Callee
+				truth = k == edge.Edge{Caller: in.Caller, Callee: in.Callee}
 			}
-			ecs = append(ecs, candidate{name: edgeName(k), score: s, truth: truth})
+			ecs = append(ecs, candidate{name: k.String(), score: s, truth: truth})
 		}
 		ir.Ranks = append(ir.Ranks, rankResult(RankEdges, ecs), rankResult(RankNaive, naive.candidates(isService)))
 		ir.covered = hi > lo
@@ -298,14 +298,6 @@ func rankResult(name string, cs []candidate) Rank {
 		rk.Top = append(rk.Top, Scored{Name: c.name, Score: round6(c.score), Truth: c.truth})
 	}
 	return rk
-}
-
-// EdgeName formats an edge as the output shows it.
-func EdgeName(caller, callee string) string {
-	if caller == "" {
-		caller = "(ingress)"
-	}
-	return caller + " → " + callee
 }
 
 // scoreFindings matches findings to incidents. A finding matches an

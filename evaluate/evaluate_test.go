@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/synth"
 	"github.com/parquet-go/parquet-go"
 )
@@ -72,14 +73,14 @@ func minute(m float64) int64 {
 // TestScoreWindowsAndTies checks which windows count for an incident and
 // how ties rank, on a hand-made analysis.
 func TestScoreWindowsAndTies(t *testing.T) {
-	a := &Analysis{Dir: "a", Window: time.Minute, HasServices: true, EdgeP50: map[edgeKey]float64{
-		{"x", "s1"}: 10, {"x", "s2"}: 10, {"y", "s1"}: 0,
+	a := &Analysis{Dir: "a", Window: time.Minute, HasServices: true, EdgeP50: map[edge.Edge]float64{
+		{Caller: "x", Callee: "s1"}: 10, {Caller: "x", Callee: "s2"}: 10, {Caller: "y", Callee: "s1"}: 0,
 	}}
 	svc := func(m float64, name string, score float64) {
 		a.Services = append(a.Services, ServiceRow{Service: name, WindowStartUnixNano: minute(m), RootCauseScore: score})
 	}
 	win := func(m float64, caller, callee string, p50, anomaly float64) {
-		a.Windows = append(a.Windows, analysis.WindowRow{Caller: caller, Callee: callee, WindowStartUnixNano: minute(m), P50Ms: p50, AnomalyScore: anomaly})
+		a.Windows = append(a.Windows, analysis.WindowRow{Caller: caller, Callee: callee, WindowStartUnixNano: minute(m), AnomalyScore: anomaly, CallStats: analysis.CallStats{P50Ms: p50}})
 	}
 	// window 0 ends where the incident at minute 1 starts; window 4 starts
 	// at its start + 3m: neither counts, and both would change the ranks
@@ -137,7 +138,7 @@ func TestScoreWindowsAndTies(t *testing.T) {
 // TestScoreFindings checks the matching of findings: by callee or a
 // suspect, only in the period of an incident.
 func TestScoreFindings(t *testing.T) {
-	a := &Analysis{Dir: "a", Window: time.Minute, EdgeP50: map[edgeKey]float64{}}
+	a := &Analysis{Dir: "a", Window: time.Minute, EdgeP50: map[edge.Edge]float64{}}
 	for m := range 10 {
 		a.Windows = append(a.Windows, analysis.WindowRow{Caller: "x", Callee: "s1", WindowStartUnixNano: minute(float64(m))})
 	}
@@ -183,10 +184,10 @@ func TestLoadAnalysisDeterministic(t *testing.T) {
 	for m := range 6 {
 		for i, s := range []string{"a", "b", "c"} {
 			svcs = append(svcs, svcRow{Service: s, RootCauseScore: float64((m*7+i*3)%5) / 5, WindowStartUnixNano: minute(float64(m))})
-			wins = append(wins, analysis.WindowRow{Caller: "in", Callee: s, WindowStartUnixNano: minute(float64(m)), P50Ms: float64(1 + (m+i)%3), AnomalyScore: float64((m*3+i)%4) / 4})
+			wins = append(wins, analysis.WindowRow{Caller: "in", Callee: s, WindowStartUnixNano: minute(float64(m)), AnomalyScore: float64((m*3+i)%4) / 4, CallStats: analysis.CallStats{P50Ms: float64(1 + (m+i)%3)}})
 		}
 	}
-	edges := []analysis.EdgeRow{{Caller: "in", Callee: "a", P50Ms: 1}, {Caller: "in", Callee: "b", P50Ms: 2}, {Caller: "in", Callee: "c", P50Ms: 1}}
+	edges := []analysis.EdgeRow{{Caller: "in", Callee: "a", CallStats: analysis.CallStats{P50Ms: 1}}, {Caller: "in", Callee: "b", CallStats: analysis.CallStats{P50Ms: 2}}, {Caller: "in", Callee: "c", CallStats: analysis.CallStats{P50Ms: 1}}}
 	truth := filepath.Join(t.TempDir(), "labels.csv")
 	os.WriteFile(truth, []byte("start,service\n2026-01-05T10:01:00Z,a\n2026-01-05T10:02:30Z,b\n2026-01-05T10:03:00Z,c\n"), 0o644)
 	var outs [2][]byte

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/chaosgen/chaosgen/internal/edge"
 )
 
 // Schema names the JSON output's format.
@@ -229,7 +231,7 @@ func writeTable(w io.Writer, rows [][]string, right []bool) {
 
 func incidentName(ir IncidentResult) string {
 	if ir.Edge {
-		return EdgeName(ir.Caller, ir.Callee)
+		return edge.Edge{Caller: ir.Caller, Callee: ir.Callee}.String()
 	}
 	return ir.Service
 }

@@ -20,8 +20,8 @@ func ExampleGenerate() {
 		Summary: analysis.Summary{Window: "1m0s", TimeRange: analysis.TimeRange{
 			StartUnixNano: t0.UnixNano(), EndUnixNano: t0.Add(24 * time.Hour).UnixNano()}},
 		Edges: []analysis.EdgeRow{
-			{Caller: "", Callee: "checkout", Calls: 60000, Errors: 60, ErrorRate: 0.001, P50Ms: 20, P90Ms: 40, P99Ms: 90, Criticality: 1, PeakCallsPerS: 30, Protocol: "http", ErrorCodes: "500:60"},
-			{Caller: "checkout", Callee: "payment", Calls: 60000, Errors: 35, ErrorRate: 35.0 / 60000, P50Ms: 5, P90Ms: 9, P99Ms: 30, Criticality: 0.6, PeakCallsPerS: 40, Protocol: "grpc", ErrorCodes: "14:30,4:5"},
+			{Caller: "", Callee: "checkout", Criticality: 1, PeakCallsPerS: 30, Protocol: "http", ErrorCodes: "500:60", CallStats: analysis.CallStats{Calls: 60000, Errors: 60, ErrorRate: 0.001, P50Ms: 20, P90Ms: 40, P99Ms: 90}},
+			{Caller: "checkout", Callee: "payment", Criticality: 0.6, PeakCallsPerS: 40, Protocol: "grpc", ErrorCodes: "14:30,4:5", CallStats: analysis.CallStats{Calls: 60000, Errors: 35, ErrorRate: 35.0 / 60000, P50Ms: 5, P90Ms: 9, P99Ms: 30}},
 		},
 		Findings: []analysis.Finding{{Caller: "checkout", Callee: "payment", Kind: analysis.KindErrors, Score: 0.9,
 			FromUnixNano: t0.Add(10 * time.Hour).UnixNano(), ToUnixNano: t0.Add(11 * time.Hour).UnixNano(),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/edge"
 )
 
 // Feedback rule constants (docs/generate.md).
@@ -57,7 +58,7 @@ type response struct {
 
 // windowIndex holds windows.parquet by edge.
 type windowIndex struct {
-	byEdge map[edgeKey][]*analysis.WindowRow
+	byEdge map[edge.Edge][]*analysis.WindowRow
 	clean  map[int64]bool // window starts with no injection anywhere
 	// byProfile counts injections per profile id and window start, from
 	// injections.parquet; nil when the analysis has none.
@@ -68,11 +69,11 @@ type windowIndex struct {
 }
 
 func indexWindows(ws []analysis.WindowRow) *windowIndex {
-	idx := &windowIndex{byEdge: map[edgeKey][]*analysis.WindowRow{}, clean: map[int64]bool{}}
+	idx := &windowIndex{byEdge: map[edge.Edge][]*analysis.WindowRow{}, clean: map[int64]bool{}}
 	dirty := map[int64]bool{}
 	for i := range ws {
 		w := &ws[i]
-		k := edgeKey{w.Caller, w.Callee}
+		k := edge.Edge{Caller: w.Caller, Callee: w.Callee}
 		idx.byEdge[k] = append(idx.byEdge[k], w)
 		if injectedAny(w) > 0 {
 			dirty[w.WindowStartUnixNano] = true
@@ -106,20 +107,20 @@ func injectedOf(w *analysis.WindowRow, faultType string) int64 {
 }
 
 // edgesWhere lists the edge keys of idx that keep accepts, sorted.
-func (idx *windowIndex) edgesWhere(keep func(edgeKey) bool) []edgeKey {
-	var out []edgeKey
+func (idx *windowIndex) edgesWhere(keep func(edge.Edge) bool) []edge.Edge {
+	var out []edge.Edge
 	for k := range idx.byEdge {
 		if keep(k) {
 			out = append(out, k)
 		}
 	}
-	slices.SortFunc(out, compareKeys)
+	slices.SortFunc(out, edge.Compare)
 	return out
 }
 
 // sums adds calls, errors and the calls-weighted p99 of edges' windows
 // whose start is in set.
-func (idx *windowIndex) sums(keys []edgeKey, set map[int64]bool) (calls, errs int64, p99 float64) {
+func (idx *windowIndex) sums(keys []edge.Edge, set map[int64]bool) (calls, errs int64, p99 float64) {
 	var wsum float64
 	for _, k := range keys {
 		for _, w := range idx.byEdge[k] {
@@ -172,19 +173,19 @@ func (idx *windowIndex) addOutcomes(rows []analysis.OutcomeRow) {
 // without injection on the same edges in the same windows (in every window
 // of the edges when those have none).
 func (idx *windowIndex) traceOutcomes(p *bundle.Profile, r *response) {
-	edges := map[edgeKey]bool{}
+	edges := map[edge.Edge]bool{}
 	wins := map[int64]bool{}
 	for _, o := range idx.outcomes[p.ID] {
 		r.traces += o.Traces
 		r.judged += o.Judged
 		r.failed += o.Failed
 		r.calls += o.Calls
-		edges[edgeKey{o.Caller, o.Callee}] = true
+		edges[edge.Edge{Caller: o.Caller, Callee: o.Callee}] = true
 		wins[o.WindowStartUnixNano] = true
 	}
 	base := func(all bool) {
 		for _, o := range idx.outcomes[""] {
-			if edges[edgeKey{o.Caller, o.Callee}] && (all || wins[o.WindowStartUnixNano]) {
+			if edges[edge.Edge{Caller: o.Caller, Callee: o.Callee}] && (all || wins[o.WindowStartUnixNano]) {
 				r.baseTraces += o.Traces
 				r.baseJudged += o.Judged
 				r.baseFailed += o.Failed
@@ -212,7 +213,7 @@ func (idx *windowIndex) traceOutcomes(p *bundle.Profile, r *response) {
 func (idx *windowIndex) measure(p *bundle.Profile) response {
 	var r response
 	t := p.Target
-	targets := idx.edgesWhere(func(k edgeKey) bool { return k.callee == t.Callee && (t.Caller == "" || k.caller == t.Caller) })
+	targets := idx.edgesWhere(func(k edge.Edge) bool { return k.Callee == t.Callee && (t.Caller == "" || k.Caller == t.Caller) })
 	during := map[int64]bool{}
 	if idx.byProfile != nil {
 		// the profile's own injections, by its id
@@ -255,7 +256,7 @@ func (idx *windowIndex) measure(p *bundle.Profile) response {
 			}
 		}
 	}
-	roots := idx.edgesWhere(func(k edgeKey) bool { return k.caller == "" })
+	roots := idx.edgesWhere(func(k edge.Edge) bool { return k.Caller == "" })
 	rc, re, rp := idx.sums(roots, during)
 	bc, be, bp := idx.sums(roots, base)
 	r.rootErrDuring, r.rootErrBase = rate(re, rc), rate(be, bc)
@@ -307,7 +308,7 @@ func judge(r response, g bundle.Guards) (string, string) {
 // of the previous bundle is judged by how the system responded to it and
 // its rate (and, when severe, its fault) moved; previous profiles without a
 // finding today are carried over while their edge exists.
-func feedback(a *Analysis, edges map[edgeKey]*analysis.EdgeRow, filter edgeFilter, cands []*candidate, opt Options, res *Result) []*candidate {
+func feedback(a *Analysis, edges map[edge.Edge]*analysis.EdgeRow, filter edgeFilter, cands []*candidate, opt Options, res *Result) []*candidate {
 	prev := map[string]*bundle.Profile{}
 	for i := range opt.Previous.Profiles {
 		p := &opt.Previous.Profiles[i]
@@ -365,13 +366,13 @@ func feedback(a *Analysis, edges map[edgeKey]*analysis.EdgeRow, filter edgeFilte
 
 // edgeFor is the edge of a target; for an empty caller, the busiest edge
 // into the callee.
-func edgeFor(edges map[edgeKey]*analysis.EdgeRow, t bundle.Target) *analysis.EdgeRow {
+func edgeFor(edges map[edge.Edge]*analysis.EdgeRow, t bundle.Target) *analysis.EdgeRow {
 	if t.Caller != "" {
-		return edges[edgeKey{t.Caller, t.Callee}]
+		return edges[edge.Edge{Caller: t.Caller, Callee: t.Callee}]
 	}
 	var best *analysis.EdgeRow
-	for _, k := range slices.SortedFunc(maps.Keys(edges), compareKeys) {
-		if e := edges[k]; k.callee == t.Callee && (best == nil || e.Calls > best.Calls) {
+	for _, k := range slices.SortedFunc(maps.Keys(edges), edge.Compare) {
+		if e := edges[k]; k.Callee == t.Callee && (best == nil || e.Calls > best.Calls) {
 			best = e
 		}
 	}

@@ -20,8 +20,12 @@ func quietWindows() []analysis.WindowRow {
 	var ws []analysis.WindowRow
 	for _, e := range testEdges() {
 		for i := range feedbackWindows {
-			w := analysis.WindowRow{Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: t0.Add(time.Duration(i) * time.Minute).UnixNano(),
-				Calls: 100, P50Ms: e.P50Ms, P90Ms: e.P90Ms, P99Ms: e.P99Ms}
+			w := analysis.WindowRow{
+				Caller:              e.Caller,
+				Callee:              e.Callee,
+				WindowStartUnixNano: t0.Add(time.Duration(i) * time.Minute).UnixNano(),
+				CallStats:           analysis.CallStats{Calls: 100, P50Ms: e.P50Ms, P90Ms: e.P90Ms, P99Ms: e.P99Ms},
+			}
 			if e.Caller == "" {
 				w.Errors, w.ErrorRate = 1, 0.01
 			}

@@ -19,12 +19,12 @@ var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 // payment (critical, gRPC, busy); search calls db.
 func testEdges() []analysis.EdgeRow {
 	return []analysis.EdgeRow{
-		{Caller: "", Callee: "frontend", Calls: 100000, Errors: 1000, ErrorRate: 0.01, P50Ms: 20, P90Ms: 40, P99Ms: 80, Criticality: 1, PeakCallsPerS: 50, Protocol: "http", ErrorCodes: "500:1000"},
-		{Caller: "frontend", Callee: "checkout", Calls: 60000, Errors: 50, ErrorRate: 50.0 / 60000, P50Ms: 8, P90Ms: 15, P99Ms: 40, Criticality: 0.6, PeakCallsPerS: 30, Protocol: "http", ErrorCodes: "503:40,500:10"},
-		{Caller: "checkout", Callee: "payment", Calls: 60000, Errors: 35, ErrorRate: 35.0 / 60000, P50Ms: 5, P90Ms: 9, P99Ms: 30, Criticality: 0.6, PeakCallsPerS: 400, Protocol: "grpc", ErrorCodes: "14:30,4:5"},
-		{Caller: "frontend", Callee: "search", Calls: 30000, Errors: 100, Timeouts: 80, ErrorRate: 100.0 / 30000, P50Ms: 12, P90Ms: 30, P99Ms: 90, Criticality: 0.3, PeakCallsPerS: 20, Protocol: "http", ErrorCodes: "504:80,500:20"},
-		{Caller: "search", Callee: "db", Calls: 30000, P50Ms: 3, P90Ms: 6, P99Ms: 12, Criticality: 0.3, PeakCallsPerS: 20},
-		{Caller: "frontend", Callee: "recs", Calls: 20000, Errors: 10, ErrorRate: 0.0005, P50Ms: 10, P90Ms: 20, P99Ms: 50, Criticality: 0.2, PeakCallsPerS: 10, Protocol: "http", ErrorCodes: "502:10", AnomalyScore: 0.71},
+		{Caller: "", Callee: "frontend", Criticality: 1, PeakCallsPerS: 50, Protocol: "http", ErrorCodes: "500:1000", CallStats: analysis.CallStats{Calls: 100000, Errors: 1000, ErrorRate: 0.01, P50Ms: 20, P90Ms: 40, P99Ms: 80}},
+		{Caller: "frontend", Callee: "checkout", Criticality: 0.6, PeakCallsPerS: 30, Protocol: "http", ErrorCodes: "503:40,500:10", CallStats: analysis.CallStats{Calls: 60000, Errors: 50, ErrorRate: 50.0 / 60000, P50Ms: 8, P90Ms: 15, P99Ms: 40}},
+		{Caller: "checkout", Callee: "payment", Criticality: 0.6, PeakCallsPerS: 400, Protocol: "grpc", ErrorCodes: "14:30,4:5", CallStats: analysis.CallStats{Calls: 60000, Errors: 35, ErrorRate: 35.0 / 60000, P50Ms: 5, P90Ms: 9, P99Ms: 30}},
+		{Caller: "frontend", Callee: "search", Criticality: 0.3, PeakCallsPerS: 20, Protocol: "http", ErrorCodes: "504:80,500:20", CallStats: analysis.CallStats{Calls: 30000, Errors: 100, Timeouts: 80, ErrorRate: 100.0 / 30000, P50Ms: 12, P90Ms: 30, P99Ms: 90}},
+		{Caller: "search", Callee: "db", Criticality: 0.3, PeakCallsPerS: 20, CallStats: analysis.CallStats{Calls: 30000, P50Ms: 3, P90Ms: 6, P99Ms: 12}},
+		{Caller: "frontend", Callee: "recs", Criticality: 0.2, PeakCallsPerS: 10, Protocol: "http", ErrorCodes: "502:10", AnomalyScore: 0.71, CallStats: analysis.CallStats{Calls: 20000, Errors: 10, ErrorRate: 0.0005, P50Ms: 10, P90Ms: 20, P99Ms: 50}},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/bundle"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/internal/usage"
 )
 
@@ -81,8 +82,6 @@ type Decision struct {
 	OldSeverity, NewSeverity string
 }
 
-type edgeKey struct{ caller, callee string }
-
 // candidate is a profile in the making.
 type candidate struct {
 	kind     string // finding kind, or "corrupt"
@@ -96,7 +95,9 @@ type candidate struct {
 	decision Decision // the feedback loop's, when it judged this profile
 }
 
-func (c *candidate) key() edgeKey { return edgeKey{c.p.Target.Caller, c.p.Target.Callee} }
+func (c *candidate) key() edge.Edge {
+	return edge.Edge{Caller: c.p.Target.Caller, Callee: c.p.Target.Callee}
+}
 
 // kindOrder orders profiles of one edge.
 var kindOrder = map[string]int{
@@ -141,10 +142,10 @@ func Generate(a *Analysis, opt Options) (*Result, error) {
 		opt.Generator = "chaosgen profilegen/" + RulesVersion
 	}
 
-	edges := map[edgeKey]*analysis.EdgeRow{}
+	edges := map[edge.Edge]*analysis.EdgeRow{}
 	for i := range a.Edges {
 		e := &a.Edges[i]
-		edges[edgeKey{e.Caller, e.Callee}] = e
+		edges[edge.Edge{Caller: e.Caller, Callee: e.Callee}] = e
 	}
 	res := &Result{Findings: len(a.Findings)}
 
@@ -154,7 +155,7 @@ func Generate(a *Analysis, opt Options) (*Result, error) {
 	groups := map[string]*candidate{}
 	for i := range fs {
 		f := &fs[i]
-		k := edgeKey{f.Caller, f.Callee}
+		k := edge.Edge{Caller: f.Caller, Callee: f.Callee}
 		switch {
 		case f.Score < opt.MinScore:
 			res.BelowScore++
@@ -186,19 +187,19 @@ func Generate(a *Analysis, opt Options) (*Result, error) {
 		cands = append(cands, c)
 	}
 	// A corrupt profile for each critical edge with a finding.
-	critical := map[edgeKey]bool{}
+	critical := map[edge.Edge]bool{}
 	for _, c := range cands {
 		if isCritical(c.edge) {
 			critical[c.key()] = true
 		}
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(critical), compareKeys) {
+	for _, k := range slices.SortedFunc(maps.Keys(critical), edge.Compare) {
 		c := &candidate{kind: bundle.FaultCorrupt, edge: edges[k]}
 		buildCorrupt(c, opt.MaxRate)
 		cands = append(cands, c)
 	}
 	slices.SortFunc(cands, func(x, y *candidate) int {
-		return cmp.Or(compareKeys(x.key(), y.key()), cmp.Compare(kindOrder[x.kind], kindOrder[y.kind]))
+		return cmp.Or(edge.Compare(x.key(), y.key()), cmp.Compare(kindOrder[x.kind], kindOrder[y.kind]))
 	})
 	assignIDs(cands)
 
@@ -229,10 +230,6 @@ func Generate(a *Analysis, opt Options) (*Result, error) {
 	}
 	res.Bundle = b
 	return res, nil
-}
-
-func compareKeys(x, y edgeKey) int {
-	return cmp.Or(cmp.Compare(x.caller, y.caller), cmp.Compare(x.callee, y.callee))
 }
 
 // compareFindings orders findings by edge and kind, then best first, down
@@ -267,13 +264,8 @@ func evidenceString(m map[string]float64) string {
 	return b.String()
 }
 
-// edgeName writes an edge for people: "checkout->payment", the ingress as
-// "ingress".
 func edgeName(caller, callee string) string {
-	if caller == "" {
-		caller = "ingress"
-	}
-	return caller + "->" + callee
+	return edge.Edge{Caller: caller, Callee: callee}.String()
 }
 
 // buildFromFinding makes c's profile from its best finding.

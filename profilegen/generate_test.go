@@ -279,8 +279,8 @@ func TestIDs(t *testing.T) {
 	// Edges whose names sanitize alike get numeric suffixes, in edge order.
 	a := testAnalysis()
 	a.Edges = append(a.Edges,
-		analysis.EdgeRow{Caller: "search", Callee: "DB", Calls: 10, P50Ms: 1, P90Ms: 2, P99Ms: 3},
-		analysis.EdgeRow{Caller: "search", Callee: "d_b", Calls: 10, P50Ms: 1, P90Ms: 2, P99Ms: 3})
+		analysis.EdgeRow{Caller: "search", Callee: "DB", CallStats: analysis.CallStats{Calls: 10, P50Ms: 1, P90Ms: 2, P99Ms: 3}},
+		analysis.EdgeRow{Caller: "search", Callee: "d_b", CallStats: analysis.CallStats{Calls: 10, P50Ms: 1, P90Ms: 2, P99Ms: 3}})
 	a.Findings = append(a.Findings,
 		finding(analysis.KindLatency, "search", "DB", 0.5, nil),
 		finding(analysis.KindLatency, "search", "d_b", 0.5, nil),
@@ -296,7 +296,7 @@ func TestIDs(t *testing.T) {
 func TestFaultRules(t *testing.T) {
 	e := testEdges()
 	// An HTTP edge without HTTP error codes: 503. A gRPC edge without codes: 14.
-	if f := errorsFault(&analysis.EdgeRow{Protocol: "http", Errors: 3, ErrorCodes: "0:3"}); f.HTTPStatus != 503 || f.GRPCStatus != 0 {
+	if f := errorsFault(&analysis.EdgeRow{Protocol: "http", ErrorCodes: "0:3", CallStats: analysis.CallStats{Errors: 3}}); f.HTTPStatus != 503 || f.GRPCStatus != 0 {
 		t.Errorf("http default: %+v", f)
 	}
 	if f := errorsFault(&analysis.EdgeRow{Protocol: "grpc"}); f.GRPCStatus != 14 {
@@ -307,7 +307,7 @@ func TestFaultRules(t *testing.T) {
 		t.Errorf("unknown protocol with gRPC codes: %+v", f)
 	}
 	// A latency fault is at least 1 ms.
-	if f := latencyFault(&analysis.EdgeRow{P50Ms: 5, P90Ms: 5, P99Ms: 5}); f.DelayMs != 1 || f.JitterMs != 0 {
+	if f := latencyFault(&analysis.EdgeRow{CallStats: analysis.CallStats{P50Ms: 5, P90Ms: 5, P99Ms: 5}}); f.DelayMs != 1 || f.JitterMs != 0 {
 		t.Errorf("flat edge: %+v", f)
 	}
 	// Capacity: evidence first, then p99 over baseline, then the edge; clamped.

@@ -212,8 +212,9 @@ func guards(a *Analysis, cands []*candidate, maxRate float64) (bundle.Guards, st
 		}
 		for i := range a.Edges {
 			e := &a.Edges[i]
-			windows = append(windows, analysis.WindowRow{Caller: e.Caller, Callee: e.Callee, Calls: e.Calls, Errors: e.Errors,
-				MaxMs: e.MaxMs, InjectedAbort: e.InjectedAbort, InjectedDrop: e.InjectedDrop})
+			windows = append(windows, analysis.WindowRow{Caller: e.Caller, Callee: e.Callee,
+				CallStats:      analysis.CallStats{Calls: e.Calls, Errors: e.Errors, MaxMs: e.MaxMs},
+				InjectedCounts: analysis.InjectedCounts{InjectedAbort: e.InjectedAbort, InjectedDrop: e.InjectedDrop}})
 		}
 	}
 	for i := range windows {

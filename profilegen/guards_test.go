@@ -71,9 +71,9 @@ func TestCalibratedGuardHoldsOnItsTraffic(t *testing.T) {
 				e++
 			}
 		}
-		a.Windows = append(a.Windows, analysis.WindowRow{Caller: "a", Callee: "svc", WindowStartUnixNano: int64(w) * 60e9, Calls: n, Errors: e, MaxMs: 50})
+		a.Windows = append(a.Windows, analysis.WindowRow{Caller: "a", Callee: "svc", WindowStartUnixNano: int64(w) * 60e9, CallStats: analysis.CallStats{Calls: n, Errors: e, MaxMs: 50}})
 	}
-	a.Edges = []analysis.EdgeRow{{Caller: "a", Callee: "svc", Calls: 1440 * 60 * rps, Traces: 1440 * 60 * rps, P99Ms: 40, MaxMs: 50, PeakCallsPerS: rps}}
+	a.Edges = []analysis.EdgeRow{{Caller: "a", Callee: "svc", Traces: 1440 * 60 * rps, PeakCallsPerS: rps, CallStats: analysis.CallStats{Calls: 1440 * 60 * rps, P99Ms: 40, MaxMs: 50}}}
 	c := &candidate{edge: &a.Edges[0], p: bundle.Profile{Rate: rate, Target: bundle.Target{Caller: "a", Callee: "svc"},
 		Fault: bundle.Fault{Type: bundle.FaultAbort, HTTPStatus: 503}}}
 	g, _ := guards(a, []*candidate{c}, 0.1)

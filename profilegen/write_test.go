@@ -59,7 +59,7 @@ func TestWrite(t *testing.T) {
 	if _, err := bundle.Open(out, bundle.VerifyOptions{PublicKey: key.Pub, Now: now}); err != nil {
 		t.Errorf("the written pair does not verify: %v", err)
 	}
-	if len(warnings) != 2 || !strings.HasPrefix(warnings[0], "notice: --previous ") || !strings.Contains(warnings[1], "ghost->payment") {
+	if len(warnings) != 2 || !strings.HasPrefix(warnings[0], "notice: --previous ") || !strings.Contains(warnings[1], "ghost → payment") {
 		t.Errorf("warnings %q, want the notice of the missing --previous, then the finding without an edge", warnings)
 	}
 	oldData, _ := os.ReadFile(out)

@@ -65,14 +65,19 @@ func writeEvalFixture(t *testing.T, dir string, services bool) {
 	var edges []analysis.EdgeRow
 	var windows []analysis.WindowRow
 	for i, e := range evalEdges {
-		edges = append(edges, analysis.EdgeRow{Caller: e.caller, Callee: e.callee, Calls: 120, P50Ms: e.p50, Windows: 12})
+		edges = append(edges, analysis.EdgeRow{Caller: e.caller, Callee: e.callee, Windows: 12, CallStats: analysis.CallStats{Calls: 120, P50Ms: e.p50}})
 		for m := range 12 {
 			c, ok := over[[2]int{m, i}]
 			if !ok {
 				c = cell{e.p50, 0.30 + 0.01*float64(i)}
 			}
-			windows = append(windows, analysis.WindowRow{Caller: e.caller, Callee: e.callee,
-				WindowStartUnixNano: minute(m), Calls: 10, P50Ms: c.p50, AnomalyScore: c.anomaly})
+			windows = append(windows, analysis.WindowRow{
+				Caller:              e.caller,
+				Callee:              e.callee,
+				WindowStartUnixNano: minute(m),
+				AnomalyScore:        c.anomaly,
+				CallStats:           analysis.CallStats{Calls: 10, P50Ms: c.p50},
+			})
 		}
 	}
 	writeRows(t, filepath.Join(dir, analysis.EdgesFile), edges)

@@ -55,16 +55,16 @@ func writeTestAnalysis(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	edges := []analysis.EdgeRow{
-		{Caller: "", Callee: "frontend", Calls: 10000, Errors: 50, ErrorRate: 0.005, P50Ms: 30, P90Ms: 60, P99Ms: 120, Criticality: 1, PeakCallsPerS: 20},
-		{Caller: "frontend", Callee: "cart", Calls: 8000, P50Ms: 5, P90Ms: 12, P99Ms: 45, Criticality: 0.4, PeakCallsPerS: 15, Protocol: "http"},
-		{Caller: "frontend", Callee: "checkout", Calls: 6000, P50Ms: 9, P90Ms: 20, P99Ms: 60, Criticality: 0.7, PeakCallsPerS: 10, Protocol: "http"},
-		{Caller: "checkout", Callee: "payment", Calls: 6000, Errors: 60, ErrorRate: 0.01, P50Ms: 4, P90Ms: 8, P99Ms: 20, Criticality: 0.7, PeakCallsPerS: 300, Protocol: "grpc", ErrorCodes: "14:50,13:10"},
+		{Caller: "", Callee: "frontend", Criticality: 1, PeakCallsPerS: 20, CallStats: analysis.CallStats{Calls: 10000, Errors: 50, ErrorRate: 0.005, P50Ms: 30, P90Ms: 60, P99Ms: 120}},
+		{Caller: "frontend", Callee: "cart", Criticality: 0.4, PeakCallsPerS: 15, Protocol: "http", CallStats: analysis.CallStats{Calls: 8000, P50Ms: 5, P90Ms: 12, P99Ms: 45}},
+		{Caller: "frontend", Callee: "checkout", Criticality: 0.7, PeakCallsPerS: 10, Protocol: "http", CallStats: analysis.CallStats{Calls: 6000, P50Ms: 9, P90Ms: 20, P99Ms: 60}},
+		{Caller: "checkout", Callee: "payment", Criticality: 0.7, PeakCallsPerS: 300, Protocol: "grpc", ErrorCodes: "14:50,13:10", CallStats: analysis.CallStats{Calls: 6000, Errors: 60, ErrorRate: 0.01, P50Ms: 4, P90Ms: 8, P99Ms: 20}},
 	}
 	var windows []analysis.WindowRow
 	var outcomes []analysis.OutcomeRow // 8 traces a window injected into on frontend->cart, none failing
 	for _, e := range edges {
 		for i := range 10 {
-			w := analysis.WindowRow{Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: start.Add(time.Duration(i) * time.Minute).UnixNano(), Calls: 100, P99Ms: e.P99Ms}
+			w := analysis.WindowRow{Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: start.Add(time.Duration(i) * time.Minute).UnixNano(), CallStats: analysis.CallStats{Calls: 100, P99Ms: e.P99Ms}}
 			if e.Callee == "cart" && i < 5 {
 				w.InjectedLatency = 8
 				outcomes = append(outcomes, analysis.OutcomeRow{Caller: e.Caller, Callee: e.Callee, FaultProfileID: "latency-frontend-cart",

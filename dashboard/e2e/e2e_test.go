@@ -25,6 +25,7 @@ import (
 	"github.com/chaosgen/chaosgen/dashboard"
 	"github.com/chaosgen/chaosgen/dashboard/internal/fixture"
 	"github.com/chaosgen/chaosgen/inject"
+	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/internal/shared"
 	"github.com/chaosgen/chaosgen/synth"
 	"github.com/chromedp/chromedp"
@@ -195,7 +196,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		do(t, ctx, "edge page", chromedp.WaitVisible(chromedp.CSS(`[data-chart="calls"] svg`)))
 		h1 := run(t, ctx, "title", chromedp.Text(chromedp.CSS("section.edgehead h1")))
-		if want := callerName(top.Caller) + " → " + top.Callee; h1 != want {
+		if want := (edge.Edge{Caller: top.Caller, Callee: top.Callee}).String(); h1 != want {
 			t.Errorf("edge page of %q, want %q", h1, want)
 		}
 		for _, c := range []string{"calls", "p99", "errors", "injection", "response"} {
