@@ -203,31 +203,12 @@ func Score(a *Analysis, t *Truth, after time.Duration) *Result {
 		r.Incidents = append(r.Incidents, ir)
 	}
 	for i := range r.Rankings {
-		tot := &r.Rankings[i]
-		if !tot.Available {
-			continue
-		}
-		for _, ir := range r.Incidents {
-			rk := ir.Ranks[i]
-			if rk.Skipped {
-				tot.Skipped++
-				continue
-			}
-			tot.Evaluated++
-			for j, k := range []int{1, 3, 5} {
-				if rk.Rank > 0 && rk.Rank <= k {
-					tot.Hits[j]++
-				}
-			}
-		}
-		if tot.Evaluated > 0 {
-			tot.AC1 = ratio(tot.Hits[0], tot.Evaluated)
-			tot.AC3 = ratio(tot.Hits[1], tot.Evaluated)
-			tot.AC5 = ratio(tot.Hits[2], tot.Evaluated)
+		if r.Rankings[i].Available {
+			r.Rankings[i].tally(r.Incidents, i, func(Rank) bool { return true })
 		}
 	}
 	if a.HasServices {
-		r.Evidence = scoreEvidence(r.Incidents)
+		r.Evidence = scoreEvidence(r)
 	}
 	r.Findings = scoreFindings(a, t, after, r.Incidents)
 	if r.Findings.Incidents == 0 {
@@ -238,28 +219,37 @@ func Score(a *Analysis, t *Truth, after time.Duration) *Result {
 
 // scoreEvidence is the service ranking (the first) over the incidents
 // whose service reached EvidenceLevel.
-func scoreEvidence(incidents []IncidentResult) *EvidenceScore {
-	e := &EvidenceScore{Level: EvidenceLevel}
+func scoreEvidence(r *Result) *EvidenceScore {
+	e := &EvidenceScore{Level: EvidenceLevel, Evaluated: r.Rankings[0].Evaluated}
+	e.Ranking = RankingTotal{Name: r.Rankings[0].Name, ScoredBy: r.Rankings[0].ScoredBy, Available: true}
+	e.Ranking.tally(r.Incidents, 0, func(rk Rank) bool {
+		return rk.Rank > 0 && rk.Score != nil && *rk.Score >= EvidenceLevel
+	})
+	return e
+}
+
+// tally adds the incidents' ranks in ranking i that keep selects to t: the
+// skipped ones, the hits at 1, 3 and 5, and AC@k over the rest.
+func (t *RankingTotal) tally(incidents []IncidentResult, i int, keep func(Rank) bool) {
 	for _, ir := range incidents {
-		rk := ir.Ranks[0]
-		if rk.Skipped {
+		rk := ir.Ranks[i]
+		switch {
+		case rk.Skipped:
+			t.Skipped++
+			continue
+		case !keep(rk):
 			continue
 		}
-		e.Evaluated++
-		if rk.Rank == 0 || rk.Score == nil || *rk.Score < EvidenceLevel {
-			continue
-		}
-		e.Reached++
+		t.Evaluated++
 		for j, k := range []int{1, 3, 5} {
-			if rk.Rank <= k {
-				e.Hits[j]++
+			if rk.Rank > 0 && rk.Rank <= k {
+				t.Hits[j]++
 			}
 		}
 	}
-	if e.Reached > 0 {
-		e.AC1, e.AC3, e.AC5 = ratio(e.Hits[0], e.Reached), ratio(e.Hits[1], e.Reached), ratio(e.Hits[2], e.Reached)
+	if t.Evaluated > 0 {
+		t.AC1, t.AC3, t.AC5 = ratio(t.Hits[0], t.Evaluated), ratio(t.Hits[1], t.Evaluated), ratio(t.Hits[2], t.Evaluated)
 	}
-	return e
 }
 
 // noneCovered explains an evaluation where no incident has windows around

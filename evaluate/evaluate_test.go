@@ -130,7 +130,7 @@ func TestScoreWindowsAndTies(t *testing.T) {
 	// evidence: s1 scored 0.5 (the level: reached, twice), s3 0.2 (not),
 	// the skipped incident is not evaluated
 	e := r.Evidence
-	if e == nil || e.Evaluated != 3 || e.Reached != 2 || e.Hits != [3]int{0, 2, 2} || *e.AC3 != 1 {
+	if e == nil || e.Evaluated != 3 || e.Ranking.Evaluated != 2 || e.Ranking.Hits != [3]int{0, 2, 2} || *e.Ranking.AC3 != 1 {
 		t.Errorf("evidence = %+v, want 3 evaluated, 2 reached, hits [0 2 2]", e)
 	}
 }

@@ -98,17 +98,14 @@ type Scored struct {
 
 // EvidenceScore counts the incidents whose service at fault reached
 // EvidenceLevel in the service ranking during the period, and the service
-// ranking's accuracy over those incidents alone. An incident below the
-// level left no more trace in the analysis than fault-free data does: a
-// miss there is a limit of what the spans show, not of the ranking.
+// ranking's accuracy over those incidents alone (Ranking: its evaluated
+// are the incidents that reached the level). An incident below the level
+// left no more trace in the analysis than fault-free data does: a miss
+// there is a limit of what the spans show, not of the ranking.
 type EvidenceScore struct {
-	AC1       *float64 `json:"ac1"`
-	AC3       *float64 `json:"ac3"`
-	AC5       *float64 `json:"ac5"`
-	Evaluated int      `json:"evaluated"` // incidents the service ranking scored
-	Hits      [3]int   `json:"hits_at_1_3_5"`
-	Level     float64  `json:"level"`
-	Reached   int      `json:"reached"` // incidents whose service reached Level
+	Evaluated int          `json:"evaluated"` // incidents the service ranking scored
+	Level     float64      `json:"level"`
+	Ranking   RankingTotal `json:"ranking"`
 }
 
 // FindingsScore is the findings' precision and recall.
@@ -186,8 +183,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	writeTable(w, rows, []bool{false, false, true, true, true, true, true})
 	if e := r.Evidence; e != nil {
+		x := e.Ranking
 		fmt.Fprintf(w, "\nevidence: %d of %d incidents left their service a root_cause_score of at least %.2f (fault-free data: under 1%% of service-windows; see docs/evaluate.md); services AC@1/3/5 over those: %s/%s/%s\n",
-			e.Reached, e.Evaluated, e.Level, fmtRatio(e.AC1), fmtRatio(e.AC3), fmtRatio(e.AC5))
+			x.Evaluated, e.Evaluated, e.Level, fmtRatio(x.AC1), fmtRatio(x.AC3), fmtRatio(x.AC5))
 	}
 	f := r.Findings
 	suspects := "callee"
