@@ -73,7 +73,7 @@ type Batch struct {
 	// Bad holds each row's validation result (ReasonOK for good rows).
 	Bad []Reason
 
-	chunkBuf []byte // the worker's buffer of the row group's column chunks
+	hashBuf []byte // the worker's buffer for hashing what the decoder skipped (chunks.go)
 }
 
 // Reason says why a row was rejected.
@@ -177,7 +177,6 @@ type OpenedFiles struct {
 type openFile struct {
 	path string
 	in   Input
-	held *heldReader // in, and the chunks the scan holds (chunks.go)
 	pf   *parquet.File
 	leaf [numColumns]int // leaf column index, -1 when absent
 	opt  [numColumns]bool
@@ -293,12 +292,11 @@ func openOne(path string, open OpenFunc) (o *openFile, err error) {
 		}
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
-	held := &heldReader{in: in}
-	pf, err := openParquet(held, size)
+	pf, err := openParquet(in, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
-	o = &openFile{path: path, in: in, held: held, pf: pf}
+	o = &openFile{path: path, in: in, pf: pf}
 	if err := o.checkSchema(); err != nil {
 		return nil, err
 	}
@@ -512,14 +510,10 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[n
 			err = fmt.Errorf("%s: %w: row group %d: %v", o.path, ErrCorrupt, rg, p)
 		}
 	}()
-	held, digest, buf, err := o.readChunks(rg, want, b.chunkBuf)
-	b.chunkBuf = buf
+	hashers, err := o.chunkHashers(rg, want)
 	if err != nil {
 		return err
 	}
-	o.held.hold(held)
-	defer o.held.release(held)
-	o.setDigest(rg, want, digest)
 	group := o.pf.RowGroups()[rg]
 	chunks := group.ColumnChunks()
 	var cursors []*cursor
@@ -534,7 +528,11 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[n
 		}
 		cur := &cursor{col: c, path: o.path}
 		if o.leaf[c] >= 0 {
-			cur.pages = chunks[o.leaf[c]].Pages()
+			fc, ok := chunks[o.leaf[c]].(*parquet.FileColumnChunk)
+			if !ok {
+				return fmt.Errorf("%s: row group %d: column %s: %w: not a file column chunk", o.path, rg, c.Name(), ErrInternal)
+			}
+			cur.pages = fc.PagesFrom(hashers[c])
 			if o.opt[c] {
 				cur.maxDef = 1
 			}
@@ -570,6 +568,12 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[n
 		}
 		done += int64(n)
 	}
+	digest, buf, err := o.rowGroupDigest(rg, &hashers, b.hashBuf)
+	b.hashBuf = buf
+	if err != nil {
+		return err
+	}
+	o.setDigest(rg, want, digest)
 	return nil
 }
 
