@@ -162,12 +162,17 @@ func hashID(b []byte) uint64 {
 
 // svcSeries is one service's windows, indexed from base (as edgeAcc's).
 type svcSeries struct {
-	base int64
-	wins []*svcAcc
-	last *svcAcc
+	base   int64
+	wins   []*svcAcc
+	last   *svcAcc
+	lastWi int64 // the window of last
 }
 
 func (s *svcSeries) at(wi int64, slab *[]uint64) *svcAcc {
+	// a service's spans in a run mostly fall in one window
+	if s.last != nil && wi == s.lastWi {
+		return s.last
+	}
 	t := windowSlot(&s.base, &s.wins, wi)
 	a := *t
 	if a == nil {
@@ -178,7 +183,7 @@ func (s *svcSeries) at(wi int64, slab *[]uint64) *svcAcc {
 		}
 		*t = a
 	}
-	s.last = a
+	s.last, s.lastWi = a, wi
 	return a
 }
 
@@ -397,7 +402,13 @@ func (tr *tracer) resolve(w *worker) {
 	// the root and the last-started call, chosen whatever the order of
 	// the rows: ties go to the later end, then the larger span hash
 	later := func(a, b *runRow) bool {
-		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.start+a.dur, b.start+b.dur), cmp.Compare(a.span, b.span)) > 0
+		if a.start != b.start {
+			return a.start > b.start
+		}
+		if ae, be := a.start+a.dur, b.start+b.dur; ae != be {
+			return ae > be
+		}
+		return a.span > b.span
 	}
 	root, last := -1, 0
 	for i := range run {

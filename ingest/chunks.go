@@ -3,72 +3,72 @@ package ingest
 import (
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
-	"sync"
 )
 
-// The scan reads each column chunk it decodes whole, in one read, hashes
-// it for the row group's digest (RowGroupDigest) and holds it while the
-// row group is decoded: the decoder's reads of the chunk are then served
-// from memory. So a scan reads every byte it needs once, the digest comes
-// without a second pass, and an object store is asked for each chunk once
-// (docs/storage.md).
+// The scan hashes each column chunk it decodes as the decoder reads it:
+// parquet-go reads a chunk front to back through a buffered section reader
+// (ReadBufferSize at a time), so a reader that hashes the bytes it returns
+// in order computes the chunk's SHA-256 on the way. Whatever the decoder
+// did not read in order (a chunk it left before its end, a skip) is read
+// afterwards. So a scan reads every byte it needs once, holds no chunk in
+// memory, the digest takes no second pass, and an object store is asked
+// for each byte once (docs/storage.md). A row group's digest is SHA-256
+// over its chunks' digests in column order (RowGroupDigest).
 
-// heldReader serves reads that fall inside a held chunk from memory and
-// passes the others to the input. Workers hold the chunks of different row
-// groups at once.
-type heldReader struct {
-	in   io.ReaderAt
-	mu   sync.RWMutex
-	held []heldChunk
+// hashBlock is the size of the reads that hash what the decoder did not
+// read: as large as the decoder's own.
+const hashBlock = 1 << 20
+
+// chunkHasher reads one column chunk, [off, end) of in, for the decoder
+// and hashes the bytes it returns while they come in order. One decoder
+// (one goroutine) uses it.
+type chunkHasher struct {
+	in       io.ReaderAt
+	off, end int64
+	next     int64 // the first byte not hashed yet
+	h        hash.Hash
 }
 
-type heldChunk struct {
-	off  int64
-	data []byte
+func newChunkHasher(in io.ReaderAt, off, n int64) *chunkHasher {
+	return &chunkHasher{in: in, off: off, end: off + n, next: off, h: sha256.New()}
 }
 
-func (h *heldReader) ReadAt(p []byte, off int64) (int, error) {
-	h.mu.RLock()
-	for _, c := range h.held {
-		if off >= c.off && off+int64(len(p)) <= c.off+int64(len(c.data)) {
-			n := copy(p, c.data[off-c.off:])
-			h.mu.RUnlock()
-			return n, nil
-		}
+func (c *chunkHasher) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.in.ReadAt(p, off)
+	if off <= c.next && c.next < off+int64(n) {
+		c.h.Write(p[c.next-off : min(int64(n), c.end-off)])
+		c.next = min(off+int64(n), c.end)
 	}
-	h.mu.RUnlock()
-	return h.in.ReadAt(p, off)
+	return n, err
 }
 
-func (h *heldReader) hold(cs []heldChunk) {
-	h.mu.Lock()
-	h.held = append(h.held, cs...)
-	h.mu.Unlock()
-}
-
-// release drops the chunks that start at the offsets of cs.
-func (h *heldReader) release(cs []heldChunk) {
-	h.mu.Lock()
-	kept := h.held[:0]
-	for _, c := range h.held {
-		drop := false
-		for _, r := range cs {
-			drop = drop || r.off == c.off && len(r.data) == len(c.data)
-		}
-		if !drop {
-			kept = append(kept, c)
-		}
+// sum reads and hashes what the decoder did not read in order and returns
+// the chunk's SHA-256. buf is a scratch buffer, grown as needed.
+func (c *chunkHasher) sum(buf []byte) ([32]byte, []byte, error) {
+	var d [32]byte
+	if c.next < c.end && cap(buf) < hashBlock {
+		buf = make([]byte, hashBlock)
 	}
-	clear(h.held[len(kept):])
-	h.held = kept
-	h.mu.Unlock()
+	for c.next < c.end {
+		p := buf[:min(int64(hashBlock), c.end-c.next)]
+		if _, err := c.in.ReadAt(p, c.next); err != nil {
+			return d, buf, fmt.Errorf("reading a column chunk [%d, +%d): %w", c.off, c.end-c.off, err)
+		}
+		c.h.Write(p)
+		c.next += int64(len(p))
+	}
+	c.h.Sum(d[:0])
+	return d, buf, nil
 }
 
 // chunkRange is the byte range of the column chunk of column c in row
 // group rg: from its dictionary page (or first data page) over its
-// compressed size, checked against the file's size.
-func (o *openFile) chunkRange(rg int, c Column, size int64) (off, n int64, err error) {
+// compressed size (the bytes parquet-go reads), checked against the file's
+// size.
+func (o *openFile) chunkRange(rg int, c Column) (off, n int64, err error) {
+	size := o.in.Size()
 	md := &o.pf.Metadata().RowGroups[rg].Columns[o.leaf[c]].MetaData
 	off, n = md.DataPageOffset, md.TotalCompressedSize
 	if md.DictionaryPageOffset != 0 {
@@ -81,45 +81,42 @@ func (o *openFile) chunkRange(rg int, c Column, size int64) (off, n int64, err e
 	return off, n, nil
 }
 
-// readChunks reads the chunks of the wanted columns of row group rg whole
-// into buf (grown as needed), in column order, and returns them with the
-// SHA-256 of their bytes in that order: the row group's digest.
-func (o *openFile) readChunks(rg int, want *[numColumns]bool, buf []byte) ([]heldChunk, [32]byte, []byte, error) {
-	var d [32]byte
+// chunkHashers returns a chunkHasher for each present column of want in
+// row group rg, indexed by column (nil for the others).
+func (o *openFile) chunkHashers(rg int, want *[numColumns]bool) ([numColumns]*chunkHasher, error) {
+	var hs [numColumns]*chunkHasher
 	if rg >= len(o.pf.Metadata().RowGroups) {
-		return nil, d, buf, fmt.Errorf("%s: no row group %d", o.path, rg)
+		return hs, fmt.Errorf("%s: no row group %d", o.path, rg)
 	}
-	size := o.in.Size()
-	type span struct{ off, n int64 }
-	var spans []span
-	total := int64(0)
 	for c := Column(0); c < numColumns; c++ {
 		if !want[c] || o.leaf[c] < 0 {
 			continue
 		}
-		off, n, err := o.chunkRange(rg, c, size)
+		off, n, err := o.chunkRange(rg, c)
 		if err != nil {
-			return nil, d, buf, err
+			return hs, err
 		}
-		spans = append(spans, span{off, n})
-		total += n
+		hs[c] = newChunkHasher(o.in, off, n)
 	}
-	if int64(cap(buf)) < total {
-		buf = make([]byte, total)
-	}
-	buf = buf[:total]
+	return hs, nil
+}
+
+// rowGroupDigest finishes the chunk hashers of a row group and combines
+// their digests, in column order, into the row group's digest.
+func (o *openFile) rowGroupDigest(rg int, hs *[numColumns]*chunkHasher, buf []byte) ([32]byte, []byte, error) {
+	var d [32]byte
 	h := sha256.New()
-	chunks := make([]heldChunk, 0, len(spans))
-	at := int64(0)
-	for _, s := range spans {
-		data := buf[at : at+s.n : at+s.n]
-		if _, err := o.in.ReadAt(data, s.off); err != nil {
-			return nil, d, buf, fmt.Errorf("%s: row group %d: reading a column chunk [%d, +%d): %w", o.path, rg, s.off, s.n, err)
+	for _, c := range hs {
+		if c == nil {
+			continue
 		}
-		h.Write(data)
-		chunks = append(chunks, heldChunk{s.off, data})
-		at += s.n
+		cd, b, err := c.sum(buf)
+		buf = b
+		if err != nil {
+			return d, buf, fmt.Errorf("%s: row group %d: %w", o.path, rg, err)
+		}
+		h.Write(cd[:])
 	}
 	h.Sum(d[:0])
-	return chunks, d, buf, nil
+	return d, buf, nil
 }

@@ -78,9 +78,9 @@ func mulDiv(a, b, c int64) int64 {
 //     thrift footer of n bytes, its length and the closing magic), which
 //     fix the schema, the row groups and every column chunk's offset, size
 //     and statistics;
-//   - per row group, SHA-256 of the bytes of the column chunks read, in
-//     column order (each chunk's bytes are those the Parquet reader reads:
-//     from its dictionary page, or its first data page, on for
+//   - per row group, SHA-256 over the SHA-256s of the column chunks read,
+//     in column order (each chunk's bytes are those the Parquet reader
+//     reads: from its dictionary page, or its first data page, on for
 //     total_compressed_size bytes).
 //
 // FileDigest combines them in row-group order; a merge of shards can
@@ -88,7 +88,7 @@ func mulDiv(a, b, c int64) int64 {
 
 // DigestVersion names the input digest scheme; it is hashed into every
 // file digest.
-const DigestVersion = "chaosgen.input-digest/v1"
+const DigestVersion = "chaosgen.input-digest/v2"
 
 // FooterDigest returns the footer digest of file fi.
 func (of *OpenedFiles) FooterDigest(fi int) ([32]byte, error) {
@@ -108,17 +108,20 @@ func (of *OpenedFiles) FooterDigest(fi int) ([32]byte, error) {
 
 // RowGroupDigest returns the digest of the column chunks of row group g
 // that a Scan with the columns cols reads (the validation columns
-// included; absent optional columns contribute nothing): SHA-256 of the
-// chunks' bytes in column order. A Scan computes it as it reads the
-// chunks; a row group it has not read is read here.
+// included; absent optional columns contribute nothing): SHA-256 over
+// the chunks' SHA-256s in column order. A Scan computes it as it reads the
+// chunks (chunks.go); a row group it has not read is read here.
 func (of *OpenedFiles) RowGroupDigest(g RowGroup, cols []Column, buf []byte) ([32]byte, []byte, error) {
 	o := of.opened[g.File]
 	want := scanColumns(cols)
 	if d, ok := o.digest(g.Index, &want); ok {
 		return d, buf, nil
 	}
-	_, d, buf, err := o.readChunks(g.Index, &want, buf)
-	return d, buf, err
+	hs, err := o.chunkHashers(g.Index, &want)
+	if err != nil {
+		return [32]byte{}, buf, err
+	}
+	return o.rowGroupDigest(g.Index, &hs, buf)
 }
 
 // RowGroupDigests returns RowGroupDigest of each of groups, in order,

@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -129,6 +131,30 @@ func TestRowGroupDigest(t *testing.T) {
 		}
 		return m.DataPageOffset
 	}
+	// the definition, from the file's bytes: SHA-256 over each read chunk's
+	// SHA-256, in column order; a scan computes the same as it decodes
+	want := scanColumns(cols)
+	for rg := range base {
+		h := sha256.New()
+		for c := Column(0); c < numColumns; c++ {
+			if want[c] && leaf[c] >= 0 {
+				m := md.RowGroups[rg].Columns[leaf[c]].MetaData
+				d := sha256.Sum256(orig[chunk(rg, c) : chunk(rg, c)+m.TotalCompressedSize])
+				h.Write(d[:])
+			}
+		}
+		if [32]byte(h.Sum(nil)) != base[rg] {
+			t.Errorf("row group %d: digest is not SHA-256 over the chunks' SHA-256s", rg)
+		}
+	}
+	if _, err := of.Scan(context.Background(), ScanOptions{Columns: cols, BatchRows: 50, Workers: 2}, func(int, *Batch) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for rg := range base {
+		if d, ok := of.opened[0].digest(rg, &want); !ok || d != base[rg] {
+			t.Errorf("row group %d: the scan's digest %x (kept %v), want %x", rg, d, ok, base[rg])
+		}
+	}
 	of.Close()
 	for _, c := range []struct {
 		col     Column
@@ -148,5 +174,41 @@ func TestRowGroupDigest(t *testing.T) {
 	ds := FileDigest(cols, footer, base)
 	if ds == FileDigest(cols, footer, [][32]byte{base[1], base[0], base[2]}) || ds == FileDigest([]Column{ColTraceID}, footer, base) {
 		t.Error("FileDigest ignores the order of the row groups or the columns")
+	}
+}
+
+// TestChunkHasher: a chunk's digest is the SHA-256 of its bytes whatever
+// the reads the decoder made: in order, out of order, overlapping, short
+// of the end, none.
+func TestChunkHasher(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 4))
+	data := make([]byte, 3*hashBlock+1234)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	off, n := int64(777), int64(2*hashBlock+99)
+	want := sha256.Sum256(data[off : off+n])
+	for name, reads := range map[string][][2]int64{
+		"in order":     {{off, 4096}, {off + 4096, hashBlock}, {off + 4096 + hashBlock, n - 4096 - hashBlock}},
+		"past the end": {{off, n + 500}},
+		"skip":         {{off, 100}, {off + 5000, 100}, {off + 200, 300}},
+		"overlapping":  {{off, 1000}, {off + 500, 1000}, {off + 10, 20}},
+		"before":       {{0, off + 50}, {off + 50, 10}},
+		"none":         nil,
+	} {
+		c := newChunkHasher(bytes.NewReader(data), off, n)
+		for _, rd := range reads {
+			p := make([]byte, rd[1])
+			if _, err := c.ReadAt(p, rd[0]); err != nil && err != io.EOF {
+				t.Fatal(err)
+			}
+		}
+		got, _, err := c.sum(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: digest %x, want %x", name, got, want)
+		}
 	}
 }

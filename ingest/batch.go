@@ -1,0 +1,123 @@
+package ingest
+
+// Batches: the rows a scan hands to its caller, column by column, and
+// their validation (the rows rejected, counted by reason).
+
+// StringColumn holds a batch of strings as indexes into a dictionary. The
+// first DictLen entries of Dict are the column chunk's own dictionary and stay
+// the same while DictID does (0: no shared dictionary), so callers can cache
+// per-entry work across batches; entries after DictLen belong to this batch
+// alone. The byte slices are valid only during the callback.
+type StringColumn struct {
+	Dict    [][]byte
+	DictLen int
+	DictID  uint64
+	Idx     []int32
+}
+
+// Value returns row i's string bytes.
+func (s *StringColumn) Value(i int) []byte { return s.Dict[s.Idx[i]] }
+
+// Batch is a run of consecutive rows of one row group, decoded column-wise.
+// Only the requested columns are filled; a requested optional column that
+// the file lacks reads as zero values. A Batch is reused: callers must not
+// keep its slices after the callback returns.
+type Batch struct {
+	File      string // the file's path
+	FileIndex int    // position in the Scan's file list
+	RowGroup  int
+	FirstRow  int64 // 0-based row index in the file of the batch's row 0
+	N         int
+
+	Str  [numColumns]StringColumn
+	I32  [numColumns][]int32
+	I64  [numColumns][]int64
+	Bool [numColumns][]bool
+
+	// Bad holds each row's validation result (ReasonOK for good rows).
+	Bad []Reason
+
+	hashBuf []byte // the worker's buffer for hashing what the decoder skipped (chunks.go)
+}
+
+// Reason says why a row was rejected.
+type Reason uint8
+
+// Row rejection reasons.
+const (
+	ReasonOK Reason = iota
+	ReasonNegativeDuration
+	ReasonNegativeDepth
+	ReasonEmptyCallee
+	ReasonZeroStart
+	NumReasons
+)
+
+var reasonNames = [NumReasons]string{"ok", "negative_duration", "negative_depth", "empty_callee", "zero_start_time"}
+
+func (r Reason) String() string { return reasonNames[r] }
+
+// Validate fills b.Bad from the validation columns.
+func (b *Batch) validate() {
+	b.Bad = grow(b.Bad, b.N)
+	dur := b.I64[ColDurationNano]
+	depth := b.I32[ColDepth]
+	start := b.I64[ColStartUnixNano]
+	callee := &b.Str[ColCallee]
+	for i := 0; i < b.N; i++ {
+		switch {
+		case dur[i] < 0:
+			b.Bad[i] = ReasonNegativeDuration
+		case depth[i] < 0:
+			b.Bad[i] = ReasonNegativeDepth
+		case len(callee.Dict[callee.Idx[i]]) == 0:
+			b.Bad[i] = ReasonEmptyCallee
+		case start[i] == 0:
+			b.Bad[i] = ReasonZeroStart
+		default:
+			b.Bad[i] = ReasonOK
+		}
+	}
+}
+
+// BadRows counts rejected rows per reason and keeps the first of each
+// (lowest file index, then row) as an example.
+type BadRows struct {
+	Count [NumReasons]int64
+	First [NumReasons]*RowError
+	first [NumReasons]struct{ file, row int64 }
+}
+
+// Total returns the number of rejected rows.
+func (br *BadRows) Total() int64 {
+	var n int64
+	for r := ReasonOK + 1; r < NumReasons; r++ {
+		n += br.Count[r]
+	}
+	return n
+}
+
+func (br *BadRows) add(b *Batch, i int) {
+	r := b.Bad[i]
+	br.Count[r]++
+	f, row := int64(b.FileIndex), b.FirstRow+int64(i)
+	if br.First[r] == nil || f < br.first[r].file || f == br.first[r].file && row < br.first[r].row {
+		br.first[r].file, br.first[r].row = f, row
+		br.First[r] = &RowError{File: b.File, Row: row, Msg: r.String()}
+	}
+}
+
+// Merge adds o's counts and examples to br.
+func (br *BadRows) Merge(o *BadRows) {
+	for r := ReasonOK + 1; r < NumReasons; r++ {
+		br.Count[r] += o.Count[r]
+		if o.First[r] == nil {
+			continue
+		}
+		f := o.first[r]
+		if br.First[r] == nil || f.file < br.first[r].file || f.file == br.first[r].file && f.row < br.first[r].row {
+			br.first[r] = f
+			br.First[r] = o.First[r]
+		}
+	}
+}
