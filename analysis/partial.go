@@ -62,6 +62,7 @@ type PartialInfo struct {
 type partialHeader struct {
 	Window  string         `json:"window"`
 	Columns []string       `json:"columns"`
+	Digest  string         `json:"digest"` // ingest.DigestVersion of its row-group digests
 	Shard   int            `json:"shard"`
 	Shards  int            `json:"shards"`
 	Inputs  []partialInput `json:"inputs"`
@@ -141,7 +142,7 @@ func accumulate(ctx context.Context, store *objstore.Store, args []string, windo
 	if err != nil {
 		return nil, err
 	}
-	p := &partial{acc: acc, head: partialHeader{Window: window.String(), Columns: columnNames(), Shard: shard, Shards: shards}}
+	p := &partial{acc: acc, head: partialHeader{Window: window.String(), Columns: columnNames(), Digest: ingest.DigestVersion, Shard: shard, Shards: shards}}
 	for i, f := range files.Files {
 		footer, err := files.FooterDigest(i)
 		if err != nil {
@@ -329,6 +330,9 @@ func mergePartials(parts []*partial) (*partial, error) {
 		if c := strings.Join(p.head.Columns, ","); c != cols {
 			return nil, fmt.Errorf("%s read the columns %s, this chaosgen reads %s: merge partials written by one chaosgen version", p.name, c, cols)
 		}
+		if p.head.Digest != ingest.DigestVersion {
+			return nil, fmt.Errorf("%s holds input digests of the kind %q, this chaosgen computes %q: write the partials again with one chaosgen version", p.name, p.head.Digest, ingest.DigestVersion)
+		}
 		if p.head.Window != first.head.Window {
 			return nil, fmt.Errorf("%s has window %s, %s has %s: partials merge only when written with the same --window", p.name, p.head.Window, first.name, first.head.Window)
 		}
@@ -368,7 +372,7 @@ func mergePartials(parts []*partial) (*partial, error) {
 			}
 		}
 	})
-	out := &partial{name: "merge", head: partialHeader{Window: first.head.Window, Columns: first.head.Columns}}
+	out := &partial{name: "merge", head: partialHeader{Window: first.head.Window, Columns: first.head.Columns, Digest: first.head.Digest}}
 	var missing []string
 	for _, path := range paths {
 		s := files[path]

@@ -175,6 +175,8 @@ func TestMergeRefuses(t *testing.T) {
 	w5 := part("w5", PartialOptions{Window: 5 * time.Minute, Shard: 2, Shards: 3})
 	v2 := filepath.Join(dir, "v2")
 	os.WriteFile(v2, bytes.Replace(read(t, s2), []byte("chaosgen.partial/v1\n"), []byte("chaosgen.partial/v2\n"), 1), 0o644)
+	olddigest := filepath.Join(dir, "olddigest")
+	os.WriteFile(olddigest, bytes.Replace(read(t, s2), []byte(`"digest":"`+ingest.DigestVersion+`"`), []byte(`"digest":"chaosgen.input-digest/v1"`), 1), 0o644)
 	cut := filepath.Join(dir, "cut")
 	b := read(t, s2)
 	os.WriteFile(cut, b[:len(b)-10], 0o644)
@@ -193,6 +195,7 @@ func TestMergeRefuses(t *testing.T) {
 		{"same shard twice", []string{s0, s1, s2, s1}, []string{"s1 (shard 1/3) and", "exactly one partial"}},
 		{"window", []string{s0, s1, w5}, []string{"w5 has window 5m0s", "has 1m0s", "same --window"}},
 		{"version", []string{s0, s1, v2}, []string{"v2: partial analysis of another format version: format version 2, this chaosgen reads version 1"}},
+		{"digest kind", []string{s0, s1, olddigest}, []string{`olddigest holds input digests of the kind "chaosgen.input-digest/v1"`, "one chaosgen version"}},
 		{"truncated", []string{s0, s1, cut}, []string{"cut: partial body:"}},
 		{"corrupt", []string{s0, s1, flip}, []string{"flip: partial body:"}},
 		{"not a partial", []string{s0, inputs[0]}, []string{"a-synth.parquet: not a chaosgen partial analysis", "PAR1"}},
