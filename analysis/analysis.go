@@ -153,12 +153,7 @@ func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 // and writes the analysis to dir atomically: dir holds either its previous
 // content or the complete new analysis.
 func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
-	store := opt.Store
-	if store == nil {
-		store = objstore.New(ctx)
-		defer store.Close()
-	}
-	p, err := accumulate(ctx, store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, 0, 0)
+	p, err := accumulate(ctx, opt.Store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, 0, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -111,8 +111,13 @@ func columnNames() []string {
 }
 
 // accumulate reads the row groups of the inputs named by args that shard
-// selects (all when shards is 0) into a partial, with their digests.
+// selects (all when shards is 0) into a partial, with their digests. URL
+// inputs are opened through store, or a store of its own when nil.
 func accumulate(ctx context.Context, store *objstore.Store, args []string, window time.Duration, workers int, progress *atomic.Int64, total func(int64), shard, shards int) (*partial, error) {
+	if store == nil {
+		store = objstore.New(ctx)
+		defer store.Close()
+	}
 	if window == 0 {
 		window = features.DefaultWindow
 	}
@@ -165,12 +170,7 @@ func RunPartial(ctx context.Context, args []string, out string, opt PartialOptio
 	if opt.Shards < 0 || opt.Shards > 0 && (opt.Shard < 0 || opt.Shard >= opt.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want 0 ≤ i < n", opt.Shard, opt.Shards)
 	}
-	store := opt.Store
-	if store == nil {
-		store = objstore.New(ctx)
-		defer store.Close()
-	}
-	p, err := accumulate(ctx, store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, opt.Shard, opt.Shards)
+	p, err := accumulate(ctx, opt.Store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, opt.Shard, opt.Shards)
 	if err != nil {
 		return nil, err
 	}

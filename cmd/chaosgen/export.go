@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,9 +62,7 @@ docs/bundle.md. export does not check the signature; run verify first.`,
 				return fmt.Errorf("export: %w", err)
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return printJSON(cmd.OutOrStdout(), res)
 			}
 			for _, c := range res.Changes {
 				fmt.Fprintf(cmd.ErrOrStderr(), "chaosgen: export: warning: %s\n", c)

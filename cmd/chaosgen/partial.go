@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/internal/objstore"
@@ -23,9 +24,7 @@ func runPartial(cmd *cobra.Command, args []string, out string, opt analysis.Part
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return printJSON(cmd.OutOrStdout(), info)
 	}
 	what := "all row groups"
 	if info.Shards > 0 {
@@ -38,9 +37,14 @@ func runPartial(cmd *cobra.Command, args []string, out string, opt analysis.Part
 // printSummary prints an analysis: summary.json with --json, else the table.
 func printSummary(cmd *cobra.Command, dir string, sum *analysis.Summary, asJSON bool, top int) error {
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return printJSON(cmd.OutOrStdout(), sum)
 	}
 	return analysis.WriteText(cmd.OutOrStdout(), dir, sum, top)
+}
+
+// printJSON writes v to w as indented JSON, as the commands' --json do.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -70,9 +69,7 @@ key, malformed or expired, saying which. The same check without chaosgen:
 			}
 			w := cmd.OutOrStdout()
 			if o.asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return printJSON(w, r)
 			}
 			expires := r.NotAfter
 			if expires == "" {
