@@ -150,7 +150,7 @@ type worker struct {
 	rows             int64
 	minStart, maxEnd int64
 	slab             []acc
-	counts           []uint64 // slab for the window sketches' counts
+	counts           []uint32 // slab for the window sketches' counts
 	tr               *tracer
 }
 
@@ -339,7 +339,9 @@ func (w *worker) add(b *ingest.Batch) {
 			a.maxDur = max(a.maxDur, dur)
 			// the sketch's common case inlined: a bucket in range
 			if k := bucketOfDuration(max(dur, 1)) - a.sk.lo; dur > 0 && k >= 0 && int(k) < len(a.sk.counts) {
-				a.sk.counts[k]++
+				if a.sk.counts[k]++; a.sk.counts[k] == 0 {
+					a.sk.overflow(k)
+				}
 				a.sk.n++
 			} else {
 				a.sk.addDuration(dur)

@@ -69,7 +69,10 @@ func TestSketchAccuracy(t *testing.T) {
 // and the index of the first: sketches with the same content compare equal
 // whatever spare range they allocated.
 func trimmed(s *Sketch) (int32, []uint64) {
-	c := s.counts
+	c := make([]uint64, len(s.counts))
+	for i := range c {
+		c[i] = s.count(i)
+	}
 	k := firstNonZero(c)
 	c = c[k:]
 	for len(c) > 0 && c[len(c)-1] == 0 {
@@ -465,7 +468,10 @@ func compareTables(t *testing.T, what string, a, b *Table) {
 		for i := range tab.Edges {
 			s := &tab.Edges[i].sketch
 			lo, c := trimmed(s)
-			s.lo, s.counts = lo, slices.Clip(c)
+			s.lo, s.counts = lo, make([]uint32, len(c))
+			for i, v := range c {
+				s.counts[i] = uint32(v)
+			}
 		}
 	}
 	if diff := cmp.Diff(a, b, opt); diff != "" {
@@ -553,5 +559,72 @@ func TestBucketOfMatchesLog(t *testing.T) {
 		if got := bucketOf(x); got != want && math.Abs(float64(got-want)) > 1 {
 			t.Errorf("bucketOf(%g) = %d, want %d", x, got, want)
 		}
+	}
+}
+
+// TestSketchCarry checks that 32-bit bucket counts stay exact past 2^32:
+// by increments (the accumulators' inline path and addDuration), by
+// merges, and through the partial file's encoding.
+func TestSketchCarry(t *testing.T) {
+	const d = 5_000_000 // 5 ms
+	var s Sketch
+	s.addDuration(d)
+	k := bucketOfDuration(d) - s.lo
+	// pretend the bucket already holds 2^32-2 values besides the first
+	s.counts[k] = 1<<32 - 1
+	s.n = 1<<32 - 1
+	s.addDuration(d) // wraps
+	s.addDuration(d)
+	s.addDuration(2 * d) // another bucket
+	if got, want := s.count(int(k)), uint64(1<<32+1); got != want {
+		t.Fatalf("bucket count after wrapping: %d, want %d", got, want)
+	}
+	if s.carry == nil {
+		t.Fatal("no carry after the count wrapped")
+	}
+	if got := s.Quantile(1); got < 1.9*d || got > 2.1*d {
+		t.Fatalf("max quantile %v, want about %v: the wrapped bucket lost its values", got, 2*d)
+	}
+	if got := s.Quantile(0.999); got > 1.1*d {
+		t.Fatalf("quantile 0.999 %v, want about %v", got, d)
+	}
+
+	var m Sketch
+	m.Merge(&s)
+	m.Merge(&s)
+	if got, want := m.count(int(bucketOfDuration(d)-m.lo)), uint64(2*(1<<32+1)); got != want {
+		t.Fatalf("merged bucket count %d, want %d", got, want)
+	}
+	if m.Count() != 2*s.Count() {
+		t.Fatalf("merged count %d, want %d", m.Count(), 2*s.Count())
+	}
+	// a merge whose 32-bit sum wraps without either side having a carry
+	var a, b Sketch
+	for _, x := range []*Sketch{&a, &b} {
+		x.addDuration(d)
+		x.counts[bucketOfDuration(d)-x.lo] = 3 << 30
+		x.n = 3 << 30
+	}
+	a.Merge(&b)
+	if got, want := a.count(int(bucketOfDuration(d)-a.lo)), uint64(6<<30); got != want {
+		t.Fatalf("merge that wraps 32 bits: %d, want %d", got, want)
+	}
+	mean, _ := a.LogMoments(1e6)
+	if math.Abs(mean-math.Log(5)) > 0.02 {
+		t.Fatalf("log mean %v of a wrapped sketch, want about ln 5 = %v", mean, math.Log(5))
+	}
+
+	var e enc
+	e.sketch(&m)
+	dc := dec{b: e.b}
+	var back Sketch
+	dc.sketch(&back)
+	if dc.err != nil {
+		t.Fatal(dc.err)
+	}
+	blo, bc := trimmed(&back)
+	mlo, mc := trimmed(&m)
+	if blo != mlo || !slices.Equal(bc, mc) || back.Count() != m.Count() {
+		t.Fatalf("decoded sketch differs: lo %d %v, want %d %v", blo, bc, mlo, mc)
 	}
 }

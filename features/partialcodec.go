@@ -179,8 +179,8 @@ func (e *enc) sketch(s *Sketch) {
 		return
 	}
 	e.i(int64(s.lo) + int64(lo))
-	for _, c := range s.counts[lo:hi] {
-		e.u(c)
+	for k := lo; k < hi; k++ {
+		e.u(s.count(k))
 	}
 }
 
@@ -224,7 +224,7 @@ type dec struct {
 	b    []byte
 	off  int
 	err  error
-	slab []uint64 // for sketch counts
+	slab []uint32 // for sketch counts
 }
 
 func (d *dec) fail(format string, args ...any) {
@@ -485,7 +485,7 @@ func (d *dec) sketch(s *Sketch) {
 	// the counts carved from one large slab (most sketches are small),
 	// capped so that a later growth copies instead of overwriting the next
 	if len(d.slab) < n {
-		d.slab = make([]uint64, max(n, slabBuckets))
+		d.slab = make([]uint32, max(n, slabBuckets))
 	}
 	s.counts, d.slab = d.slab[:n:n], d.slab[n:]
 	sum := s.zero
@@ -493,19 +493,23 @@ func (d *dec) sketch(s *Sketch) {
 	for i := range s.counts {
 		// most counts take one byte: read those inline
 		if len(b) > 0 && b[0] < 0x80 {
-			s.counts[i] = uint64(b[0])
+			s.counts[i] = uint32(b[0])
+			sum += uint64(b[0])
 			b = b[1:]
-		} else {
-			v, k := binary.Uvarint(b)
-			if k <= 0 {
-				d.off = len(d.b) - len(b)
-				d.fail("%v", errShort)
-				return
-			}
-			s.counts[i] = v
-			b = b[k:]
+			continue
 		}
-		sum += s.counts[i]
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			d.off = len(d.b) - len(b)
+			d.fail("%v", errShort)
+			return
+		}
+		s.counts[i] = uint32(v)
+		if v>>32 != 0 {
+			s.addCarry(s.lo+int32(i), v&^(1<<32-1))
+		}
+		sum += v
+		b = b[k:]
 	}
 	d.off = len(d.b) - len(b)
 	if sum != s.n {

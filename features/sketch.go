@@ -25,11 +25,51 @@ var (
 //
 // Counts are integers, so merging is exact and its result does not depend on
 // the order of the merges.
+//
+// Bucket counts are 32-bit: an edge-window's sketch spans a few hundred
+// buckets and holds a few hundred values, so the counts are most of the
+// analysis's memory, and half the width is half the page faults and cache
+// misses. A bucket past 2^32-1 values (a busy edge over a long window) keeps
+// the multiples of 2^32 in carry, so every count stays exact.
 type Sketch struct {
-	lo     int32    // bucket index of counts[0]
-	counts []uint64 // dense counts for buckets lo, lo+1, ...
+	lo     int32            // bucket index of counts[0]
+	counts []uint32         // dense counts for buckets lo, lo+1, ... (mod 2^32)
+	carry  map[int32]uint64 // bucket → its count's multiples of 2^32; nil while none
 	zero   uint64
 	n      uint64
+}
+
+// count returns bucket lo+k's count.
+func (s *Sketch) count(k int) uint64 {
+	c := uint64(s.counts[k])
+	if s.carry != nil {
+		c += s.carry[s.lo+int32(k)]
+	}
+	return c
+}
+
+// overflow records that bucket lo+k's 32-bit count wrapped around.
+func (s *Sketch) overflow(k int32) { s.addCarry(s.lo+k, 1<<32) }
+
+func (s *Sketch) addCarry(bucket int32, c uint64) {
+	if s.carry == nil {
+		s.carry = map[int32]uint64{}
+	}
+	s.carry[bucket] += c
+}
+
+// addAt adds c to bucket lo+k, which is in range.
+func (s *Sketch) addAt(k int32, c uint64) {
+	low := uint32(c)
+	high := c &^ (1<<32 - 1)
+	v := s.counts[k] + low
+	if v < low {
+		high += 1 << 32
+	}
+	s.counts[k] = v
+	if high != 0 {
+		s.addCarry(s.lo+k, high)
+	}
 }
 
 // bucketOf returns ceil(log_γ(x)) for x > 0. A first guess from the float's
@@ -130,55 +170,55 @@ const initialBuckets = 64
 func (s *Sketch) addBucket(i int32, c uint64) {
 	if len(s.counts) == 0 {
 		if cap(s.counts) < initialBuckets {
-			s.counts = make([]uint64, initialBuckets)
+			s.counts = make([]uint32, initialBuckets)
 		} else {
 			s.counts = s.counts[:initialBuckets]
 			clear(s.counts)
 		}
 		s.lo = i - initialBuckets/2
-		s.counts[i-s.lo] = c
+		s.addAt(i-s.lo, c)
 		return
 	}
 	if k := i - s.lo; k >= 0 && int(k) < len(s.counts) {
-		s.counts[k] += c
+		s.addAt(k, c)
 		return
 	}
 	switch {
 	case i < s.lo:
 		// grow downwards with some slack to amortise
 		extra := int(s.lo-i) + len(s.counts)/4
-		nc := make([]uint64, extra+len(s.counts), extra+cap(s.counts))
+		nc := make([]uint32, extra+len(s.counts), extra+cap(s.counts))
 		copy(nc[extra:], s.counts)
 		s.counts = nc
 		s.lo -= int32(extra)
 	case int(i-s.lo) >= len(s.counts):
 		need := int(i-s.lo) + 1
 		if need > cap(s.counts) {
-			nc := make([]uint64, need, need+need/4)
+			nc := make([]uint32, need, need+need/4)
 			copy(nc, s.counts)
 			s.counts = nc
 		} else {
 			s.counts = s.counts[:need]
 		}
 	}
-	s.counts[i-s.lo] += c
+	s.addAt(i-s.lo, c)
 }
 
 // presize gives an empty sketch n zero buckets from lo on, carved from
 // *slab (refilled in large chunks: one allocation for many sketches).
-func (s *Sketch) presize(lo int32, n int, slab *[]uint64) {
+func (s *Sketch) presize(lo int32, n int, slab *[]uint32) {
 	if len(s.counts) != 0 || n == 0 {
 		return
 	}
 	if len(*slab) < n {
-		*slab = make([]uint64, max(n, slabBuckets))
+		*slab = make([]uint32, max(n, slabBuckets))
 	}
 	s.counts, *slab = (*slab)[:n:n], (*slab)[n:]
 	s.lo = lo
 }
 
 // slabBuckets is the size of presize's slab chunks (256 KiB).
-const slabBuckets = 1 << 15
+const slabBuckets = 1 << 16
 
 // addDuration is Add for an integer duration, with the common case (a
 // bucket inside the current range) inlined.
@@ -191,7 +231,9 @@ func (s *Sketch) addDuration(d int64) {
 	i := bucketOfDuration(d)
 	if k := i - s.lo; k >= 0 && int(k) < len(s.counts) {
 		s.n++
-		s.counts[k]++
+		if s.counts[k]++; s.counts[k] == 0 {
+			s.overflow(k)
+		}
 		return
 	}
 	s.n++
@@ -210,7 +252,15 @@ func (s *Sketch) Merge(o *Sketch) {
 	s.addBucket(o.lo+int32(len(o.counts))-1, 0)
 	off := o.lo - s.lo
 	for i, c := range o.counts {
-		s.counts[int32(i)+off] += c
+		k := int32(i) + off
+		v := s.counts[k] + c
+		if v < c {
+			s.overflow(k)
+		}
+		s.counts[k] = v
+	}
+	for b, c := range o.carry {
+		s.addCarry(b, c)
 	}
 }
 
@@ -229,8 +279,8 @@ func (s *Sketch) Quantile(q float64) float64 {
 		return 0
 	}
 	seen := s.zero
-	for i, c := range s.counts {
-		seen += c
+	for i := range s.counts {
+		seen += s.count(i)
 		if seen >= rank {
 			return bucketValue(s.lo + int32(i))
 		}
@@ -245,6 +295,7 @@ func bucketValue(i int32) float64 {
 // Reset empties the sketch, keeping its memory.
 func (s *Sketch) Reset() {
 	s.counts = s.counts[:0]
+	s.carry = nil
 	s.zero, s.n, s.lo = 0, 0, 0
 }
 
@@ -261,16 +312,16 @@ func (s *Sketch) LogMoments(unit float64) (mean, variance float64) {
 	off := math.Log(2/(gamma+1)) - math.Log(unit)
 	var sum float64
 	for i, c := range s.counts {
-		if c > 0 {
-			sum += float64(c) * (float64(s.lo+int32(i))*logGamma + off)
+		if c > 0 || s.carry != nil {
+			sum += float64(s.count(i)) * (float64(s.lo+int32(i))*logGamma + off)
 		}
 	}
 	mean = sum / float64(n)
 	var sq float64
 	for i, c := range s.counts {
-		if c > 0 {
+		if c > 0 || s.carry != nil {
 			d := float64(s.lo+int32(i))*logGamma + off - mean
-			sq += float64(c) * d * d
+			sq += float64(s.count(i)) * d * d
 		}
 	}
 	return mean, sq / float64(n)
