@@ -38,6 +38,9 @@ func (a *acc) merge(o *acc) {
 	a.sk.Merge(&o.sk)
 }
 
+// statQuantiles are the quantiles of Stats: p50, p90 and p99.
+var statQuantiles = [3]float64{0.50, 0.90, 0.99}
+
 func (a *acc) stats() Stats {
 	s := Stats{
 		Calls: a.calls, Errors: a.errors, Timeouts: a.timeouts, Retries: a.retries,
@@ -48,9 +51,9 @@ func (a *acc) stats() Stats {
 	if a.calls > 0 {
 		s.ErrorRate = float64(a.errors) / float64(a.calls)
 		s.MeanMs = float64(a.durSum) / float64(a.calls) / 1e6
-		s.P50Ms = a.sk.Quantile(0.50) / 1e6
-		s.P90Ms = a.sk.Quantile(0.90) / 1e6
-		s.P99Ms = a.sk.Quantile(0.99) / 1e6
+		var q [3]float64
+		a.sk.quantiles(statQuantiles[:], q[:])
+		s.P50Ms, s.P90Ms, s.P99Ms = q[0]/1e6, q[1]/1e6, q[2]/1e6
 		s.LogMean, s.LogVar = a.sk.LogMoments(1e6)
 	}
 	return s

@@ -628,3 +628,42 @@ func TestSketchCarry(t *testing.T) {
 		t.Fatalf("decoded sketch differs: lo %d %v, want %d %v", blo, bc, mlo, mc)
 	}
 }
+
+// TestSketchQuantilesExactRank checks quantiles against their definition:
+// the midpoint of the bucket of the value of nearest rank ⌈q·n⌉, for
+// several quantiles asked at once (as Stats does), zeros included.
+func TestSketchQuantilesExactRank(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 11))
+	qs := []float64{0, 0.01, 0.5, 0.9, 0.99, 1}
+	for trial := range 300 {
+		n := 1 + r.IntN(400)
+		var s Sketch
+		vals := make([]float64, n)
+		for i := range vals {
+			if r.IntN(10) != 0 {
+				vals[i] = float64(1 + r.Int64N(int64(1)<<(10+r.IntN(30))))
+			}
+			if vals[i] > 0 && r.IntN(2) == 0 {
+				s.addDuration(int64(vals[i]))
+			} else {
+				s.Add(vals[i])
+			}
+		}
+		slices.Sort(vals)
+		got := make([]float64, len(qs))
+		s.quantiles(qs, got)
+		for j, q := range qs {
+			rank := max(int(math.Ceil(q*float64(n))), 1)
+			want := 0.0
+			if v := vals[rank-1]; v > 0 {
+				want = bucketValue(bucketOf(v))
+			}
+			if got[j] != want {
+				t.Fatalf("trial %d (n=%d): quantile %v = %v, want %v", trial, n, q, got[j], want)
+			}
+			if one := s.Quantile(q); one != want {
+				t.Fatalf("trial %d: Quantile(%v) = %v, want %v", trial, q, one, want)
+			}
+		}
+	}
+}

@@ -270,22 +270,52 @@ func (s *Sketch) Count() uint64 { return s.n }
 // Quantile returns the q-quantile (0 ≤ q ≤ 1) of the values, or 0 for an
 // empty sketch.
 func (s *Sketch) Quantile(q float64) float64 {
+	var out [1]float64
+	s.quantiles([]float64{q}, out[:])
+	return out[0]
+}
+
+// quantiles sets out[j] to Quantile(qs[j]) in one walk over the buckets;
+// qs must be ascending.
+func (s *Sketch) quantiles(qs, out []float64) {
 	if s.n == 0 {
-		return 0
+		clear(out)
+		return
 	}
-	rank := uint64(math.Ceil(q * float64(s.n))) // 1-based nearest rank
-	rank = max(rank, 1)
-	if rank <= s.zero {
-		return 0
+	// the 1-based nearest rank of qs[j]
+	rank := func(j int) uint64 { return max(uint64(math.Ceil(qs[j]*float64(s.n))), 1) }
+	j := 0
+	for j < len(qs) && rank(j) <= s.zero {
+		out[j] = 0
+		j++
 	}
 	seen := s.zero
-	for i := range s.counts {
+	lo, hi := s.occupied()
+	for i := lo; i < hi && j < len(qs); i++ {
 		seen += s.count(i)
-		if seen >= rank {
-			return bucketValue(s.lo + int32(i))
+		for r := rank(j); seen >= r; r = rank(j) {
+			out[j] = bucketValue(s.lo + int32(i))
+			if j++; j == len(qs) {
+				return
+			}
 		}
 	}
-	return bucketValue(s.lo + int32(len(s.counts)) - 1)
+	for ; j < len(qs); j++ {
+		out[j] = bucketValue(s.lo + int32(len(s.counts)) - 1)
+	}
+}
+
+// occupied returns the range [lo, hi) of counts outside which every
+// bucket is empty.
+func (s *Sketch) occupied() (lo, hi int) {
+	lo, hi = 0, len(s.counts)
+	for lo < hi && s.counts[lo] == 0 && s.count(lo) == 0 {
+		lo++
+	}
+	for hi > lo && s.counts[hi-1] == 0 && s.count(hi-1) == 0 {
+		hi--
+	}
+	return lo, hi
 }
 
 func bucketValue(i int32) float64 {
@@ -310,16 +340,17 @@ func (s *Sketch) LogMoments(unit float64) (mean, variance float64) {
 		return 0, 0
 	}
 	off := math.Log(2/(gamma+1)) - math.Log(unit)
+	lo, hi := s.occupied()
 	var sum float64
-	for i, c := range s.counts {
-		if c > 0 || s.carry != nil {
+	for i := lo; i < hi; i++ {
+		if s.counts[i] > 0 || s.carry != nil {
 			sum += float64(s.count(i)) * (float64(s.lo+int32(i))*logGamma + off)
 		}
 	}
 	mean = sum / float64(n)
 	var sq float64
-	for i, c := range s.counts {
-		if c > 0 || s.carry != nil {
+	for i := lo; i < hi; i++ {
+		if s.counts[i] > 0 || s.carry != nil {
 			d := float64(s.lo+int32(i))*logGamma + off - mean
 			sq += float64(s.count(i)) * d * d
 		}
