@@ -14,6 +14,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/s3test"
+	"github.com/chaosgen/chaosgen/synth"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -202,5 +203,136 @@ func sameAnalysis(t *testing.T, want, got, prefix string) {
 		if !bytes.Equal(w, g) {
 			t.Errorf("%s/%s differs from %s/%s", got, n, want, n)
 		}
+	}
+}
+
+// TestPartialObjectStorage runs the sharded analysis through a real
+// S3-compatible server (versitygw): analyze --partial writes each shard's
+// partial as an object, merge reads the prefix and writes the analysis to
+// a local directory or a bucket prefix, both identical to analyze of the
+// local files; merge's refusals (a missing shard, a doubled shard, a
+// changed input) and the store's errors name the objects.
+func TestPartialObjectStorage(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, b := range []string{"spans", "parts", "results"} {
+		srv.MakeBucket(t, b)
+	}
+	duckdb, err := filepath.Abs(filepath.Join("..", "..", "analysis", "testdata", "synth-seed7-duckdb.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	// chaosgen's file in small row groups, so every shard has some, and
+	// the DuckDB-written fixture
+	if _, err := synth.Generate(t.Context(), filepath.Join("day", "a.parquet"),
+		synth.Options{Days: 0.02, RPS: 4, Services: 10, Seed: 3, RowGroupRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, duckdb, filepath.Join("day", "b.parquet"))
+	for _, f := range []string{"a.parquet", "b.parquet"} {
+		srv.Put(t, "spans", "day/"+f, filepath.Join("day", f))
+	}
+	run := func(wantCode int, args ...string) (string, string) {
+		t.Helper()
+		code, stdout, stderr := runCLI(args...)
+		if code != wantCode {
+			t.Fatalf("%v: exit %d, want %d: %s", args, code, wantCode, stderr)
+		}
+		return stdout, stderr
+	}
+	run(0, "analyze", "--season", "none", "day", "-o", "local")
+
+	const n = 3
+	for i := range n {
+		name := fmt.Sprintf("run/%d-of-%d.part", i, n)
+		stdout, _ := run(0, "analyze", "--partial", fmt.Sprintf("--shard=%d/%d", i, n), srv.URL("spans", "day/"), "-o", srv.URL("parts", name))
+		if want := fmt.Sprintf("wrote s3://parts/%s: shard %d/%d, ", name, i, n); !strings.HasPrefix(stdout, want) {
+			t.Errorf("analyze --partial printed %q, want it to start with %q", stdout, want)
+		}
+	}
+	run(0, "merge", "--season", "none", srv.URL("parts", "run/"), "-o", "merged")
+	sameAnalysis(t, "local", "merged", "s3://spans/")
+	run(0, "merge", "--season", "none", srv.URL("parts", "run"), "-o", srv.URL("results", "merged/"))
+	sameAnalysis(t, "local", filepath.Join(srv.Root, "results", "merged"), "s3://spans/")
+
+	// partials laid out for merge's refusals: copies of the run's objects
+	part := func(i int) string { return filepath.Join(srv.Root, "parts", "run", fmt.Sprintf("%d-of-%d.part", i, n)) }
+	srv.Put(t, "parts", "missing/0-of-3.part", part(0))
+	srv.Put(t, "parts", "missing/2-of-3.part", part(2))
+	for i := range n {
+		srv.Put(t, "parts", fmt.Sprintf("double/%d-of-3.part", i), part(i))
+	}
+	srv.Put(t, "parts", "double/again.part", part(1))
+	srv.Put(t, "parts", "changed/0-of-3.part", part(0))
+	srv.Put(t, "parts", "changed/1-of-3.part", part(1))
+	// b.parquet changes before shard 2 reads it
+	if _, err := synth.Generate(t.Context(), filepath.Join("day", "b.parquet"), synth.Options{Days: 0.01, RPS: 4, Services: 10, Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Put(t, "spans", "day/b.parquet", filepath.Join("day", "b.parquet"))
+	run(0, "analyze", "--partial", "--shard=2/3", srv.URL("spans", "day/"), "-o", srv.URL("parts", "changed/2-of-3.part"))
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing shard", []string{"merge", srv.URL("parts", "missing/"), "-o", "never"},
+			"chaosgen: merge: no partial read s3://spans/day/a.parquet row group(s) "},
+		{"doubled shard", []string{"merge", srv.URL("parts", "double/"), "-o", "never"},
+			"chaosgen: merge: row group N of s3://spans/day/a.parquet is in both s3://parts/double/1-of-3.part (shard 1/3) and s3://parts/double/again.part (shard 1/3)"},
+		{"changed input", []string{"merge", srv.URL("parts", "changed/"), "-o", "never"},
+			"chaosgen: merge: s3://spans/day/b.parquet differs between s3://parts/changed/0-of-3.part and s3://parts/changed/2-of-3.part"},
+		{"missing bucket", []string{"merge", srv.URL("nosuchbucket", "run/"), "-o", "never"},
+			"chaosgen: merge: s3://nosuchbucket/run/: bucket s3://nosuchbucket not found\n"},
+		{"missing object", []string{"merge", srv.URL("parts", "run/0-of-3.part"), srv.URL("parts", "run/7-of-3.part"), "-o", "never"},
+			"chaosgen: merge: s3://parts/run/7-of-3.part: object not found\n"},
+		{"empty prefix", []string{"merge", srv.URL("parts", "night/"), "-o", "never"},
+			"chaosgen: merge: s3://parts/night/: no .part objects under the prefix\n"},
+		{"partial to a missing bucket", []string{"analyze", "--partial", srv.URL("spans", "day/"), "-o", srv.URL("nosuchbucket", "0.part")},
+			"chaosgen: analyze: s3://nosuchbucket/0.part: bucket s3://nosuchbucket not found\n"},
+		{"partial to a prefix", []string{"analyze", "--partial", srv.URL("spans", "day/"), "-o", srv.URL("parts", "run/")},
+			"chaosgen: analyze: s3://parts/run/: names a prefix: give an object name, such as s3://parts/run/NAME\n"},
+		{"wrong secret", []string{"merge", srv.URL("parts", "run/"), "-o", "never"},
+			"chaosgen: merge: s3://parts/run/: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+		{"wrong secret, partial", []string{"analyze", "--partial", "day", "-o", srv.URL("parts", "x.part")},
+			"chaosgen: analyze: s3://parts/x.part: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.HasPrefix(c.name, "wrong secret") {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+			}
+			code, _, stderr := runCLI(c.args...)
+			// N stands for a row group number
+			want := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(c.want), "row group N ", `row group \d+ `))
+			if c.name == "missing shard" && !strings.Contains(stderr, "(missing: the partial of shard 1/3)") {
+				t.Errorf("the missing shard is not named: %s", stderr)
+			}
+			if code != 1 || !want.MatchString(stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+			}
+			if _, err := os.Stat("never"); err == nil {
+				t.Error("the output directory was written")
+			}
+		})
+	}
+	for _, k := range []string{"0.part", "x.part"} {
+		if _, err := os.Stat(filepath.Join(srv.Root, "parts", k)); err == nil {
+			t.Errorf("a refused partial was written: s3://parts/%s", k)
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
