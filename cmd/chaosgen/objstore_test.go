@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -334,5 +335,80 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportObjectStorage imports trace objects (OTLP JSON, and Tempo's
+// JSON gzipped) from a real S3-compatible server (versitygw) into a span
+// object: the same report and the same span file, byte for byte, as the
+// import of the local files; a prefix, a missing object or bucket and
+// refused credentials are errors naming the URL, and nothing is written.
+func TestImportObjectStorage(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.MakeBucket(t, "traces")
+	testdata, err := filepath.Abs(filepath.Join("..", "..", "ingest", "importer", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	copyFile(t, filepath.Join(testdata, "conventions.otlp.json"), filepath.Join("traces", "otlp.json"))
+	tempo := readFile(t, filepath.Join(testdata, "conventions.tempo.json"))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(tempo); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("traces", "tempo.json.gz"), gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"otlp.json", "tempo.json.gz"} {
+		srv.Put(t, "traces", f, filepath.Join("traces", f))
+	}
+	code, want, stderr := runCLI("import", filepath.Join("traces", "otlp.json"), filepath.Join("traces", "tempo.json.gz"), "-o", filepath.Join("traces", "spans", "day.parquet"))
+	if code != 0 {
+		t.Fatalf("local import: %s", stderr)
+	}
+	code, got, stderr := runCLI("import", srv.URL("traces", "otlp.json"), srv.URL("traces", "tempo.json.gz"), "-o", srv.URL("traces", "spans/day.parquet"))
+	if code != 0 {
+		t.Fatalf("import from and to the bucket: %s", stderr)
+	}
+	t.Logf("%s", got)
+	if !strings.Contains(got, "s3://traces/tempo.json.gz") || strings.ReplaceAll(got, "s3://", "") != want {
+		t.Errorf("import from the bucket printed\n%s\nthe local import\n%s", got, want)
+	}
+	if !bytes.Equal(readFile(t, filepath.Join("traces", "spans", "day.parquet")), readFile(t, filepath.Join(srv.Root, "traces", "spans", "day.parquet"))) {
+		t.Error("the span object differs from the local import's span file")
+	}
+	if spans, err := ingest.ReadFile(filepath.Join(srv.Root, "traces", "spans", "day.parquet")); err != nil || len(spans) == 0 {
+		t.Errorf("the span object holds %d spans: %v", len(spans), err)
+	}
+
+	for _, c := range []struct {
+		name, in, out, want string
+	}{
+		{"prefix", srv.URL("traces", "spans/"), "never.parquet", "chaosgen: import: s3://traces/spans/: names a prefix, not an object: give the objects in it\n"},
+		{"missing object", srv.URL("traces", "zipkin.json"), "never.parquet", "chaosgen: import: s3://traces/zipkin.json: object not found\n"},
+		{"missing bucket", srv.URL("nosuchbucket", "otlp.json"), "never.parquet", "chaosgen: import: s3://nosuchbucket/otlp.json: bucket s3://nosuchbucket not found\n"},
+		{"output to a missing bucket", srv.URL("traces", "otlp.json"), srv.URL("nosuchbucket", "never.parquet"), "chaosgen: import: s3://nosuchbucket/never.parquet: bucket s3://nosuchbucket not found\n"},
+		{"wrong secret", srv.URL("traces", "otlp.json"), "never.parquet", "chaosgen: import: s3://traces/otlp.json: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+		{"wrong secret, output", filepath.Join("traces", "otlp.json"), srv.URL("traces", "never.parquet"), "chaosgen: import: s3://traces/never.parquet: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.HasPrefix(c.name, "wrong secret") {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+			}
+			code, _, stderr := runCLI("import", c.in, "-o", c.out)
+			if code != 1 || !strings.HasPrefix(stderr, c.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+			}
+		})
+	}
+	for _, p := range []string{"never.parquet", filepath.Join(srv.Root, "traces", "never.parquet")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refused import wrote %s", p)
+		}
 	}
 }
