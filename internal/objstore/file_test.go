@@ -110,9 +110,16 @@ func TestWholeObjectErrors(t *testing.T) {
 		{"missing object", "parts", "day/9.part", "", "s3://parts/day/9.part: object not found", objstore.ErrNotFound},
 		{"a prefix", "parts", "day/", "", "s3://parts/day/: names a prefix", nil},
 		{"wrong secret", "parts", "day/0.part", "not-the-secret", "s3://parts/day/0.part: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY", objstore.ErrDenied},
+		{"no credentials", "parts", "day/0.part", "none", "s3://parts/day/0.part: access denied: no credentials found (set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY", objstore.ErrDenied},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.secret != "" {
+			switch c.secret {
+			case "":
+			case "none":
+				t.Setenv("AWS_ACCESS_KEY_ID", "")
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+				t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // no instance role
+			default:
 				t.Setenv("AWS_SECRET_ACCESS_KEY", c.secret)
 			}
 			st := objstore.New(t.Context())

@@ -144,6 +144,9 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 	case gcerrors.PermissionDenied:
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
+	if strings.Contains(err.Error(), "get credentials") {
+		return fmt.Errorf("%s: %w: no credentials found (set %s): %v", what, ErrDenied, credentialHint(l.base), err)
+	}
 	if isSignatureError(err) {
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
