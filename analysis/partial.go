@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/chaosgen/chaosgen/internal/objstore"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -165,40 +165,43 @@ func accumulate(ctx context.Context, store *objstore.Store, args []string, windo
 
 // RunPartial reads the inputs named by args (shard opt.Shard of
 // opt.Shards, or all) and writes their accumulators to the partial file
-// out, atomically. Merge turns partials into an analysis.
+// out, atomically: a local file, or an object (a bucket URL) uploaded
+// whole once written (objstore.Store.WriteFile), so no half-written
+// partial is ever seen under its name. Merge turns partials into an
+// analysis.
 func RunPartial(ctx context.Context, args []string, out string, opt PartialOptions) (*PartialInfo, error) {
 	if opt.Shards < 0 || opt.Shards > 0 && (opt.Shard < 0 || opt.Shard >= opt.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want 0 ≤ i < n", opt.Shard, opt.Shards)
 	}
-	p, err := accumulate(ctx, opt.Store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, opt.Shard, opt.Shards)
+	store := opt.Store
+	if store == nil {
+		store = objstore.New(ctx)
+		defer store.Close()
+	}
+	info := &PartialInfo{Path: objstore.Name(out), Shard: opt.Shard, Shards: opt.Shards}
+	err := store.WriteFile(out, func(path string) error {
+		p, err := accumulate(ctx, store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, opt.Shard, opt.Shards)
+		if err != nil {
+			return err
+		}
+		b, err := p.encode()
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(path, b); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		info.Rows, info.Bytes = p.acc.Rows()+p.acc.Bad().Total(), len(b)
+		for _, in := range p.head.Inputs {
+			info.RowGroups += len(in.Read)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	b, err := p.encode()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFile(out, b); err != nil {
-		return nil, err
-	}
-	info := &PartialInfo{Path: out, Shard: opt.Shard, Shards: opt.Shards, Rows: p.acc.Rows() + p.acc.Bad().Total(), Bytes: len(b)}
-	for _, in := range p.head.Inputs {
-		info.RowGroups += len(in.Read)
 	}
 	return info, nil
 }
-
-// writeFile writes a partial file atomically. Partials are written and
-// read whole, one object each, so a bucket URL plugs in here and in
-// readFile.
-func writeFile(path string, b []byte) error {
-	if err := atomicfile.WriteFile(path, b); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 // encode returns the partial file's bytes: the first line names the format
 // and its version, the second is the JSON header, the rest is one zstd
@@ -222,10 +225,10 @@ func (p *partial) encode() ([]byte, error) {
 	return zw.EncodeAll(body, out), nil
 }
 
-// readPartial reads a partial file and decodes its header (load decodes
-// the rest).
-func readPartial(name string) (*partial, error) {
-	b, err := readFile(name)
+// readPartial reads a partial file or object and decodes its header (load
+// decodes the rest).
+func readPartial(store *objstore.Store, name string) (*partial, error) {
+	b, err := store.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -496,10 +499,19 @@ func (p *partial) inputs() ([]Input, int64, error) {
 const PartialExt = ".part"
 
 // partialNames resolves Merge's arguments: a directory stands for the
-// *.part files in it (sorted), anything else for itself.
-func partialNames(args []string) ([]string, error) {
+// *.part files in it (sorted), a bucket prefix for the *.part objects
+// under it (objstore.Store.ListExt), anything else for itself.
+func partialNames(store *objstore.Store, args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
+		if objstore.IsURL(a) {
+			names, err := store.ListExt(a, PartialExt)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, names...)
+			continue
+		}
 		fi, err := os.Stat(a)
 		if err != nil || !fi.IsDir() {
 			out = append(out, a)
@@ -522,11 +534,18 @@ func partialNames(args []string) ([]string, error) {
 	return out, nil
 }
 
-// Merge merges the partial analyses named by args (files, or directories
-// of *.part files; in any order) and writes the analysis of all their row
-// groups to dir, as Run would have written it for the same inputs.
+// Merge merges the partial analyses named by args (files, directories of
+// *.part files, bucket URLs of objects or of prefixes of *.part objects;
+// in any order) and writes the analysis of all their row groups to dir, as
+// Run would have written it for the same inputs. URLs are read through
+// opt.Store, or a store of its own when nil.
 func Merge(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
-	names, err := partialNames(args)
+	store := opt.Store
+	if store == nil {
+		store = objstore.New(ctx)
+		defer store.Close()
+	}
+	names, err := partialNames(store, args)
 	if err != nil {
 		return nil, err
 	}
@@ -535,7 +554,7 @@ func Merge(ctx context.Context, args []string, dir string, opt Options) (*Summar
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		p, err := readPartial(n)
+		p, err := readPartial(store, n)
 		if err != nil {
 			return nil, err
 		}

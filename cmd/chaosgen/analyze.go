@@ -42,8 +42,9 @@ is written locally first, then uploaded, summary.json last.
 no season otherwise (then the forecast is a damped trend); --horizon defaults
 to one day.
 
-With --partial, -o names a file that receives the accumulators of the
-inputs instead (a partial analysis, docs/scale.md); --shard i/N reads only
+With --partial, -o names a file or an object URL that receives the
+accumulators of the inputs instead (a partial analysis, docs/scale.md; an
+object is uploaded whole once written); --shard i/N reads only
 shard i of N (0 ≤ i < N) of the inputs' row groups, so N processes given the
 same inputs read every row group once. 'chaosgen merge' turns the partials
 into the analysis, byte-identical to one analyze of all the inputs; the
@@ -51,7 +52,8 @@ model flags (--season, --horizon, --seed, --no-models) go to merge.`,
 		Example: `  chaosgen analyze out/spans.parquet -o out/analysis
   chaosgen analyze 'traces/2026-*.parquet' -o analysis --window 5m --json
   chaosgen analyze s3://traces/2026-01-05/ -o s3://traces/analysis/2026-01-05/
-  chaosgen analyze --partial --shard 0/4 traces/ -o parts/0.part`,
+  chaosgen analyze --partial --shard 0/4 traces/ -o parts/0.part
+  chaosgen analyze --partial --shard 0/4 s3://traces/2026-01-05/ -o s3://traces/parts/2026-01-05/0.part`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkAnalyzeFlags(cmd, out, opt, partial, shard); err != nil {
@@ -82,7 +84,7 @@ model flags (--season, --horizon, --seed, --no-models) go to merge.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically) or bucket prefix URL; with --partial, the partial file")
+	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically) or bucket prefix URL; with --partial, the partial file or object URL")
 	f.DurationVar(&opt.Window, "window", time.Minute, "feature window length (must divide a day)")
 	f.IntVar(&workers, "workers", 0, "parallel readers (0: one per CPU)")
 	f.BoolVar(&partial, "partial", false, "write the accumulators to the file -o, for chaosgen merge")

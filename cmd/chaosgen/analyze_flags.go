@@ -28,7 +28,7 @@ func checkAnalyzeFlags(cmd *cobra.Command, out string, opt analysis.Options, par
 			}
 		}
 		if objstore.IsURL(out) {
-			return usagef("analyze: --partial writes a local file, not %s (copy it to the bucket afterwards)", out)
+			return nil // the bucket is checked before the inputs are read
 		}
 		return checkOutputFile("analyze", out, "shard.part")
 	case opt.Models.Horizon < opt.Window:

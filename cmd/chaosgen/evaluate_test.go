@@ -178,16 +178,7 @@ func writeEvalRecords(t *testing.T, dir string) {
 func copyTestdata(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(testdataDir, "evaluate", n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(n), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(n, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		copyFile(t, filepath.Join(testdataDir, "evaluate", n), n)
 	}
 }
 

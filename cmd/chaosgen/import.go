@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/chaosgen/chaosgen/ingest/importer"
+	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/spf13/cobra"
 )
 
@@ -31,7 +32,13 @@ calls to the callee their attributes name; errors follow the span kind;
 timeouts and retries come from error.type, status codes and resend counts.
 It prints a report: spans read, calls written, edges (with timeouts and
 retries), and the messy input it met (orphans, duplicates, clock skew,
-missing times, cycles). See docs/import.md.`,
+missing times, cycles). See docs/import.md.
+
+FILES and -o may be s3://, gs:// or azblob:// URLs of objects (not
+prefixes; docs/storage.md): each input object is read whole, in one
+request, and the span file is written locally, then uploaded as one object.`,
+		Example: `  chaosgen import traces/*.json -o out/spans.parquet
+  chaosgen import s3://traces/otel/2026-01-05.json.gz -o s3://traces/spans/2026-01-05.parquet`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -39,19 +46,30 @@ missing times, cycles). See docs/import.md.`,
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
-		if err := checkOutputFile("import", o.Output, "spans.parquet"); err != nil {
-			return err
+		if !objstore.IsURL(o.Output) {
+			if err := checkOutputFile("import", o.Output, "spans.parquet"); err != nil {
+				return err
+			}
 		}
-		for _, a := range args {
-			if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+		store := objstore.New(cmd.Context())
+		defer store.Close()
+		files := make([]string, len(args))
+		for i, a := range args {
+			files[i] = a
+			if objstore.IsURL(a) {
+				if files[i], err = store.Object(a); err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+			} else if fi, err := os.Stat(a); err == nil && fi.IsDir() {
 				return usagef("import: %s is a directory: give the trace files in it, e.g. %s", a, filepath.Join(a, "*.json"))
 			}
 		}
-		return runImport(cmd.OutOrStdout(), args, o, opt)
+		opt.Open = store.OpenFile
+		return runImport(cmd.OutOrStdout(), store, files, o, opt)
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.From, "from", "auto", "input format: auto, otlp-json, otlp-proto, jaeger-json, zipkin-json or csv")
-	f.StringVarP(&o.Output, "output", "o", "", "span file to write (Parquet, schema v1)")
+	f.StringVarP(&o.Output, "output", "o", "", "span file to write (Parquet, schema v1), or object URL")
 	f.StringVar(&o.Preset, "preset", "", "csv column mapping preset: "+strings.Join(importer.PresetNames(), ", "))
 	f.StringVar(&o.Mapping, "map", "", "csv columns as field=Column,...; fields: "+strings.Join(importer.CSVFields, ", "))
 	f.StringVar(&o.TimeUnit, "time-unit", "", "csv unit of numeric start and end times: s, ms, us, ns (default ns, or the preset's)")
@@ -64,8 +82,12 @@ missing times, cycles). See docs/import.md.`,
 	return cmd
 }
 
-func runImport(w io.Writer, files []string, o importOptions, opt importer.Options) error {
-	rep, err := importer.Import(o.Output, files, opt)
+func runImport(w io.Writer, store *objstore.Store, files []string, o importOptions, opt importer.Options) error {
+	var rep *importer.Report
+	err := store.WriteFile(o.Output, func(path string) (err error) {
+		rep, err = importer.Import(path, files, opt)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -80,6 +102,6 @@ func runImport(w io.Writer, files []string, o importOptions, opt importer.Option
 	if err := rep.Print(w); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "wrote %s\n", o.Output)
+	_, err = fmt.Fprintf(w, "wrote %s\n", objstore.Name(o.Output))
 	return err
 }

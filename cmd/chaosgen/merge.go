@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/chaosgen/chaosgen/analysis"
+	"github.com/chaosgen/chaosgen/internal/atomicfile"
+	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/spf13/cobra"
 )
 
@@ -23,21 +25,35 @@ or directories of *.part files), in any order, merges their accumulators, runs t
 analysis directory DIR as analyze does: byte-identical to one analyze of all
 the partials' inputs. Every row group of every input must be in exactly one
 partial, and the partials must share one format version and one --window;
-anything else is refused with the files and row groups at fault.`,
+anything else is refused with the files and row groups at fault.
+
+PART and DIR may be s3://, gs:// or azblob:// URLs (docs/storage.md): a
+partial object, or a prefix standing for every .part object under it; each
+partial is read whole, in one request. A DIR prefix is written locally
+first, then uploaded, summary.json last.`,
 		Example: `  chaosgen merge parts/*.part -o out/analysis
   chaosgen merge parts/0.part parts/1.part --season 24h --json -o out/analysis
-  chaosgen merge parts/ -o out/analysis`,
+  chaosgen merge parts/ -o out/analysis
+  chaosgen merge s3://traces/parts/2026-01-05/ -o s3://traces/analysis/2026-01-05/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("merge: -o is required")
 			}
-			if err := checkOutputDir("merge", out, opt.Force); err != nil {
-				return err
+			if !objstore.IsURL(out) {
+				if err := checkOutputDir("merge", out, opt.Force); err != nil {
+					return err
+				}
 			}
-			opt.Workers = workers
+			store := objstore.New(cmd.Context())
+			defer store.Close()
+			opt.Workers, opt.Store = workers, store
 			batchGC()
-			sum, err := analysis.Merge(cmd.Context(), args, out, opt)
+			var sum *analysis.Summary
+			err := store.WriteDir(out, atomicfile.Marker, analysis.SummaryFile, opt.Force, func(dir string) (err error) {
+				sum, err = analysis.Merge(cmd.Context(), args, dir, opt)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("merge: %w", err)
 			}
@@ -45,7 +61,7 @@ anything else is refused with the files and row groups at fault.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically)")
+	f.StringVarP(&out, "output", "o", "", "output directory (replaced atomically) or bucket prefix URL")
 	f.IntVar(&workers, "workers", 0, "parallel model workers (0: one per CPU)")
 	addModelFlags(f, &opt, &asJSON, &top)
 	return cmd

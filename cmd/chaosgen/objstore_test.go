@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/s3test"
+	"github.com/chaosgen/chaosgen/synth"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -84,18 +86,18 @@ func TestAnalyzeObjectStorage(t *testing.T) {
 	analyze("day/a.parquet", "-o", "local-a")
 	stderr := analyze(srv.URL("spans", "day/a.parquet"), "-o", "s3-a")
 	checkFetched(stderr, []string{"s3://spans/day/a.parquet"})
-	sameAnalysis(t, "local-a", "s3-a", "s3://spans/")
+	sameAnalysis(t, "local-a", "s3-a", "s3://spans/", "")
 
 	// a prefix, output to a prefix in the store
 	analyze("day", "-o", "local-day")
 	stderr = analyze(srv.URL("spans", "day/"), "-o", srv.URL("results", "nightly/day/"))
 	checkFetched(stderr, []string{"s3://spans/day/a.parquet", "s3://spans/day/b.parquet"})
-	sameAnalysis(t, "local-day", filepath.Join(srv.Root, "results", "nightly", "day"), "s3://spans/")
+	sameAnalysis(t, "local-day", filepath.Join(srv.Root, "results", "nightly", "day"), "s3://spans/", "")
 
 	// writing the prefix again replaces it: files the new analysis lacks go
 	analyze(srv.URL("spans", "day"), "--no-models", "-o", srv.URL("results", "nightly/day"))
 	analyze("day", "--no-models", "-o", "local-day-nomodels")
-	sameAnalysis(t, "local-day-nomodels", filepath.Join(srv.Root, "results", "nightly", "day"), "s3://spans/")
+	sameAnalysis(t, "local-day-nomodels", filepath.Join(srv.Root, "results", "nightly", "day"), "s3://spans/", "")
 
 	// a prefix chaosgen did not write is refused
 	srv.Put(t, "results", "theirs/data.csv", "notes.txt")
@@ -165,9 +167,9 @@ func widen(t *testing.T, path string) {
 }
 
 // sameAnalysis compares two analysis directories file by file: every file
-// byte-identical, summary.json after removing prefix from the input names
-// (which say where each input was read).
-func sameAnalysis(t *testing.T, want, got, prefix string) {
+// byte-identical, summary.json after replacing prefix by to in the input
+// names (which say where each input was read).
+func sameAnalysis(t *testing.T, want, got, prefix, to string) {
 	t.Helper()
 	list := func(dir string) []string {
 		ents, err := os.ReadDir(dir)
@@ -197,10 +199,217 @@ func sameAnalysis(t *testing.T, want, got, prefix string) {
 			if !bytes.Contains(g, []byte(`"path": "`+prefix)) {
 				t.Errorf("%s/%s names no input under %s", got, n, prefix)
 			}
-			g = bytes.ReplaceAll(g, []byte(prefix), nil)
+			g = bytes.ReplaceAll(g, []byte(prefix), []byte(to))
 		}
 		if !bytes.Equal(w, g) {
 			t.Errorf("%s/%s differs from %s/%s", got, n, want, n)
+		}
+	}
+}
+
+// TestPartialObjectStorage runs the sharded analysis through a real
+// S3-compatible server (versitygw): analyze --partial writes each shard's
+// partial as an object, merge reads the prefix and writes the analysis to
+// a local directory or a bucket prefix, both identical to analyze of the
+// local files; merge's refusals (a missing shard, a doubled shard, a
+// changed input) and the store's errors name the objects.
+func TestPartialObjectStorage(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, b := range []string{"spans", "parts", "results"} {
+		srv.MakeBucket(t, b)
+	}
+	duckdb, err := filepath.Abs(filepath.Join("..", "..", "analysis", "testdata", "synth-seed7-duckdb.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	// chaosgen's file in small row groups, so every shard has some, and
+	// the DuckDB-written fixture
+	if _, err := synth.Generate(t.Context(), filepath.Join("day", "a.parquet"),
+		synth.Options{Days: 0.02, RPS: 4, Services: 10, Seed: 3, RowGroupRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, duckdb, filepath.Join("day", "b.parquet"))
+	for _, f := range []string{"a.parquet", "b.parquet"} {
+		srv.Put(t, "spans", "day/"+f, filepath.Join("day", f))
+	}
+	run := func(wantCode int, args ...string) (string, string) {
+		t.Helper()
+		code, stdout, stderr := runCLI(args...)
+		if code != wantCode {
+			t.Fatalf("%v: exit %d, want %d: %s", args, code, wantCode, stderr)
+		}
+		return stdout, stderr
+	}
+	run(0, "analyze", "--season", "none", "day", "-o", "local")
+
+	const n = 3
+	for i := range n {
+		name := fmt.Sprintf("run/%d-of-%d.part", i, n)
+		stdout, _ := run(0, "analyze", "--partial", fmt.Sprintf("--shard=%d/%d", i, n), srv.URL("spans", "day/"), "-o", srv.URL("parts", name))
+		if want := fmt.Sprintf("wrote s3://parts/%s: shard %d/%d, ", name, i, n); !strings.HasPrefix(stdout, want) {
+			t.Errorf("analyze --partial printed %q, want it to start with %q", stdout, want)
+		}
+	}
+	run(0, "merge", "--season", "none", srv.URL("parts", "run/"), "-o", "merged")
+	sameAnalysis(t, "local", "merged", "s3://spans/", "")
+	run(0, "merge", "--season", "none", srv.URL("parts", "run"), "-o", srv.URL("results", "merged/"))
+	sameAnalysis(t, "local", filepath.Join(srv.Root, "results", "merged"), "s3://spans/", "")
+
+	// partials laid out for merge's refusals: copies of the run's objects
+	part := func(i int) string { return filepath.Join(srv.Root, "parts", "run", fmt.Sprintf("%d-of-%d.part", i, n)) }
+	srv.Put(t, "parts", "missing/0-of-3.part", part(0))
+	srv.Put(t, "parts", "missing/2-of-3.part", part(2))
+	for i := range n {
+		srv.Put(t, "parts", fmt.Sprintf("double/%d-of-3.part", i), part(i))
+	}
+	srv.Put(t, "parts", "double/again.part", part(1))
+	srv.Put(t, "parts", "changed/0-of-3.part", part(0))
+	srv.Put(t, "parts", "changed/1-of-3.part", part(1))
+	// b.parquet changes before shard 2 reads it
+	if _, err := synth.Generate(t.Context(), filepath.Join("day", "b.parquet"), synth.Options{Days: 0.01, RPS: 4, Services: 10, Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Put(t, "spans", "day/b.parquet", filepath.Join("day", "b.parquet"))
+	run(0, "analyze", "--partial", "--shard=2/3", srv.URL("spans", "day/"), "-o", srv.URL("parts", "changed/2-of-3.part"))
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing shard", []string{"merge", srv.URL("parts", "missing/"), "-o", "never"},
+			"chaosgen: merge: no partial read s3://spans/day/a.parquet row group(s) "},
+		{"doubled shard", []string{"merge", srv.URL("parts", "double/"), "-o", "never"},
+			"chaosgen: merge: row group N of s3://spans/day/a.parquet is in both s3://parts/double/1-of-3.part (shard 1/3) and s3://parts/double/again.part (shard 1/3)"},
+		{"changed input", []string{"merge", srv.URL("parts", "changed/"), "-o", "never"},
+			"chaosgen: merge: s3://spans/day/b.parquet differs between s3://parts/changed/0-of-3.part and s3://parts/changed/2-of-3.part"},
+		{"missing bucket", []string{"merge", srv.URL("nosuchbucket", "run/"), "-o", "never"},
+			"chaosgen: merge: s3://nosuchbucket/run/: bucket s3://nosuchbucket not found\n"},
+		{"missing object", []string{"merge", srv.URL("parts", "run/0-of-3.part"), srv.URL("parts", "run/7-of-3.part"), "-o", "never"},
+			"chaosgen: merge: s3://parts/run/7-of-3.part: object not found\n"},
+		{"empty prefix", []string{"merge", srv.URL("parts", "night/"), "-o", "never"},
+			"chaosgen: merge: s3://parts/night/: no .part objects under the prefix\n"},
+		{"partial to a missing bucket", []string{"analyze", "--partial", srv.URL("spans", "day/"), "-o", srv.URL("nosuchbucket", "0.part")},
+			"chaosgen: analyze: s3://nosuchbucket/0.part: bucket s3://nosuchbucket not found\n"},
+		{"partial to a prefix", []string{"analyze", "--partial", srv.URL("spans", "day/"), "-o", srv.URL("parts", "run/")},
+			"chaosgen: analyze: s3://parts/run/: names a prefix: give an object name, such as s3://parts/run/NAME\n"},
+		{"wrong secret", []string{"merge", srv.URL("parts", "run/"), "-o", "never"},
+			"chaosgen: merge: s3://parts/run/: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+		{"wrong secret, partial", []string{"analyze", "--partial", "day", "-o", srv.URL("parts", "x.part")},
+			"chaosgen: analyze: s3://parts/x.part: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.HasPrefix(c.name, "wrong secret") {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+			}
+			code, _, stderr := runCLI(c.args...)
+			t.Logf("%s", stderr)
+			// N stands for a row group number
+			want := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(c.want), "row group N ", `row group \d+ `))
+			if c.name == "missing shard" && !strings.Contains(stderr, "(missing: the partial of shard 1/3)") {
+				t.Errorf("the missing shard is not named: %s", stderr)
+			}
+			if code != 1 || !want.MatchString(stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+			}
+			if _, err := os.Stat("never"); err == nil {
+				t.Error("the output directory was written")
+			}
+		})
+	}
+	for _, k := range []string{"0.part", "x.part"} {
+		if _, err := os.Stat(filepath.Join(srv.Root, "parts", k)); err == nil {
+			t.Errorf("a refused partial was written: s3://parts/%s", k)
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportObjectStorage imports trace objects (OTLP JSON, and Tempo's
+// JSON gzipped) from a real S3-compatible server (versitygw) into a span
+// object: the same report and the same span file, byte for byte, as the
+// import of the local files; a prefix, a missing object or bucket and
+// refused credentials are errors naming the URL, and nothing is written.
+func TestImportObjectStorage(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.MakeBucket(t, "traces")
+	testdata, err := filepath.Abs(filepath.Join("..", "..", "ingest", "importer", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	copyFile(t, filepath.Join(testdata, "conventions.otlp.json"), filepath.Join("traces", "otlp.json"))
+	tempo := readFile(t, filepath.Join(testdata, "conventions.tempo.json"))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(tempo); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("traces", "tempo.json.gz"), gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"otlp.json", "tempo.json.gz"} {
+		srv.Put(t, "traces", f, filepath.Join("traces", f))
+	}
+	code, want, stderr := runCLI("import", filepath.Join("traces", "otlp.json"), filepath.Join("traces", "tempo.json.gz"), "-o", filepath.Join("traces", "spans", "day.parquet"))
+	if code != 0 {
+		t.Fatalf("local import: %s", stderr)
+	}
+	code, got, stderr := runCLI("import", srv.URL("traces", "otlp.json"), srv.URL("traces", "tempo.json.gz"), "-o", srv.URL("traces", "spans/day.parquet"))
+	if code != 0 {
+		t.Fatalf("import from and to the bucket: %s", stderr)
+	}
+	t.Logf("%s", got)
+	if !strings.Contains(got, "s3://traces/tempo.json.gz") || strings.ReplaceAll(got, "s3://", "") != want {
+		t.Errorf("import from the bucket printed\n%s\nthe local import\n%s", got, want)
+	}
+	if !bytes.Equal(readFile(t, filepath.Join("traces", "spans", "day.parquet")), readFile(t, filepath.Join(srv.Root, "traces", "spans", "day.parquet"))) {
+		t.Error("the span object differs from the local import's span file")
+	}
+	if spans, err := ingest.ReadFile(filepath.Join(srv.Root, "traces", "spans", "day.parquet")); err != nil || len(spans) == 0 {
+		t.Errorf("the span object holds %d spans: %v", len(spans), err)
+	}
+
+	for _, c := range []struct {
+		name, in, out, want string
+	}{
+		{"prefix", srv.URL("traces", "spans/"), "never.parquet", "chaosgen: import: s3://traces/spans/: names a prefix, not an object: give the objects in it\n"},
+		{"missing object", srv.URL("traces", "zipkin.json"), "never.parquet", "chaosgen: import: s3://traces/zipkin.json: object not found\n"},
+		{"missing bucket", srv.URL("nosuchbucket", "otlp.json"), "never.parquet", "chaosgen: import: s3://nosuchbucket/otlp.json: bucket s3://nosuchbucket not found\n"},
+		{"output to a missing bucket", srv.URL("traces", "otlp.json"), srv.URL("nosuchbucket", "never.parquet"), "chaosgen: import: s3://nosuchbucket/never.parquet: bucket s3://nosuchbucket not found\n"},
+		{"wrong secret", srv.URL("traces", "otlp.json"), "never.parquet", "chaosgen: import: s3://traces/otlp.json: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+		{"wrong secret, output", filepath.Join("traces", "otlp.json"), srv.URL("traces", "never.parquet"), "chaosgen: import: s3://traces/never.parquet: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.HasPrefix(c.name, "wrong secret") {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+			}
+			code, _, stderr := runCLI("import", c.in, "-o", c.out)
+			if code != 1 || !strings.HasPrefix(stderr, c.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+			}
+		})
+	}
+	for _, p := range []string{"never.parquet", filepath.Join(srv.Root, "traces", "never.parquet")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refused import wrote %s", p)
 		}
 	}
 }

@@ -61,6 +61,9 @@ type Options struct {
 	MaxOpenSpans int
 	// Writer tunes the Parquet writer.
 	Writer ingest.WriterOptions
+	// Open opens an input for one sequential read (nil: os.Open), so that
+	// inputs can come from elsewhere, such as object storage.
+	Open func(name string) (io.ReadCloser, error)
 }
 
 // Import reads files and writes their calls to a span file at out
@@ -126,7 +129,11 @@ type state struct {
 }
 
 func (st *state) file(path string, opt Options) error {
-	f, err := os.Open(path)
+	open := opt.Open
+	if open == nil {
+		open = func(name string) (io.ReadCloser, error) { return os.Open(name) }
+	}
+	f, err := open(path)
 	if err != nil {
 		return err
 	}

@@ -144,6 +144,9 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 	case gcerrors.PermissionDenied:
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
+	if strings.Contains(err.Error(), "get credentials") {
+		return fmt.Errorf("%s: %w: no credentials found (set %s): %v", what, ErrDenied, credentialHint(l.base), err)
+	}
 	if isSignatureError(err) {
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
@@ -176,7 +179,11 @@ func credentialHint(base string) string {
 // object itself, or every .parquet object under the prefix (names starting
 // with "." and keys under such a folder are skipped), sorted by key. A URL
 // that names nothing is an error naming it.
-func (s *Store) List(raw string) ([]string, error) {
+func (s *Store) List(raw string) ([]string, error) { return s.ListExt(raw, ".parquet") }
+
+// ListExt is List for a prefix's objects whose keys end in ext (such as
+// ".part"); a URL naming one object stands for it whatever its name.
+func (s *Store) ListExt(raw, ext string) ([]string, error) {
 	l, err := parse(raw)
 	if err != nil {
 		return nil, err
@@ -194,24 +201,25 @@ func (s *Store) List(raw string) ([]string, error) {
 			return nil, storeError(s.ctx, b, l, l.name(l.key), err)
 		}
 		// no such object: a prefix, as a directory name without the slash
-		names, lerr := s.listPrefix(b, l, l.key+"/", l.name(l.key))
+		names, lerr := s.listPrefix(b, l, l.key+"/", ext, l.name(l.key))
 		if lerr != nil || len(names) > 0 {
 			return names, lerr
 		}
 		return nil, storeError(s.ctx, b, l, l.name(l.key), err)
 	}
-	names, err := s.listPrefix(b, l, l.key, l.name(l.key))
+	names, err := s.listPrefix(b, l, l.key, ext, l.name(l.key))
 	if err != nil {
 		return nil, err
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("%s: no .parquet objects under the prefix", l.name(l.key))
+		return nil, fmt.Errorf("%s: no %s objects under the prefix", l.name(l.key), ext)
 	}
 	return names, nil
 }
 
-// listPrefix lists the .parquet objects under prefix; errors name what.
-func (s *Store) listPrefix(b *blob.Bucket, l location, prefix, what string) ([]string, error) {
+// listPrefix lists the objects under prefix whose keys end in ext; errors
+// name what.
+func (s *Store) listPrefix(b *blob.Bucket, l location, prefix, ext, what string) ([]string, error) {
 	var names []string
 	it := b.List(&blob.ListOptions{Prefix: prefix})
 	for {
@@ -223,7 +231,7 @@ func (s *Store) listPrefix(b *blob.Bucket, l location, prefix, what string) ([]s
 			return nil, storeError(s.ctx, b, l, what, err)
 		}
 		rel := strings.TrimPrefix(obj.Key, prefix)
-		if obj.IsDir || !strings.HasSuffix(obj.Key, ".parquet") || hidden(rel) {
+		if obj.IsDir || !strings.HasSuffix(obj.Key, ext) || hidden(rel) {
 			continue
 		}
 		names = append(names, s.remember(l, obj.Key))

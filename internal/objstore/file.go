@@ -1,0 +1,135 @@
+package objstore
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Name returns a URL's object name, scheme://bucket/key without the query
+// that configures the bucket (the name that errors and reports use), and
+// anything else unchanged.
+func Name(raw string) string {
+	if !IsURL(raw) {
+		return raw
+	}
+	l, err := parse(raw)
+	if err != nil {
+		return raw
+	}
+	return l.name(l.key)
+}
+
+// Object checks that a URL names one object (not a prefix, nor a key that
+// does not exist) and returns its name, by which OpenFile and ReadFile
+// find it with the URL's bucket settings.
+func (s *Store) Object(raw string) (string, error) {
+	l, err := parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if l.key == "" || strings.HasSuffix(l.key, "/") {
+		return "", fmt.Errorf("%s: names a prefix, not an object: give the objects in it", l.name(l.key))
+	}
+	b, err := s.bucket(l)
+	if err != nil {
+		return "", err
+	}
+	if _, err := b.Attributes(s.ctx, l.key); err != nil {
+		return "", storeError(s.ctx, b, l, l.name(l.key), err)
+	}
+	return s.remember(l, l.key), nil
+}
+
+// OpenFile opens a local file, or an object by URL or by a name that List
+// or Object returned, for one sequential read of all of it (one request).
+func (s *Store) OpenFile(name string) (io.ReadCloser, error) {
+	if !IsURL(name) {
+		return os.Open(name)
+	}
+	b, l, key, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if key == "" || strings.HasSuffix(key, "/") {
+		return nil, fmt.Errorf("%s: names a prefix, not an object", l.name(key))
+	}
+	r, err := b.NewReader(s.ctx, key, nil)
+	if err != nil {
+		return nil, storeError(s.ctx, b, l, l.name(key), err)
+	}
+	return &streamReader{r: r, s: s, name: l.name(key)}, nil
+}
+
+// streamReader names its object in read errors.
+type streamReader struct {
+	r    io.ReadCloser
+	s    *Store
+	name string
+}
+
+func (r *streamReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("reading %s: %w", r.name, err)
+	}
+	return n, err
+}
+
+func (r *streamReader) Close() error { return r.r.Close() }
+
+// ReadFile reads all of a local file, or of an object as OpenFile opens it.
+func (s *Store) ReadFile(name string) ([]byte, error) {
+	r, err := s.OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// WriteFile runs write on a local path and stores what it wrote at out.
+// For a local out, write gets out itself (and writes it atomically, as the
+// callers' writers do). For a URL naming an object, the bucket is checked
+// first, so that a missing bucket or refused credentials fail before the
+// work; write then gets a path in a fresh temporary directory, and the
+// file is uploaded as one object. The object appears whole or not at all:
+// an S3 PUT (and the completion of a multipart upload), a GCS upload and
+// an Azure block list commit each replace the object atomically, and an
+// upload that fails leaves the old object, or none.
+func (s *Store) WriteFile(out string, write func(path string) error) error {
+	if !IsURL(out) {
+		return write(out)
+	}
+	l, err := parse(out)
+	if err != nil {
+		return err
+	}
+	if l.key == "" || strings.HasSuffix(l.key, "/") {
+		return fmt.Errorf("%s: names a prefix: give an object name, such as %s", l.name(l.key), l.name(path.Join(l.key, "NAME")))
+	}
+	b, err := s.bucket(l)
+	if err != nil {
+		return err
+	}
+	ok, err := b.IsAccessible(s.ctx)
+	if err != nil {
+		return storeError(s.ctx, b, l, l.name(l.key), err)
+	}
+	if !ok {
+		return fmt.Errorf("%s: bucket %s %w", l.name(l.key), l.base, ErrNotFound)
+	}
+	tmp, err := os.MkdirTemp("", "chaosgen-output-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	file := filepath.Join(tmp, path.Base(l.key))
+	if err := write(file); err != nil {
+		return err
+	}
+	return s.upload(b, l, file, l.key)
+}
