@@ -359,8 +359,8 @@ func gather[T any](dst, dict []T, idx []int32) {
 	}
 }
 
-// copyDense copies k non-null numeric values in bulk; false when the column
-// kind has no bulk path or the page is short (setValue then reports it).
+// copyDense copies k non-null values in bulk; false when the column kind
+// has no bulk path or the page is short (setValue then reports it).
 func (c *cursor) copyDense(b *Batch, out, k int) bool {
 	v := c.vpos
 	switch c.col.Kind() {
@@ -384,6 +384,23 @@ func (c *cursor) copyDense(b *Batch, out, k int) bool {
 		for i := range dst {
 			j := v + i
 			dst[i] = c.bits[j>>3]>>(j&7)&1 != 0
+		}
+		return true
+	case KindString:
+		// a plain-encoded page (ids: too many distinct values for a
+		// dictionary): the values become batch-local entries, as setValue
+		// makes them one by one
+		if c.idx != nil || v+k >= len(c.offs) {
+			return false
+		}
+		s := &b.Str[c.col]
+		base := int32(len(s.Dict))
+		s.Dict = slices.Grow(s.Dict, k)
+		offs, ba, idx := c.offs[v:v+k+1], c.ba, s.Idx[out:out+k]
+		for i := range idx {
+			lo, hi := offs[i], offs[i+1]
+			s.Dict = append(s.Dict, ba[lo:hi:hi])
+			idx[i] = base + int32(i)
 		}
 		return true
 	}
