@@ -482,16 +482,24 @@ func (p *Partial) tracesTable(t *Table) {
 	t.Outcomes = p.outcomesTable()
 	keys := slices.SortedFunc(maps.Keys(p.svcs), func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
 	t.Services = make([]ServiceWindow, len(keys))
+	accs := make([]*svcAcc, len(keys))
 	for i, k := range keys {
-		a := p.svcs[k]
-		mean, v := a.self.LogMoments(1e6)
-		t.Services[i] = ServiceWindow{
-			Service: k.svc, StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
-			SelfLogMean: mean, SelfLogVar: v,
-			SelfP50Ms: max(0, a.self.Quantile(0.5)-selfOffsetNano) / 1e6,
-			OwnErrors: a.ownErrors,
-		}
+		accs[i] = p.svcs[k]
 	}
+	// in parallel chunks: tens of thousands of sketches to summarise
+	const chunk = 1024
+	parallel((len(keys)+chunk-1)/chunk, func(c int) {
+		for i := c * chunk; i < min(len(keys), (c+1)*chunk); i++ {
+			k, a := keys[i], accs[i]
+			mean, v := a.self.LogMoments(1e6)
+			t.Services[i] = ServiceWindow{
+				Service: k.svc, StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
+				SelfLogMean: mean, SelfLogVar: v,
+				SelfP50Ms: max(0, a.self.Quantile(0.5)-selfOffsetNano) / 1e6,
+				OwnErrors: a.ownErrors,
+			}
+		}
+	})
 	ekeys := slices.SortedFunc(maps.Keys(p.ends), func(a, b ek) int {
 		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
 	})
