@@ -13,6 +13,10 @@
 #               (default 1, 38 and 30: about 40M spans in one file of 1M-row
 #               row groups)
 #   SHARDS      shard counts to run (default "1 2 4")
+#   PARALLEL    shard processes run at once (default: the number of cores,
+#               so that no two processes share a core: more shards than
+#               cores run in waves, each process on a core of its own, as
+#               pods on their own machines would)
 #   ANALYZE_FLAGS  extra flags of analyze and merge (default none)
 set -euo pipefail
 
@@ -24,6 +28,7 @@ SYNTH_RPS=${SYNTH_RPS:-38}
 SYNTH_SERVICES=${SYNTH_SERVICES:-30}
 SHARDS=${SHARDS:-1 2 4}
 ANALYZE_FLAGS=${ANALYZE_FLAGS:-}
+PARALLEL=${PARALLEL:-$(nproc)}
 BIN=$DATA/chaosgen
 SPANS=$DATA/spans/day.parquet
 REPORT=$DATA/report.txt
@@ -77,15 +82,20 @@ timed single-nomodels "$BIN" analyze "$SPANS" -o "$DATA/single-nomodels" --worke
 printf '%-22s %s\n' "analyze --no-models" "$(field single-nomodels)" | tee -a "$REPORT"
 single_wall=$(field single | awk '{ print $1 }')
 single_cpu=$(field single | awk '{ print $2 }')
+single_nm_cpu=$(field single-nomodels | awk '{ print $2 }')
 
 for n in $SHARDS; do
 	parts=$DATA/parts-$n
 	rm -rf "$parts" "$DATA/merged-$n"
 	mkdir -p "$parts"
-	# the Indexed Job's pods, all at once
+	# the Indexed Job's pods, up to PARALLEL at once
 	t0=$(now)
 	pids=()
 	for ((i = 0; i < n; i++)); do
+		if ((${#pids[@]} >= PARALLEL)); then
+			wait "${pids[0]}"
+			pids=("${pids[@]:1}")
+		fi
 		timed "shard-$n-$i" "$BIN" analyze --partial --shard "$i/$n" --workers 1 "$SPANS" -o "$parts/$i.part" &
 		pids+=($!)
 	done
@@ -101,13 +111,20 @@ for n in $SHARDS; do
 	done | tee -a "$REPORT"
 	printf '%-22s %s  (%s bytes of partials)\n' "merge of $n" "$(field "merge-$n")" "$(cat "$parts"/*.part | wc -c)" | tee -a "$REPORT"
 	printf '%-22s %s\n' "merge --no-models" "$(field "merge-$n-nomodels")" | tee -a "$REPORT"
-	shards_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	# the Job's wall on n machines: its slowest pod (with more shards than
+	# cores the run above took longer: it ran in waves)
+	shards_wall=$(for ((i = 0; i < n; i++)); do field "shard-$n-$i" | awk '{ print $1 }'; done | sort -g | tail -n 1)
+	elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 	shards_cpu=$(for ((i = 0; i < n; i++)); do field "shard-$n-$i" | awk '{ print $2 }'; done | awk '{ s += $1 } END { printf "%.2f", s }')
 	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
+	merge_cpu=$(field "merge-$n" | awk '{ print $2 }')
+	merge_nm_cpu=$(field "merge-$n-nomodels" | awk '{ print $2 }')
 	[[ $n == 1 ]] && one_shard_wall=$shards_wall
-	awk -v n="$n" -v sw="$shards_wall" -v s1="${one_shard_wall:-0}" -v sc="$shards_cpu" -v mw="$merge_wall" -v w1="$single_wall" -v c1="$single_cpu" 'BEGIN {
-		printf "  %d shard(s): wall of the shards %.2f s (%.2fx 1 shard, %.2fx one node), CPU of all shards %.2f s (%.2fx one node), merge wall %.2f s (%.1f%% of one node)\n",
-			n, sw, (s1 > 0 ? sw / s1 : 0), sw / w1, sc, sc / c1, mw, 100 * mw / w1 }' | tee -a "$REPORT"
+	awk -v n="$n" -v sw="$shards_wall" -v el="$elapsed" -v p="$PARALLEL" -v s1="${one_shard_wall:-0}" -v sc="$shards_cpu" -v mw="$merge_wall" -v mc="$merge_cpu" -v mn="$merge_nm_cpu" \
+		-v w1="$single_wall" -v c1="$single_cpu" -v cn="$single_nm_cpu" 'BEGIN {
+		printf "  %d shard(s): slowest shard %.2f s wall (%.2fx 1 shard, %.2fx one node; %.2f s here, %d at a time)\n", n, sw, (s1 > 0 ? sw / s1 : 0), sw / w1, el, p
+		printf "    CPU of all shards %.2f s = %.2fx analyze --no-models (%.2f s); shards + merge %.2f s = %.2fx one node (%.2f s)\n", sc, sc / cn, cn, sc + mc, (sc + mc) / c1, c1
+		printf "    merge wall %.2f s = %.1f%% of one node; without the models (which one node runs too) CPU %.2f s = %.1f%% of one node\n", mw, 100 * mw / w1, mn, 100 * mn / c1 }' | tee -a "$REPORT"
 	if ! diff -r "$DATA/single" "$DATA/merged-$n" >/dev/null; then
 		die "the merge of $n shards differs from the single-node analysis"
 	fi
