@@ -191,7 +191,7 @@ func (e *enc) distinct(d *distinct) {
 		return
 	}
 	e.u(0)
-	hs := slices.Sorted(maps.Keys(d.exact))
+	hs := d.exactHashes()
 	e.u(uint64(len(hs)))
 	for _, h := range hs {
 		e.u64(h)
@@ -525,11 +525,8 @@ func (d *dec) distinct(x *distinct) {
 			d.fail("%d exact distinct values (at most %d)", n, exactLimit)
 			return
 		}
-		if n > 0 {
-			x.exact = make(map[uint64]struct{}, n)
-		}
 		for range n {
-			x.exact[d.u64()] = struct{}{}
+			x.add(d.u64())
 		}
 	case 1:
 		x.regs = slices.Clone(d.bytes(hllM))
