@@ -247,11 +247,16 @@ func (s *Sketch) Merge(o *Sketch) {
 	if len(o.counts) == 0 {
 		return
 	}
+	lo, hi := o.occupied()
+	if lo == hi {
+		return
+	}
 	// pre-size once to the union range
-	s.addBucket(o.lo, 0)
-	s.addBucket(o.lo+int32(len(o.counts))-1, 0)
+	s.addBucket(o.lo+int32(lo), 0)
+	s.addBucket(o.lo+int32(hi)-1, 0)
 	off := o.lo - s.lo
-	for i, c := range o.counts {
+	for i := lo; i < hi; i++ {
+		c := o.counts[i]
 		k := int32(i) + off
 		v := s.counts[k] + c
 		if v < c {

@@ -76,10 +76,11 @@ type svcAcc struct {
 	self             Sketch
 }
 
-type endKey struct {
-	root int32
-	win  int64
-	svc  int32
+// endSeries counts one root's traces that ended in one service, by window
+// (indexed from base, as edgeAcc's windows; nil: none).
+type endSeries struct {
+	base int64
+	wins []*int64
 }
 
 // runRow is one row of the current run.
@@ -101,8 +102,9 @@ type runChild struct {
 // tracer resolves the runs of one worker.
 type tracer struct {
 	win      int64
-	svcWins  []svcSeries // by worker service id
-	ends     map[endKey]int64
+	svcWins  []svcSeries   // by worker service id
+	ends     [][]endSeries // by root id, then by service id
+	endSlab  []int64
 	rootIDs  map[string]int32
 	roots    []string
 	runs     TraceRuns
@@ -188,7 +190,7 @@ func (s *svcSeries) at(wi int64, slab *[]uint32) *svcAcc {
 }
 
 func newTracer(win int64) *tracer {
-	return &tracer{win: win, ends: map[endKey]int64{}, rootIDs: map[string]int32{}, profIDs: map[string]int32{}, outcomes: map[outKey]*outAcc{}}
+	return &tracer{win: win, rootIDs: map[string]int32{}, profIDs: map[string]int32{}, outcomes: map[outKey]*outAcc{}}
 }
 
 // rootID interns "callee operation" of a root row.
@@ -433,9 +435,31 @@ func (tr *tracer) resolve(w *worker) {
 		}
 	}
 	if root >= 0 {
-		tr.ends[endKey{run[root].root, floorDiv(run[root].start, tr.win), run[last].callee}]++
+		tr.addEnd(run[root].root, floorDiv(run[root].start, tr.win), run[last].callee)
 	}
 	tr.outcome(run, root)
+}
+
+// addEnd counts a trace of root starting in window win that ended in
+// service svc: a few slice lookups per trace instead of a map's hashing.
+func (tr *tracer) addEnd(root int32, win int64, svc int32) {
+	for int(root) >= len(tr.ends) {
+		tr.ends = append(tr.ends, nil)
+	}
+	row := tr.ends[root]
+	if int(svc) >= len(row) {
+		row = append(row, make([]endSeries, int(svc)+1-len(row))...)
+		tr.ends[root] = row
+	}
+	e := &row[svc]
+	t := windowSlot(&e.base, &e.wins, win)
+	if *t == nil {
+		if len(tr.endSlab) == 0 {
+			tr.endSlab = make([]int64, 1024)
+		}
+		*t, tr.endSlab = &tr.endSlab[0], tr.endSlab[1:]
+	}
+	**t++
 }
 
 // collectTraces adds the workers' trace passes to p: their services'
@@ -465,8 +489,14 @@ func (p *Partial) addTraces(workers []*worker) {
 				}
 			}
 		}
-		for k, n := range w.tr.ends {
-			p.ends[ek{w.tr.roots[k.root], k.win, w.names[k.svc]}] += n
+		for root, row := range w.tr.ends {
+			for svc, e := range row {
+				for j, n := range e.wins {
+					if n != nil {
+						p.ends[ek{w.tr.roots[root], e.base + int64(j), w.names[svc]}] += *n
+					}
+				}
+			}
 		}
 		p.addOutcomes(w)
 	}
