@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/chaosgen/chaosgen/features"
-	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -99,25 +98,13 @@ type InjectedCounts struct {
 	InjectedOther   int64 `parquet:"injected_other"`
 }
 
-// injectedCounts names features' counts, which are in the order of
-// features.FaultTypes.
-func injectedCounts(c [features.NumFaultTypes]int64) InjectedCounts {
-	var r InjectedCounts
-	for i, t := range features.FaultTypes {
-		switch t {
-		case ingest.FaultLatency:
-			r.InjectedLatency = c[i]
-		case ingest.FaultAbort:
-			r.InjectedAbort = c[i]
-		case ingest.FaultDrop:
-			r.InjectedDrop = c[i]
-		case ingest.FaultCorrupt:
-			r.InjectedCorrupt = c[i]
-		default:
-			r.InjectedOther = c[i]
-		}
-	}
-	return r
+func injectedCounts(c features.FaultCounts) InjectedCounts {
+	return InjectedCounts{InjectedLatency: c.Latency, InjectedAbort: c.Abort, InjectedDrop: c.Drop, InjectedCorrupt: c.Corrupt, InjectedOther: c.Other}
+}
+
+// Faults returns the counts by fault type.
+func (c InjectedCounts) Faults() features.FaultCounts {
+	return features.FaultCounts{Latency: c.InjectedLatency, Abort: c.InjectedAbort, Drop: c.InjectedDrop, Corrupt: c.InjectedCorrupt, Other: c.InjectedOther}
 }
 
 // EdgeRow is a row of edges.parquet: one caller→callee edge over the input.
