@@ -1,8 +1,8 @@
 // Package features builds the caller→callee edge table from span records:
 // per edge and per time window, calls, errors, timeouts, retries, latency
-// quantiles from a mergeable sketch, concurrency and injected calls by fault
-// type; per edge over the whole input, the same totals plus fan-out, depth
-// and criticality.
+// quantiles from a mergeable sketch, concurrency, and injected calls by
+// fault type with the responses among them; per edge over the whole input,
+// the same totals plus fan-out, depth and criticality.
 //
 // Row groups are aggregated in parallel into per-worker accumulators that
 // hold only integers and sketches, and merged at the end: the result does
