@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/testseed"
 	"github.com/google/go-cmp/cmp"
@@ -432,8 +433,8 @@ func TestBuildAgainstBruteForce(t *testing.T) {
 // TestFaultCounts: the counts kept by index into FaultTypes read back by
 // name, each in its own field; a name not in FaultTypes reads as "other".
 func TestFaultCounts(t *testing.T) {
-	if len(FaultTypes) != NumFaultTypes || FaultTypes[NumFaultTypes-1] != "other" {
-		t.Fatalf("FaultTypes %v", FaultTypes)
+	if len(FaultTypes) != NumFaultTypes || FaultTypes[NumFaultTypes-1] != "other" || !slices.Equal(FaultTypes[:NumFaultTypes-1], bundle.FaultTypes) {
+		t.Fatalf("FaultTypes %v: want bundle.FaultTypes %v, then other", FaultTypes, bundle.FaultTypes)
 	}
 	for i, name := range FaultTypes {
 		var c [NumFaultTypes]int64
