@@ -171,7 +171,7 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 	if table.Rows == 0 {
 		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(inputs), rows, table.Bad.Total())
 	}
-	mr := &modelResult{windowScores: make([]float64, len(table.Windows)), edgeScores: make([]float64, len(table.Edges))}
+	mr := &modelResult{edges: scoreEdges(table)}
 	if !opt.NoModels {
 		mopt := opt.Models
 		if mopt.Workers == 0 {
@@ -181,21 +181,17 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 			return nil, err
 		}
 	}
-	scores := make([]float64, len(table.Edges))
-	for i := range table.Edges {
-		scores[i] = InterimScore(&table.Edges[i])
-	}
-	sum := summarize(table, inputs, rows, mr, scores, opt)
+	sum := summarize(table, inputs, rows, mr, opt)
 
 	out, err := atomicfile.CreateDir(dir, opt.Force)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	defer out.Abort()
-	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), edgeRows(table, scores, mr.edgeScores)); err != nil {
+	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), edgeRows(mr.edges)); err != nil {
 		return nil, err
 	}
-	if err := writeParquet(filepath.Join(out.Tmp, WindowsFile), windowRows(table, mr.windowScores)); err != nil {
+	if err := writeParquet(filepath.Join(out.Tmp, WindowsFile), windowRows(mr.edges)); err != nil {
 		return nil, err
 	}
 	if !opt.NoModels {
@@ -225,7 +221,7 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 	return sum, nil
 }
 
-func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, interim []float64, opt Options) *Summary {
+func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, opt Options) *Summary {
 	s := &Summary{
 		Schema:    "chaosgen.analysis/v1",
 		Window:    t.Window.String(),
@@ -270,12 +266,11 @@ func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, i
 		k := edge.Edge{Caller: f.Caller, Callee: f.Callee}
 		best[k] = max(best[k], f.Score)
 	}
-	ranked := make([]RankedEdge, len(t.Edges))
-	for i := range t.Edges {
-		e := &t.Edges[i]
+	ranked := make([]RankedEdge, len(mr.edges))
+	for i, e := range mr.edges {
 		ranked[i] = RankedEdge{
 			Caller: e.Caller, Callee: e.Callee, Score: best[edge.Edge{Caller: e.Caller, Callee: e.Callee}],
-			InterimScore: interim[i], AnomalyScore: mr.edgeScores[i], Calls: e.Calls,
+			InterimScore: e.interim, AnomalyScore: e.anomaly, Calls: e.Calls,
 			ErrorRate: round6(e.ErrorRate), TimeoutRate: round6(float64(e.Timeouts) / float64(max(1, e.Calls))),
 			P50Ms: round6(e.P50Ms), P99Ms: round6(e.P99Ms), Criticality: round6(e.Criticality),
 		}

@@ -58,7 +58,7 @@ func fmtTime(t int64) string { return time.Unix(0, t).UTC().Format("Jan 2 15:04 
 
 // findings derives the ranked findings from the edge models and the window
 // scores (see docs/analysis.md for the rules).
-func findings(t *features.Table, models []*edgeModel, scores []float64, g grid) []Finding {
+func findings(t *features.Table, models []*edgeModel, edges []scoredEdge, g grid) []Finding {
 	var cands []*candidate
 	// each service's load forecast: the sum of its incoming edges' forecasts
 	svcForecast := map[string][]float64{}
@@ -217,10 +217,11 @@ func findings(t *features.Table, models []*edgeModel, scores []float64, g grid) 
 		}
 
 		// anomalies no other finding explains
+		scores := edges[m.i].windows
 		cols := len(featureNames)
 		anom := make([]bool, len(ws))
 		for j := range ws {
-			anom[j] = !covered[j] && scores[t.Edges[m.i].FirstWindow+j] >= anomalyCut
+			anom[j] = !covered[j] && scores[j].anomaly >= anomalyCut
 		}
 		for _, ep := range episodes(anom, m.k, maxGap) {
 			if ep.flagged < anomalyMinWindows {
@@ -228,7 +229,7 @@ func findings(t *features.Table, models []*edgeModel, scores []float64, g grid) 
 			}
 			best, sum := 0.0, make([]float64, cols)
 			for j := ep.from; j < ep.to; j++ {
-				best = max(best, scores[t.Edges[m.i].FirstWindow+j])
+				best = max(best, scores[j].anomaly)
 				for c := 0; c < cols; c++ {
 					sum[c] += math.Abs(m.x[j*cols+c])
 				}

@@ -84,11 +84,10 @@ type edgeModel struct {
 // modelResult is what the model stage adds to an analysis: scores,
 // forecasts, and the findings and service ranking derived from them.
 type modelResult struct {
-	windowScores []float64 // per table window
-	edgeScores   []float64 // per edge
-	forecast     []ForecastRow
-	findings     []Finding
-	services     []ServiceRow
+	edges    []scoredEdge // the table's edges with their scores
+	forecast []ForecastRow
+	findings []Finding
+	services []ServiceRow
 }
 
 // ForecastRow is a row of forecast.parquet.
@@ -115,7 +114,7 @@ func (g grid) time(k int) int64  { return g.start + int64(k)*g.win }
 // runModelStage fits the forecasts, scores every window with the isolation
 // forest and derives the findings and the service ranking from them.
 func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
-	res := &modelResult{windowScores: make([]float64, len(t.Windows)), edgeScores: make([]float64, len(t.Edges))}
+	res := &modelResult{edges: scoreEdges(t)}
 	if len(t.Windows) == 0 {
 		return res, nil
 	}
@@ -179,20 +178,22 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("isolation forest: %w", err)
 		}
+		// X's rows are the table's windows, in order
 		scores := f.ScoreAll(X)
-		for i := range scores {
-			scores[i] = round6(scores[i])
+		for i := range res.edges {
+			e := &res.edges[i]
+			ws := scores[e.FirstWindow : e.FirstWindow+e.Windows]
+			for j := range ws {
+				ws[j] = round6(ws[j])
+				e.windows[j].anomaly = ws[j]
+			}
+			e.anomaly = edgeAnomaly(ws)
 		}
-		res.windowScores = scores
-	}
-	for i, e := range t.Edges {
-		ws := res.windowScores[e.FirstWindow : e.FirstWindow+e.Windows]
-		res.edgeScores[i] = edgeAnomaly(ws)
 	}
 	for _, m := range models {
 		res.forecast = append(res.forecast, m.forecast...)
 	}
-	res.findings = findings(t, models, res.windowScores, g)
+	res.findings = findings(t, models, res.edges, g)
 	below, above := callGraph(t)
 	res.services = rootCauses(t, above)
 	for i := range res.findings {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/chaosgen/chaosgen/features"
-	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -99,25 +98,13 @@ type InjectedCounts struct {
 	InjectedOther   int64 `parquet:"injected_other"`
 }
 
-// injectedCounts names features' counts, which are in the order of
-// features.FaultTypes.
-func injectedCounts(c [features.NumFaultTypes]int64) InjectedCounts {
-	var r InjectedCounts
-	for i, t := range features.FaultTypes {
-		switch t {
-		case ingest.FaultLatency:
-			r.InjectedLatency = c[i]
-		case ingest.FaultAbort:
-			r.InjectedAbort = c[i]
-		case ingest.FaultDrop:
-			r.InjectedDrop = c[i]
-		case ingest.FaultCorrupt:
-			r.InjectedCorrupt = c[i]
-		default:
-			r.InjectedOther = c[i]
-		}
-	}
-	return r
+func injectedCounts(c features.FaultCounts) InjectedCounts {
+	return InjectedCounts{InjectedLatency: c.Latency, InjectedAbort: c.Abort, InjectedDrop: c.Drop, InjectedCorrupt: c.Corrupt, InjectedOther: c.Other}
+}
+
+// Faults returns the counts by fault type.
+func (c InjectedCounts) Faults() features.FaultCounts {
+	return features.FaultCounts{Latency: c.InjectedLatency, Abort: c.InjectedAbort, Drop: c.InjectedDrop, Corrupt: c.InjectedCorrupt, Other: c.InjectedOther}
 }
 
 // EdgeRow is a row of edges.parquet: one caller→callee edge over the input.
@@ -152,10 +139,41 @@ type WindowRow struct {
 	AnomalyScore float64 `parquet:"anomaly_score"` // isolation forest score in (0, 1]
 }
 
-func edgeRows(t *features.Table, scores, anomaly []float64) []EdgeRow {
-	rows := make([]EdgeRow, len(t.Edges))
+// scoredEdge is one edge of the feature table with the scores analyze
+// gives it; edges.parquet, windows.parquet and summary.json's ranking are
+// written from these.
+type scoredEdge struct {
+	*features.Edge
+	interim float64        // InterimScore
+	anomaly float64        // edgeAnomaly of its windows' scores; 0 without models
+	windows []scoredWindow // the edge's windows, by start
+}
+
+// scoredWindow is one of an edge's windows with its isolation-forest score
+// (0 without models).
+type scoredWindow struct {
+	*features.Window
+	anomaly float64
+}
+
+// scoreEdges returns the table's edges, in its order, with their interim
+// scores and anomaly scores 0 (the model stage sets them).
+func scoreEdges(t *features.Table) []scoredEdge {
+	out := make([]scoredEdge, len(t.Edges))
 	for i := range t.Edges {
 		e := &t.Edges[i]
+		ws := t.EdgeWindows(i)
+		out[i] = scoredEdge{Edge: e, interim: InterimScore(e), windows: make([]scoredWindow, len(ws))}
+		for j := range ws {
+			out[i].windows[j].Window = &ws[j]
+		}
+	}
+	return out
+}
+
+func edgeRows(edges []scoredEdge) []EdgeRow {
+	rows := make([]EdgeRow, len(edges))
+	for i, e := range edges {
 		rows[i] = EdgeRow{
 			Caller: e.Caller, Callee: e.Callee,
 			CallStats: CallStats{Calls: e.Calls, Errors: e.Errors, ErrorRate: e.ErrorRate,
@@ -165,29 +183,35 @@ func edgeRows(t *features.Table, scores, anomaly []float64) []EdgeRow {
 			FanOut: int32(e.FanOut), Depth: e.Depth, MeanDepth: e.MeanDepth,
 			Windows:        int32(e.Windows),
 			InjectedCounts: injectedCounts(e.Injected),
-			InterimScore:   scores[i],
+			InterimScore:   e.interim,
 			ErrorCodes:     formatCodes(e.ErrorCodes),
 			Protocol:       e.Protocol,
 			PeakCallsPerS:  e.PeakCallsPerSecond,
-			AnomalyScore:   anomaly[i],
+			AnomalyScore:   e.anomaly,
 		}
 	}
 	return rows
 }
 
-func windowRows(t *features.Table, anomaly []float64) []WindowRow {
-	rows := make([]WindowRow, len(t.Windows))
-	for i := range t.Windows {
-		w := &t.Windows[i]
-		e := &t.Edges[w.Edge]
-		rows[i] = WindowRow{
-			Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: w.StartUnixNano,
-			CallStats: CallStats{Calls: w.Calls, Errors: w.Errors, ErrorRate: w.ErrorRate,
-				Timeouts: w.Timeouts, Retries: w.Retries, Fallbacks: w.Fallbacks, CircuitOpen: w.CircuitOpen,
-				P50Ms: w.P50Ms, P90Ms: w.P90Ms, P99Ms: w.P99Ms, MeanMs: w.MeanMs, MaxMs: w.MaxMs},
-			Concurrency:    w.Concurrency,
-			InjectedCounts: injectedCounts(w.Injected),
-			AnomalyScore:   anomaly[i],
+// windowRows returns the rows of every edge's windows, in the table's
+// order (by edge, then start).
+func windowRows(edges []scoredEdge) []WindowRow {
+	n := 0
+	for _, e := range edges {
+		n += len(e.windows)
+	}
+	rows := make([]WindowRow, 0, n)
+	for _, e := range edges {
+		for _, w := range e.windows {
+			rows = append(rows, WindowRow{
+				Caller: e.Caller, Callee: e.Callee, WindowStartUnixNano: w.StartUnixNano,
+				CallStats: CallStats{Calls: w.Calls, Errors: w.Errors, ErrorRate: w.ErrorRate,
+					Timeouts: w.Timeouts, Retries: w.Retries, Fallbacks: w.Fallbacks, CircuitOpen: w.CircuitOpen,
+					P50Ms: w.P50Ms, P90Ms: w.P90Ms, P99Ms: w.P99Ms, MeanMs: w.MeanMs, MaxMs: w.MaxMs},
+				Concurrency:    w.Concurrency,
+				InjectedCounts: injectedCounts(w.Injected),
+				AnomalyScore:   w.anomaly,
+			})
 		}
 	}
 	return rows

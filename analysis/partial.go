@@ -24,8 +24,9 @@ import (
 )
 
 // PartialVersion is the version of the partial analysis format that this
-// chaosgen writes and reads (docs/scale.md, "The partial file").
-const PartialVersion = 1
+// chaosgen writes and reads (docs/scale.md, "The partial file"). Version 2
+// added the responses among the injected calls to each window.
+const PartialVersion = 2
 
 // partialMagic starts the first line of a partial file; the version and a
 // newline follow.

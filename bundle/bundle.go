@@ -16,6 +16,11 @@ const (
 	FaultCorrupt = "corrupt"
 )
 
+// FaultTypes are the fault types a profile can have, in this order: the one
+// list of them (features.FaultTypes counts the same types in spans, plus
+// "other").
+var FaultTypes = []string{FaultLatency, FaultAbort, FaultDrop, FaultCorrupt}
+
 // Severities, from least to most severe.
 const (
 	SeverityMinor    = "minor"

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chaosgen/chaosgen/analysis"
 	"github.com/chaosgen/chaosgen/features"
 )
 
@@ -243,15 +242,14 @@ func (d *Data) Charts(e *Edge, width float64) EdgeCharts {
 		for i := range bars.vals {
 			bars.vals[i] = make([]float64, len(names))
 		}
-		for _, a := range e.replay {
-			i := rb.index(a.t)
-			for j, v := range a.injected {
-				bars.vals[i][j] += float64(v)
+		for _, w := range e.replay {
+			i := rb.index(w.StartUnixNano)
+			for j, n := range names {
+				bars.vals[i][j] += float64(w.Injected.Of(n))
 			}
-			resp[i][0] += float64(a.retries)
-			resp[i][1] += float64(a.timeouts)
-			resp[i][2] += float64(a.circuit)
-			resp[i][3] += float64(a.fall)
+			for k, v := range replayResponses(&w) {
+				resp[i][k] += float64(v)
+			}
 		}
 		ch.Injection = (&timeChart{title: "Injected calls by fault type", unit: unitPer(rb.bw), w: width, h: 200, bars: bars, legend: legend()}).render()
 		ch.InjectionSource = "replay " + d.Replay.Dir + "/spans.parquet"
@@ -276,8 +274,8 @@ func (d *Data) Charts(e *Edge, width float64) EdgeCharts {
 	}
 	for _, w := range e.windows {
 		i := bk.index(w.WindowStartUnixNano)
-		for j, v := range injectedOf(w) {
-			bars.vals[i][j] += float64(v)
+		for j, n := range names {
+			bars.vals[i][j] += float64(w.Faults().Of(n))
 		}
 		resp[i][0] += float64(w.Retries)
 		resp[i][1] += float64(w.Timeouts)
@@ -313,13 +311,17 @@ func unitPer(bw int64) string {
 	return "calls per " + s
 }
 
-func injectedOf(w analysis.WindowRow) [5]int64 {
-	return [5]int64{w.InjectedLatency, w.InjectedAbort, w.InjectedDrop, w.InjectedCorrupt, w.InjectedOther}
+// replayResponses are the retries, timeouts, breaker opens and fallbacks
+// among all of a replay window's calls: features counts those of the
+// organic calls and of the injected calls apart.
+func replayResponses(w *features.Window) [4]int64 {
+	r := w.InjectedResponses
+	return [4]int64{w.Retries + r.Retries, w.Timeouts + r.Timeouts, w.CircuitOpen + r.CircuitOpen, w.Fallbacks + r.Fallbacks}
 }
 
-func activityBuckets(a []activity, window time.Duration) buckets {
+func activityBuckets(a []features.Window, window time.Duration) buckets {
 	w := int64(window)
-	t0, t1 := a[0].t, a[len(a)-1].t+w
+	t0, t1 := a[0].StartUnixNano, a[len(a)-1].StartUnixNano+w
 	nw := max(1, (t1-t0+w-1)/w)
 	bw := (nw + MaxBuckets - 1) / MaxBuckets * w
 	return buckets{t0: t0, bw: bw, n: int((t1 - t0 + bw - 1) / bw)}

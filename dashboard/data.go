@@ -70,7 +70,7 @@ type Edge struct {
 	Profiles   []int // indexes into Data.Bundle.B.Profiles of profiles that target the edge
 	windows    []analysis.WindowRow
 	forecast   map[string][]analysis.ForecastRow // by metric
-	replay     []activity                        // replayed calls by minute, sorted
+	replay     []features.Window                 // the replay's windows of the edge, by start
 	simEdge    [2]*sim.EdgeStats                 // baseline, faults
 }
 
@@ -328,13 +328,13 @@ func loadReplay(ctx context.Context, dir string, d *Data) (*ReplayInfo, error) {
 	}
 	spans := filepath.Join(dir, "spans.parquet")
 	if _, err := os.Stat(spans); err == nil {
-		act, err := scanActivity(ctx, spans, d.Window)
+		t, err := replayFeatures(ctx, spans, d.Window)
 		if err != nil {
 			return nil, err
 		}
-		for k, a := range act {
-			if e := d.edges[k]; e != nil {
-				e.replay = a
+		for i, fe := range t.Edges {
+			if e := d.edges[edge.Edge{Caller: fe.Caller, Callee: fe.Callee}]; e != nil {
+				e.replay = t.EdgeWindows(i)
 			}
 		}
 		ri.spans = true
@@ -384,105 +384,15 @@ func RoundResilience(r sim.Round) float64 {
 	return sum / float64(n)
 }
 
-// activity counts replayed calls on an edge in one window.
-type activity struct {
-	t                                       int64 // window start, unix nano
-	calls, retries, timeouts, circuit, fall int64
-	injected                                [features.NumFaultTypes]int64 // by features.FaultTypes
-}
-
-// faultIndex is t's index in features.FaultTypes; the last, "other", for
-// any type not named there.
-func faultIndex(t string) int {
-	for i, f := range features.FaultTypes[:features.NumFaultTypes-1] {
-		if t == f {
-			return i
-		}
-	}
-	return 4
-}
-
-// scanActivity aggregates a replay's spans per edge and window. The counts
-// are integer sums, so the result does not depend on the scan order.
-func scanActivity(ctx context.Context, path string, window time.Duration) (map[edge.Edge][]activity, error) {
+// replayFeatures aggregates a replay's spans per edge and window with
+// features.Build, the aggregation analyze uses.
+func replayFeatures(ctx context.Context, path string, window time.Duration) (*features.Table, error) {
 	of, err := ingest.Open([]string{path})
 	if err != nil {
 		return nil, err
 	}
 	defer of.Close()
-	type key struct {
-		e edge.Edge
-		t int64
-	}
-	const workers = 2
-	parts := make([]map[key]*activity, workers)
-	for i := range parts {
-		parts[i] = map[key]*activity{}
-	}
-	cols := []ingest.Column{ingest.ColCaller, ingest.ColCallee, ingest.ColStartUnixNano, ingest.ColRetryCount,
-		ingest.ColTimedOut, ingest.ColCircuitOpen, ingest.ColFallback, ingest.ColInjected, ingest.ColFaultType}
-	w := int64(window)
-	_, err = of.Scan(ctx, ingest.ScanOptions{Columns: cols, Workers: workers}, func(worker int, b *ingest.Batch) error {
-		m := parts[worker]
-		for i := 0; i < b.N; i++ {
-			if b.Bad[i] != ingest.ReasonOK {
-				continue
-			}
-			start := b.I64[ingest.ColStartUnixNano][i]
-			k := key{edge.Edge{Caller: string(b.Str[ingest.ColCaller].Value(i)), Callee: string(b.Str[ingest.ColCallee].Value(i))}, start - mod(start, w)}
-			a := m[k]
-			if a == nil {
-				a = &activity{t: k.t}
-				m[k] = a
-			}
-			a.calls++
-			if b.I32[ingest.ColRetryCount][i] > 0 {
-				a.retries++
-			}
-			if b.Bool[ingest.ColTimedOut][i] {
-				a.timeouts++
-			}
-			if b.Bool[ingest.ColCircuitOpen][i] {
-				a.circuit++
-			}
-			if b.Bool[ingest.ColFallback][i] {
-				a.fall++
-			}
-			if b.Bool[ingest.ColInjected][i] {
-				a.injected[faultIndex(string(b.Str[ingest.ColFaultType].Value(i)))]++
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	merged := map[key]*activity{}
-	for _, m := range parts {
-		for k, a := range m {
-			t := merged[k]
-			if t == nil {
-				merged[k] = a
-				continue
-			}
-			t.calls += a.calls
-			t.retries += a.retries
-			t.timeouts += a.timeouts
-			t.circuit += a.circuit
-			t.fall += a.fall
-			for i := range t.injected {
-				t.injected[i] += a.injected[i]
-			}
-		}
-	}
-	out := map[edge.Edge][]activity{}
-	for k, a := range merged {
-		out[k.e] = append(out[k.e], *a)
-	}
-	for _, s := range out {
-		slices.SortFunc(s, func(a, b activity) int { return cmp.Compare(a.t, b.t) })
-	}
-	return out, nil
+	return features.Build(ctx, of, features.Options{Window: window})
 }
 
 func mod(a, b int64) int64 {

@@ -262,7 +262,7 @@ type profilesView struct {
 func (d *Data) profilesView(canSign, canSim bool) *profilesView {
 	v := &profilesView{CanSign: canSign, CanSim: canSim,
 		Severity: []string{bundle.SeverityMinor, bundle.SeverityModerate, bundle.SeverityCritical},
-		Faults:   []string{bundle.FaultLatency, bundle.FaultAbort, bundle.FaultDrop, bundle.FaultCorrupt}}
+		Faults:   bundle.FaultTypes}
 	if !canSim {
 		v.SimReason = "Simulation needs span files: start the dashboard with --spans (or keep the analysis inputs where summary.json says they are)."
 	}

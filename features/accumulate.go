@@ -19,7 +19,8 @@ type acc struct {
 	calls, errors, timeouts, retries int64
 	fallbacks, circuitOpen           int64
 	durSum, maxDur                   int64
-	injected                         [NumFaultTypes]int64
+	injected                         [NumFaultTypes]int64 // by index into FaultTypes
+	injResp                          Responses            // among the injected calls
 	sk                               Sketch
 }
 
@@ -35,6 +36,7 @@ func (a *acc) merge(o *acc) {
 	for i := range a.injected {
 		a.injected[i] += o.injected[i]
 	}
+	a.injResp.merge(&o.injResp)
 	a.sk.Merge(&o.sk)
 }
 
@@ -45,7 +47,7 @@ func (a *acc) stats() Stats {
 	s := Stats{
 		Calls: a.calls, Errors: a.errors, Timeouts: a.timeouts, Retries: a.retries,
 		Fallbacks: a.fallbacks, CircuitOpen: a.circuitOpen,
-		DurationSumNano: a.durSum, Injected: a.injected,
+		DurationSumNano: a.durSum, Injected: faultCounts(&a.injected), InjectedResponses: a.injResp,
 		MaxMs: float64(a.maxDur) / 1e6,
 	}
 	if a.calls > 0 {
@@ -332,6 +334,7 @@ func (w *worker) add(b *ingest.Batch) {
 				f = NumFaultTypes - 1
 			}
 			a.injected[f]++
+			a.injResp.count(retry[i] > 0, timedOut[i], circuitOpen[i], fallback[i])
 			if e.inj == nil {
 				e.inj = map[injKey]int64{}
 			}

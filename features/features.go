@@ -1,8 +1,8 @@
 // Package features builds the caller→callee edge table from span records:
 // per edge and per time window, calls, errors, timeouts, retries, latency
-// quantiles from a mergeable sketch, concurrency and injected calls by fault
-// type; per edge over the whole input, the same totals plus fan-out, depth
-// and criticality.
+// quantiles from a mergeable sketch, concurrency, and injected calls by
+// fault type with the responses among them; per edge over the whole input,
+// the same totals plus fan-out, depth and criticality.
 //
 // Row groups are aggregated in parallel into per-worker accumulators that
 // hold only integers and sketches, and merged at the end: the result does
@@ -30,16 +30,74 @@ type Options struct {
 // DefaultWindow is the default window length.
 const DefaultWindow = time.Minute
 
-// Fault types counted in Stats.Injected, in order.
+// FaultTypes are the fault types counted in Stats.Injected, "other" for
+// any type not named before it: chaosgen's one list of them.
 var FaultTypes = []string{ingest.FaultLatency, ingest.FaultAbort, ingest.FaultDrop, ingest.FaultCorrupt, "other"}
 
 // NumFaultTypes is len(FaultTypes).
 const NumFaultTypes = 5
 
+// FaultCounts count injected calls by fault type.
+type FaultCounts struct {
+	Latency, Abort, Drop, Corrupt, Other int64
+}
+
+// Of returns the count of fault type t, one of FaultTypes; any name not
+// in FaultTypes reads as "other".
+func (c FaultCounts) Of(t string) int64 {
+	switch t {
+	case ingest.FaultLatency:
+		return c.Latency
+	case ingest.FaultAbort:
+		return c.Abort
+	case ingest.FaultDrop:
+		return c.Drop
+	case ingest.FaultCorrupt:
+		return c.Corrupt
+	}
+	return c.Other
+}
+
+// faultCounts names counts kept by index into FaultTypes.
+func faultCounts(c *[NumFaultTypes]int64) FaultCounts {
+	return FaultCounts{Latency: c[0], Abort: c[1], Drop: c[2], Corrupt: c[3], Other: c[4]}
+}
+
+// Responses count calls by how the system responded: retried
+// (retry_count > 0), timed out, short-circuited by an open circuit
+// breaker, answered by a fallback.
+type Responses struct {
+	Retries, Timeouts, CircuitOpen, Fallbacks int64
+}
+
+// count adds one call.
+func (r *Responses) count(retried, timedOut, circuitOpen, fallback bool) {
+	if retried {
+		r.Retries++
+	}
+	if timedOut {
+		r.Timeouts++
+	}
+	if circuitOpen {
+		r.CircuitOpen++
+	}
+	if fallback {
+		r.Fallbacks++
+	}
+}
+
+func (r *Responses) merge(o *Responses) {
+	r.Retries += o.Retries
+	r.Timeouts += o.Timeouts
+	r.CircuitOpen += o.CircuitOpen
+	r.Fallbacks += o.Fallbacks
+}
+
 // Stats are the aggregate features of one edge, over a window or the input.
-// All but Injected describe the calls without an injected fault: the
-// findings must come from how the system behaves, not from chaosgen's own
-// faults. Injected counts the injected calls by fault type.
+// All but Injected and InjectedResponses describe the calls without an
+// injected fault: the findings must come from how the system behaves, not
+// from chaosgen's own faults. Injected counts the injected calls by fault
+// type, InjectedResponses the responses among them.
 type Stats struct {
 	Calls       int64
 	Errors      int64
@@ -57,8 +115,9 @@ type Stats struct {
 	DurationSumNano int64
 	// LogMean and LogVar are the mean and variance of ln(duration in ms)
 	// (from the sketch: each duration within 1% of its value).
-	LogMean, LogVar float64
-	Injected        [NumFaultTypes]int64
+	LogMean, LogVar   float64
+	Injected          FaultCounts
+	InjectedResponses Responses
 }
 
 // Edge is one caller→callee edge with its totals.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaosgen/chaosgen/bundle"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/testseed"
 	"github.com/google/go-cmp/cmp"
@@ -200,8 +201,15 @@ type bruteEdge struct {
 	durs                                             []float64
 	traces                                           map[string]bool
 	minDepth                                         int32
-	injected                                         [NumFaultTypes]int64
+	injected                                         map[string]int64 // by FaultTypes name
+	injResp                                          Responses
 	codes                                            map[int32]int64
+}
+
+// faults returns b.injected as FaultCounts, field by field.
+func (b *bruteEdge) faults() FaultCounts {
+	return FaultCounts{Latency: b.injected["latency"], Abort: b.injected["abort"], Drop: b.injected["drop"],
+		Corrupt: b.injected["corrupt"], Other: b.injected["other"]}
 }
 
 func brute(spans []ingest.Span, win time.Duration) (map[[2]string]*bruteEdge, map[[2]string]map[int64]*bruteEdge, int) {
@@ -212,11 +220,23 @@ func brute(spans []ingest.Span, win time.Duration) (map[[2]string]*bruteEdge, ma
 		m.traces[s.TraceID] = true
 		m.minDepth = min(m.minDepth, s.Depth)
 		if s.Injected {
-			k := slices.Index(FaultTypes[:NumFaultTypes-1], s.FaultType)
-			if k < 0 {
-				k = NumFaultTypes - 1
+			f := s.FaultType
+			if !slices.Contains(FaultTypes[:NumFaultTypes-1], f) {
+				f = "other"
 			}
-			m.injected[k]++
+			m.injected[f]++
+			if s.RetryCount > 0 {
+				m.injResp.Retries++
+			}
+			if s.TimedOut {
+				m.injResp.Timeouts++
+			}
+			if s.CircuitOpen {
+				m.injResp.CircuitOpen++
+			}
+			if s.Fallback {
+				m.injResp.Fallbacks++
+			}
 			return
 		}
 		m.calls++
@@ -243,12 +263,12 @@ func brute(spans []ingest.Span, win time.Duration) (map[[2]string]*bruteEdge, ma
 	for _, s := range spans {
 		k := [2]string{s.Caller, s.Callee}
 		if edges[k] == nil {
-			edges[k] = &bruteEdge{traces: map[string]bool{}, minDepth: math.MaxInt32, codes: map[int32]int64{}}
+			edges[k] = &bruteEdge{traces: map[string]bool{}, minDepth: math.MaxInt32, codes: map[int32]int64{}, injected: map[string]int64{}}
 			wins[k] = map[int64]*bruteEdge{}
 		}
 		w := s.StartUnixNano / int64(win) * int64(win)
 		if wins[k][w] == nil {
-			wins[k][w] = &bruteEdge{traces: map[string]bool{}, minDepth: math.MaxInt32, codes: map[int32]int64{}}
+			wins[k][w] = &bruteEdge{traces: map[string]bool{}, minDepth: math.MaxInt32, codes: map[int32]int64{}, injected: map[string]int64{}}
 		}
 		add(edges[k], s)
 		add(wins[k][w], s)
@@ -332,7 +352,8 @@ func TestBuildAgainstBruteForce(t *testing.T) {
 		name := fmt.Sprintf("%s->%s", e.Caller, e.Callee)
 		if e.Calls != b.calls || e.Errors != b.errors || e.Timeouts != b.timeouts || e.Retries != b.retries ||
 			e.Fallbacks != b.fallbacks || e.CircuitOpen != b.circuitOpen ||
-			e.DurationSumNano != b.durSum || e.MaxMs != float64(b.maxDur)/1e6 || e.Injected != b.injected {
+			e.DurationSumNano != b.durSum || e.MaxMs != float64(b.maxDur)/1e6 ||
+			e.Injected != b.faults() || e.InjectedResponses != b.injResp {
 			t.Errorf("%s: got %+v, brute %+v", name, e.Stats, b)
 		}
 		if e.Traces != int64(len(b.traces)) || e.Criticality != float64(len(b.traces))/float64(ntraces) {
@@ -364,7 +385,9 @@ func TestBuildAgainstBruteForce(t *testing.T) {
 				t.Fatalf("%s: windows not sorted", name)
 			}
 			bw := wins[k][w.StartUnixNano]
-			if bw == nil || w.Calls != bw.calls || w.Errors != bw.errors || w.DurationSumNano != bw.durSum || w.Edge != i {
+			if bw == nil || w.Calls != bw.calls || w.Errors != bw.errors || w.DurationSumNano != bw.durSum || w.Edge != i ||
+				w.Timeouts != bw.timeouts || w.Retries != bw.retries || w.Fallbacks != bw.fallbacks || w.CircuitOpen != bw.circuitOpen ||
+				w.Injected != bw.faults() || w.InjectedResponses != bw.injResp {
 				t.Fatalf("%s window %d: got %+v want %+v", name, w.StartUnixNano, w.Stats, bw)
 			}
 			if want := float64(bw.durSum) / float64(win); w.Concurrency != want {
@@ -408,6 +431,26 @@ func TestBuildAgainstBruteForce(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("injections (-want +got):\n%s", diff)
+	}
+}
+
+// TestFaultCounts: the counts kept by index into FaultTypes read back by
+// name, each in its own field; a name not in FaultTypes reads as "other".
+func TestFaultCounts(t *testing.T) {
+	if len(FaultTypes) != NumFaultTypes || FaultTypes[NumFaultTypes-1] != "other" || !slices.Equal(FaultTypes[:NumFaultTypes-1], bundle.FaultTypes) {
+		t.Fatalf("FaultTypes %v: want bundle.FaultTypes %v, then other", FaultTypes, bundle.FaultTypes)
+	}
+	for i, name := range FaultTypes {
+		var c [NumFaultTypes]int64
+		c[i] = int64(10 + i)
+		fc := faultCounts(&c)
+		total := fc.Latency + fc.Abort + fc.Drop + fc.Corrupt + fc.Other
+		if fc.Of(name) != int64(10+i) || total != int64(10+i) {
+			t.Errorf("%s: %+v, Of %d", name, fc, fc.Of(name))
+		}
+	}
+	if got := (FaultCounts{Other: 3, Abort: 1}).Of("weird"); got != 3 {
+		t.Errorf("unknown type reads %d, want other's 3", got)
 	}
 }
 

@@ -158,6 +158,9 @@ func (e *enc) edge(a *edgeAcc) {
 		for _, v := range w.injected {
 			e.i(v)
 		}
+		for _, v := range [...]int64{w.injResp.Retries, w.injResp.Timeouts, w.injResp.CircuitOpen, w.injResp.Fallbacks} {
+			e.i(v)
+		}
 		e.sketch(&w.sk)
 	}
 }
@@ -442,7 +445,7 @@ func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
 		}
 	}
 	d.distinct(&a.traces)
-	for range d.count(15) {
+	for range d.count(19) {
 		wi := d.i()
 		w := &acc{}
 		w.calls, w.errors, w.timeouts, w.retries = d.i(), d.i(), d.i(), d.i()
@@ -450,6 +453,8 @@ func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
 		for k := range w.injected {
 			w.injected[k] = d.i()
 		}
+		r := &w.injResp
+		r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = d.i(), d.i(), d.i(), d.i()
 		d.sketch(&w.sk)
 		if d.err != nil {
 			return a

@@ -91,21 +91,6 @@ func injectedAny(w *analysis.WindowRow) int64 {
 	return w.InjectedLatency + w.InjectedAbort + w.InjectedDrop + w.InjectedCorrupt + w.InjectedOther
 }
 
-// injectedOf counts a window's injections of one fault type.
-func injectedOf(w *analysis.WindowRow, faultType string) int64 {
-	switch faultType {
-	case bundle.FaultLatency:
-		return w.InjectedLatency
-	case bundle.FaultAbort:
-		return w.InjectedAbort
-	case bundle.FaultDrop:
-		return w.InjectedDrop
-	case bundle.FaultCorrupt:
-		return w.InjectedCorrupt
-	}
-	return w.InjectedOther
-}
-
 // edgesWhere lists the edge keys of idx that keep accepts, sorted.
 func (idx *windowIndex) edgesWhere(keep func(edge.Edge) bool) []edge.Edge {
 	var out []edge.Edge
@@ -225,7 +210,7 @@ func (idx *windowIndex) measure(p *bundle.Profile) response {
 		// older analyses: the edge's injections of the profile's fault type
 		for _, k := range targets {
 			for _, w := range idx.byEdge[k] {
-				if n := injectedOf(w, p.Fault.Type); n > 0 {
+				if n := w.Faults().Of(p.Fault.Type); n > 0 {
 					during[w.WindowStartUnixNano] = true
 					r.injected += n
 				}

@@ -134,7 +134,7 @@ type arm struct {
 
 var learnArms = func() []arm {
 	arms := []arm{{}}
-	for _, f := range []string{bundle.FaultLatency, bundle.FaultAbort, bundle.FaultDrop, bundle.FaultCorrupt} {
+	for _, f := range bundle.FaultTypes {
 		for _, l := range []float64{0.25, 0.5, 1} {
 			arms = append(arms, arm{f, l})
 		}
