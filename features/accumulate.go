@@ -234,20 +234,26 @@ func (w *worker) faultIDs(c *ingest.StringColumn) []int32 {
 	return dc.ids
 }
 
+// cell returns the place of (i, j) in a table of rows, growing it.
+func cell[T any](rows *[][]T, i, j int32) *T {
+	for int(i) >= len(*rows) {
+		*rows = append(*rows, nil)
+	}
+	row := (*rows)[i]
+	if int(j) >= len(row) {
+		row = append(row, make([]T, int(j)+1-len(row))...)
+		(*rows)[i] = row
+	}
+	return &row[j]
+}
+
 // newEdge adds the edge caller→callee, which add found missing from
 // w.edgeIdx (add looks edges up itself, inline).
 func (w *worker) newEdge(caller, callee int32) *edgeAcc {
-	for int(caller) >= len(w.edgeIdx) {
-		w.edgeIdx = append(w.edgeIdx, nil)
-	}
-	row := w.edgeIdx[caller]
-	if int(callee) >= len(row) {
-		row = append(row, make([]int32, int(callee)+1-len(row))...)
-		w.edgeIdx[caller] = row
-	}
+	slot := cell(&w.edgeIdx, caller, callee)
 	e := &edgeAcc{caller: w.names[caller], callee: w.names[callee], minDepth: math.MaxInt32, codes: map[int32]int64{}}
 	w.edges = append(w.edges, e)
-	row[callee] = int32(len(w.edges))
+	*slot = int32(len(w.edges))
 	return e
 }
 

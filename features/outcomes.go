@@ -139,15 +139,7 @@ func (a *outAcc) add(calls int64, judged, failed bool) {
 // so the edge's current window is kept by service ids, looked up without
 // hashing (traces mostly come in time order).
 func (tr *tracer) baseline(caller, callee int32, win int64) *outAcc {
-	for int(caller) >= len(tr.lastBase) {
-		tr.lastBase = append(tr.lastBase, nil)
-	}
-	row := tr.lastBase[caller]
-	if int(callee) >= len(row) {
-		row = append(row, make([]lastBase, int(callee)+1-len(row))...)
-		tr.lastBase[caller] = row
-	}
-	l := &row[callee]
+	l := cell(&tr.lastBase, caller, callee)
 	if l.a == nil || l.win != win {
 		k := outKey{caller, callee, -1, win}
 		a := tr.outcomes[k]

@@ -443,15 +443,7 @@ func (tr *tracer) resolve(w *worker) {
 // addEnd counts a trace of root starting in window win that ended in
 // service svc: a few slice lookups per trace instead of a map's hashing.
 func (tr *tracer) addEnd(root int32, win int64, svc int32) {
-	for int(root) >= len(tr.ends) {
-		tr.ends = append(tr.ends, nil)
-	}
-	row := tr.ends[root]
-	if int(svc) >= len(row) {
-		row = append(row, make([]endSeries, int(svc)+1-len(row))...)
-		tr.ends[root] = row
-	}
-	e := &row[svc]
+	e := cell(&tr.ends, root, svc)
 	t := windowSlot(&e.base, &e.wins, win)
 	if *t == nil {
 		if len(tr.endSlab) == 0 {
