@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -53,16 +52,14 @@ request, and the span file is written locally, then uploaded as one object.`,
 		}
 		store := objstore.New(cmd.Context())
 		defer store.Close()
-		files := make([]string, len(args))
-		for i, a := range args {
-			files[i] = a
-			if objstore.IsURL(a) {
-				if files[i], err = store.Object(a); err != nil {
-					return fmt.Errorf("import: %w", err)
-				}
-			} else if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+		for _, a := range args {
+			if fi, err := os.Stat(a); err == nil && fi.IsDir() {
 				return usagef("import: %s is a directory: give the trace files in it, e.g. %s", a, filepath.Join(a, "*.json"))
 			}
+		}
+		files, err := store.Objects(args)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
 		}
 		opt.Open = store.OpenFile
 		return runImport(cmd.OutOrStdout(), store, files, o, opt)
@@ -92,12 +89,7 @@ func runImport(w io.Writer, store *objstore.Store, files []string, o importOptio
 		return fmt.Errorf("import: %w", err)
 	}
 	if o.json {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return printJSON(w, rep)
 	}
 	if err := rep.Print(w); err != nil {
 		return err

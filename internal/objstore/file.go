@@ -44,6 +44,22 @@ func (s *Store) Object(raw string) (string, error) {
 	return s.remember(l, l.key), nil
 }
 
+// Objects is Object for each name that is a URL; local paths pass through
+// unchanged.
+func (s *Store) Objects(names []string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if IsURL(n) {
+			var err error
+			if out[i], err = s.Object(n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
 // OpenFile opens a local file, or an object by URL or by a name that List
 // or Object returned, for one sequential read of all of it (one request).
 func (s *Store) OpenFile(name string) (io.ReadCloser, error) {
