@@ -95,7 +95,7 @@ func (e *edgeAcc) window(wi int64, w *worker) *acc {
 		// the new window's sketch like the last one's, so it rarely grows
 		// (each growth reallocates).
 		if e.cur != nil {
-			a.sk.presize(e.cur.sk.lo, len(e.cur.sk.counts), &w.counts)
+			a.sk.presizeLike(&e.cur.sk, &w.counts)
 		}
 		*t = a
 	}

@@ -181,7 +181,7 @@ func (s *svcSeries) at(wi int64, slab *[]uint32) *svcAcc {
 		a = &svcAcc{}
 		// size the sketch like the last window's, as edge windows do
 		if s.last != nil {
-			a.self.presize(s.last.self.lo, len(s.last.self.counts), slab)
+			a.self.presizeLike(&s.last.self, slab)
 		}
 		*t = a
 	}
