@@ -326,58 +326,133 @@ func DecodePartial(b []byte) (*Partial, error) {
 		}
 	}
 	p := newPartial(time.Duration(window))
-	p.rows = d.i()
-	p.minStart = d.i()
-	p.maxEnd = d.i()
-	d.distinct(&p.all)
+	if err := p.decode(d, nil, true); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// MergeBinary merges the partial whose binary form is b into p, as
+// p.Merge(q) would after q = DecodePartial(b) and q.RemapFiles(to) (to nil:
+// the same file list), but without building q's maps first: each edge,
+// service window, trace end and outcome goes straight into p's. On an
+// error p holds part of b: discard it.
+func (p *Partial) MergeBinary(b []byte, to []int) error {
+	d := &dec{b: b}
+	if w := d.i(); d.err == nil && w != p.window {
+		return fmt.Errorf("window %s differs from %s", time.Duration(w), time.Duration(p.window))
+	}
+	return p.decode(d, to, false)
+}
+
+// decode reads the binary form after the window into p: into a partial
+// that holds nothing yet when fresh (newPartial's), else merging into what
+// p holds. File indexes are renumbered by to when not nil. Every list must
+// be in the encoder's order, each key once.
+func (p *Partial) decode(d *dec, to []int, fresh bool) error {
+	file := func(f int64) int {
+		if f < 0 || to == nil && f > math.MaxInt32 || to != nil && f >= int64(len(to)) {
+			d.fail("file %d", f)
+			return 0
+		}
+		if to != nil {
+			return to[f]
+		}
+		return int(f)
+	}
+	rows, minStart, maxEnd := d.i(), d.i(), d.i()
+	var all distinct
+	d.distinct(&all)
+	if fresh {
+		p.rows, p.minStart, p.maxEnd, p.all = rows, minStart, maxEnd, all
+	} else {
+		p.rows += rows
+		p.minStart, p.maxEnd = min(p.minStart, minStart), max(p.maxEnd, maxEnd)
+		p.all.merge(&all)
+	}
 	for r := ingest.ReasonOK + 1; r < ingest.NumReasons; r++ {
 		n := d.i()
 		if n == 0 || d.err != nil {
 			continue
 		}
 		f, row, path := d.i(), d.i(), d.s()
-		if n < 0 || f < 0 || f > math.MaxInt32 {
+		if n < 0 {
 			d.fail("bad rows %d in file %d", n, f)
 			break
 		}
-		p.bad.AddCount(r, n, int(f), path, row)
+		if f := file(f); d.err == nil {
+			p.bad.AddCount(r, n, f, path, row)
+		}
 	}
 	// every window of an edge holds calls, which lie within the time range
-	winLo, winHi := floorDiv(p.minStart, max(window, 1)), floorDiv(p.maxEnd, max(window, 1))
-	for range d.count(8) {
-		e := d.edge(p.window, winLo, winHi)
+	window := p.window
+	winLo, winHi := floorDiv(minStart, max(window, 1)), floorDiv(maxEnd, max(window, 1))
+	var prevEdge edgeKey
+	for i := range d.count(8) {
+		e := d.edge(window, winLo, winHi)
 		if d.err != nil {
 			break
 		}
 		k := edgeKey{e.caller, e.callee}
-		if p.edges[k] != nil {
-			d.fail("edge %s→%s twice", e.caller, e.callee)
+		if i > 0 && cmp.Or(cmp.Compare(k.caller, prevEdge.caller), cmp.Compare(k.callee, prevEdge.callee)) <= 0 {
+			d.fail("edge %s→%s out of order or twice", e.caller, e.callee)
 			break
 		}
-		p.edges[k] = e
+		prevEdge = k
+		if pe := p.edges[k]; pe != nil {
+			pe.merge(e)
+		} else {
+			p.edges[k] = e
+		}
 	}
-	for range d.count(5) {
+	n := d.count(5)
+	if fresh {
+		p.svcs = make(map[sk]*svcAcc, n)
+	}
+	var prevSvc sk
+	for i := range n {
 		k := sk{d.s(), d.i()}
 		a := &svcAcc{calls: d.i(), ownErrors: d.i()}
 		d.sketch(&a.self)
 		if d.err != nil {
 			break
 		}
-		if p.svcs[k] != nil {
-			d.fail("service window %s %d twice", k.svc, k.win)
+		if i > 0 && cmp.Or(cmp.Compare(k.svc, prevSvc.svc), cmp.Compare(k.win, prevSvc.win)) <= 0 {
+			d.fail("service window %s %d out of order or twice", k.svc, k.win)
 			break
 		}
-		p.svcs[k] = a
+		prevSvc = k
+		mergeSvc(p.svcs, k, a)
 	}
-	for range d.count(4) {
+	n = d.count(4)
+	if fresh {
+		p.ends = make(map[ek]int64, n)
+	}
+	var prevEnd ek
+	for i := range n {
 		k := ek{d.s(), d.i(), d.s()}
-		p.ends[k] += d.i()
+		v := d.i()
+		if d.err != nil {
+			break
+		}
+		if i > 0 && cmp.Or(cmp.Compare(k.root, prevEnd.root), cmp.Compare(k.win, prevEnd.win), cmp.Compare(k.svc, prevEnd.svc)) <= 0 {
+			d.fail("trace end %s %d %s out of order or twice", k.root, k.win, k.svc)
+			break
+		}
+		prevEnd = k
+		p.ends[k] += v
 	}
-	p.runs.Runs = d.i()
-	p.runs.Orphans = d.i()
-	for range d.count(8) {
+	runs, orphans := d.i(), d.i()
+	p.runs.Runs += runs
+	p.runs.Orphans += orphans
+	n = d.count(8)
+	if fresh {
+		p.outcomes = make(map[outName]*outAcc, n)
+	}
+	var prevOut outName
+	for i := range n {
 		k := outName{d.s(), d.s(), d.s(), d.i()}
-		a := &outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
+		a := outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
 		if d.err != nil {
 			break
 		}
@@ -385,14 +460,15 @@ func DecodePartial(b []byte) (*Partial, error) {
 			d.fail("trace outcome %s→%s %q %d: counts %d/%d/%d/%d", k.caller, k.callee, k.prof, k.win, a.traces, a.judged, a.failed, a.calls)
 			break
 		}
-		if p.outcomes[k] != nil {
-			d.fail("trace outcome %s→%s %q %d twice", k.caller, k.callee, k.prof, k.win)
+		if i > 0 && cmp.Or(cmp.Compare(k.caller, prevOut.caller), cmp.Compare(k.callee, prevOut.callee), cmp.Compare(k.prof, prevOut.prof), cmp.Compare(k.win, prevOut.win)) <= 0 {
+			d.fail("trace outcome %s→%s %q %d out of order or twice", k.caller, k.callee, k.prof, k.win)
 			break
 		}
-		p.outcomes[k] = a
+		prevOut = k
+		p.addOutcome(k, &a)
 	}
-	n := d.count(13)
-	p.stash = make([]stashRun, 0, n)
+	n = d.count(13)
+	p.stash = slices.Grow(p.stash, n)
 	for range n {
 		s := stashRun{file: int(d.int32()), rg: int(d.int32()), head: d.bool(), tail: d.bool(), trace: d.u64()}
 		m := d.count(24)
@@ -409,15 +485,13 @@ func DecodePartial(b []byte) (*Partial, error) {
 			d.fail("trace run at file %d, row group %d", s.file, s.rg)
 			break
 		}
+		s.file = file(int64(s.file))
 		p.stash = append(p.stash, s)
 	}
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("%d bytes left over", len(d.b)-d.off)
 	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	return p, nil
+	return d.err
 }
 
 func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
