@@ -189,9 +189,7 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		ws := res.windowScores[e.FirstWindow : e.FirstWindow+e.Windows]
 		res.edgeScores[i] = edgeAnomaly(ws)
 	}
-	for _, m := range models {
-		res.forecast = append(res.forecast, m.forecast...)
-	}
+	res.forecast = concatForecasts(models)
 	res.findings = findings(t, models, res.windowScores, g)
 	below, above := callGraph(t)
 	res.services = rootCauses(t, above)
