@@ -24,8 +24,10 @@ import (
 )
 
 // PartialVersion is the version of the partial analysis format that this
-// chaosgen writes and reads (docs/scale.md, "The partial file").
-const PartialVersion = 1
+// chaosgen writes and reads (docs/scale.md, "The partial file"). Version 2
+// writes a run of empty sketch buckets as its length (version 1: a 0 per
+// bucket).
+const PartialVersion = 2
 
 // partialMagic starts the first line of a partial file; the version and a
 // newline follow.
@@ -255,8 +257,11 @@ func decodePartial(b []byte) (*partial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a chaosgen partial analysis: bad version in %q", strings.TrimSpace(string(line)))
 	}
-	if v != PartialVersion {
-		return nil, fmt.Errorf("%w: format version %d, this chaosgen reads version %d (merge it with the chaosgen that wrote it)", ErrPartialVersion, v, PartialVersion)
+	if v < PartialVersion {
+		return nil, fmt.Errorf("%w: format version %d, this chaosgen reads version %d (written by an older chaosgen: write the partials again with this one, or merge them with the one that wrote them)", ErrPartialVersion, v, PartialVersion)
+	}
+	if v > PartialVersion {
+		return nil, fmt.Errorf("%w: format version %d, this chaosgen reads version %d (written by a newer chaosgen: merge it with that one)", ErrPartialVersion, v, PartialVersion)
 	}
 	off := len(line)
 	end := bytes.IndexByte(b[off:min(len(b), off+maxPartialHeader)], '\n')

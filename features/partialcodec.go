@@ -163,15 +163,20 @@ func (e *enc) edge(a *edgeAcc) {
 }
 
 // sketch writes the range of non-zero buckets only: sketches of the same
-// values write the same bytes however their memory was sized.
+// values write the same bytes however their memory was sized. Within the
+// range, a count is its uvarint and a run of r zero buckets (about half
+// the buckets of a latency sketch are empty, in runs of four or five) is a
+// 0 byte and the uvarint of r-1.
 func (e *enc) sketch(s *Sketch) {
 	e.u(s.n)
 	e.u(s.zero)
+	// a bucket is empty when its count is, carry included
+	empty := func(k int) bool { return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0) }
 	lo, hi := 0, len(s.counts)
-	for lo < hi && s.counts[lo] == 0 {
+	for lo < hi && empty(lo) {
 		lo++
 	}
-	for hi > lo && s.counts[hi-1] == 0 {
+	for hi > lo && empty(hi-1) {
 		hi--
 	}
 	e.u(uint64(hi - lo))
@@ -179,8 +184,26 @@ func (e *enc) sketch(s *Sketch) {
 		return
 	}
 	e.i(int64(s.lo) + int64(lo))
-	for k := lo; k < hi; k++ {
-		e.u(s.count(k))
+	// at most one byte per bucket unless a count takes more
+	e.b = slices.Grow(e.b, hi-lo)
+	for k := lo; k < hi; {
+		c := s.counts[k]
+		if empty(k) {
+			r := k + 1
+			for empty(r) { // the range ends on a non-empty bucket
+				r++
+			}
+			e.b = append(e.b, 0)
+			e.u(uint64(r - k - 1))
+			k = r
+			continue
+		}
+		if c < 0x80 && s.carry == nil {
+			e.b = append(e.b, byte(c))
+		} else {
+			e.u(s.count(k))
+		}
+		k++
 	}
 }
 
@@ -214,6 +237,11 @@ func (e *enc) bool(v bool) {
 		e.b = append(e.b, 0)
 	}
 }
+
+// maxSketchRange bounds the buckets of a sketch's range, from the smallest
+// positive float64 to the largest, so that a damaged count cannot allocate
+// much.
+var maxSketchRange = int(bucketOf(math.MaxFloat64)) - int(bucketOf(math.SmallestNonzeroFloat64)) + 1
 
 // errShort is the error of a binary form that ends too early.
 var errShort = errors.New("truncated")
@@ -543,7 +571,11 @@ func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
 
 func (d *dec) sketch(s *Sketch) {
 	s.n, s.zero = d.u(), d.u()
-	n := d.count(1)
+	n := int(min(d.u(), uint64(maxSketchRange)+1))
+	if n > maxSketchRange {
+		d.fail("sketch of %d buckets (at most %d)", n, maxSketchRange)
+		return
+	}
 	if n == 0 {
 		if d.err == nil && s.n != s.zero {
 			d.fail("sketch of %d values has no buckets", s.n)
@@ -564,14 +596,31 @@ func (d *dec) sketch(s *Sketch) {
 	s.counts, d.slab = d.slab[:n:n], d.slab[n:]
 	sum := s.zero
 	b := d.b[d.off:]
-	for i := range s.counts {
+	run := true // a run of empty buckets neither starts the range nor follows a run
+	for i := 0; i < n; i++ {
 		// most counts take one byte: read those inline
-		if len(b) > 0 && b[0] < 0x80 {
+		if len(b) > 0 && b[0] < 0x80 && b[0] != 0 {
 			s.counts[i] = uint32(b[0])
 			sum += uint64(b[0])
 			b = b[1:]
+			run = false
 			continue
 		}
+		if len(b) > 0 && b[0] == 0 {
+			// r+1 empty buckets, zero in the slab already; the range
+			// ends on a non-empty one
+			r, k := binary.Uvarint(b[1:])
+			if k <= 0 || run || r >= uint64(n-i-1) {
+				d.off = len(d.b) - len(b)
+				d.fail("sketch: bad run of empty buckets")
+				return
+			}
+			i += int(r)
+			b = b[1+k:]
+			run = true
+			continue
+		}
+		run = false
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
 			d.off = len(d.b) - len(b)
