@@ -21,7 +21,7 @@ import (
 
 // AppendBinary appends the binary form of p to b.
 func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
-	e := &enc{b: b}
+	e := &enc{b: slices.Grow(b, p.sizeHint())}
 	e.i(p.window)
 	e.i(p.rows)
 	e.i(p.minStart)
@@ -108,6 +108,33 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 	return e.b, nil
 }
 
+// sizeHint is about the size of p's binary form, so that the buffer is
+// allocated once instead of copied a dozen times over as it grows.
+func (p *Partial) sizeHint() int {
+	n := 64 * (len(p.ends) + len(p.outcomes))
+	for _, e := range p.edges {
+		for _, w := range e.wins {
+			if w != nil {
+				n += 48 + w.sk.sizeHint()
+			}
+		}
+	}
+	for _, a := range p.svcs {
+		n += 32 + a.self.sizeHint()
+	}
+	for _, s := range p.stash {
+		n += 16 + 96*len(s.rows)
+	}
+	return n
+}
+
+// sizeHint is about the bytes of s's buckets in the binary form: a byte a
+// bucket of its memory, but two (a count, or a run of empty buckets) a value
+// at most.
+func (s *Sketch) sizeHint() int {
+	return int(min(uint64(len(s.counts)), 2*(s.n-s.zero)))
+}
+
 // compareStash orders stashed runs by file and row group, a row group's
 // head before its tail (a run that is both comes once).
 func compareStash(a, b stashRun) int {
@@ -170,13 +197,11 @@ func (e *enc) edge(a *edgeAcc) {
 func (e *enc) sketch(s *Sketch) {
 	e.u(s.n)
 	e.u(s.zero)
-	// a bucket is empty when its count is, carry included
-	empty := func(k int) bool { return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0) }
 	lo, hi := 0, len(s.counts)
-	for lo < hi && empty(lo) {
+	for lo < hi && s.empty(lo) {
 		lo++
 	}
-	for hi > lo && empty(hi-1) {
+	for hi > lo && s.empty(hi-1) {
 		hi--
 	}
 	e.u(uint64(hi - lo))
@@ -188,9 +213,9 @@ func (e *enc) sketch(s *Sketch) {
 	e.b = slices.Grow(e.b, hi-lo)
 	for k := lo; k < hi; {
 		c := s.counts[k]
-		if empty(k) {
+		if s.empty(k) {
 			r := k + 1
-			for empty(r) { // the range ends on a non-empty bucket
+			for s.empty(r) { // the range ends on a non-empty bucket
 				r++
 			}
 			e.b = append(e.b, 0)
@@ -205,6 +230,11 @@ func (e *enc) sketch(s *Sketch) {
 		}
 		k++
 	}
+}
+
+// empty reports whether bucket lo+k holds no values (carry included).
+func (s *Sketch) empty(k int) bool {
+	return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0)
 }
 
 func (e *enc) distinct(d *distinct) {
