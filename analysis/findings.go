@@ -475,12 +475,3 @@ func loadKnee(ws []features.Window, load []float64) (knee, ratio float64) {
 	}
 	return lo[k], math.Exp(med[bins-1] - base)
 }
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
-}

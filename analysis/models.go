@@ -190,9 +190,7 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 			e.anomaly = edgeAnomaly(ws)
 		}
 	}
-	for _, m := range models {
-		res.forecast = append(res.forecast, m.forecast...)
-	}
+	res.forecast = concatForecasts(models)
 	res.findings = findings(t, models, res.edges, g)
 	below, above := callGraph(t)
 	res.services = rootCauses(t, above)

@@ -25,8 +25,10 @@ import (
 
 // PartialVersion is the version of the partial analysis format that this
 // chaosgen writes and reads (docs/scale.md, "The partial file"). Version 2
-// added the responses among the injected calls to each window.
-const PartialVersion = 2
+// added the responses among the injected calls to each window; version 3
+// writes a run of empty sketch buckets as its length (before: a 0 per
+// bucket).
+const PartialVersion = 3
 
 // partialMagic starts the first line of a partial file; the version and a
 // newline follow.
@@ -87,7 +89,8 @@ type readGroup struct {
 }
 
 // partial is a partial analysis in memory: its header, and its
-// accumulators, or until load decodes them the compressed body.
+// accumulators (written, or merged) or its compressed body (read, until
+// load merges it).
 type partial struct {
 	name string // where it came from, for errors
 	head partialHeader
@@ -255,8 +258,11 @@ func decodePartial(b []byte) (*partial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a chaosgen partial analysis: bad version in %q", strings.TrimSpace(string(line)))
 	}
-	if v != PartialVersion {
-		return nil, fmt.Errorf("%w: format version %d, this chaosgen reads version %d (merge it with the chaosgen that wrote it)", ErrPartialVersion, v, PartialVersion)
+	if v < PartialVersion {
+		return nil, fmt.Errorf("%w: format version %d, this chaosgen reads version %d (written by an older chaosgen: write the partials again with this one, or merge them with the one that wrote them)", ErrPartialVersion, v, PartialVersion)
+	}
+	if v > PartialVersion {
+		return nil, fmt.Errorf("%w: format version %d, this chaosgen reads version %d (written by a newer chaosgen: merge it with that one)", ErrPartialVersion, v, PartialVersion)
 	}
 	off := len(line)
 	end := bytes.IndexByte(b[off:min(len(b), off+maxPartialHeader)], '\n')
@@ -286,28 +292,33 @@ func decodePartial(b []byte) (*partial, error) {
 	return p, nil
 }
 
-// load decodes the partial's body into its accumulators.
-func (p *partial) load() error {
-	if p.acc != nil {
-		return nil
-	}
-	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(8<<30))
+// load merges the partial's body into acc (renumbering its files by to),
+// or decodes it into acc when acc is nil; buf is scratch space for the
+// uncompressed body, returned for the next load.
+func (p *partial) load(zr *zstd.Decoder, acc **features.Partial, to []int, buf []byte) ([]byte, error) {
+	body, err := zr.DecodeAll(p.body, buf[:0])
 	if err != nil {
-		return err
+		return buf, fmt.Errorf("%s: partial body: %w", p.name, err)
 	}
-	defer zr.Close()
-	body, err := zr.DecodeAll(p.body, nil)
+	if *acc != nil {
+		if err := (*acc).MergeBinary(body, to); err != nil {
+			return body, fmt.Errorf("%s: partial body: %w", p.name, err)
+		}
+		p.body = nil
+		return body, nil
+	}
+	a, err := features.DecodePartial(body)
 	if err != nil {
-		return fmt.Errorf("%s: partial body: %w", p.name, err)
+		return body, fmt.Errorf("%s: partial body: %w", p.name, err)
 	}
-	if p.acc, err = features.DecodePartial(body); err != nil {
-		return fmt.Errorf("%s: partial body: %w", p.name, err)
+	if w := a.Window().String(); w != p.head.Window {
+		return body, fmt.Errorf("%s: partial body: window %s, header says %s", p.name, w, p.head.Window)
 	}
-	if w := p.acc.Window().String(); w != p.head.Window {
-		return fmt.Errorf("%s: partial body: window %s, header says %s", p.name, w, p.head.Window)
+	if err := a.RemapFiles(to); err != nil {
+		return body, fmt.Errorf("%s: %w", p.name, err)
 	}
-	p.body = nil
-	return nil
+	*acc, p.body = a, nil
+	return body, nil
 }
 
 func digestOf(s string) ([32]byte, error) {
@@ -402,25 +413,24 @@ func mergePartials(parts []*partial) (*partial, error) {
 	for i, p := range paths {
 		index[p] = i
 	}
-	// one partial's accumulators at a time: the memory of the merge is
-	// that of the merged accumulators and one partial
+	// The first partial is decoded, the others merged into it as they are
+	// decoded (features.Partial.MergeBinary): the memory of the merge is
+	// that of the merged accumulators and one partial's uncompressed body.
+	// Every partial's body has the window of its header, the first's.
+	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(8<<30))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	var buf []byte
 	for _, p := range parts {
-		if err := p.load(); err != nil {
-			return nil, err
-		}
 		to := make([]int, len(p.head.Inputs))
 		for i, in := range p.head.Inputs {
 			to[i] = index[in.Path]
 		}
-		if err := p.acc.RemapFiles(to); err != nil {
-			return nil, fmt.Errorf("%s: %w", p.name, err)
+		if buf, err = p.load(zr, &out.acc, to, buf); err != nil {
+			return nil, err
 		}
-		if out.acc == nil {
-			out.acc = p.acc
-		} else if err := out.acc.Merge(p.acc); err != nil {
-			return nil, fmt.Errorf("%s: %w", p.name, err)
-		}
-		p.acc = nil
 	}
 	return out, nil
 }

@@ -173,8 +173,12 @@ func TestMergeRefuses(t *testing.T) {
 	s0, s1, s2 := part("s0", PartialOptions{Shard: 0, Shards: 3}), part("s1", PartialOptions{Shard: 1, Shards: 3}), part("s2", PartialOptions{Shard: 2, Shards: 3})
 	all := part("all", PartialOptions{})
 	w5 := part("w5", PartialOptions{Window: 5 * time.Minute, Shard: 2, Shards: 3})
-	v1 := filepath.Join(dir, "v1")
-	os.WriteFile(v1, bytes.Replace(read(t, s2), []byte("chaosgen.partial/v2\n"), []byte("chaosgen.partial/v1\n"), 1), 0o644)
+	version := func(v int) string {
+		p := filepath.Join(dir, fmt.Sprintf("v%d", v))
+		os.WriteFile(p, bytes.Replace(read(t, s2), fmt.Appendf(nil, "chaosgen.partial/v%d\n", PartialVersion), fmt.Appendf(nil, "chaosgen.partial/v%d\n", v), 1), 0o644)
+		return p
+	}
+	v1, v9 := version(1), version(9)
 	olddigest := filepath.Join(dir, "olddigest")
 	os.WriteFile(olddigest, bytes.Replace(read(t, s2), []byte(`"digest":"`+ingest.DigestVersion+`"`), []byte(`"digest":"chaosgen.input-digest/v1"`), 1), 0o644)
 	cut := filepath.Join(dir, "cut")
@@ -194,7 +198,8 @@ func TestMergeRefuses(t *testing.T) {
 		{"overlap", []string{s0, s1, all}, []string{"row group 0 of", "is in both", "s0 (shard 0/3)", "all (all row groups)"}},
 		{"same shard twice", []string{s0, s1, s2, s1}, []string{"s1 (shard 1/3) and", "exactly one partial"}},
 		{"window", []string{s0, s1, w5}, []string{"w5 has window 5m0s", "has 1m0s", "same --window"}},
-		{"version", []string{s0, s1, v1}, []string{"v1: partial analysis of another format version: format version 1, this chaosgen reads version 2"}},
+		{"old version", []string{s0, s1, v1}, []string{"v1: partial analysis of another format version: format version 1, this chaosgen reads version 3", "older chaosgen", "write the partials again"}},
+		{"new version", []string{v9, s0, s1}, []string{"v9: partial analysis of another format version: format version 9", "newer chaosgen"}},
 		{"digest kind", []string{s0, s1, olddigest}, []string{`olddigest holds input digests of the kind "chaosgen.input-digest/v1"`, "one chaosgen version"}},
 		{"truncated", []string{s0, s1, cut}, []string{"cut: partial body:"}},
 		{"corrupt", []string{s0, s1, flip}, []string{"flip: partial body:"}},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/chaosgen/chaosgen/ingest"
@@ -13,7 +14,8 @@ import (
 // TestPartialShards: the partials of any split of the row groups, each
 // through its binary form and merged in a random order, give the table of
 // one Build, trace pass included (the row groups cut traces, which the
-// merge joins again); the binary form is canonical.
+// merge joins again); the binary form is canonical; MergeBinary of the
+// binary forms gives the accumulators of Merge.
 func TestPartialShards(t *testing.T) {
 	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 7))
@@ -32,7 +34,7 @@ func TestPartialShards(t *testing.T) {
 	defer of.Close()
 	for _, n := range []int{1, 2, 5, 13} {
 		order := r.Perm(n)
-		var merged *Partial
+		var merged, into *Partial
 		for _, i := range order {
 			p, err := Accumulate(context.Background(), of, Options{Workers: 1 + i%3, RowGroups: of.Shard(i, n)})
 			if err != nil {
@@ -49,11 +51,23 @@ func TestPartialShards(t *testing.T) {
 			if b2, _ := q.AppendBinary(nil); !bytes.Equal(b, b2) {
 				t.Fatalf("shard %d/%d: the binary form changes through a decode", i, n)
 			}
+			if into == nil {
+				into, err = DecodePartial(b)
+			} else {
+				err = into.MergeBinary(b, nil)
+			}
+			if err != nil {
+				t.Fatalf("shard %d/%d: %v", i, n, err)
+			}
 			if merged == nil {
 				merged = q
 			} else if err := merged.Merge(q); err != nil {
 				t.Fatal(err)
 			}
+		}
+		bm, _ := merged.AppendBinary(nil)
+		if bi, _ := into.AppendBinary(nil); !bytes.Equal(bm, bi) {
+			t.Errorf("%d shards: MergeBinary's accumulators differ from Merge's", n)
 		}
 		got := merged.Table()
 		if got.Bad.First[ingest.ReasonNegativeDuration].Error() != want.Bad.First[ingest.ReasonNegativeDuration].Error() {
@@ -87,9 +101,33 @@ func TestDecodePartialCorrupt(t *testing.T) {
 	if _, err := DecodePartial(append(bytes.Clone(b), 0)); err == nil {
 		t.Error("a byte too many: no error")
 	}
+	into := func() *Partial {
+		q, err := DecodePartial(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	for _, n := range []int{0, 1, len(b) / 3, len(b) - 1} {
+		if err := into().MergeBinary(b[:n], nil); err == nil {
+			t.Errorf("MergeBinary cut at %d of %d bytes: no error", n, len(b))
+		}
+	}
+	// a copy of itself merges as any partial (keys are unique within one form)
+	if err := into().MergeBinary(b, nil); err != nil {
+		t.Errorf("MergeBinary of a partial into its copy: %v", err)
+	}
+	if err := into().MergeBinary(b, []int{}); err == nil || !strings.Contains(err.Error(), "file 0") {
+		t.Errorf("MergeBinary with no file to renumber to: %v", err)
+	}
+	other, _ := newPartial(2 * DefaultWindow).AppendBinary(nil)
+	if err := into().MergeBinary(other, nil); err == nil || !strings.Contains(err.Error(), "window") {
+		t.Errorf("MergeBinary of another window: %v", err)
+	}
 	for range 300 {
 		c := bytes.Clone(b)
 		c[r.IntN(len(c))] ^= byte(1 + r.IntN(255))
 		DecodePartial(c) // must not panic; a flip may still decode
+		into().MergeBinary(c, nil)
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 // AppendBinary appends the binary form of p to b.
 func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
-	e := &enc{b: b}
+	e := &enc{b: slices.Grow(b, p.sizeHint())}
 	e.i(p.window)
 	e.i(p.rows)
 	e.i(p.minStart)
@@ -108,6 +108,33 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 	return e.b, nil
 }
 
+// sizeHint is about the size of p's binary form, so that the buffer is
+// allocated once instead of copied a dozen times over as it grows.
+func (p *Partial) sizeHint() int {
+	n := 64 * (len(p.ends) + len(p.outcomes))
+	for _, e := range p.edges {
+		for _, w := range e.wins {
+			if w != nil {
+				n += 48 + w.sk.sizeHint()
+			}
+		}
+	}
+	for _, a := range p.svcs {
+		n += 32 + a.self.sizeHint()
+	}
+	for _, s := range p.stash {
+		n += 16 + 96*len(s.rows)
+	}
+	return n
+}
+
+// sizeHint is about the bytes of s's buckets in the binary form: a byte a
+// bucket of its memory, but two (a count, or a run of empty buckets) a value
+// at most.
+func (s *Sketch) sizeHint() int {
+	return int(min(uint64(len(s.counts)), 2*(s.n-s.zero)))
+}
+
 // compareStash orders stashed runs by file and row group, a row group's
 // head before its tail (a run that is both comes once).
 func compareStash(a, b stashRun) int {
@@ -166,15 +193,18 @@ func (e *enc) edge(a *edgeAcc) {
 }
 
 // sketch writes the range of non-zero buckets only: sketches of the same
-// values write the same bytes however their memory was sized.
+// values write the same bytes however their memory was sized. Within the
+// range, a count is its uvarint and a run of r zero buckets (about half
+// the buckets of a latency sketch are empty, in runs of four or five) is a
+// 0 byte and the uvarint of r-1.
 func (e *enc) sketch(s *Sketch) {
 	e.u(s.n)
 	e.u(s.zero)
 	lo, hi := 0, len(s.counts)
-	for lo < hi && s.counts[lo] == 0 {
+	for lo < hi && s.empty(lo) {
 		lo++
 	}
-	for hi > lo && s.counts[hi-1] == 0 {
+	for hi > lo && s.empty(hi-1) {
 		hi--
 	}
 	e.u(uint64(hi - lo))
@@ -182,9 +212,32 @@ func (e *enc) sketch(s *Sketch) {
 		return
 	}
 	e.i(int64(s.lo) + int64(lo))
-	for k := lo; k < hi; k++ {
-		e.u(s.count(k))
+	// at most one byte per bucket unless a count takes more
+	e.b = slices.Grow(e.b, hi-lo)
+	for k := lo; k < hi; {
+		c := s.counts[k]
+		if s.empty(k) {
+			r := k + 1
+			for s.empty(r) { // the range ends on a non-empty bucket
+				r++
+			}
+			e.b = append(e.b, 0)
+			e.u(uint64(r - k - 1))
+			k = r
+			continue
+		}
+		if c < 0x80 && s.carry == nil {
+			e.b = append(e.b, byte(c))
+		} else {
+			e.u(s.count(k))
+		}
+		k++
 	}
+}
+
+// empty reports whether bucket lo+k holds no values (carry included).
+func (s *Sketch) empty(k int) bool {
+	return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0)
 }
 
 func (e *enc) distinct(d *distinct) {
@@ -217,6 +270,11 @@ func (e *enc) bool(v bool) {
 		e.b = append(e.b, 0)
 	}
 }
+
+// maxSketchRange bounds the buckets of a sketch's range, from the smallest
+// positive float64 to the largest, so that a damaged count cannot allocate
+// much.
+var maxSketchRange = int(bucketOf(math.MaxFloat64)) - int(bucketOf(math.SmallestNonzeroFloat64)) + 1
 
 // errShort is the error of a binary form that ends too early.
 var errShort = errors.New("truncated")
@@ -329,58 +387,133 @@ func DecodePartial(b []byte) (*Partial, error) {
 		}
 	}
 	p := newPartial(time.Duration(window))
-	p.rows = d.i()
-	p.minStart = d.i()
-	p.maxEnd = d.i()
-	d.distinct(&p.all)
+	if err := p.decode(d, nil, true); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// MergeBinary merges the partial whose binary form is b into p, as
+// p.Merge(q) would after q = DecodePartial(b) and q.RemapFiles(to) (to nil:
+// the same file list), but without building q's maps first: each edge,
+// service window, trace end and outcome goes straight into p's. On an
+// error p holds part of b: discard it.
+func (p *Partial) MergeBinary(b []byte, to []int) error {
+	d := &dec{b: b}
+	if w := d.i(); d.err == nil && w != p.window {
+		return fmt.Errorf("window %s differs from %s", time.Duration(w), time.Duration(p.window))
+	}
+	return p.decode(d, to, false)
+}
+
+// decode reads the binary form after the window into p: into a partial
+// that holds nothing yet when fresh (newPartial's), else merging into what
+// p holds. File indexes are renumbered by to when not nil. Every list must
+// be in the encoder's order, each key once.
+func (p *Partial) decode(d *dec, to []int, fresh bool) error {
+	file := func(f int64) int {
+		if f < 0 || to == nil && f > math.MaxInt32 || to != nil && f >= int64(len(to)) {
+			d.fail("file %d", f)
+			return 0
+		}
+		if to != nil {
+			return to[f]
+		}
+		return int(f)
+	}
+	rows, minStart, maxEnd := d.i(), d.i(), d.i()
+	var all distinct
+	d.distinct(&all)
+	if fresh {
+		p.rows, p.minStart, p.maxEnd, p.all = rows, minStart, maxEnd, all
+	} else {
+		p.rows += rows
+		p.minStart, p.maxEnd = min(p.minStart, minStart), max(p.maxEnd, maxEnd)
+		p.all.merge(&all)
+	}
 	for r := ingest.ReasonOK + 1; r < ingest.NumReasons; r++ {
 		n := d.i()
 		if n == 0 || d.err != nil {
 			continue
 		}
 		f, row, path := d.i(), d.i(), d.s()
-		if n < 0 || f < 0 || f > math.MaxInt32 {
+		if n < 0 {
 			d.fail("bad rows %d in file %d", n, f)
 			break
 		}
-		p.bad.AddCount(r, n, int(f), path, row)
+		if f := file(f); d.err == nil {
+			p.bad.AddCount(r, n, f, path, row)
+		}
 	}
 	// every window of an edge holds calls, which lie within the time range
-	winLo, winHi := floorDiv(p.minStart, max(window, 1)), floorDiv(p.maxEnd, max(window, 1))
-	for range d.count(8) {
-		e := d.edge(p.window, winLo, winHi)
+	window := p.window
+	winLo, winHi := floorDiv(minStart, max(window, 1)), floorDiv(maxEnd, max(window, 1))
+	var prevEdge edgeKey
+	for i := range d.count(8) {
+		e := d.edge(window, winLo, winHi)
 		if d.err != nil {
 			break
 		}
 		k := edgeKey{e.caller, e.callee}
-		if p.edges[k] != nil {
-			d.fail("edge %s→%s twice", e.caller, e.callee)
+		if i > 0 && cmp.Or(cmp.Compare(k.caller, prevEdge.caller), cmp.Compare(k.callee, prevEdge.callee)) <= 0 {
+			d.fail("edge %s→%s out of order or twice", e.caller, e.callee)
 			break
 		}
-		p.edges[k] = e
+		prevEdge = k
+		if pe := p.edges[k]; pe != nil {
+			pe.merge(e)
+		} else {
+			p.edges[k] = e
+		}
 	}
-	for range d.count(5) {
+	n := d.count(5)
+	if fresh {
+		p.svcs = make(map[sk]*svcAcc, n)
+	}
+	var prevSvc sk
+	for i := range n {
 		k := sk{d.s(), d.i()}
 		a := &svcAcc{calls: d.i(), ownErrors: d.i()}
 		d.sketch(&a.self)
 		if d.err != nil {
 			break
 		}
-		if p.svcs[k] != nil {
-			d.fail("service window %s %d twice", k.svc, k.win)
+		if i > 0 && cmp.Or(cmp.Compare(k.svc, prevSvc.svc), cmp.Compare(k.win, prevSvc.win)) <= 0 {
+			d.fail("service window %s %d out of order or twice", k.svc, k.win)
 			break
 		}
-		p.svcs[k] = a
+		prevSvc = k
+		mergeSvc(p.svcs, k, a)
 	}
-	for range d.count(4) {
+	n = d.count(4)
+	if fresh {
+		p.ends = make(map[ek]int64, n)
+	}
+	var prevEnd ek
+	for i := range n {
 		k := ek{d.s(), d.i(), d.s()}
-		p.ends[k] += d.i()
+		v := d.i()
+		if d.err != nil {
+			break
+		}
+		if i > 0 && cmp.Or(cmp.Compare(k.root, prevEnd.root), cmp.Compare(k.win, prevEnd.win), cmp.Compare(k.svc, prevEnd.svc)) <= 0 {
+			d.fail("trace end %s %d %s out of order or twice", k.root, k.win, k.svc)
+			break
+		}
+		prevEnd = k
+		p.ends[k] += v
 	}
-	p.runs.Runs = d.i()
-	p.runs.Orphans = d.i()
-	for range d.count(8) {
+	runs, orphans := d.i(), d.i()
+	p.runs.Runs += runs
+	p.runs.Orphans += orphans
+	n = d.count(8)
+	if fresh {
+		p.outcomes = make(map[outName]*outAcc, n)
+	}
+	var prevOut outName
+	for i := range n {
 		k := outName{d.s(), d.s(), d.s(), d.i()}
-		a := &outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
+		a := outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
 		if d.err != nil {
 			break
 		}
@@ -388,14 +521,15 @@ func DecodePartial(b []byte) (*Partial, error) {
 			d.fail("trace outcome %s→%s %q %d: counts %d/%d/%d/%d", k.caller, k.callee, k.prof, k.win, a.traces, a.judged, a.failed, a.calls)
 			break
 		}
-		if p.outcomes[k] != nil {
-			d.fail("trace outcome %s→%s %q %d twice", k.caller, k.callee, k.prof, k.win)
+		if i > 0 && cmp.Or(cmp.Compare(k.caller, prevOut.caller), cmp.Compare(k.callee, prevOut.callee), cmp.Compare(k.prof, prevOut.prof), cmp.Compare(k.win, prevOut.win)) <= 0 {
+			d.fail("trace outcome %s→%s %q %d out of order or twice", k.caller, k.callee, k.prof, k.win)
 			break
 		}
-		p.outcomes[k] = a
+		prevOut = k
+		p.addOutcome(k, &a)
 	}
-	n := d.count(13)
-	p.stash = make([]stashRun, 0, n)
+	n = d.count(13)
+	p.stash = slices.Grow(p.stash, n)
 	for range n {
 		s := stashRun{file: int(d.int32()), rg: int(d.int32()), head: d.bool(), tail: d.bool(), trace: d.u64()}
 		m := d.count(24)
@@ -412,15 +546,13 @@ func DecodePartial(b []byte) (*Partial, error) {
 			d.fail("trace run at file %d, row group %d", s.file, s.rg)
 			break
 		}
+		s.file = file(int64(s.file))
 		p.stash = append(p.stash, s)
 	}
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("%d bytes left over", len(d.b)-d.off)
 	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	return p, nil
+	return d.err
 }
 
 func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
@@ -474,7 +606,11 @@ func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
 
 func (d *dec) sketch(s *Sketch) {
 	s.n, s.zero = d.u(), d.u()
-	n := d.count(1)
+	n := int(min(d.u(), uint64(maxSketchRange)+1))
+	if n > maxSketchRange {
+		d.fail("sketch of %d buckets (at most %d)", n, maxSketchRange)
+		return
+	}
 	if n == 0 {
 		if d.err == nil && s.n != s.zero {
 			d.fail("sketch of %d values has no buckets", s.n)
@@ -495,14 +631,31 @@ func (d *dec) sketch(s *Sketch) {
 	s.counts, d.slab = d.slab[:n:n], d.slab[n:]
 	sum := s.zero
 	b := d.b[d.off:]
-	for i := range s.counts {
+	run := true // a run of empty buckets neither starts the range nor follows a run
+	for i := 0; i < n; i++ {
 		// most counts take one byte: read those inline
-		if len(b) > 0 && b[0] < 0x80 {
+		if len(b) > 0 && b[0] < 0x80 && b[0] != 0 {
 			s.counts[i] = uint32(b[0])
 			sum += uint64(b[0])
 			b = b[1:]
+			run = false
 			continue
 		}
+		if len(b) > 0 && b[0] == 0 {
+			// r+1 empty buckets, zero in the slab already; the range
+			// ends on a non-empty one
+			r, k := binary.Uvarint(b[1:])
+			if k <= 0 || run || r >= uint64(n-i-1) {
+				d.off = len(d.b) - len(b)
+				d.fail("sketch: bad run of empty buckets")
+				return
+			}
+			i += int(r)
+			b = b[1+k:]
+			run = true
+			continue
+		}
+		run = false
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
 			d.off = len(d.b) - len(b)

@@ -48,6 +48,14 @@ func (w *work) eval(th *[nparam]float64, g *[nparam]float64) float64 {
 	if g == nil {
 		return w.sse(th)
 	}
+	if w.season == None && w.trend {
+		return w.evalTrend(th, g)
+	}
+	return w.evalGeneral(th, g)
+}
+
+// evalGeneral is eval for every method.
+func (w *work) evalGeneral(th *[nparam]float64, g *[nparam]float64) float64 {
 	alpha, beta, gamma, phi := th[0], th[1], th[2], th[3]
 	y, p := w.y, w.p
 	l, b := w.l0, w.b0
@@ -138,6 +146,55 @@ func (w *work) eval(th *[nparam]float64, g *[nparam]float64) float64 {
 		l, dl = ln, dln
 	}
 	*g = dsse
+	return sse
+}
+
+// evalTrend is eval for Holt's trend without a season (damped or not),
+// the forecasts of analyze on less than two days: evalGeneral with the
+// seasonal term, which is 0, and the gradient with respect to gamma, which
+// is 0 and which the optimiser never reads (gamma is not free without a
+// season), left out. Every other value comes from the same operations in
+// the same order, so the SSE and the gradient are evalGeneral's to the bit
+// (TestEvalTrendIsGeneral): x + 0 and x - 0 are x, and -alpha*0 + y is y.
+// The derivatives are scalars here, not arrays: a third of the time.
+func (w *work) evalTrend(th *[nparam]float64, g *[nparam]float64) float64 {
+	alpha, beta, phi := th[0], th[1], th[3]
+	y := w.y
+	l, b := w.l0, w.b0
+	// d/dalpha, d/dbeta, d/dphi of the level and of the trend
+	var dl0, dl1, dl3, db0, db1, db3 float64
+	var g0, g1, g3, sse float64
+	for t := w.start; t < len(y); t++ {
+		yt := y[t]
+		m := l + phi*b
+		dm0 := dl0 + phi*db0
+		dm1 := dl1 + phi*db1
+		dm3 := dl3 + phi*db3
+		dm3 += b
+
+		// One-step forecast (m), level.
+		ln := alpha*yt + (1-alpha)*m
+		dln0 := (1 - alpha) * dm0
+		dln1 := (1 - alpha) * dm1
+		dln3 := (1 - alpha) * dm3
+		dln0 += yt - m
+		e := yt - m
+		sse += e * e
+		g0 -= 2 * e * dm0
+		g1 -= 2 * e * dm1
+		g3 -= 2 * e * dm3
+
+		// Trend.
+		bn := beta*(ln-l) + (1-beta)*phi*b
+		dbn0 := beta*(dln0-dl0) + (1-beta)*phi*db0
+		dbn1 := beta*(dln1-dl1) + (1-beta)*phi*db1
+		dbn3 := beta*(dln3-dl3) + (1-beta)*phi*db3
+		dbn1 += (ln - l) - phi*b
+		dbn3 += (1 - beta) * b
+		b, db0, db1, db3 = bn, dbn0, dbn1, dbn3
+		l, dl0, dl1, dl3 = ln, dln0, dln1, dln3
+	}
+	*g = [nparam]float64{g0, g1, 0, g3}
 	return sse
 }
 

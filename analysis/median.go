@@ -1,0 +1,80 @@
+package analysis
+
+import (
+	"math"
+	"slices"
+)
+
+// median returns the upper median of xs, the element at index len(xs)/2 of
+// a sorted copy (slices.Sort's order), or 0 for no values. It selects
+// instead of sorting (quickselect: Hoare partitions around a median of
+// three, insertion sort below 16 values), which is what the model stage's
+// many robust baselines spend their time on. Values that compare equal
+// have the same bits except zeros (-0 == +0) and NaNs, whose place in the
+// sorted copy the sort's arrangement decides: when the selected value is
+// a zero, or xs holds a NaN, the sorted copy answers, so the result is
+// always the sort's, bit for bit (TestMedianIsSorts).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	for _, v := range s {
+		if math.IsNaN(v) {
+			return sortedMedian(s)
+		}
+	}
+	k := len(s) / 2
+	lo, hi := 0, len(s)-1
+	for hi-lo >= 16 {
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for pivot < s[j] {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		// s[lo..j] ≤ pivot ≤ s[i..hi]; between them, values equal to it
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			lo, hi = k, k
+		}
+	}
+	for i := lo + 1; i <= hi; i++ {
+		for j := i; j > lo && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	if s[k] == 0 {
+		return sortedMedian(slices.Clone(xs))
+	}
+	return s[k]
+}
+
+// sortedMedian is median by sorting s.
+func sortedMedian(s []float64) float64 {
+	slices.Sort(s)
+	return s[len(s)/2]
+}

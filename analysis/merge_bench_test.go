@@ -1,0 +1,114 @@
+package analysis
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chaosgen/chaosgen/internal/objstore"
+)
+
+var (
+	benchShards = flag.Int("shards", 2, "partials BenchmarkMerge merges")
+	benchParts  = flag.String("parts", "", "directory of BenchmarkMerge's partials, reused when they are there (default: written to a temporary directory)")
+)
+
+// cpuTime is the user and system CPU time of the process so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loopCPU runs f in b.Loop and reports the CPU time per iteration
+// (cpu-ns/op): on a machine shared with other work, wall time says little.
+func loopCPU(b *testing.B, f func()) {
+	b.ReportAllocs()
+	start := cpuTime(b)
+	for b.Loop() {
+		f()
+	}
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkMerge writes -shards partials of the benchmark's span file once
+// (-spans, as BenchmarkAnalyze) and times what the merge job does with
+// them (-parts: reuse them across runs): "decode" reads, checks and merges the partials' accumulators;
+// "table" adds the feature table; "models" the model stage on that table
+// (runModelStage); "merge" and "merge-no-models" are the whole of
+// `chaosgen merge`, outputs written.
+func BenchmarkMerge(b *testing.B) {
+	spans := loadBenchSpans(b)
+	dir := *benchParts
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	var names []string
+	var size int64
+	for i := range *benchShards {
+		name := filepath.Join(dir, fmt.Sprintf("%d-of-%d.part", i, *benchShards))
+		if _, err := os.Stat(name); err != nil {
+			if _, err := RunPartial(context.Background(), []string{spans}, name, PartialOptions{Shard: i, Shards: *benchShards}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		fi, err := os.Stat(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		names = append(names, name)
+		size += fi.Size()
+	}
+	b.Logf("%d partials, %d bytes", len(names), size)
+	store := objstore.New(context.Background())
+	defer store.Close()
+	decode := func(b *testing.B) *partial {
+		parts := make([]*partial, len(names))
+		for i, n := range names {
+			p, err := readPartial(store, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts[i] = p
+		}
+		m, err := mergePartials(parts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
+	b.Run("decode", func(b *testing.B) {
+		loopCPU(b, func() { decode(b) })
+	})
+	b.Run("table", func(b *testing.B) {
+		loopCPU(b, func() { decode(b).acc.Table() })
+	})
+	b.Run("models", func(b *testing.B) {
+		t := decode(b).acc.Table()
+		loopCPU(b, func() {
+			if _, err := runModelStage(t, ModelOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	for _, c := range []struct {
+		name     string
+		noModels bool
+	}{{"merge-no-models", true}, {"merge", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			out := filepath.Join(b.TempDir(), "analysis")
+			loopCPU(b, func() {
+				if _, err := Merge(context.Background(), names, out, Options{NoModels: c.noModels, Force: true}); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
