@@ -3,7 +3,6 @@ package features
 import (
 	"math"
 	"math/bits"
-	"slices"
 )
 
 // distinct estimates the number of distinct 64-bit hashes. It is exact up to
@@ -12,13 +11,8 @@ import (
 // hashes added, never on the order of adds and merges, so results are
 // deterministic.
 type distinct struct {
-	// the hashes while exact: an open-addressing set (linear probing,
-	// at most half full) in which 0 marks an empty slot, so the hash 0
-	// is kept apart in zero
-	set  []uint64
-	n    int
-	zero bool
-	regs []uint8 // HLL registers; nil while exact
+	exact map[uint64]struct{}
+	regs  []uint8 // HLL registers; nil while exact
 }
 
 const (
@@ -32,77 +26,12 @@ func (d *distinct) add(h uint64) {
 		d.addHLL(h)
 		return
 	}
-	if h == 0 {
-		d.zero = true
-	} else {
-		d.insert(h)
+	if d.exact == nil {
+		d.exact = make(map[uint64]struct{})
 	}
-	if d.size() > exactLimit {
+	d.exact[h] = struct{}{}
+	if len(d.exact) > exactLimit {
 		d.toHLL()
-	}
-}
-
-// size is the number of distinct hashes while exact.
-func (d *distinct) size() int {
-	if d.zero {
-		return d.n + 1
-	}
-	return d.n
-}
-
-// insert adds h ≠ 0 to the exact set.
-func (d *distinct) insert(h uint64) {
-	if 2*(d.n+1) > len(d.set) {
-		d.rehash(max(16, 2*len(d.set)))
-	}
-	shift := 64 - bits.TrailingZeros(uint(len(d.set)))
-	mask := len(d.set) - 1
-	for i := int(h * 0x9e3779b97f4a7c15 >> shift); ; i = (i + 1) & mask {
-		switch d.set[i] {
-		case 0:
-			d.set[i] = h
-			d.n++
-			return
-		case h:
-			return
-		}
-	}
-}
-
-func (d *distinct) rehash(size int) {
-	old := d.set
-	d.set, d.n = make([]uint64, size), 0
-	for _, h := range old {
-		if h != 0 {
-			d.insert(h)
-		}
-	}
-}
-
-// exactHashes returns the hashes of an exact set, ascending.
-func (d *distinct) exactHashes() []uint64 {
-	hs := make([]uint64, 0, d.size())
-	if d.zero {
-		hs = append(hs, 0)
-	}
-	for _, h := range d.set {
-		if h != 0 {
-			hs = append(hs, h)
-		}
-	}
-	slices.Sort(hs)
-	return hs
-}
-
-// eachExact calls f with every hash of an exact set.
-func (d *distinct) eachExact(f func(uint64)) {
-	if d.zero {
-		f(0)
-	}
-	for _, h := range d.set {
-		if h != 0 {
-			f(h)
-		}
 	}
 }
 
@@ -116,16 +45,22 @@ func (d *distinct) addHLL(h uint64) {
 
 func (d *distinct) toHLL() {
 	d.regs = make([]uint8, hllM)
-	d.eachExact(d.addHLL)
-	d.set, d.n, d.zero = nil, 0, false
+	for h := range d.exact {
+		d.addHLL(h)
+	}
+	d.exact = nil
 }
 
 func (d *distinct) merge(o *distinct) {
 	switch {
 	case o.regs == nil && d.regs == nil:
-		o.eachExact(d.add)
+		for h := range o.exact {
+			d.add(h)
+		}
 	case o.regs == nil:
-		o.eachExact(d.addHLL)
+		for h := range o.exact {
+			d.addHLL(h)
+		}
 	default:
 		if d.regs == nil {
 			d.toHLL()
@@ -140,7 +75,7 @@ func (d *distinct) merge(o *distinct) {
 
 func (d *distinct) count() int64 {
 	if d.regs == nil {
-		return int64(d.size())
+		return int64(len(d.exact))
 	}
 	return int64(math.Round(ertl(d.regs)))
 }

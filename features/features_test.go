@@ -3,7 +3,6 @@ package features
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -708,52 +707,6 @@ func TestSketchQuantilesExactRank(t *testing.T) {
 			if one := s.Quantile(q); one != want {
 				t.Fatalf("trial %d: Quantile(%v) = %v, want %v", trial, q, one, want)
 			}
-		}
-	}
-}
-
-// TestDistinctExactSet checks the exact set below the HyperLogLog
-// threshold against a map: the hash 0 (an empty slot's mark), repeated and
-// clustered hashes, growth, and the partial file's encoding.
-func TestDistinctExactSet(t *testing.T) {
-	r := rand.New(rand.NewPCG(testseed.Seed(t), 13))
-	for trial := range 50 {
-		var d distinct
-		want := map[uint64]bool{}
-		n := r.IntN(exactLimit + 1)
-		for range n {
-			var h uint64
-			switch r.IntN(4) {
-			case 0:
-				h = uint64(r.IntN(64)) // small values, 0 among them
-			case 1:
-				h = uint64(r.IntN(64)) << 58 // one slot's neighbourhood
-			default:
-				h = r.Uint64()
-			}
-			if len(want) == exactLimit && !want[h] {
-				continue
-			}
-			want[h] = true
-			d.add(h)
-		}
-		if d.regs != nil {
-			t.Fatalf("trial %d: %d distinct hashes turned into a HyperLogLog", trial, len(want))
-		}
-		if got := d.count(); got != int64(len(want)) {
-			t.Fatalf("trial %d: count %d, want %d", trial, got, len(want))
-		}
-		wantSorted := slices.Sorted(maps.Keys(want))
-		if got := d.exactHashes(); !slices.Equal(got, wantSorted) {
-			t.Fatalf("trial %d: exact hashes differ from the ones added", trial)
-		}
-		var e enc
-		e.distinct(&d)
-		dc := dec{b: e.b}
-		var back distinct
-		dc.distinct(&back)
-		if dc.err != nil || back.count() != d.count() || !slices.Equal(back.exactHashes(), wantSorted) {
-			t.Fatalf("trial %d: decoded set differs (err %v)", trial, dc.err)
 		}
 	}
 }

@@ -247,7 +247,7 @@ func (e *enc) distinct(d *distinct) {
 		return
 	}
 	e.u(0)
-	hs := d.exactHashes()
+	hs := slices.Sorted(maps.Keys(d.exact))
 	e.u(uint64(len(hs)))
 	for _, h := range hs {
 		e.u64(h)
@@ -683,8 +683,11 @@ func (d *dec) distinct(x *distinct) {
 			d.fail("%d exact distinct values (at most %d)", n, exactLimit)
 			return
 		}
+		if n > 0 {
+			x.exact = make(map[uint64]struct{}, n)
+		}
 		for range n {
-			x.add(d.u64())
+			x.exact[d.u64()] = struct{}{}
 		}
 	case 1:
 		x.regs = slices.Clone(d.bytes(hllM))
