@@ -468,30 +468,42 @@ func (p *Partial) collectTraces(workers []*worker) {
 
 // addTraces adds the workers' resolved runs to p.
 func (p *Partial) addTraces(workers []*worker) {
+	var ws []*worker
 	for _, w := range workers {
-		if w == nil || w.tr == nil {
-			continue
+		if w != nil && w.tr != nil {
+			ws = append(ws, w)
+			p.runs.Runs += w.tr.runs.Runs
+			p.runs.Orphans += w.tr.runs.Orphans
 		}
-		p.runs.Runs += w.tr.runs.Runs
-		p.runs.Orphans += w.tr.runs.Orphans
-		for svc, series := range w.tr.svcWins {
-			for j, a := range series.wins {
-				if a != nil {
-					mergeSvc(p.svcs, sk{w.names[svc], series.base + int64(j)}, a)
-				}
-			}
-		}
-		for root, row := range w.tr.ends {
-			for svc, e := range row {
-				for j, n := range e.wins {
-					if n != nil {
-						p.ends[ek{w.tr.roots[root], e.base + int64(j), w.names[svc]}] += *n
+	}
+	// three independent maps, filled at once (each merge adds integer
+	// counts, so the result does not depend on the order)
+	parallel(3, func(part int) {
+		for _, w := range ws {
+			switch part {
+			case 0:
+				for svc, series := range w.tr.svcWins {
+					for j, a := range series.wins {
+						if a != nil {
+							mergeSvc(p.svcs, sk{w.names[svc], series.base + int64(j)}, a)
+						}
 					}
 				}
+			case 1:
+				for root, row := range w.tr.ends {
+					for svc, e := range row {
+						for j, n := range e.wins {
+							if n != nil {
+								p.ends[ek{w.tr.roots[root], e.base + int64(j), w.names[svc]}] += *n
+							}
+						}
+					}
+				}
+			case 2:
+				p.addOutcomes(w)
 			}
 		}
-		p.addOutcomes(w)
-	}
+	})
 }
 
 // tracesTable joins the stashed runs and writes the services' windows and
