@@ -200,13 +200,7 @@ func (e *enc) edge(a *edgeAcc) {
 func (e *enc) sketch(s *Sketch) {
 	e.u(s.n)
 	e.u(s.zero)
-	lo, hi := 0, len(s.counts)
-	for lo < hi && s.empty(lo) {
-		lo++
-	}
-	for hi > lo && s.empty(hi-1) {
-		hi--
-	}
+	lo, hi := s.occupied()
 	e.u(uint64(hi - lo))
 	if hi == lo {
 		return
@@ -233,11 +227,6 @@ func (e *enc) sketch(s *Sketch) {
 		}
 		k++
 	}
-}
-
-// empty reports whether bucket lo+k holds no values (carry included).
-func (s *Sketch) empty(k int) bool {
-	return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0)
 }
 
 func (e *enc) distinct(d *distinct) {
@@ -294,24 +283,16 @@ func (d *dec) fail(format string, args ...any) {
 	}
 }
 
-func (d *dec) u() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("%v", errShort)
-		return 0
-	}
-	d.off += n
-	return v
-}
+func (d *dec) u() uint64 { return varint(d, binary.Uvarint) }
 
-func (d *dec) i() int64 {
+func (d *dec) i() int64 { return varint(d, binary.Varint) }
+
+// varint reads one varint with read (binary.Uvarint or binary.Varint).
+func varint[T uint64 | int64](d *dec, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.off:])
+	v, n := read(d.b[d.off:])
 	if n <= 0 {
 		d.fail("%v", errShort)
 		return 0
@@ -622,13 +603,10 @@ func (d *dec) sketch(s *Sketch) {
 		d.fail("sketch bucket %d out of range", lo)
 		return
 	}
-	s.lo = int32(lo)
-	// the counts carved from one large slab (most sketches are small),
-	// capped so that a later growth copies instead of overwriting the next
-	if len(d.slab) < n {
-		d.slab = make([]uint32, max(n, slabBuckets))
-	}
-	s.counts, d.slab = d.slab[:n:n], d.slab[n:]
+	// s is new: its counts carved from one large slab (most sketches are
+	// small), capped so that a later growth copies instead of overwriting
+	// the next
+	s.presize(int32(lo), n, &d.slab)
 	sum := s.zero
 	b := d.b[d.off:]
 	run := true // a run of empty buckets neither starts the range nor follows a run

@@ -328,13 +328,18 @@ func (s *Sketch) quantiles(qs, out []float64) {
 // bucket is empty.
 func (s *Sketch) occupied() (lo, hi int) {
 	lo, hi = 0, len(s.counts)
-	for lo < hi && s.counts[lo] == 0 && s.count(lo) == 0 {
+	for lo < hi && s.empty(lo) {
 		lo++
 	}
-	for hi > lo && s.counts[hi-1] == 0 && s.count(hi-1) == 0 {
+	for hi > lo && s.empty(hi-1) {
 		hi--
 	}
 	return lo, hi
+}
+
+// empty reports whether bucket lo+k holds no values (carry included).
+func (s *Sketch) empty(k int) bool {
+	return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0)
 }
 
 func bucketValue(i int32) float64 {
@@ -362,14 +367,14 @@ func (s *Sketch) LogMoments(unit float64) (mean, variance float64) {
 	lo, hi := s.occupied()
 	var sum float64
 	for i := lo; i < hi; i++ {
-		if s.counts[i] > 0 || s.carry != nil {
+		if !s.empty(i) {
 			sum += float64(s.count(i)) * (float64(s.lo+int32(i))*logGamma + off)
 		}
 	}
 	mean = sum / float64(n)
 	var sq float64
 	for i := lo; i < hi; i++ {
-		if s.counts[i] > 0 || s.carry != nil {
+		if !s.empty(i) {
 			d := float64(s.lo+int32(i))*logGamma + off - mean
 			sq += float64(s.count(i)) * d * d
 		}

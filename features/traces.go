@@ -478,30 +478,32 @@ func (p *Partial) addTraces(workers []*worker) {
 	}
 	// three independent maps, filled at once (each merge adds integer
 	// counts, so the result does not depend on the order)
-	parallel(3, func(part int) {
-		for _, w := range ws {
-			switch part {
-			case 0:
-				for svc, series := range w.tr.svcWins {
-					for j, a := range series.wins {
-						if a != nil {
-							mergeSvc(p.svcs, sk{w.names[svc], series.base + int64(j)}, a)
-						}
+	merges := []func(w *worker){
+		func(w *worker) {
+			for svc, series := range w.tr.svcWins {
+				for j, a := range series.wins {
+					if a != nil {
+						mergeSvc(p.svcs, sk{w.names[svc], series.base + int64(j)}, a)
 					}
 				}
-			case 1:
-				for root, row := range w.tr.ends {
-					for svc, e := range row {
-						for j, n := range e.wins {
-							if n != nil {
-								p.ends[ek{w.tr.roots[root], e.base + int64(j), w.names[svc]}] += *n
-							}
-						}
-					}
-				}
-			case 2:
-				p.addOutcomes(w)
 			}
+		},
+		func(w *worker) {
+			for root, row := range w.tr.ends {
+				for svc, e := range row {
+					for j, n := range e.wins {
+						if n != nil {
+							p.ends[ek{w.tr.roots[root], e.base + int64(j), w.names[svc]}] += *n
+						}
+					}
+				}
+			}
+		},
+		p.addOutcomes,
+	}
+	parallel(len(merges), func(i int) {
+		for _, w := range ws {
+			merges[i](w)
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 )
 
 // Name returns a URL's object name, scheme://bucket/key without the query
@@ -31,7 +30,7 @@ func (s *Store) Object(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if l.key == "" || strings.HasSuffix(l.key, "/") {
+	if isPrefix(l.key) {
 		return "", fmt.Errorf("%s: names a prefix, not an object: give the objects in it", l.name(l.key))
 	}
 	b, err := s.bucket(l)
@@ -70,7 +69,7 @@ func (s *Store) OpenFile(name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	if key == "" || strings.HasSuffix(key, "/") {
+	if isPrefix(key) {
 		return nil, fmt.Errorf("%s: names a prefix, not an object", l.name(key))
 	}
 	r, err := b.NewReader(s.ctx, key, nil)
@@ -99,6 +98,9 @@ func (r *streamReader) Close() error { return r.r.Close() }
 
 // ReadFile reads all of a local file, or of an object as OpenFile opens it.
 func (s *Store) ReadFile(name string) ([]byte, error) {
+	if !IsURL(name) {
+		return os.ReadFile(name)
+	}
 	r, err := s.OpenFile(name)
 	if err != nil {
 		return nil, err
@@ -124,7 +126,7 @@ func (s *Store) WriteFile(out string, write func(path string) error) error {
 	if err != nil {
 		return err
 	}
-	if l.key == "" || strings.HasSuffix(l.key, "/") {
+	if isPrefix(l.key) {
 		return fmt.Errorf("%s: names a prefix: give an object name, such as %s", l.name(l.key), l.name(path.Join(l.key, "NAME")))
 	}
 	b, err := s.bucket(l)

@@ -84,6 +84,10 @@ const checksumParam = "response_checksum_validation"
 
 func (l location) name(key string) string { return l.base + "/" + key }
 
+// isPrefix reports whether key names a prefix (the bucket's root, or a key
+// ending in "/") rather than an object.
+func isPrefix(key string) bool { return key == "" || strings.HasSuffix(key, "/") }
+
 // Store opens buckets once and keeps the readers of the objects it opened
 // so that their fetch counts can be reported. It is safe for concurrent use.
 type Store struct {
@@ -192,7 +196,7 @@ func (s *Store) ListExt(raw, ext string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.key != "" && !strings.HasSuffix(l.key, "/") {
+	if !isPrefix(l.key) {
 		_, err := b.Attributes(s.ctx, l.key)
 		if err == nil {
 			return []string{s.remember(l, l.key)}, nil

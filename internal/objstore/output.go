@@ -36,7 +36,7 @@ func (s *Store) WriteDir(out, marker, last string, force bool, write func(dir st
 	if err != nil {
 		return err
 	}
-	if l.key != "" && !strings.HasSuffix(l.key, "/") {
+	if !isPrefix(l.key) {
 		l.key += "/"
 	}
 	b, err := s.bucket(l)
