@@ -2,7 +2,6 @@ package features
 
 import (
 	"cmp"
-	"encoding/binary"
 	"maps"
 	"slices"
 
@@ -144,24 +143,6 @@ type stashRun struct {
 	profs      []string // per row; "" unless an injected row
 }
 
-// hashID hashes a span id for matching parents within a trace: eight
-// bytes at a time (ids are 8 to 32 bytes), each word multiplied in and the
-// result finalised as splitmix64 does. Equal ids hash equal; a collision
-// between two ids of one trace would only merge their children.
-func hashID(b []byte) uint64 {
-	h := uint64(len(b)) * 0x9e3779b97f4a7c15
-	for len(b) >= 8 {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xff51afd7ed558ccd
-		h ^= h >> 32
-		b = b[8:]
-	}
-	var tail uint64
-	for i, c := range b {
-		tail |= uint64(c) << (8 * i)
-	}
-	return mix64((h ^ tail) * 0xc4ceb9fe1a85ec53)
-}
-
 // svcSeries is one service's windows, indexed from base (as edgeAcc's).
 type svcSeries struct {
 	base   int64
@@ -222,7 +203,8 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hash
 	}
 	tr.runFile, tr.runRG, tr.runNext = b.FileIndex, b.RowGroup, b.FirstRow+int64(b.N)
 	trace := &b.Str[ingest.ColTraceID]
-	spans, parents, ops := &b.Str[ingest.ColSpanID], &b.Str[ingest.ColParentSpanID], &b.Str[ingest.ColOperation]
+	// span and parent ids arrive hashed (ingest.HashID, 0 when empty)
+	spans, parents, ops := b.Hash[ingest.ColSpanID], b.Hash[ingest.ColParentSpanID], &b.Str[ingest.ColOperation]
 	callerIdx, calleeIdx := b.Str[ingest.ColCaller].Idx, b.Str[ingest.ColCallee].Idx
 	profiles := &b.Str[ingest.ColFaultProfileID]
 	starts, durs := b.I64[ingest.ColStartUnixNano], b.I64[ingest.ColDurationNano]
@@ -242,16 +224,11 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hash
 			tr.endRun(w, false)
 		}
 		tr.runTrace = h
-		r := runRow{start: starts[i], dur: durs[i], caller: callers[callerIdx[i]], callee: callees[calleeIdx[i]], root: -1, prof: -1, err: errs[i], inj: injected[i]}
+		r := runRow{span: spans[i], parent: parents[i], start: starts[i], dur: durs[i], caller: callers[callerIdx[i]], callee: callees[calleeIdx[i]], root: -1, prof: -1, err: errs[i], inj: injected[i]}
 		if p := profiles.Value(i); r.inj && len(p) > 0 {
 			r.prof = tr.profID(p)
 		}
-		if s := spans.Value(i); len(s) > 0 {
-			r.span = hashID(s) | 1
-		}
-		if p := parents.Value(i); len(p) > 0 {
-			r.parent = hashID(p) | 1
-		} else if depth[i] == 0 {
+		if r.parent == 0 && depth[i] == 0 {
 			r.root = tr.rootID(w.names[r.callee], ops.Value(i))
 		}
 		tr.run = append(tr.run, r)

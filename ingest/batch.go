@@ -3,6 +3,8 @@ package ingest
 // Batches: the rows a scan hands to its caller, column by column, and
 // their validation (the rows rejected, counted by reason).
 
+import "encoding/binary"
+
 // StringColumn holds a batch of strings as indexes into a dictionary. The
 // first DictLen entries of Dict are the column chunk's own dictionary and stay
 // the same while DictID does (0: no shared dictionary), so callers can cache
@@ -17,6 +19,35 @@ type StringColumn struct {
 
 // Value returns row i's string bytes.
 func (s *StringColumn) Value(i int) []byte { return s.Dict[s.Idx[i]] }
+
+// HashID hashes an id for equality tests (span and parent ids in a
+// trace): eight bytes at a time (ids are 8 to 32 bytes), each word
+// multiplied in and the result finalised as splitmix64 does, with the low
+// bit set so that only the empty id hashes to 0. Equal ids hash equal;
+// distinct ids collide with probability about 2^-63.
+func HashID(b []byte) uint64 {
+	if len(b) == 0 {
+		return 0
+	}
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 0xff51afd7ed558ccd
+		h ^= h >> 32
+		b = b[8:]
+	}
+	var tail uint64
+	for i, c := range b {
+		tail |= uint64(c) << (8 * i)
+	}
+	h = (h ^ tail) * 0xc4ceb9fe1a85ec53
+	// the splitmix64 finaliser
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h | 1
+}
 
 // Batch is a run of consecutive rows of one row group, decoded column-wise.
 // Only the requested columns are filled; a requested optional column that
@@ -33,6 +64,9 @@ type Batch struct {
 	I32  [numColumns][]int32
 	I64  [numColumns][]int64
 	Bool [numColumns][]bool
+	// Hash holds the columns of ScanOptions.Hashed: HashID of each value,
+	// 0 for an empty or null one.
+	Hash [numColumns][]uint64
 
 	// Bad holds each row's validation result (ReasonOK for good rows).
 	Bad []Reason

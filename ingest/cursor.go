@@ -33,6 +33,10 @@ type cursor struct {
 	dict   parquet.Dictionary
 	dictID uint64
 	dictV  [][]byte // a string column's dictionary
+	// hash: the column goes to Batch.Hash (ScanOptions.Hashed); dictH is
+	// then its dictionary's hashes instead of dictV
+	hash  bool
+	dictH []uint64
 	// a numeric or boolean column's dictionary (other tools, e.g. Arrow and
 	// Spark, dictionary-encode every column by default)
 	dictI32  []int32
@@ -112,6 +116,13 @@ func (c *cursor) nextPage() error {
 				return nil
 			}
 			vals, offs := dv.ByteArray()
+			if c.hash {
+				c.dictH = slices.Grow(c.dictH[:0], max(len(offs)-1, 0))
+				for i := 0; i+1 < len(offs); i++ {
+					c.dictH = append(c.dictH, HashID(vals[offs[i]:offs[i+1]]))
+				}
+				return nil
+			}
 			c.dictV = slices.Grow(c.dictV[:0], max(len(offs)-1, 0))
 			for i := 0; i+1 < len(offs); i++ {
 				c.dictV = append(c.dictV, vals[offs[i]:offs[i+1]:offs[i+1]])
@@ -142,6 +153,14 @@ func (c *cursor) fill(b *Batch, n int) error {
 	case KindBool:
 		b.Bool[col] = grow(b.Bool[col], n)
 	case KindString:
+		if c.hash {
+			b.Hash[col] = grow(b.Hash[col], n)
+			if c.pages == nil {
+				clear(b.Hash[col])
+				return nil
+			}
+			break
+		}
 		s := &b.Str[col]
 		s.Idx = grow(s.Idx, n)
 		if s.DictID != 0 {
@@ -183,6 +202,13 @@ func (c *cursor) fill(b *Batch, n int) error {
 			if bytes.IndexByte(def, 0) < 0 { // maxDef is 1: 0 is null
 				def = nil
 			}
+		}
+		if c.hash {
+			if err := c.copyHashes(b.Hash[col][out:out+k], def); err != nil {
+				return err
+			}
+			out += k
+			continue
 		}
 		if col.Kind() == KindString && c.idx != nil {
 			s := &b.Str[col]
@@ -235,6 +261,60 @@ func (c *cursor) fill(b *Batch, n int) error {
 		c.pos += k
 		out += k
 	}
+	return nil
+}
+
+// copyHashes writes the hashes of the next len(dst) rows of a hashed
+// column (0 for a null); def is the range's definition levels, nil when it
+// has no nulls.
+func (c *cursor) copyHashes(dst []uint64, def []byte) error {
+	k := len(dst)
+	if def == nil && c.idx != nil && c.vpos+k <= len(c.idx) {
+		// dictionary-encoded: the entries' hashes, gathered
+		src := c.idx[c.vpos : c.vpos+k]
+		if err := checkIndexes(src, len(c.dictH)); err != nil {
+			return err
+		}
+		gather(dst, c.dictH, src)
+	} else if def == nil && c.idx == nil && c.vpos+k < len(c.offs) {
+		// plain or delta-encoded: hashed in place
+		offs, ba := c.offs[c.vpos:c.vpos+k+1], c.ba
+		for i := range dst {
+			dst[i] = HashID(ba[offs[i]:offs[i+1]])
+		}
+	} else {
+		return c.copyHashesSlow(dst, def)
+	}
+	c.vpos += k
+	c.pos += k
+	return nil
+}
+
+// copyHashesSlow is copyHashes one value at a time, for ranges with nulls
+// and short pages.
+func (c *cursor) copyHashesSlow(dst []uint64, def []byte) error {
+	for i := range dst {
+		if def != nil && def[i] < c.maxDef {
+			dst[i] = 0
+			continue
+		}
+		switch {
+		case c.idx != nil && c.vpos >= len(c.idx):
+			return fmt.Errorf("%w: page has fewer values than levels", ErrCorrupt)
+		case c.idx != nil:
+			x := c.idx[c.vpos]
+			if x < 0 || int(x) >= len(c.dictH) {
+				return indexError(x, len(c.dictH))
+			}
+			dst[i] = c.dictH[x]
+		case c.vpos+1 >= len(c.offs):
+			return fmt.Errorf("%w: page has fewer values than rows", ErrCorrupt)
+		default:
+			dst[i] = HashID(c.ba[c.offs[c.vpos]:c.offs[c.vpos+1]])
+		}
+		c.vpos++
+	}
+	c.pos += len(dst)
 	return nil
 }
 

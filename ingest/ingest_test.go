@@ -164,6 +164,62 @@ func checkScanMatches(t *testing.T, path string, spans []Span) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("scan (-want +got):\n%s", diff)
 	}
+	checkHashedMatches(t, of, cols, spans)
+}
+
+// checkHashedMatches scans the string columns as hashes
+// (ScanOptions.Hashed) and compares with HashID of the spans' values.
+func checkHashedMatches(t *testing.T, of *OpenedFiles, cols []Column, spans []Span) {
+	t.Helper()
+	hashed := []Column{ColTraceID, ColSpanID, ColParentSpanID, ColCaller, ColOperation, ColFaultType}
+	value := func(s *Span, c Column) string {
+		return [...]string{ColTraceID: s.TraceID, ColSpanID: s.SpanID, ColParentSpanID: s.ParentSpanID,
+			ColCaller: s.Caller, ColOperation: s.Operation, ColFaultType: s.FaultType}[c]
+	}
+	rows := 0
+	_, err := of.Scan(context.Background(), ScanOptions{Columns: cols, Hashed: hashed, BatchRows: 89, Workers: 2}, func(_ int, b *Batch) error {
+		for i := 0; i < b.N; i++ {
+			s := &spans[b.FirstRow+int64(i)]
+			for _, c := range hashed {
+				v := value(s, c)
+				if got, want := b.Hash[c][i], HashID([]byte(v)); got != want {
+					return fmt.Errorf("row %d column %s (%q): hash %x, want %x", b.FirstRow+int64(i), c.Name(), v, got, want)
+				}
+				if (v == "") != (b.Hash[c][i] == 0) {
+					return fmt.Errorf("row %d column %s (%q): hash %x: 0 is for empty values only", b.FirstRow+int64(i), c.Name(), v, b.Hash[c][i])
+				}
+			}
+		}
+		rows += b.N
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(spans) {
+		t.Fatalf("hashed scan read %d rows, want %d", rows, len(spans))
+	}
+}
+
+func TestHashedColumnsMustBeScannedStrings(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.parquet")
+	if err := WriteFile(p, randomSpans(rand.New(rand.NewPCG(1, 2)), 10)); err != nil {
+		t.Fatal(err)
+	}
+	of, err := Open([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	for _, opt := range []ScanOptions{
+		{Columns: []Column{ColTraceID}, Hashed: []Column{ColSpanID}},        // not read
+		{Columns: []Column{ColStatusCode}, Hashed: []Column{ColStatusCode}}, // not a string
+	} {
+		_, err := of.Scan(context.Background(), opt, func(int, *Batch) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "cannot be hashed") {
+			t.Errorf("Scan(%v): error %v, want one saying the column cannot be hashed", opt.Hashed, err)
+		}
+	}
 }
 
 // foreignSpan is how another tool might write span files: columns in a
@@ -236,20 +292,21 @@ func TestForeignFile(t *testing.T) {
 // nullable columns; some writers (Parquet v2) delta-encode timestamps and
 // unique strings.
 type arrowSpan struct {
-	TraceID       string `parquet:"trace_id,dict"`
-	SpanID        string `parquet:"span_id,delta"`
-	ParentSpanID  string `parquet:"parent_span_id,delta"`
-	Caller        string `parquet:"caller,dict"`
-	Callee        string `parquet:"callee,dict"`
-	Operation     string `parquet:"operation,dict"`
-	Depth         int32  `parquet:"depth,dict"`
-	StartUnixNano int64  `parquet:"start_unix_nano,delta"`
-	DurationNano  int64  `parquet:"duration_nano,dict"`
-	StatusCode    int32  `parquet:"status_code,dict"`
-	Error         bool   `parquet:"error,dict"`
-	RetryCount    *int32 `parquet:"retry_count,optional,dict"`
-	TimedOut      *bool  `parquet:"timed_out,optional,dict"`
-	Fallback      bool   `parquet:"fallback"`
+	TraceID       string  `parquet:"trace_id,dict"`
+	SpanID        string  `parquet:"span_id,delta"`
+	ParentSpanID  string  `parquet:"parent_span_id,delta"`
+	Caller        string  `parquet:"caller,dict"`
+	Callee        string  `parquet:"callee,dict"`
+	Operation     string  `parquet:"operation,dict"`
+	Depth         int32   `parquet:"depth,dict"`
+	StartUnixNano int64   `parquet:"start_unix_nano,delta"`
+	DurationNano  int64   `parquet:"duration_nano,dict"`
+	StatusCode    int32   `parquet:"status_code,dict"`
+	Error         bool    `parquet:"error,dict"`
+	RetryCount    *int32  `parquet:"retry_count,optional,dict"`
+	TimedOut      *bool   `parquet:"timed_out,optional,dict"`
+	Fallback      bool    `parquet:"fallback"`
+	FaultType     *string `parquet:"fault_type,optional,dict"`
 }
 
 func TestDictionaryEncodedNumbers(t *testing.T) {
@@ -265,9 +322,9 @@ func TestDictionaryEncodedNumbers(t *testing.T) {
 			Callee: s.Callee, Operation: s.Operation, Depth: s.Depth, StartUnixNano: s.StartUnixNano,
 			DurationNano: s.DurationNano, StatusCode: s.StatusCode, Error: s.Error, Fallback: s.Fallback}
 		if i%4 != 0 { // every fourth row has null markers
-			rc, to := s.RetryCount, s.TimedOut
-			rows[i].RetryCount, rows[i].TimedOut = &rc, &to
-			want[i].RetryCount, want[i].TimedOut = rc, to
+			rc, to, ft := s.RetryCount, s.TimedOut, fmt.Sprintf("fault-%d", i%3)
+			rows[i].RetryCount, rows[i].TimedOut, rows[i].FaultType = &rc, &to, &ft
+			want[i].RetryCount, want[i].TimedOut, want[i].FaultType = rc, to, ft
 		}
 	}
 	path := filepath.Join(t.TempDir(), "arrow.parquet")
@@ -276,7 +333,7 @@ func TestDictionaryEncodedNumbers(t *testing.T) {
 	if err := parquet.WriteFile(path, rows, parquet.MaxRowsPerRowGroup(300), parquet.PageBufferSize(256)); err != nil {
 		t.Fatal(err)
 	}
-	checkDictionaryEncoded(t, path, "depth", "duration_nano", "status_code", "retry_count", "error", "timed_out")
+	checkDictionaryEncoded(t, path, "depth", "duration_nano", "status_code", "retry_count", "error", "timed_out", "fault_type")
 	got, err := ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

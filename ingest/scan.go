@@ -29,6 +29,11 @@ type ScanOptions struct {
 	// RowGroups, when not nil, are the row groups to read (see Shard);
 	// nil reads them all.
 	RowGroups []RowGroup
+	// Hashed are string columns of Columns that the caller only compares
+	// (span and parent ids): they arrive in Batch.Hash as HashID of each
+	// value instead of in Batch.Str, hashed straight from the decoded page
+	// (a dictionary's entries once per dictionary), never copied.
+	Hashed []Column
 }
 
 // Scan reads the files' row groups in parallel and calls fn with each batch.
@@ -43,6 +48,13 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 		}
 	}
 	want := scanColumns(opt.Columns)
+	var hashed [numColumns]bool
+	for _, c := range opt.Hashed {
+		if c.Kind() != KindString || !want[c] {
+			return nil, fmt.Errorf("column %s cannot be hashed: hashed columns are string columns of Columns", c.Name())
+		}
+		hashed[c] = true
+	}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -77,7 +89,7 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 					return
 				}
 				o := of.opened[units[u].File]
-				err := o.scanRowGroup(ctx, units[u].File, units[u].Index, &want, batchRows, b, func(b *Batch) error {
+				err := o.scanRowGroup(ctx, units[u].File, units[u].Index, &want, &hashed, batchRows, b, func(b *Batch) error {
 					b.validate()
 					for i := 0; i < b.N; i++ {
 						if b.Bad[i] != ReasonOK {
@@ -112,7 +124,7 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 
 var dictCounter atomic.Uint64
 
-func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[numColumns]bool, batchRows int, b *Batch, emit func(*Batch) error) (err error) {
+func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want, hashed *[numColumns]bool, batchRows int, b *Batch, emit func(*Batch) error) (err error) {
 	// A panic while decoding is a corrupt file (parquet-go panics on some);
 	// one in the caller's function is a bug, not the file's fault.
 	inEmit := false
@@ -141,7 +153,7 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want *[n
 		if !want[c] {
 			continue
 		}
-		cur := &cursor{col: c, path: o.path}
+		cur := &cursor{col: c, path: o.path, hash: hashed[c]}
 		if o.leaf[c] >= 0 {
 			fc, ok := chunks[o.leaf[c]].(*parquet.FileColumnChunk)
 			if !ok {
