@@ -72,6 +72,9 @@ type Batch struct {
 	Bad []Reason
 
 	hashBuf []byte // the worker's buffer for hashing what the decoder skipped (chunks.go)
+	// the worker's column cursors, reset for each row group: their
+	// dictionary buffers are reused (a batch never spans two row groups)
+	cursors [numColumns]cursor
 }
 
 // Reason says why a row was rejected.

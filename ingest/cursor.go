@@ -45,6 +45,13 @@ type cursor struct {
 	held     []parquet.Page
 }
 
+// reset readies c for column col of a new column chunk, keeping the
+// buffers of its dictionaries.
+func (c *cursor) reset(col Column, path string, hash bool) {
+	*c = cursor{col: col, path: path, hash: hash,
+		dictV: c.dictV[:0], dictH: c.dictH[:0], dictBool: c.dictBool[:0], held: c.held[:0]}
+}
+
 // releaseHeld returns the pages that the last batch no longer needs to
 // parquet-go's buffer pool. Pages a batch read from stay alive until the
 // batch has been emitted, because its string columns point into them.
@@ -97,6 +104,12 @@ func (c *cursor) nextPage() error {
 	if d := p.Dictionary(); d != nil {
 		c.idx = data.Int32()
 		if d != c.dict {
+			if c.dict != nil {
+				// A second dictionary in one chunk (the format allows one):
+				// the current batch may point into the first one's entries,
+				// so they are not overwritten.
+				c.dictV, c.dictH, c.dictBool = nil, nil, nil
+			}
 			c.dict = d
 			c.dictID = dictCounter.Add(1)
 			dv := d.Page().Data()

@@ -153,7 +153,8 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want, ha
 		if !want[c] {
 			continue
 		}
-		cur := &cursor{col: c, path: o.path, hash: hashed[c]}
+		cur := &b.cursors[c]
+		cur.reset(c, o.path, hashed[c])
 		if o.leaf[c] >= 0 {
 			fc, ok := chunks[o.leaf[c]].(*parquet.FileColumnChunk)
 			if !ok {
