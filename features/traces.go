@@ -225,8 +225,10 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hash
 		}
 		tr.runTrace = h
 		r := runRow{span: spans[i], parent: parents[i], start: starts[i], dur: durs[i], caller: callers[callerIdx[i]], callee: callees[calleeIdx[i]], root: -1, prof: -1, err: errs[i], inj: injected[i]}
-		if p := profiles.Value(i); r.inj && len(p) > 0 {
-			r.prof = tr.profID(p)
+		if r.inj {
+			if p := profiles.Value(i); len(p) > 0 {
+				r.prof = tr.profID(p)
+			}
 		}
 		if r.parent == 0 && depth[i] == 0 {
 			r.root = tr.rootID(w.names[r.callee], ops.Value(i))
