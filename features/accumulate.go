@@ -155,7 +155,7 @@ type worker struct {
 	rows             int64
 	minStart, maxEnd int64
 	slab             []acc
-	counts           []uint32 // slab for the window sketches' counts
+	counts           []uint16 // slab for the window sketches' counts
 	tr               *tracer
 }
 

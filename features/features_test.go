@@ -507,19 +507,30 @@ func TestBuildIsDeterministic(t *testing.T) {
 func compareTables(t *testing.T, what string, a, b *Table) {
 	t.Helper()
 	opt := cmp.Options{cmp.AllowUnexported(Edge{}, Sketch{}), cmp.Comparer(func(x, y *ingest.BadRows) bool { return x.Total() == y.Total() })}
-	for _, tab := range []*Table{a, b} {
-		for i := range tab.Edges {
-			s := &tab.Edges[i].sketch
-			lo, c := trimmed(s)
-			s.lo, s.counts = lo, make([]uint32, len(c))
-			for i, v := range c {
-				s.counts[i] = uint32(v)
-			}
-		}
-	}
+	// the sketches as their trimmed counts (their spare range and where
+	// the carry of a count past 2^16 sits may differ)
+	var counts [2][][]uint64
+	a, b = clearSketches(a, &counts[0]), clearSketches(b, &counts[1])
 	if diff := cmp.Diff(a, b, opt); diff != "" {
 		t.Fatalf("%s gives a different table (-one file +three):\n%s", what, diff)
 	}
+	if diff := cmp.Diff(counts[0], counts[1]); diff != "" {
+		t.Fatalf("%s gives different edge sketches (-one file +three):\n%s", what, diff)
+	}
+}
+
+// clearSketches returns a copy of t without its edges' sketches, which it
+// appends to counts as their first bucket followed by their trimmed counts.
+func clearSketches(t *Table, counts *[][]uint64) *Table {
+	c := *t
+	c.Edges = slices.Clone(t.Edges)
+	for i := range c.Edges {
+		s := &c.Edges[i].sketch
+		lo, n := trimmed(s)
+		*counts = append(*counts, append([]uint64{uint64(lo)}, n...))
+		*s = Sketch{}
+	}
+	return &c
 }
 
 func TestBuildOptions(t *testing.T) {
@@ -613,13 +624,13 @@ func TestSketchCarry(t *testing.T) {
 	var s Sketch
 	s.addDuration(d)
 	k := bucketOfDuration(d) - s.lo
-	// pretend the bucket already holds 2^32-2 values besides the first
-	s.counts[k] = 1<<32 - 1
-	s.n = 1<<32 - 1
+	// pretend the bucket already holds countWrap-2 values besides the first
+	s.counts[k] = countWrap - 1
+	s.n = countWrap - 1
 	s.addDuration(d) // wraps
 	s.addDuration(d)
 	s.addDuration(2 * d) // another bucket
-	if got, want := s.count(int(k)), uint64(1<<32+1); got != want {
+	if got, want := s.count(int(k)), uint64(countWrap+1); got != want {
 		t.Fatalf("bucket count after wrapping: %d, want %d", got, want)
 	}
 	if s.carry == nil {
@@ -635,22 +646,22 @@ func TestSketchCarry(t *testing.T) {
 	var m Sketch
 	m.Merge(&s)
 	m.Merge(&s)
-	if got, want := m.count(int(bucketOfDuration(d)-m.lo)), uint64(2*(1<<32+1)); got != want {
+	if got, want := m.count(int(bucketOfDuration(d)-m.lo)), uint64(2*(countWrap+1)); got != want {
 		t.Fatalf("merged bucket count %d, want %d", got, want)
 	}
 	if m.Count() != 2*s.Count() {
 		t.Fatalf("merged count %d, want %d", m.Count(), 2*s.Count())
 	}
-	// a merge whose 32-bit sum wraps without either side having a carry
+	// a merge whose 16-bit sum wraps without either side having a carry
 	var a, b Sketch
 	for _, x := range []*Sketch{&a, &b} {
 		x.addDuration(d)
-		x.counts[bucketOfDuration(d)-x.lo] = 3 << 30
-		x.n = 3 << 30
+		x.counts[bucketOfDuration(d)-x.lo] = 3 * countWrap / 4
+		x.n = 3 * countWrap / 4
 	}
 	a.Merge(&b)
-	if got, want := a.count(int(bucketOfDuration(d)-a.lo)), uint64(6<<30); got != want {
-		t.Fatalf("merge that wraps 32 bits: %d, want %d", got, want)
+	if got, want := a.count(int(bucketOfDuration(d)-a.lo)), uint64(6*countWrap/4); got != want {
+		t.Fatalf("merge that wraps 16 bits: %d, want %d", got, want)
 	}
 	mean, _ := a.LogMoments(1e6)
 	if math.Abs(mean-math.Log(5)) > 0.02 {

@@ -274,7 +274,7 @@ type dec struct {
 	b    []byte
 	off  int
 	err  error
-	slab []uint32 // for sketch counts
+	slab []uint16 // for sketch counts
 }
 
 func (d *dec) fail(format string, args ...any) {
@@ -613,7 +613,7 @@ func (d *dec) sketch(s *Sketch) {
 	for i := 0; i < n; i++ {
 		// most counts take one byte: read those inline
 		if len(b) > 0 && b[0] < 0x80 && b[0] != 0 {
-			s.counts[i] = uint32(b[0])
+			s.counts[i] = uint16(b[0])
 			sum += uint64(b[0])
 			b = b[1:]
 			run = false
@@ -640,9 +640,9 @@ func (d *dec) sketch(s *Sketch) {
 			d.fail("%v", errShort)
 			return
 		}
-		s.counts[i] = uint32(v)
-		if v>>32 != 0 {
-			s.addCarry(s.lo+int32(i), v&^(1<<32-1))
+		s.counts[i] = uint16(v)
+		if v >= countWrap {
+			s.addCarry(s.lo+int32(i), v&^(countWrap-1))
 		}
 		sum += v
 		b = b[k:]

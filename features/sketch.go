@@ -26,15 +26,18 @@ var (
 // Counts are integers, so merging is exact and its result does not depend on
 // the order of the merges.
 //
-// Bucket counts are 32-bit: an edge-window's sketch spans a few hundred
+// Bucket counts are 16-bit: an edge-window's sketch spans a few hundred
 // buckets and holds a few hundred values, so the counts are most of the
-// analysis's memory, and half the width is half the page faults and cache
-// misses. A bucket past 2^32-1 values (a busy edge over a long window) keeps
-// the multiples of 2^32 in carry, so every count stays exact.
+// analysis's memory (and every fresh page of it a page fault), and a
+// quarter of the width of a 64-bit count is a quarter of the pages and
+// cache misses. A bucket past 65535 values (a busy edge, a long window, an
+// edge's whole input) keeps the multiples of 2^16 in carry, so every count
+// stays exact; a bucket wraps at most once per 65536 values added, so the
+// carry costs nothing measurable where it is needed.
 type Sketch struct {
 	lo     int32            // bucket index of counts[0]
-	counts []uint32         // dense counts for buckets lo, lo+1, ... (mod 2^32)
-	carry  map[int32]uint64 // bucket → its count's multiples of 2^32; nil while none
+	counts []uint16         // dense counts for buckets lo, lo+1, ... (mod 2^16)
+	carry  map[int32]uint64 // bucket → its count's multiples of 2^16; nil while none
 	zero   uint64
 	n      uint64
 }
@@ -48,8 +51,11 @@ func (s *Sketch) count(k int) uint64 {
 	return c
 }
 
-// overflow records that bucket lo+k's 32-bit count wrapped around.
-func (s *Sketch) overflow(k int32) { s.addCarry(s.lo+k, 1<<32) }
+// countWrap is where a bucket's count in counts wraps around.
+const countWrap = 1 << 16
+
+// overflow records that bucket lo+k's 16-bit count wrapped around.
+func (s *Sketch) overflow(k int32) { s.addCarry(s.lo+k, countWrap) }
 
 func (s *Sketch) addCarry(bucket int32, c uint64) {
 	if s.carry == nil {
@@ -60,11 +66,11 @@ func (s *Sketch) addCarry(bucket int32, c uint64) {
 
 // addAt adds c to bucket lo+k, which is in range.
 func (s *Sketch) addAt(k int32, c uint64) {
-	low := uint32(c)
-	high := c &^ (1<<32 - 1)
+	low := uint16(c)
+	high := c &^ (countWrap - 1)
 	v := s.counts[k] + low
 	if v < low {
-		high += 1 << 32
+		high += countWrap
 	}
 	s.counts[k] = v
 	if high != 0 {
@@ -170,7 +176,7 @@ const initialBuckets = 64
 func (s *Sketch) addBucket(i int32, c uint64) {
 	if len(s.counts) == 0 {
 		if cap(s.counts) < initialBuckets {
-			s.counts = make([]uint32, initialBuckets)
+			s.counts = make([]uint16, initialBuckets)
 		} else {
 			s.counts = s.counts[:initialBuckets]
 			clear(s.counts)
@@ -187,14 +193,14 @@ func (s *Sketch) addBucket(i int32, c uint64) {
 	case i < s.lo:
 		// grow downwards with some slack to amortise
 		extra := int(s.lo-i) + len(s.counts)/4
-		nc := make([]uint32, extra+len(s.counts), extra+cap(s.counts))
+		nc := make([]uint16, extra+len(s.counts), extra+cap(s.counts))
 		copy(nc[extra:], s.counts)
 		s.counts = nc
 		s.lo -= int32(extra)
 	case int(i-s.lo) >= len(s.counts):
 		need := int(i-s.lo) + 1
 		if need > cap(s.counts) {
-			nc := make([]uint32, need, need+need/4)
+			nc := make([]uint16, need, need+need/4)
 			copy(nc, s.counts)
 			s.counts = nc
 		} else {
@@ -206,12 +212,12 @@ func (s *Sketch) addBucket(i int32, c uint64) {
 
 // presize gives an empty sketch n zero buckets from lo on, carved from
 // *slab (refilled in large chunks: one allocation for many sketches).
-func (s *Sketch) presize(lo int32, n int, slab *[]uint32) {
+func (s *Sketch) presize(lo int32, n int, slab *[]uint16) {
 	if len(s.counts) != 0 || n == 0 {
 		return
 	}
 	if len(*slab) < n {
-		*slab = make([]uint32, max(n, slabBuckets))
+		*slab = make([]uint16, max(n, slabBuckets))
 	}
 	s.counts, *slab = (*slab)[:n:n], (*slab)[n:]
 	s.lo = lo
@@ -222,7 +228,7 @@ func (s *Sketch) presize(lo int32, n int, slab *[]uint32) {
 // sizes follow the latencies instead of ratcheting up with every outlier
 // that once widened a window (the previous sizing copied o's whole range:
 // 7-8% more page faults and peak memory on the 10M-span file).
-func (s *Sketch) presizeLike(o *Sketch, slab *[]uint32) {
+func (s *Sketch) presizeLike(o *Sketch, slab *[]uint16) {
 	lo, hi := o.occupied()
 	if lo == hi {
 		return
@@ -232,7 +238,7 @@ func (s *Sketch) presizeLike(o *Sketch, slab *[]uint32) {
 }
 
 // slabBuckets is the size of presize's slab chunks (256 KiB).
-const slabBuckets = 1 << 16
+const slabBuckets = 1 << 17
 
 // addDuration is Add for an integer duration, with the common case (a
 // bucket inside the current range) inlined.

@@ -151,7 +151,7 @@ type svcSeries struct {
 	lastWi int64 // the window of last
 }
 
-func (s *svcSeries) at(wi int64, slab *[]uint32) *svcAcc {
+func (s *svcSeries) at(wi int64, slab *[]uint16) *svcAcc {
 	// a service's spans in a run mostly fall in one window
 	if s.last != nil && wi == s.lastWi {
 		return s.last
