@@ -145,17 +145,21 @@ type stashRun struct {
 
 // svcSeries is one service's windows, indexed from base (as edgeAcc's).
 type svcSeries struct {
-	base   int64
-	wins   []*svcAcc
-	last   *svcAcc
-	lastWi int64 // the window of last
+	base     int64
+	wins     []*svcAcc
+	last     *svcAcc
+	lastFrom int64 // the start (ns) of last's window
 }
 
-func (s *svcSeries) at(wi int64, slab *[]uint16) *svcAcc {
-	// a service's spans in a run mostly fall in one window
-	if s.last != nil && wi == s.lastWi {
+// at returns the accumulator of the window that holds start (ns), windows
+// being win long.
+func (s *svcSeries) at(start, win int64, slab *[]uint16) *svcAcc {
+	// a service's spans in a run mostly fall in one window: compare with
+	// its bounds before dividing
+	if s.last != nil && start >= s.lastFrom && start < s.lastFrom+win {
 		return s.last
 	}
+	wi := floorDiv(start, win)
 	t := windowSlot(&s.base, &s.wins, wi)
 	a := *t
 	if a == nil {
@@ -166,7 +170,7 @@ func (s *svcSeries) at(wi int64, slab *[]uint16) *svcAcc {
 		}
 		*t = a
 	}
-	s.last, s.lastWi = a, wi
+	s.last, s.lastFrom = a, wi*win
 	return a
 }
 
@@ -406,7 +410,7 @@ func (tr *tracer) resolve(w *worker) {
 		for int(r.callee) >= len(tr.svcWins) {
 			tr.svcWins = append(tr.svcWins, svcSeries{})
 		}
-		a := tr.svcWins[r.callee].at(floorDiv(r.start, tr.win), &w.counts)
+		a := tr.svcWins[r.callee].at(r.start, tr.win, &w.counts)
 		a.calls++
 		a.self.addDuration(r.dur - tr.cov[i] + selfOffsetNano)
 		if r.err && !tr.kidErr[i] {
