@@ -51,6 +51,46 @@ FROM read_parquet(%s)
 WHERE ` + whereClause + `
 GROUP BY caller, callee`
 
+// tracesQuery is the main output of analyze's trace pass
+// (features/traces.go) as SQL: per service (the callee of its calls) and
+// window, over the calls without an injected fault, the number of calls,
+// the mean and variance of ln(self time + 0.1 ms) in ms, the median self
+// time, and the failed calls none of whose children failed. A call's self
+// time is its duration minus the union of its children's intervals (the
+// calls whose parent_span_id is its span_id in the same trace) clipped to
+// its own: the children sorted by start within each parent, each adding
+// the part of it past the furthest end before it. %[1]s is the quoted
+// file path, %[2]d the window in nanoseconds. analyze also counts trace
+// ends and trace outcomes in the same pass; those are not here.
+const tracesQuery = `WITH s AS (
+  SELECT trace_id, span_id, parent_span_id, callee, injected, error,
+         start_unix_nano AS st, start_unix_nano + duration_nano AS en
+  FROM read_parquet(%[1]s) WHERE ` + whereClause + `
+), k AS (
+  SELECT p.trace_id, p.span_id, c.error AS kerr,
+         greatest(c.st, p.st) AS lo, least(c.en, p.en) AS hi
+  FROM s AS c JOIN s AS p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+  WHERE c.parent_span_id <> ''
+), o AS (
+  SELECT trace_id, span_id, kerr, lo, hi,
+         max(CASE WHEN hi > lo THEN hi END) OVER (PARTITION BY trace_id, span_id ORDER BY lo, hi
+           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev
+  FROM k
+), c AS (
+  SELECT trace_id, span_id,
+         sum(CASE WHEN hi > lo THEN greatest(0, hi - greatest(lo, coalesce(prev, lo))) ELSE 0 END) AS covered,
+         bool_or(kerr) AS kid_err
+  FROM o GROUP BY trace_id, span_id
+)
+SELECT callee, st // %[2]d AS w, count(*) AS calls,
+       avg(ln(x)) AS self_log_mean, var_pop(ln(x)) AS self_log_var, quantile_cont(x - 0.1, 0.5) AS self_p50_ms,
+       sum(own::INT) AS own_errors
+FROM (SELECT s.callee, s.st, (s.en - s.st - coalesce(c.covered, 0) + 100000) / 1e6 AS x,
+             s.error AND NOT coalesce(c.kid_err, false) AS own
+      FROM s LEFT JOIN c ON s.trace_id = c.trace_id AND s.span_id = c.span_id
+      WHERE NOT s.injected)
+GROUP BY callee, w`
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "duckdb-bench:", err)
@@ -65,6 +105,7 @@ func run() error {
 	threads := flag.Int("threads", 0, "DuckDB threads (0: DuckDB's default, all cores)")
 	distinct := flag.Bool("distinct", false, "also time the distinct traces per edge (approx_count_distinct) as a second query")
 	exact := flag.Bool("exact", false, "with --distinct: count(DISTINCT trace_id) instead of approx_count_distinct")
+	traces := flag.Bool("traces", false, "also time the trace pass's service windows (self times, own errors) as a third query")
 	flag.Parse()
 	if *file == "" || flag.NArg() != 0 {
 		flag.Usage()
@@ -119,7 +160,9 @@ func run() error {
 		fmt.Printf("distinct traces per edge: %s\n", count)
 	}
 
-	var aggSecs, distSecs, bothSecs []float64
+	tq := fmt.Sprintf(tracesQuery, path, window.Nanoseconds())
+
+	var aggSecs, distSecs, bothSecs, traceSecs, allSecs []float64
 	for i := 1; i <= *runs; i++ {
 		secs, n, err := timeQuery(ctx, db, q)
 		if err != nil {
@@ -137,8 +180,27 @@ func run() error {
 			fmt.Printf("run %d distinct: %.3f s, %.0f spans/s, %d edges; both queries %.3f s, %.0f spans/s\n",
 				i, dsecs, float64(rows)/dsecs, dn, secs+dsecs, float64(rows)/(secs+dsecs))
 		}
+		if *traces {
+			tsecs, tn, err := timeQuery(ctx, db, tq)
+			if err != nil {
+				return fmt.Errorf("traces query: %w", err)
+			}
+			traceSecs = append(traceSecs, tsecs)
+			all := secs + tsecs
+			if *distinct {
+				all += distSecs[len(distSecs)-1]
+			}
+			allSecs = append(allSecs, all)
+			fmt.Printf("run %d traces: %.3f s, %d service-windows; all queries %.3f s, %.0f spans/s\n",
+				i, tsecs, tn, all, float64(rows)/all)
+		}
 	}
 
+	if *traces {
+		t, a := median(traceSecs), median(allSecs)
+		fmt.Printf("duckdb-traces spans/s=%.0f seconds=%.3f rows=%d threads=%d\n", float64(rows)/t, t, rows, nthreads)
+		fmt.Printf("duckdb-all spans/s=%.0f seconds=%.3f rows=%d threads=%d\n", float64(rows)/a, a, rows, nthreads)
+	}
 	m := median(aggSecs)
 	if *distinct {
 		d, b := median(distSecs), median(bothSecs)
