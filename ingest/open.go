@@ -150,7 +150,7 @@ func openOne(path string, open OpenFunc) (o *openFile, err error) {
 		}
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
-	pf, err := openParquet(in, size)
+	pf, err := openParquet(in, size, readBufferSize(in))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
@@ -161,15 +161,27 @@ func openOne(path string, open OpenFunc) (o *openFile, err error) {
 	return o, nil
 }
 
+// readBufferSize is how much the decoder reads from in at a time, for
+// each column chunk it decodes: 256 KiB from a local file (a buffer is
+// memory the process touches for every column of every worker, and a read
+// costs only a system call); 1 MiB from an object (each read is a ranged
+// request with its own latency).
+func readBufferSize(in Input) int {
+	if _, ok := in.(localFile); ok {
+		return 256 << 10
+	}
+	return 1 << 20
+}
+
 // openParquet guards against the panics a hostile footer can cause in the
 // decoder and turns them into errors.
-func openParquet(r io.ReaderAt, size int64) (pf *parquet.File, err error) {
+func openParquet(r io.ReaderAt, size int64, bufSize int) (pf *parquet.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("decoding footer: %v", p)
 		}
 	}()
-	return parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(1<<20))
+	return parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(bufSize))
 }
 
 func (o *openFile) checkSchema() error {
