@@ -38,8 +38,9 @@ type TraceOutcome struct {
 	Calls int64
 }
 
+// outKey is an edge's injected traces of one profile in one window.
 type outKey struct {
-	caller, callee, prof int32 // prof -1: no injection in the trace
+	caller, callee, prof int32
 	win                  int64
 }
 
@@ -136,26 +137,26 @@ func (a *outAcc) add(calls int64, judged, failed bool) {
 
 // baseline returns the accumulator of caller→callee's traces without
 // injection in window win. Every trace adds to it for each of its edges,
-// so the edge's current window is kept by service ids, looked up without
-// hashing (traces mostly come in time order).
+// so the edge's windows are a series by service ids, looked up without
+// hashing, their accumulators carved from a slab (traces mostly come in
+// time order).
 func (tr *tracer) baseline(caller, callee int32, win int64) *outAcc {
-	l := cell(&tr.lastBase, caller, callee)
-	if l.a == nil || l.win != win {
-		k := outKey{caller, callee, -1, win}
-		a := tr.outcomes[k]
-		if a == nil {
-			a = &outAcc{}
-			tr.outcomes[k] = a
+	b := cell(&tr.base, caller, callee)
+	t := windowSlot(&b.base, &b.wins, win)
+	if *t == nil {
+		if len(tr.baseSlab) == 0 {
+			tr.baseSlab = make([]outAcc, 1024)
 		}
-		l.a, l.win = a, win
+		*t, tr.baseSlab = &tr.baseSlab[0], tr.baseSlab[1:]
 	}
-	return l.a
+	return *t
 }
 
-// lastBase is an edge's baseline accumulator of its latest window.
-type lastBase struct {
-	win int64
-	a   *outAcc
+// baseSeries is an edge's baseline accumulators by window, indexed from
+// base (as edgeAcc's windows; nil: no trace).
+type baseSeries struct {
+	base int64
+	wins []*outAcc
 }
 
 // outName is an outKey by names: what a Partial keeps.
@@ -167,12 +168,17 @@ type outName struct {
 // addOutcomes adds worker w's trace outcomes to p. Baseline rows of every
 // edge are kept: another partial may hold the edge's injected rows.
 func (p *Partial) addOutcomes(w *worker) {
-	for k, a := range w.tr.outcomes {
-		n := outName{w.names[k.caller], w.names[k.callee], "", k.win}
-		if k.prof >= 0 {
-			n.prof = w.tr.profs[k.prof]
+	for caller, row := range w.tr.base {
+		for callee, b := range row {
+			for j, a := range b.wins {
+				if a != nil {
+					p.addOutcome(outName{w.names[caller], w.names[callee], "", b.base + int64(j)}, a)
+				}
+			}
 		}
-		p.addOutcome(n, a)
+	}
+	for k, a := range w.tr.outcomes {
+		p.addOutcome(outName{w.names[k.caller], w.names[k.callee], w.tr.profs[k.prof], k.win}, a)
 	}
 }
 

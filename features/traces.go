@@ -125,8 +125,9 @@ type tracer struct {
 	// the traces' outcomes (outcomes.go)
 	profIDs  map[string]int32
 	profs    []string
-	outcomes map[outKey]*outAcc
-	lastBase [][]lastBase // by caller and callee service id
+	outcomes map[outKey]*outAcc // the injected traces
+	base     [][]baseSeries     // the traces without injection, by caller and callee service id
+	baseSlab []outAcc
 	runEdges []runEdge
 }
 
