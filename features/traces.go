@@ -460,6 +460,29 @@ func (p *Partial) addTraces(workers []*worker) {
 			p.runs.Orphans += w.tr.runs.Orphans
 		}
 	}
+	if len(p.svcs) == 0 && len(p.ends) == 0 && len(p.outcomes) == 0 {
+		// each map made for all the workers' entries at once, an upper
+		// bound (workers share only the windows at the edges of their row
+		// groups), so that it never grows
+		var svcs, ends, outs int
+		for _, w := range ws {
+			for _, series := range w.tr.svcWins {
+				svcs += countSet(series.wins)
+			}
+			for _, row := range w.tr.ends {
+				for _, e := range row {
+					ends += countSet(e.wins)
+				}
+			}
+			for _, row := range w.tr.base {
+				for _, b := range row {
+					outs += countSet(b.wins)
+				}
+			}
+			outs += len(w.tr.outcomes)
+		}
+		p.svcs, p.ends, p.outcomes = make(map[sk]*svcAcc, svcs), make(map[ek]int64, ends), make(map[outName]*outAcc, outs)
+	}
 	// three independent maps, filled at once (each merge adds integer
 	// counts, so the result does not depend on the order)
 	merges := []func(w *worker){
@@ -490,6 +513,17 @@ func (p *Partial) addTraces(workers []*worker) {
 			merges[i](w)
 		}
 	})
+}
+
+// countSet returns the number of non-nil entries of a window series.
+func countSet[T any](wins []*T) int {
+	n := 0
+	for _, a := range wins {
+		if a != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // tracesTable joins the stashed runs and writes the services' windows and
