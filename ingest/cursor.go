@@ -284,11 +284,9 @@ func (c *cursor) copyHashes(dst []uint64, def []byte) error {
 	k := len(dst)
 	if def == nil && c.idx != nil && c.vpos+k <= len(c.idx) {
 		// dictionary-encoded: the entries' hashes, gathered
-		src := c.idx[c.vpos : c.vpos+k]
-		if err := checkIndexes(src, len(c.dictH)); err != nil {
+		if err := gather(dst, c.dictH, c.idx[c.vpos:c.vpos+k]); err != nil {
 			return err
 		}
-		gather(dst, c.dictH, src)
 	} else if def == nil && c.idx == nil && c.vpos+k < len(c.offs) {
 		// plain or delta-encoded: hashed in place
 		offs, ba := c.offs[c.vpos:c.vpos+k+1], c.ba
@@ -337,11 +335,15 @@ func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, def []byte, nu
 	dl := int32(len(c.dictV))
 	if def == nil && c.vpos+k <= len(c.idx) {
 		src, dst := c.idx[c.vpos:c.vpos+k], s.Idx[out:out+k]
-		if err := checkIndexes(src, len(c.dictV)); err != nil {
-			return err
-		}
+		// checked in the same pass: a negative index compares as a huge
+		// unsigned one
+		var hi uint32
 		for i, x := range src {
+			hi = max(hi, uint32(x))
 			dst[i] = base + x
+		}
+		if uint64(hi) >= uint64(len(c.dictV)) {
+			return indexError(int32(hi), len(c.dictV))
 		}
 		c.vpos += k
 		c.pos += k
@@ -385,16 +387,17 @@ func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) erro
 	}
 	if def == nil && c.vpos+k <= len(c.idx) {
 		src := c.idx[c.vpos : c.vpos+k]
-		if err := checkIndexes(src, dl); err != nil {
-			return err
-		}
+		var err error
 		switch c.col.Kind() {
 		case KindInt32:
-			gather(b.I32[c.col][out:out+k], c.dictI32, src)
+			err = gather(b.I32[c.col][out:out+k], c.dictI32, src)
 		case KindInt64:
-			gather(b.I64[c.col][out:out+k], c.dictI64, src)
+			err = gather(b.I64[c.col][out:out+k], c.dictI64, src)
 		case KindBool:
-			gather(b.Bool[c.col][out:out+k], c.dictBool, src)
+			err = gather(b.Bool[c.col][out:out+k], c.dictBool, src)
+		}
+		if err != nil {
+			return err
 		}
 		c.vpos += k
 		c.pos += k
@@ -426,30 +429,23 @@ func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) erro
 	return nil
 }
 
-// checkIndexes returns indexError for an index of src outside [0, n), nil
-// when all are inside (one branch-free pass: a negative index compares as
-// a huge unsigned one).
-func checkIndexes(src []int32, n int) error {
-	var hi uint32
-	for _, x := range src {
-		hi = max(hi, uint32(x))
-	}
-	if uint64(hi) >= uint64(n) {
-		return indexError(int32(hi), n)
-	}
-	return nil
-}
-
 // indexError is the error for dictionary index x of a dictionary of n values.
 func indexError(x int32, n int) error {
 	return fmt.Errorf("%w: dictionary index %d out of range [0, %d)", ErrCorrupt, x, n)
 }
 
-// gather sets dst[i] = dict[idx[i]]; the indexes are in range.
-func gather[T any](dst, dict []T, idx []int32) {
+// gather sets dst[i] = dict[idx[i]], or returns indexError for the first
+// index outside dict (a negative one compares as a huge unsigned one).
+func gather[T any](dst, dict []T, idx []int32) error {
+	dst = dst[:len(idx)]
 	for i, x := range idx {
-		dst[i] = dict[x]
+		j := int(uint32(x))
+		if j >= len(dict) {
+			return indexError(x, len(dict))
+		}
+		dst[i] = dict[j]
 	}
+	return nil
 }
 
 // copyDense copies k non-null values in bulk; false when the column kind

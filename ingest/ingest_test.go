@@ -678,3 +678,41 @@ func TestCallbackPanicIsNotCorruption(t *testing.T) {
 		t.Errorf("error %v: want ErrInternal naming the file and the panic, not ErrCorrupt", err)
 	}
 }
+
+// TestDictionaryIndexOutOfRange: a data page whose dictionary indexes fall
+// outside its dictionary (a corrupt or hostile file) is an error naming the
+// index, for every column kind and with or without nulls, never a panic or
+// a wrong value.
+func TestDictionaryIndexOutOfRange(t *testing.T) {
+	for _, bad := range []int32{2, -1} {
+		for _, col := range []Column{ColCallee, ColSpanID, ColDepth, ColStartUnixNano, ColError} {
+			for _, nulls := range []bool{false, true} {
+				c := &cursor{col: col, hash: col == ColSpanID, idx: []int32{0, 1, bad, 0}, rows: 4, maxDef: 1,
+					dictV: [][]byte{[]byte("a"), []byte("b")}, dictH: []uint64{1, 2},
+					dictI32: []int32{7, 8}, dictI64: []int64{7, 8}, dictBool: []bool{true, false}}
+				var def []byte
+				if nulls {
+					def = []byte{1, 1, 1, 1} // the slow path, one value at a time
+				}
+				b := &Batch{}
+				b.Str[col].Idx = make([]int32, 4)
+				b.I32[col], b.I64[col], b.Bool[col], b.Hash[col] = make([]int32, 4), make([]int64, 4), make([]bool, 4), make([]uint64, 4)
+				var err error
+				switch {
+				case c.hash:
+					err = c.copyHashes(b.Hash[col], def)
+				case col.Kind() == KindString:
+					nullIdx := int32(-1)
+					err = c.copyIdx(&b.Str[col], 0, 4, 0, def, &nullIdx)
+				default:
+					nullIdx := int32(-1)
+					err = c.copyDict(b, 0, 4, def, &nullIdx)
+				}
+				want := fmt.Sprintf("dictionary index %d out of range [0, 2)", bad)
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s (nulls %v) index %d: error %v, want ErrCorrupt saying %q", col.Name(), nulls, bad, err, want)
+				}
+			}
+		}
+	}
+}
