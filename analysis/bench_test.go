@@ -54,7 +54,7 @@ func BenchmarkAnalyze(b *testing.B) {
 				b.Fatal(err)
 			}
 			rows.Store(0)
-			_, err = files.Scan(context.Background(), ingest.ScanOptions{Columns: features.Columns},
+			_, err = files.Scan(context.Background(), ingest.ScanOptions{Columns: features.Columns, Hashed: features.HashedColumns},
 				func(_ int, batch *ingest.Batch) error { rows.Add(int64(batch.N)); return nil })
 			files.Close()
 			if err != nil {

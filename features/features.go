@@ -223,9 +223,9 @@ var Columns = []ingest.Column{
 	ingest.ColSpanID, ingest.ColParentSpanID, ingest.ColOperation,
 }
 
-// hashedColumns are the columns of Columns that the trace pass only
-// compares: read as hashes (ingest.ScanOptions.Hashed).
-var hashedColumns = []ingest.Column{ingest.ColSpanID, ingest.ColParentSpanID}
+// HashedColumns are the columns of Columns that the trace pass only
+// compares: Build reads them as hashes (ingest.ScanOptions.Hashed).
+var HashedColumns = []ingest.Column{ingest.ColSpanID, ingest.ColParentSpanID}
 
 // Build aggregates the opened files (the row groups opt.RowGroups, or all).
 func Build(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*Table, error) {

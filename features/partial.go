@@ -79,7 +79,7 @@ func Accumulate(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*P
 	// One accumulator per worker; Scan calls worker w's callback from one
 	// goroutine only, so each slot is created and used without locks.
 	workers := make([]*worker, n)
-	sopt := ingest.ScanOptions{Columns: Columns, Hashed: hashedColumns, Workers: n, Progress: opt.Progress, RowGroups: opt.RowGroups}
+	sopt := ingest.ScanOptions{Columns: Columns, Hashed: HashedColumns, Workers: n, Progress: opt.Progress, RowGroups: opt.RowGroups}
 	if opt.RowGroups != nil && len(opt.RowGroups) == 0 {
 		// an empty shard: nothing to scan (nil would scan everything)
 		return collect(nil, &ingest.BadRows{}, opt.Window), nil
