@@ -518,11 +518,19 @@ func TestRecordCountersOnWriteFailure(t *testing.T) {
 	waitFor(t, "the writer", func() bool { return rec.taken.Load() == 10 })
 	// A file where the directory was: the open record file (or, if the
 	// writer has not opened it yet, any file) can no longer be completed.
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dir, nil, 0o644); err != nil {
-		t.Fatal(err)
+	// The writer may create the directory again between the removal and
+	// the file (it makes its directory before each new file): try again.
+	for try := 0; ; try++ {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		err := os.WriteFile(dir, nil, 0o644)
+		if err == nil {
+			break
+		}
+		if try == 100 {
+			t.Fatal(err)
+		}
 	}
 	for range 5 {
 		rec.Record(span)
