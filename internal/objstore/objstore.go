@@ -84,6 +84,9 @@ const checksumParam = "response_checksum_validation"
 
 func (l location) name(key string) string { return l.base + "/" + key }
 
+// scheme returns the URL's scheme: s3, gs or azblob.
+func (l location) scheme() string { scheme, _, _ := strings.Cut(l.base, "://"); return scheme }
+
 // isPrefix reports whether key names a prefix (the bucket's root, or a key
 // ending in "/") rather than an object.
 func isPrefix(key string) bool { return key == "" || strings.HasSuffix(key, "/") }
@@ -143,8 +146,6 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 			return fmt.Errorf("%s: bucket %s %w", what, l.base, ErrNotFound)
 		}
 		return fmt.Errorf("%s: object %w", what, ErrNotFound)
-	case gcerrors.FailedPrecondition:
-		return fmt.Errorf("%s: the object changed while it was read (it no longer has the ETag it had when opened): run again", what)
 	case gcerrors.PermissionDenied:
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}

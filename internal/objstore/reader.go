@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 )
 
 // Request sizes of a Reader. A Parquet reader asks for the footer's length
@@ -44,7 +45,7 @@ type Reader struct {
 	name string
 	key  string
 	size int64
-	etag string
+	pin  pin
 
 	fetched  atomic.Int64
 	requests atomic.Int64
@@ -59,7 +60,9 @@ type block struct {
 }
 
 // Open opens the object name (a URL, or a name that List returned) for
-// ranged reads; its size and ETag come from one metadata request.
+// ranged reads; its size and version (the ETag, and on GCS the
+// generation, to which every read is pinned: pin.go) come from one
+// metadata request.
 func (s *Store) Open(name string) (*Reader, error) {
 	b, l, key, err := s.lookup(name)
 	if err != nil {
@@ -72,7 +75,7 @@ func (s *Store) Open(name string) (*Reader, error) {
 	if err != nil {
 		return nil, storeError(s.ctx, b, l, l.name(key), err)
 	}
-	r := &Reader{ctx: s.ctx, b: b, l: l, name: l.name(key), key: key, size: attrs.Size, etag: attrs.ETag}
+	r := &Reader{ctx: s.ctx, b: b, l: l, name: l.name(key), key: key, size: attrs.Size, pin: pinOf(l.scheme(), attrs)}
 	s.mu.Lock()
 	s.readers = append(s.readers, r)
 	s.mu.Unlock()
@@ -86,7 +89,7 @@ func (r *Reader) Name() string { return r.name }
 func (r *Reader) Size() int64 { return r.size }
 
 // ETag returns the store's entity tag of the object ("" when it has none).
-func (r *Reader) ETag() string { return r.etag }
+func (r *Reader) ETag() string { return r.pin.etag }
 
 // Close drops the kept blocks; the bucket stays open until Store.Close.
 func (r *Reader) Close() error {
@@ -189,6 +192,14 @@ func (r *Reader) rangeError(off int64, n int, err error) error {
 	what := fmt.Sprintf("%s: reading bytes %d-%d", r.name, off, off+int64(n)-1)
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
 		return fmt.Errorf("%s: the object ended early: it changed while it was read", what)
+	}
+	// the pinned version is no longer there (pin.go); Open found the
+	// object, so a missing one was deleted or replaced since
+	switch gcerrors.Code(err) {
+	case gcerrors.FailedPrecondition:
+		return fmt.Errorf("%s: the object changed while it was read (it no longer has the %s it had when opened): run again", what, r.pin)
+	case gcerrors.NotFound:
+		return fmt.Errorf("%s: the object changed while it was read (the version it had when opened, %s, is gone: replaced or deleted): run again", what, r.pin)
 	}
 	return storeError(r.ctx, r.b, r.l, what, err)
 }
