@@ -300,8 +300,22 @@ func TestPartialObjectStorage(t *testing.T) {
 			t.Errorf("analyze --partial printed %q, want it to start with %q", stdout, want)
 		}
 	}
-	run(0, "merge", "--season", "none", srv.URL("parts", "run/"), "-o", "merged")
+	_, stderr := run(0, "merge", "--season", "none", srv.URL("parts", "run/"), "-o", "merged")
 	sameAnalysis(t, "local", "merged", "s3://spans/", "")
+	// merge reports what it fetched of each partial: all of it, in one
+	// request
+	var fetched []string
+	for i := range n {
+		name := fmt.Sprintf("%d-of-%d.part", i, n)
+		fi, err := os.Stat(filepath.Join(srv.Root, "parts", "run", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetched = append(fetched, fmt.Sprintf("fetched s3://parts/run/%s: %d of %[2]d bytes (100.0%%) in 1 request for the whole object", name, fi.Size()))
+	}
+	if got := strings.Split(strings.TrimSpace(stderr), "\n"); !slices.Equal(got, fetched) {
+		t.Errorf("merge printed to stderr:\n%s\nwant:\n%s", stderr, strings.Join(fetched, "\n"))
+	}
 	run(0, "merge", "--season", "none", srv.URL("parts", "run"), "-o", srv.URL("results", "merged/"))
 	sameAnalysis(t, "local", filepath.Join(srv.Root, "results", "merged"), "s3://spans/", "")
 

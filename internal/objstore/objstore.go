@@ -92,13 +92,15 @@ func (l location) scheme() string { scheme, _, _ := strings.Cut(l.base, "://"); 
 func isPrefix(key string) bool { return key == "" || strings.HasSuffix(key, "/") }
 
 // Store opens buckets once and keeps the readers of the objects it opened
-// so that their fetch counts can be reported. It is safe for concurrent use.
+// (ranged, by Open, and whole, by OpenFile) so that their fetch counts can
+// be reported. It is safe for concurrent use.
 type Store struct {
 	ctx     context.Context
 	mu      sync.Mutex
 	buckets map[string]*blob.Bucket // by bucketURL
 	objects map[string]object       // by name, from List
 	readers []*Reader
+	streams []*streamReader
 }
 
 type object struct {

@@ -3,6 +3,7 @@ package objstore_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -160,6 +161,49 @@ func testReaderReadsRanges(t *testing.T, scheme string, srv server) {
 		t.Errorf("read after the object was replaced: %v", err)
 	} else {
 		t.Logf("read after the object was replaced: %v", err)
+	}
+}
+
+// TestReadFileStats reads objects whole (as merge reads partials): Stats
+// and WriteStats report each one's bytes, in one request; local files are
+// not reported.
+func TestReadFileStats(t *testing.T) {
+	for _, s := range servers {
+		t.Run(s.scheme, func(t *testing.T) {
+			srv := s.start(t)
+			srv.MakeBucket(t, "parts")
+			a, b := bytes.Repeat([]byte("partial a "), 1000), []byte("partial b")
+			put(t, srv, "parts", "run/a.part", a)
+			put(t, srv, "parts", "run/b.part", b)
+			local := filepath.Join(t.TempDir(), "c.part")
+			if err := os.WriteFile(local, []byte("local"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			st := objstore.New(t.Context())
+			defer st.Close()
+			names, err := st.ListExt(srv.URL("parts", "run/"), ".part")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range append([]string{local}, names...) {
+				got, err := st.ReadFile(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != local && !bytes.Equal(got, map[string][]byte{"a.part": a, "b.part": b}[filepath.Base(n)]) {
+					t.Errorf("%s: read %d bytes that differ from the object's", n, len(got))
+				}
+			}
+			var out strings.Builder
+			if err := objstore.WriteStats(&out, st.Stats()); err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("fetched %[1]s://parts/run/a.part: 10000 of 10000 bytes (100.0%%) in 1 request for the whole object\n"+
+				"fetched %[1]s://parts/run/b.part: 9 of 9 bytes (100.0%%) in 1 request for the whole object\n", s.scheme)
+			if out.String() != want {
+				t.Errorf("stats:\n%s\nwant:\n%s", out.String(), want)
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -208,8 +209,10 @@ func (r *Reader) rangeError(off int64, n int, err error) error {
 type Stat struct {
 	Name string
 	Size int64
-	// Fetched and Requests count the ranged reads.
-	Fetched, Requests int64
+	// Fetched counts the bytes of all its reads; Requests the ranged
+	// reads (Open), Whole the reads of all of it in one request
+	// (OpenFile).
+	Fetched, Requests, Whole int64
 }
 
 // Stats returns the fetch counts of every object opened, sorted by name
@@ -218,14 +221,23 @@ func (s *Store) Stats() []Stat {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	by := map[string]*Stat{}
-	for _, r := range s.readers {
-		st := by[r.name]
+	stat := func(name string, size int64) *Stat {
+		st := by[name]
 		if st == nil {
-			st = &Stat{Name: r.name, Size: r.size}
-			by[r.name] = st
+			st = &Stat{Name: name, Size: size}
+			by[name] = st
 		}
+		return st
+	}
+	for _, r := range s.readers {
+		st := stat(r.name, r.size)
 		st.Fetched += r.fetched.Load()
 		st.Requests += r.requests.Load()
+	}
+	for _, r := range s.streams {
+		st := stat(r.name, r.size)
+		st.Fetched += r.fetched.Load()
+		st.Whole++
 	}
 	out := make([]Stat, 0, len(by))
 	for _, st := range by {
@@ -235,12 +247,21 @@ func (s *Store) Stats() []Stat {
 	return out
 }
 
-// WriteStats prints one line per object: the bytes fetched by ranged reads
-// against the object's size.
+// WriteStats prints one line per object: the bytes fetched against the
+// object's size, and in how many requests.
 func WriteStats(w io.Writer, stats []Stat) error {
 	for _, st := range stats {
-		line := fmt.Sprintf("fetched %s: %d of %d bytes (%.1f%%) in %d ranged requests",
-			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), st.Requests)
+		var reqs []string
+		if st.Requests > 0 || st.Whole == 0 {
+			reqs = append(reqs, fmt.Sprintf("%d ranged requests", st.Requests))
+		}
+		if st.Whole == 1 {
+			reqs = append(reqs, "1 request for the whole object")
+		} else if st.Whole > 1 {
+			reqs = append(reqs, fmt.Sprintf("%d requests for the whole object", st.Whole))
+		}
+		line := fmt.Sprintf("fetched %s: %d of %d bytes (%.1f%%) in %s",
+			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), strings.Join(reqs, " and "))
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
 		}
