@@ -313,6 +313,7 @@ func TestPartialObjectStorage(t *testing.T) {
 		}
 		fetched = append(fetched, fmt.Sprintf("fetched s3://parts/run/%s: %d of %[2]d bytes (100.0%%) in 1 request for the whole object", name, fi.Size()))
 	}
+	t.Logf("merge's stderr:\n%s", stderr)
 	if got := strings.Split(strings.TrimSpace(stderr), "\n"); !slices.Equal(got, fetched) {
 		t.Errorf("merge printed to stderr:\n%s\nwant:\n%s", stderr, strings.Join(fetched, "\n"))
 	}

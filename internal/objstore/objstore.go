@@ -11,7 +11,8 @@
 // objects' names. Credentials come from each cloud's standard environment
 // and files: AWS_* variables and ~/.aws for S3 (AWS_ENDPOINT_URL or
 // AWS_ENDPOINT_URL_S3 also set the endpoint), GOOGLE_APPLICATION_CREDENTIALS
-// or the gcloud default credentials for GCS, and AZURE_STORAGE_ACCOUNT with
+// or the gcloud default credentials for GCS (STORAGE_EMULATOR_HOST points
+// gs:// at an emulator, without credentials), and AZURE_STORAGE_ACCOUNT with
 // AZURE_STORAGE_KEY, a SAS token or the default Azure credential for Azure.
 package objstore
 
