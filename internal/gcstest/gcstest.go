@@ -35,14 +35,21 @@ type Server struct {
 // libraries at it: STORAGE_EMULATOR_HOST, which cloud.google.com/go/storage
 // and gocloud's gcsblob honour (no credentials are looked up while it is
 // set). It stops the server when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return start(t, "filesystem") }
+
+// StartInMemory is Start with the server's memory backend, which keeps the
+// noncurrent generations of objects in a bucket with object versioning
+// (MakeVersionedBucket); the filesystem backend keeps none.
+func StartInMemory(t testing.TB) *Server { return start(t, "memory") }
+
+func start(t testing.TB, backend string) *Server {
 	t.Helper()
 	bin := testserver.Binary(t, "fake-gcs-server", "a real Google Cloud Storage server", Install)
 	root := t.TempDir()
 	addr := testserver.Addr(t)
 	host, port, _ := net.SplitHostPort(addr)
 	testserver.Start(t, bin, addr, "-scheme", "http", "-host", host, "-port", port,
-		"-backend", "filesystem", "-filesystem-root", filepath.Join(root, "storage"),
+		"-backend", backend, "-filesystem-root", filepath.Join(root, "storage"),
 		// no seed data (its default, /data, would load whatever is there)
 		"-data", filepath.Join(root, "no-seed-data"),
 		// the XML API's downloads (the client's reads) name the server
@@ -58,7 +65,15 @@ func Start(t testing.TB) *Server {
 func (s *Server) URL(bucket, key string) string { return "gs://" + bucket + "/" + key }
 
 // MakeBucket creates an empty bucket through the JSON API.
-func (s *Server) MakeBucket(t testing.TB, bucket string) {
+func (s *Server) MakeBucket(t testing.TB, bucket string) { s.makeBucket(t, bucket, nil) }
+
+// MakeVersionedBucket creates an empty bucket with object versioning: an
+// object replaced keeps its old generation, readable by number.
+func (s *Server) MakeVersionedBucket(t testing.TB, bucket string) {
+	s.makeBucket(t, bucket, &storage.BucketAttrs{VersioningEnabled: true})
+}
+
+func (s *Server) makeBucket(t testing.TB, bucket string, attrs *storage.BucketAttrs) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := storage.NewClient(ctx)
@@ -66,7 +81,7 @@ func (s *Server) MakeBucket(t testing.TB, bucket string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Bucket(bucket).Create(ctx, "chaosgen-test", nil); err != nil {
+	if err := c.Bucket(bucket).Create(ctx, "chaosgen-test", attrs); err != nil {
 		t.Fatalf("creating bucket %s: %v", bucket, err)
 	}
 }

@@ -48,6 +48,14 @@ func put(t *testing.T, srv server, bucket, key string, data []byte) {
 	srv.Put(t, bucket, key, p)
 }
 
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
 // TestReaderReadsRanges reads an object of each store with ranged
 // requests, and checks that a read after the object was replaced fails
 // (the pin of pin.go).
@@ -60,11 +68,7 @@ func TestReaderReadsRanges(t *testing.T) {
 func testReaderReadsRanges(t *testing.T, scheme string, srv server) {
 	srv.MakeBucket(t, "data")
 	seed := testseed.Seed(t)
-	r := rand.New(rand.NewPCG(seed, 0))
-	data := make([]byte, 3<<20+12345)
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
+	data := randomBytes(rand.New(rand.NewPCG(seed, 0)), 3<<20+12345)
 	put(t, srv, "data", "blob.bin", data)
 
 	st := objstore.New(t.Context())
@@ -161,6 +165,43 @@ func testReaderReadsRanges(t *testing.T, scheme string, srv server) {
 		t.Errorf("read after the object was replaced: %v", err)
 	} else {
 		t.Logf("read after the object was replaced: %v", err)
+	}
+}
+
+// TestGCSVersionedBucketReadsTheOpenedGeneration replaces an object of a
+// GCS bucket with object versioning while it is read: the pinned reads go
+// on returning the opened generation's bytes (the old generation is kept),
+// never the new object's; a new Open reads the new one.
+func TestGCSVersionedBucketReadsTheOpenedGeneration(t *testing.T) {
+	srv := gcstest.StartInMemory(t)
+	srv.MakeVersionedBucket(t, "data")
+	old := randomBytes(rand.New(rand.NewPCG(testseed.Seed(t), 0)), 1<<20)
+	put(t, srv, "data", "blob.bin", old)
+	st := objstore.New(t.Context())
+	defer st.Close()
+	rd, err := st.Open(srv.URL("data", "blob.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100<<10)
+	if _, err := rd.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, old[:len(buf)]) {
+		t.Fatalf("first read: %v", err)
+	}
+	replaced := bytes.Clone(old)
+	for i := range replaced {
+		replaced[i] ^= 0xff
+	}
+	put(t, srv, "data", "blob.bin", replaced)
+	// a range no kept block holds: fetched after the replacement
+	if _, err := rd.ReadAt(buf, 512<<10); err != nil || !bytes.Equal(buf, old[512<<10:512<<10+len(buf)]) {
+		t.Errorf("read after the replacement: %v (want the opened generation's bytes)", err)
+	}
+	rd2, err := st.Open(srv.URL("data", "blob.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd2.ReadAt(buf, 512<<10); err != nil || !bytes.Equal(buf, replaced[512<<10:512<<10+len(buf)]) {
+		t.Errorf("read of the object opened again: %v (want the new generation's bytes)", err)
 	}
 }
 
