@@ -57,6 +57,9 @@ first, then uploaded, summary.json last.`,
 			if err != nil {
 				return fmt.Errorf("merge: %w", err)
 			}
+			if err := objstore.WriteStats(cmd.ErrOrStderr(), store.Stats()); err != nil {
+				return err
+			}
 			return printSummary(cmd, out, sum, asJSON, top)
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/gcstest"
 	"github.com/chaosgen/chaosgen/internal/s3test"
 	"github.com/chaosgen/chaosgen/synth"
 	"github.com/parquet-go/parquet-go"
@@ -55,43 +56,21 @@ func TestAnalyzeObjectStorage(t *testing.T) {
 		}
 		return stderr
 	}
-	fetchRe := regexp.MustCompile(`(?m)^fetched (s3://\S+): (\d+) of (\d+) bytes \([0-9.]+%\) in (\d+) ranged requests$`)
-	checkFetched := func(stderr string, want []string) {
-		t.Helper()
-		ms := fetchRe.FindAllStringSubmatch(stderr, -1)
-		var names []string
-		for _, m := range ms {
-			names = append(names, m[1])
-			fetched, _ := strconv.ParseInt(m[2], 10, 64)
-			size, _ := strconv.ParseInt(m[3], 10, 64)
-			local, err := os.Stat(strings.TrimPrefix(m[1], "s3://spans/"))
-			if err != nil || local.Size() != size {
-				t.Errorf("%s: size %d, want the local file's (%v)", m[1], size, err)
-			}
-			// the columns analyze skips are never fetched: a.parquet's
-			// attributes are most of it; b.parquet is chaosgen's own
-			// file, of which analyze reads 18 of 21 columns
-			limit := map[string]float64{"s3://spans/day/a.parquet": 0.6, "s3://spans/day/b.parquet": 1}[m[1]]
-			if fetched <= 0 || float64(fetched) > limit*float64(size) {
-				t.Errorf("%s: fetched %d of %d bytes (%.1f%%), want under %.0f%%", m[1], fetched, size, 100*float64(fetched)/float64(size), 100*limit)
-			}
-			t.Logf("%s", m[0])
-		}
-		if !slices.Equal(names, want) {
-			t.Errorf("fetch report for %v, want %v; stderr:\n%s", names, want, stderr)
-		}
-	}
+	// the columns analyze skips are never fetched: a.parquet's attributes
+	// are most of it; b.parquet is chaosgen's own file, of which analyze
+	// reads 18 of 21 columns
+	limits := map[string]float64{"s3://spans/day/a.parquet": 0.6, "s3://spans/day/b.parquet": 1}
 
 	// one object, output to a local directory
 	analyze("day/a.parquet", "-o", "local-a")
 	stderr := analyze(srv.URL("spans", "day/a.parquet"), "-o", "s3-a")
-	checkFetched(stderr, []string{"s3://spans/day/a.parquet"})
+	checkFetched(t, stderr, "s3://spans/", limits, []string{"s3://spans/day/a.parquet"})
 	sameAnalysis(t, "local-a", "s3-a", "s3://spans/", "")
 
 	// a prefix, output to a prefix in the store
 	analyze("day", "-o", "local-day")
 	stderr = analyze(srv.URL("spans", "day/"), "-o", srv.URL("results", "nightly/day/"))
-	checkFetched(stderr, []string{"s3://spans/day/a.parquet", "s3://spans/day/b.parquet"})
+	checkFetched(t, stderr, "s3://spans/", limits, []string{"s3://spans/day/a.parquet", "s3://spans/day/b.parquet"})
 	sameAnalysis(t, "local-day", filepath.Join(srv.Root, "results", "nightly", "day"), "s3://spans/", "")
 
 	// writing the prefix again replaces it: files the new analysis lacks go
@@ -121,6 +100,48 @@ func TestAnalyzeObjectStorage(t *testing.T) {
 			code, _, stderr := runCLI("analyze", c.url, "-o", "never")
 			if code != 1 || !strings.HasPrefix(stderr, c.want) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+			}
+			if _, err := os.Stat("never"); err == nil {
+				t.Error("the output directory was written")
+			}
+		})
+	}
+}
+
+// TestAnalyzeGCS runs analyze on a span object in a real Google Cloud
+// Storage server (fake-gcs-server) and on the same file on disk: the same
+// analysis, the object read with ranged requests that fetch well under its
+// size (its attributes column is never fetched), and a missing bucket or
+// object is an error naming the URL.
+func TestAnalyzeGCS(t *testing.T) {
+	srv := gcstest.Start(t)
+	srv.MakeBucket(t, "spans")
+	t.Chdir(t.TempDir())
+	name := filepath.Join("day", "a.parquet")
+	if code, _, stderr := runCLI("synth", "-o", name, "--days", "0.05", "--rps", "4", "--services", "12", "--seed", "4"); code != 0 {
+		t.Fatalf("synth: %s", stderr)
+	}
+	widen(t, name)
+	srv.Put(t, "spans", "day/a.parquet", name)
+	for _, args := range [][]string{{name, "-o", "local"}, {srv.URL("spans", "day/"), "-o", "gs"}} {
+		code, _, stderr := runCLI(append([]string{"analyze", "--season", "none"}, args...)...)
+		if code != 0 {
+			t.Fatalf("analyze %v: exit %d: %s", args, code, stderr)
+		}
+		if args[2] == "gs" {
+			checkFetched(t, stderr, "gs://spans/", map[string]float64{"gs://spans/day/a.parquet": 0.6}, []string{"gs://spans/day/a.parquet"})
+		}
+	}
+	sameAnalysis(t, "local", "gs", "gs://spans/", "")
+
+	for _, c := range []struct{ name, url, want string }{
+		{"missing bucket", srv.URL("nosuchbucket", "day/a.parquet"), "chaosgen: analyze: gs://nosuchbucket/day/a.parquet: bucket gs://nosuchbucket not found\n"},
+		{"missing object", srv.URL("spans", "day/c.parquet"), "chaosgen: analyze: gs://spans/day/c.parquet: object not found\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI("analyze", c.url, "-o", "never")
+			if code != 1 || stderr != c.want {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and:\n%s", code, stderr, c.want)
 			}
 			if _, err := os.Stat("never"); err == nil {
 				t.Error("the output directory was written")
@@ -163,6 +184,34 @@ func widen(t *testing.T, path string) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+var fetchRe = regexp.MustCompile(`(?m)^fetched ((?:s3|gs|azblob)://\S+): (\d+) of (\d+) bytes \([0-9.]+%\) in (\d+) ranged requests$`)
+
+// checkFetched checks analyze's report of what it fetched: a line for each
+// object of want, in order, giving the size of the local file that the
+// object (under prefix) is a copy of, and fetched bytes above zero and at
+// most the object's limit (a fraction of its size).
+func checkFetched(t *testing.T, stderr, prefix string, limits map[string]float64, want []string) {
+	t.Helper()
+	var names []string
+	for _, m := range fetchRe.FindAllStringSubmatch(stderr, -1) {
+		names = append(names, m[1])
+		fetched, _ := strconv.ParseInt(m[2], 10, 64)
+		size, _ := strconv.ParseInt(m[3], 10, 64)
+		local, err := os.Stat(strings.TrimPrefix(m[1], prefix))
+		if err != nil || local.Size() != size {
+			t.Errorf("%s: size %d, want the local file's (%v)", m[1], size, err)
+		}
+		limit := limits[m[1]]
+		if fetched <= 0 || float64(fetched) > limit*float64(size) {
+			t.Errorf("%s: fetched %d of %d bytes (%.1f%%), want under %.0f%%", m[1], fetched, size, 100*float64(fetched)/float64(size), 100*limit)
+		}
+		t.Logf("%s", m[0])
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("fetch report for %v, want %v; stderr:\n%s", names, want, stderr)
 	}
 }
 
@@ -251,8 +300,23 @@ func TestPartialObjectStorage(t *testing.T) {
 			t.Errorf("analyze --partial printed %q, want it to start with %q", stdout, want)
 		}
 	}
-	run(0, "merge", "--season", "none", srv.URL("parts", "run/"), "-o", "merged")
+	_, stderr := run(0, "merge", "--season", "none", srv.URL("parts", "run/"), "-o", "merged")
 	sameAnalysis(t, "local", "merged", "s3://spans/", "")
+	// merge reports what it fetched of each partial: all of it, in one
+	// request
+	var fetched []string
+	for i := range n {
+		name := fmt.Sprintf("%d-of-%d.part", i, n)
+		fi, err := os.Stat(filepath.Join(srv.Root, "parts", "run", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetched = append(fetched, fmt.Sprintf("fetched s3://parts/run/%s: %d of %[2]d bytes (100.0%%) in 1 request for the whole object", name, fi.Size()))
+	}
+	t.Logf("merge's stderr:\n%s", stderr)
+	if got := strings.Split(strings.TrimSpace(stderr), "\n"); !slices.Equal(got, fetched) {
+		t.Errorf("merge printed to stderr:\n%s\nwant:\n%s", stderr, strings.Join(fetched, "\n"))
+	}
 	run(0, "merge", "--season", "none", srv.URL("parts", "run"), "-o", srv.URL("results", "merged/"))
 	sameAnalysis(t, "local", filepath.Join(srv.Root, "results", "merged"), "s3://spans/", "")
 

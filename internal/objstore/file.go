@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // Name returns a URL's object name, scheme://bucket/key without the query
@@ -60,7 +61,8 @@ func (s *Store) Objects(names []string) ([]string, error) {
 }
 
 // OpenFile opens a local file, or an object by URL or by a name that List
-// or Object returned, for one sequential read of all of it (one request).
+// or Object returned, for one sequential read of all of it (one request;
+// Stats counts the object's bytes read).
 func (s *Store) OpenFile(name string) (io.ReadCloser, error) {
 	if !IsURL(name) {
 		return os.Open(name)
@@ -76,18 +78,25 @@ func (s *Store) OpenFile(name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, storeError(s.ctx, b, l, l.name(key), err)
 	}
-	return &streamReader{r: r, s: s, name: l.name(key)}, nil
+	sr := &streamReader{r: r, name: l.name(key), size: r.Size()}
+	s.mu.Lock()
+	s.streams = append(s.streams, sr)
+	s.mu.Unlock()
+	return sr, nil
 }
 
-// streamReader names its object in read errors.
+// streamReader names its object in read errors and counts the bytes read,
+// for Stats.
 type streamReader struct {
-	r    io.ReadCloser
-	s    *Store
-	name string
+	r       io.ReadCloser
+	name    string
+	size    int64
+	fetched atomic.Int64
 }
 
 func (r *streamReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
+	r.fetched.Add(int64(n))
 	if err != nil && err != io.EOF {
 		err = fmt.Errorf("reading %s: %w", r.name, err)
 	}

@@ -11,7 +11,8 @@
 // objects' names. Credentials come from each cloud's standard environment
 // and files: AWS_* variables and ~/.aws for S3 (AWS_ENDPOINT_URL or
 // AWS_ENDPOINT_URL_S3 also set the endpoint), GOOGLE_APPLICATION_CREDENTIALS
-// or the gcloud default credentials for GCS, and AZURE_STORAGE_ACCOUNT with
+// or the gcloud default credentials for GCS (STORAGE_EMULATOR_HOST points
+// gs:// at an emulator, without credentials), and AZURE_STORAGE_ACCOUNT with
 // AZURE_STORAGE_KEY, a SAS token or the default Azure credential for Azure.
 package objstore
 
@@ -84,18 +85,23 @@ const checksumParam = "response_checksum_validation"
 
 func (l location) name(key string) string { return l.base + "/" + key }
 
+// scheme returns the URL's scheme: s3, gs or azblob.
+func (l location) scheme() string { scheme, _, _ := strings.Cut(l.base, "://"); return scheme }
+
 // isPrefix reports whether key names a prefix (the bucket's root, or a key
 // ending in "/") rather than an object.
 func isPrefix(key string) bool { return key == "" || strings.HasSuffix(key, "/") }
 
 // Store opens buckets once and keeps the readers of the objects it opened
-// so that their fetch counts can be reported. It is safe for concurrent use.
+// (ranged, by Open, and whole, by OpenFile) so that their fetch counts can
+// be reported. It is safe for concurrent use.
 type Store struct {
 	ctx     context.Context
 	mu      sync.Mutex
 	buckets map[string]*blob.Bucket // by bucketURL
 	objects map[string]object       // by name, from List
 	readers []*Reader
+	streams []*streamReader
 }
 
 type object struct {
@@ -143,8 +149,6 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 			return fmt.Errorf("%s: bucket %s %w", what, l.base, ErrNotFound)
 		}
 		return fmt.Errorf("%s: object %w", what, ErrNotFound)
-	case gcerrors.FailedPrecondition:
-		return fmt.Errorf("%s: the object changed while it was read (it no longer has the ETag it had when opened): run again", what)
 	case gcerrors.PermissionDenied:
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}

@@ -3,6 +3,7 @@ package objstore_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -13,13 +14,32 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/internal/gcstest"
 	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/internal/s3test"
 	"github.com/chaosgen/chaosgen/internal/testseed"
 )
 
+// server is a real object store that a test started: versitygw (S3) or
+// fake-gcs-server (GCS).
+type server interface {
+	URL(bucket, key string) string
+	MakeBucket(t testing.TB, bucket string)
+	Put(t testing.TB, bucket, key, file string)
+}
+
+// servers start each store for a subtest; they skip loudly (fail in CI)
+// without the binary.
+var servers = []struct {
+	scheme string
+	start  func(t *testing.T) server
+}{
+	{"s3", func(t *testing.T) server { return s3test.Start(t) }},
+	{"gs", func(t *testing.T) server { return gcstest.Start(t) }},
+}
+
 // put writes data to a local file and uploads it as bucket/key.
-func put(t *testing.T, srv *s3test.Server, bucket, key string, data []byte) {
+func put(t *testing.T, srv server, bucket, key string, data []byte) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "obj")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -28,15 +48,27 @@ func put(t *testing.T, srv *s3test.Server, bucket, key string, data []byte) {
 	srv.Put(t, bucket, key, p)
 }
 
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// TestReaderReadsRanges reads an object of each store with ranged
+// requests, and checks that a read after the object was replaced fails
+// (the pin of pin.go).
 func TestReaderReadsRanges(t *testing.T) {
-	srv := s3test.Start(t)
+	for _, s := range servers {
+		t.Run(s.scheme, func(t *testing.T) { testReaderReadsRanges(t, s.scheme, s.start(t)) })
+	}
+}
+
+func testReaderReadsRanges(t *testing.T, scheme string, srv server) {
 	srv.MakeBucket(t, "data")
 	seed := testseed.Seed(t)
-	r := rand.New(rand.NewPCG(seed, 0))
-	data := make([]byte, 3<<20+12345)
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
+	data := randomBytes(rand.New(rand.NewPCG(seed, 0)), 3<<20+12345)
 	put(t, srv, "data", "blob.bin", data)
 
 	st := objstore.New(t.Context())
@@ -45,8 +77,8 @@ func TestReaderReadsRanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rd.Size() != int64(len(data)) || rd.Name() != "s3://data/blob.bin" {
-		t.Fatalf("size %d, name %q; want %d, s3://data/blob.bin", rd.Size(), rd.Name(), len(data))
+	if rd.Size() != int64(len(data)) || rd.Name() != scheme+"://data/blob.bin" {
+		t.Fatalf("size %d, name %q; want %d, %s://data/blob.bin", rd.Size(), rd.Name(), len(data), scheme)
 	}
 	size := int64(len(data))
 	fetched := func() objstore.Stat { return st.Stats()[0] }
@@ -129,13 +161,100 @@ func TestReaderReadsRanges(t *testing.T) {
 	// (the range fetched is shorter when blocks kept from the random
 	// reads above hold its start or end: at most 8 of 64 KiB)
 	_, err = rd.ReadAt(make([]byte, 1<<20), 2<<20)
-	if err == nil || !regexp.MustCompile(`s3://data/blob\.bin: reading bytes \d+-\d+: the object changed while it was read`).MatchString(err.Error()) {
+	if err == nil || !regexp.MustCompile(scheme+`://data/blob\.bin: reading bytes \d+-\d+: the object changed while it was read \(.+\): run again$`).MatchString(err.Error()) {
 		t.Errorf("read after the object was replaced: %v", err)
+	} else {
+		t.Logf("read after the object was replaced: %v", err)
+	}
+}
+
+// TestGCSVersionedBucketReadsTheOpenedGeneration replaces an object of a
+// GCS bucket with object versioning while it is read: the pinned reads go
+// on returning the opened generation's bytes (the old generation is kept),
+// never the new object's; a new Open reads the new one.
+func TestGCSVersionedBucketReadsTheOpenedGeneration(t *testing.T) {
+	srv := gcstest.StartInMemory(t)
+	srv.MakeVersionedBucket(t, "data")
+	old := randomBytes(rand.New(rand.NewPCG(testseed.Seed(t), 0)), 1<<20)
+	put(t, srv, "data", "blob.bin", old)
+	st := objstore.New(t.Context())
+	defer st.Close()
+	rd, err := st.Open(srv.URL("data", "blob.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100<<10)
+	if _, err := rd.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, old[:len(buf)]) {
+		t.Fatalf("first read: %v", err)
+	}
+	replaced := bytes.Clone(old)
+	for i := range replaced {
+		replaced[i] ^= 0xff
+	}
+	put(t, srv, "data", "blob.bin", replaced)
+	// a range no kept block holds: fetched after the replacement
+	if _, err := rd.ReadAt(buf, 512<<10); err != nil || !bytes.Equal(buf, old[512<<10:512<<10+len(buf)]) {
+		t.Errorf("read after the replacement: %v (want the opened generation's bytes)", err)
+	}
+	rd2, err := st.Open(srv.URL("data", "blob.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd2.ReadAt(buf, 512<<10); err != nil || !bytes.Equal(buf, replaced[512<<10:512<<10+len(buf)]) {
+		t.Errorf("read of the object opened again: %v (want the new generation's bytes)", err)
+	}
+}
+
+// TestReadFileStats reads objects whole (as merge reads partials): Stats
+// and WriteStats report each one's bytes, in one request; local files are
+// not reported.
+func TestReadFileStats(t *testing.T) {
+	for _, s := range servers {
+		t.Run(s.scheme, func(t *testing.T) {
+			srv := s.start(t)
+			srv.MakeBucket(t, "parts")
+			a, b := bytes.Repeat([]byte("partial a "), 1000), []byte("partial b")
+			put(t, srv, "parts", "run/a.part", a)
+			put(t, srv, "parts", "run/b.part", b)
+			local := filepath.Join(t.TempDir(), "c.part")
+			if err := os.WriteFile(local, []byte("local"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			st := objstore.New(t.Context())
+			defer st.Close()
+			names, err := st.ListExt(srv.URL("parts", "run/"), ".part")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range append([]string{local}, names...) {
+				got, err := st.ReadFile(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != local && !bytes.Equal(got, map[string][]byte{"a.part": a, "b.part": b}[filepath.Base(n)]) {
+					t.Errorf("%s: read %d bytes that differ from the object's", n, len(got))
+				}
+			}
+			var out strings.Builder
+			if err := objstore.WriteStats(&out, st.Stats()); err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("fetched %[1]s://parts/run/a.part: 10000 of 10000 bytes (100.0%%) in 1 request for the whole object\n"+
+				"fetched %[1]s://parts/run/b.part: 9 of 9 bytes (100.0%%) in 1 request for the whole object\n", s.scheme)
+			if out.String() != want {
+				t.Errorf("stats:\n%s\nwant:\n%s", out.String(), want)
+			}
+		})
 	}
 }
 
 func TestListPrefix(t *testing.T) {
-	srv := s3test.Start(t)
+	for _, s := range servers {
+		t.Run(s.scheme, func(t *testing.T) { testListPrefix(t, s.scheme, s.start(t)) })
+	}
+}
+
+func testListPrefix(t *testing.T, scheme string, srv server) {
 	srv.MakeBucket(t, "spans")
 	for _, k := range []string{"day/b.parquet", "day/a.parquet", "day/sub/c.parquet", "day/.tmp.parquet",
 		"day/.hidden/d.parquet", "day/notes.txt", "dayz/e.parquet", "other.parquet"} {
@@ -143,7 +262,7 @@ func TestListPrefix(t *testing.T) {
 	}
 	st := objstore.New(t.Context())
 	defer st.Close()
-	want := []string{"s3://spans/day/a.parquet", "s3://spans/day/b.parquet", "s3://spans/day/sub/c.parquet"}
+	want := []string{scheme + "://spans/day/a.parquet", scheme + "://spans/day/b.parquet", scheme + "://spans/day/sub/c.parquet"}
 	for _, arg := range []string{"day/", "day"} {
 		got, err := st.List(srv.URL("spans", arg))
 		if err != nil {
@@ -154,7 +273,7 @@ func TestListPrefix(t *testing.T) {
 		}
 	}
 	got, err := st.List(srv.URL("spans", "day/b.parquet"))
-	if err != nil || !slices.Equal(got, []string{"s3://spans/day/b.parquet"}) {
+	if err != nil || !slices.Equal(got, []string{scheme + "://spans/day/b.parquet"}) {
 		t.Errorf("one object: %v, %v", got, err)
 	}
 	got, err = st.List(srv.URL("spans", ""))
@@ -163,6 +282,10 @@ func TestListPrefix(t *testing.T) {
 	}
 	// the endpoint from the SDK's environment instead of the URL
 	for _, env := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+		srv, ok := srv.(*s3test.Server)
+		if !ok {
+			break
+		}
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, srv.Endpoint)
 			st := objstore.New(t.Context())
@@ -173,13 +296,18 @@ func TestListPrefix(t *testing.T) {
 			}
 		})
 	}
-	if _, err := st.List(srv.URL("spans", "empty/")); err == nil || !strings.Contains(err.Error(), "s3://spans/empty/: no .parquet objects") {
+	if _, err := st.List(srv.URL("spans", "empty/")); err == nil || !strings.Contains(err.Error(), scheme+"://spans/empty/: no .parquet objects") {
 		t.Errorf("empty prefix: %v", err)
 	}
 }
 
 func TestErrorsNameTheURL(t *testing.T) {
-	srv := s3test.Start(t)
+	for _, s := range servers {
+		t.Run(s.scheme, func(t *testing.T) { testErrorsNameTheURL(t, s.scheme, s.start(t)) })
+	}
+}
+
+func testErrorsNameTheURL(t *testing.T, scheme string, srv server) {
 	srv.MakeBucket(t, "spans")
 	put(t, srv, "spans", "day/a.parquet", []byte("PAR1"))
 	for _, c := range []struct {
@@ -188,11 +316,14 @@ func TestErrorsNameTheURL(t *testing.T) {
 		want              []string
 		is                error
 	}{
-		{"missing bucket", "nosuchbucket", "day/a.parquet", "", []string{"s3://nosuchbucket/day/a.parquet: bucket s3://nosuchbucket not found"}, objstore.ErrNotFound},
-		{"missing object", "spans", "day/zzz.parquet", "", []string{"s3://spans/day/zzz.parquet: object not found"}, objstore.ErrNotFound},
-		{"missing prefix", "spans", "night/", "", []string{"s3://spans/night/: no .parquet objects under the prefix"}, nil},
+		{"missing bucket", "nosuchbucket", "day/a.parquet", "", []string{scheme + "://nosuchbucket/day/a.parquet: bucket " + scheme + "://nosuchbucket not found"}, objstore.ErrNotFound},
+		{"missing object", "spans", "day/zzz.parquet", "", []string{scheme + "://spans/day/zzz.parquet: object not found"}, objstore.ErrNotFound},
+		{"missing prefix", "spans", "night/", "", []string{scheme + "://spans/night/: no .parquet objects under the prefix"}, nil},
 		{"wrong secret", "spans", "day/a.parquet", "not-the-secret", []string{"s3://spans/day/a.parquet: access denied", "AWS_SECRET_ACCESS_KEY"}, objstore.ErrDenied},
 	} {
+		if c.secret != "" && scheme != "s3" {
+			continue // the emulator checks no credentials
+		}
 		t.Run(c.name, func(t *testing.T) {
 			if c.secret != "" {
 				t.Setenv("AWS_SECRET_ACCESS_KEY", c.secret)

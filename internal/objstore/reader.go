@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 )
 
 // Request sizes of a Reader. A Parquet reader asks for the footer's length
@@ -44,7 +46,7 @@ type Reader struct {
 	name string
 	key  string
 	size int64
-	etag string
+	pin  pin
 
 	fetched  atomic.Int64
 	requests atomic.Int64
@@ -59,7 +61,9 @@ type block struct {
 }
 
 // Open opens the object name (a URL, or a name that List returned) for
-// ranged reads; its size and ETag come from one metadata request.
+// ranged reads; its size and version (the ETag, and on GCS the
+// generation, to which every read is pinned: pin.go) come from one
+// metadata request.
 func (s *Store) Open(name string) (*Reader, error) {
 	b, l, key, err := s.lookup(name)
 	if err != nil {
@@ -72,7 +76,7 @@ func (s *Store) Open(name string) (*Reader, error) {
 	if err != nil {
 		return nil, storeError(s.ctx, b, l, l.name(key), err)
 	}
-	r := &Reader{ctx: s.ctx, b: b, l: l, name: l.name(key), key: key, size: attrs.Size, etag: attrs.ETag}
+	r := &Reader{ctx: s.ctx, b: b, l: l, name: l.name(key), key: key, size: attrs.Size, pin: pinOf(l.scheme(), attrs)}
 	s.mu.Lock()
 	s.readers = append(s.readers, r)
 	s.mu.Unlock()
@@ -86,7 +90,7 @@ func (r *Reader) Name() string { return r.name }
 func (r *Reader) Size() int64 { return r.size }
 
 // ETag returns the store's entity tag of the object ("" when it has none).
-func (r *Reader) ETag() string { return r.etag }
+func (r *Reader) ETag() string { return r.pin.etag }
 
 // Close drops the kept blocks; the bucket stays open until Store.Close.
 func (r *Reader) Close() error {
@@ -190,6 +194,14 @@ func (r *Reader) rangeError(off int64, n int, err error) error {
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
 		return fmt.Errorf("%s: the object ended early: it changed while it was read", what)
 	}
+	// the pinned version is no longer there (pin.go); Open found the
+	// object, so a missing one was deleted or replaced since
+	switch gcerrors.Code(err) {
+	case gcerrors.FailedPrecondition:
+		return fmt.Errorf("%s: the object changed while it was read (it no longer has the %s it had when opened): run again", what, r.pin)
+	case gcerrors.NotFound:
+		return fmt.Errorf("%s: the object changed while it was read (the version it had when opened, %s, is gone: replaced or deleted): run again", what, r.pin)
+	}
 	return storeError(r.ctx, r.b, r.l, what, err)
 }
 
@@ -197,8 +209,10 @@ func (r *Reader) rangeError(off int64, n int, err error) error {
 type Stat struct {
 	Name string
 	Size int64
-	// Fetched and Requests count the ranged reads.
-	Fetched, Requests int64
+	// Fetched counts the bytes of all its reads; Requests the ranged
+	// reads (Open), Whole the reads of all of it in one request
+	// (OpenFile).
+	Fetched, Requests, Whole int64
 }
 
 // Stats returns the fetch counts of every object opened, sorted by name
@@ -207,14 +221,23 @@ func (s *Store) Stats() []Stat {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	by := map[string]*Stat{}
-	for _, r := range s.readers {
-		st := by[r.name]
+	stat := func(name string, size int64) *Stat {
+		st := by[name]
 		if st == nil {
-			st = &Stat{Name: r.name, Size: r.size}
-			by[r.name] = st
+			st = &Stat{Name: name, Size: size}
+			by[name] = st
 		}
+		return st
+	}
+	for _, r := range s.readers {
+		st := stat(r.name, r.size)
 		st.Fetched += r.fetched.Load()
 		st.Requests += r.requests.Load()
+	}
+	for _, r := range s.streams {
+		st := stat(r.name, r.size)
+		st.Fetched += r.fetched.Load()
+		st.Whole++
 	}
 	out := make([]Stat, 0, len(by))
 	for _, st := range by {
@@ -224,12 +247,21 @@ func (s *Store) Stats() []Stat {
 	return out
 }
 
-// WriteStats prints one line per object: the bytes fetched by ranged reads
-// against the object's size.
+// WriteStats prints one line per object: the bytes fetched against the
+// object's size, and in how many requests.
 func WriteStats(w io.Writer, stats []Stat) error {
 	for _, st := range stats {
-		line := fmt.Sprintf("fetched %s: %d of %d bytes (%.1f%%) in %d ranged requests",
-			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), st.Requests)
+		var reqs []string
+		if st.Requests > 0 || st.Whole == 0 {
+			reqs = append(reqs, fmt.Sprintf("%d ranged requests", st.Requests))
+		}
+		if st.Whole == 1 {
+			reqs = append(reqs, "1 request for the whole object")
+		} else if st.Whole > 1 {
+			reqs = append(reqs, fmt.Sprintf("%d requests for the whole object", st.Whole))
+		}
+		line := fmt.Sprintf("fetched %s: %d of %d bytes (%.1f%%) in %s",
+			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), strings.Join(reqs, " and "))
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
 		}
