@@ -710,3 +710,43 @@ func TestSketchQuantilesExactRank(t *testing.T) {
 		}
 	}
 }
+
+// TestSketchSummariesFastPath checks that LogMoments and quantiles give the
+// same bits whether a sketch has a carry map or not: without one they take
+// a path of their own (no branch per bucket in LogMoments), with an empty
+// one the general path, which sums the non-empty buckets one by one.
+func TestSketchSummariesFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 12))
+	qs := []float64{0, 0.01, 0.5, 0.9, 0.99, 1}
+	for trial := range 500 {
+		var s Sketch
+		n := 1 + r.IntN(2000)
+		scale := int64(1) << (4 + r.IntN(36))
+		for range n {
+			switch r.IntN(20) {
+			case 0:
+				s.addDuration(0)
+			case 1:
+				s.addDuration(1 + r.Int64N(scale*1000)) // outliers: empty runs
+			default:
+				s.addDuration(1 + r.Int64N(scale))
+			}
+		}
+		unit := []float64{1, 1e3, 1e6}[r.IntN(3)]
+		mean, v := s.LogMoments(unit)
+		fast := make([]float64, len(qs))
+		s.quantiles(qs, fast)
+		s.carry = map[int32]uint64{}
+		gmean, gv := s.LogMoments(unit)
+		general := make([]float64, len(qs))
+		s.quantiles(qs, general)
+		if math.Float64bits(mean) != math.Float64bits(gmean) || math.Float64bits(v) != math.Float64bits(gv) {
+			t.Fatalf("trial %d: LogMoments %v, %v without a carry map, %v, %v with one", trial, mean, v, gmean, gv)
+		}
+		for j := range qs {
+			if math.Float64bits(fast[j]) != math.Float64bits(general[j]) {
+				t.Fatalf("trial %d: quantile %v = %v without a carry map, %v with one", trial, qs[j], fast[j], general[j])
+			}
+		}
+	}
+}
