@@ -750,3 +750,31 @@ func TestSketchSummariesFastPath(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSketchSummaries times what the table computes from every
+// window's latency sketch (the p50, p90 and p99 and the log moments) over
+// sketches shaped like the 40M-span benchmark day's: about 600 calls a
+// window spread over a factor of about 16 (some 140 buckets, half of them
+// empty).
+func BenchmarkSketchSummaries(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 13))
+	sks := make([]Sketch, 1000)
+	for i := range sks {
+		for range 600 {
+			sks[i].addDuration(int64(2e6 * math.Exp(r.NormFloat64()*0.6)))
+		}
+	}
+	var q [3]float64
+	var sink float64
+	for b.Loop() {
+		for i := range sks {
+			sks[i].quantiles(statQuantiles[:], q[:])
+			m, v := sks[i].LogMoments(1e6)
+			sink += q[0] + q[2] + m + v
+		}
+	}
+	b.ReportMetric(float64(len(sks))*float64(b.N)/b.Elapsed().Seconds(), "sketches/s")
+	if math.IsNaN(sink) {
+		b.Fatal("NaN")
+	}
+}
