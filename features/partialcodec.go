@@ -21,6 +21,7 @@ import (
 
 // AppendBinary appends the binary form of p to b.
 func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
+	p.foldOutcomes(nil)
 	e := &enc{b: slices.Grow(b, p.sizeHint())}
 	e.i(p.window)
 	e.i(p.rows)
@@ -505,9 +506,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	p.runs.Runs += runs
 	p.runs.Orphans += orphans
 	n = d.count(8)
-	if fresh {
-		p.outcomes = make(map[outName]*outAcc, n)
-	}
+	outs := make([]outRow, 0, n)
 	var prevOut outName
 	for i := range n {
 		k := outName{d.name(), d.name(), d.name(), d.i()}
@@ -524,7 +523,10 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			break
 		}
 		prevOut = k
-		p.addOutcome(k, &a)
+		outs = append(outs, outRow{k, a})
+	}
+	if len(outs) > 0 {
+		p.outPending = append(p.outPending, outs)
 	}
 	n = d.count(13)
 	p.stash = slices.Grow(p.stash, n)
