@@ -778,3 +778,18 @@ func BenchmarkSketchSummaries(b *testing.B) {
 		b.Fatal("NaN")
 	}
 }
+
+// TestBucketValue checks that bucketValue, which takes γ^i from
+// bucketBounds within its range, gives the bits of its definition
+// 2γ^i/(γ+1) for every bucket of that range and beyond it.
+func TestBucketValue(t *testing.T) {
+	for i := boundsLo - 50; i < boundsLo+int32(len(bucketBounds))+50; i++ {
+		want := 2 * math.Pow(gamma, float64(i)) / (gamma + 1)
+		if got := bucketValue(i); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("bucketValue(%d) = %v, want %v", i, got, want)
+		}
+	}
+	if math.Float64bits(logMid) != math.Float64bits(math.Log(2/(gamma+1))) || math.Float64bits(logUnit(1e6)) != math.Float64bits(math.Log(1e6)) {
+		t.Fatal("precomputed logarithms differ from math.Log")
+	}
+}

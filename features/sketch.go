@@ -363,7 +363,13 @@ func (s *Sketch) empty(k int) bool {
 	return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0)
 }
 
+// bucketValue is bucket i's midpoint 2γ^i/(γ+1). Within bucketBounds' range
+// γ^i is taken from it, computed there by the same math.Pow call: the
+// same bits without a Pow per quantile (TestBucketValue).
 func bucketValue(i int32) float64 {
+	if k := i - boundsLo; k >= 0 && int(k) < len(bucketBounds) {
+		return 2 * bucketBounds[k] / (gamma + 1)
+	}
 	return 2 * math.Pow(gamma, float64(i)) / (gamma + 1)
 }
 
@@ -372,6 +378,23 @@ func (s *Sketch) Reset() {
 	s.counts = s.counts[:0]
 	s.carry = nil
 	s.zero, s.n, s.lo = 0, 0, 0
+}
+
+// logMid is ln(2/(γ+1)), the logarithm of a bucket's midpoint over its
+// upper bound; logMillion is ln(1e6), of the unit the table's log moments
+// are in (milliseconds of nanosecond durations). Each is what LogMoments
+// computed per call before, the same bits.
+var (
+	logMid     = math.Log(2 / (gamma + 1))
+	logMillion = math.Log(1e6)
+)
+
+// logUnit is math.Log(unit), looked up for the common unit.
+func logUnit(unit float64) float64 {
+	if unit == 1e6 {
+		return logMillion
+	}
+	return math.Log(unit)
 }
 
 // LogMoments returns the mean and the (population) variance of ln(x/unit)
@@ -384,7 +407,7 @@ func (s *Sketch) LogMoments(unit float64) (mean, variance float64) {
 	if n == 0 {
 		return 0, 0
 	}
-	off := math.Log(2/(gamma+1)) - math.Log(unit)
+	off := logMid - logUnit(unit)
 	lo, hi := s.occupied()
 	var sum, sq float64
 	if s.carry == nil {
