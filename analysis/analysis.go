@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -168,6 +169,13 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	table := p.acc.Table()
+	// Table consumed the accumulators: collect them now, so that the
+	// models and the outputs reuse their memory. Left to GOGC=400 (main.go)
+	// the collector would not run before the end, and every page the rest
+	// allocates would be a fresh one, faulted in at about 10 µs a page on
+	// this VM (docs/scale.md, "The merge, made cheaper").
+	p.acc = nil
+	runtime.GC()
 	if table.Rows == 0 {
 		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(inputs), rows, table.Bad.Total())
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/internal/testseed"
 )
 
@@ -46,6 +47,49 @@ func TestMedianIsSorts(t *testing.T) {
 			for i := range xs {
 				if math.Float64bits(xs[i]) != math.Float64bits(in[i]) {
 					t.Fatalf("%s, n=%d: median changed its argument", name, n)
+				}
+			}
+		}
+	}
+}
+
+// TestRollingLogMedian checks rollingLogMedian, which keeps its window
+// sorted as it slides, against its definition: per window with at least
+// minLatCalls calls, the median of the logarithms of the latSmooth nearest
+// such windows' values, a sorted copy's element at len/2; NaN for the
+// others. Values repeat (ties) and series are of every length up to 60.
+func TestRollingLogMedian(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 17))
+	v := func(w *features.Window) float64 { return w.P99Ms }
+	for n := 0; n <= 60; n++ {
+		for range 20 {
+			ws := make([]features.Window, n)
+			for j := range ws {
+				ws[j].Calls = int64(r.IntN(2 * minLatCalls))
+				ws[j].P99Ms = float64(r.IntN(6)) * 0.5 // zeros and ties
+			}
+			var idx []int
+			var lv []float64
+			for j := range ws {
+				if ws[j].Calls >= minLatCalls && ws[j].P99Ms > 0 {
+					idx = append(idx, j)
+					lv = append(lv, math.Log(ws[j].P99Ms))
+				}
+			}
+			want := make([]float64, n)
+			for j := range want {
+				want[j] = math.NaN()
+			}
+			for i, j := range idx {
+				hi := min(len(lv), max(0, i-latSmooth/2)+latSmooth)
+				s := slices.Clone(lv[max(0, hi-latSmooth):hi])
+				slices.Sort(s)
+				want[j] = s[len(s)/2]
+			}
+			got := rollingLogMedian(ws, v)
+			for j := range want {
+				if math.Float64bits(got[j]) != math.Float64bits(want[j]) && !(math.IsNaN(got[j]) && math.IsNaN(want[j])) {
+					t.Fatalf("n=%d: window %d: %v, want %v", n, j, got[j], want[j])
 				}
 			}
 		}

@@ -41,7 +41,8 @@ func loopCPU(b *testing.B, f func()) {
 // BenchmarkMerge writes -shards partials of the benchmark's span file once
 // (-spans, as BenchmarkAnalyze) and times what the merge job does with
 // them (-parts: reuse them across runs): "decode" reads, checks and merges the partials' accumulators;
-// "table" adds the feature table; "models" the model stage on that table
+// "table" adds the feature table (windows/s: its edge- and service-windows,
+// decoding included); "models" the model stage on that table
 // (runModelStage); "merge" and "merge-no-models" are the whole of
 // `chaosgen merge`, outputs written.
 func BenchmarkMerge(b *testing.B) {
@@ -88,7 +89,13 @@ func BenchmarkMerge(b *testing.B) {
 		loopCPU(b, func() { decode(b) })
 	})
 	b.Run("table", func(b *testing.B) {
-		loopCPU(b, func() { decode(b).acc.Table() })
+		var rows int
+		loopCPU(b, func() {
+			t := decode(b).acc.Table()
+			rows = len(t.Windows) + len(t.Services)
+		})
+		// the edge- and service-windows summarised (decoding included)
+		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "windows/s")
 	})
 	b.Run("models", func(b *testing.B) {
 		t := decode(b).acc.Table()

@@ -427,13 +427,24 @@ func rollingLogMedian(ws []features.Window, v func(*features.Window) float64) []
 	for j := range out {
 		out[j] = math.NaN()
 	}
+	// buf holds lv[lo:hi] sorted; as the window slides, the value that
+	// leaves is taken out and the one that enters put in its place in the
+	// order (logarithms: no NaN, no -0, so equal values have equal bits
+	// and the median is that of sorting each window afresh)
 	buf := make([]float64, 0, latSmooth)
+	lo, hi := 0, 0
 	for i, j := range idx {
-		lo := max(0, i-latSmooth/2)
-		hi := min(len(lv), lo+latSmooth)
-		lo = max(0, hi-latSmooth)
-		buf = append(buf[:0], lv[lo:hi]...)
-		slices.Sort(buf)
+		nlo := max(0, i-latSmooth/2)
+		nhi := min(len(lv), nlo+latSmooth)
+		nlo = max(0, nhi-latSmooth)
+		for ; lo < nlo; lo++ {
+			k, _ := slices.BinarySearch(buf, lv[lo])
+			buf = slices.Delete(buf, k, k+1)
+		}
+		for ; hi < nhi; hi++ {
+			k, _ := slices.BinarySearch(buf, lv[hi])
+			buf = slices.Insert(buf, k, lv[hi])
+		}
 		out[j] = buf[len(buf)/2]
 	}
 	return out

@@ -217,6 +217,13 @@ func windowRows(edges []scoredEdge) []WindowRow {
 	return rows
 }
 
+// outputCodec compresses the analysis files' pages. One codec for all of
+// them: it keeps its zstd encoders in a pool, and each encoder allocates
+// about 8 MB of history the first time it compresses (a codec per file
+// allocated that six times over; every page is compressed as one
+// independent frame, so the bytes do not depend on the encoder's past).
+var outputCodec = &zstd.Codec{Level: zstd.SpeedDefault}
+
 // writeParquet writes rows to path (inside the temporary output directory,
 // which is renamed into place only when complete).
 func writeParquet[T any](path string, rows []T) error {
@@ -225,7 +232,7 @@ func writeParquet[T any](path string, rows []T) error {
 		return err
 	}
 	w := parquet.NewGenericWriter[T](f,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.Compression(outputCodec),
 		parquet.CreatedBy("chaosgen", "", ""),
 	)
 	if _, err := w.Write(rows); err != nil {

@@ -148,13 +148,10 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 	if len(t.Services) == 0 {
 		return rows
 	}
-	type sw struct {
-		svc string
-		win int64
-	}
-	at := make(map[sw]int, len(t.Services))
+	// each service's rows, a run of t.Services sorted by start: looked up
+	// by walking a run beside another series sorted by start (windowRows)
+	runs := map[string][2]int{}
 	for i, s := range t.Services {
-		at[sw{s.Service, s.StartUnixNano}] = i
 		rows[i] = ServiceRow{Service: s.Service, WindowStartUnixNano: s.StartUnixNano, Calls: s.Calls,
 			SelfP50Ms: round6(s.SelfP50Ms), OwnErrors: s.OwnErrors}
 	}
@@ -164,6 +161,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		for hi < len(t.Services) && t.Services[hi].Service == t.Services[lo].Service {
 			hi++
 		}
+		runs[t.Services[lo].Service] = [2]int{lo, hi}
 		ss := t.Services[lo:hi]
 		m, v, n := make([]float64, len(ss)), make([]float64, len(ss)), make([]float64, len(ss))
 		for j, s := range ss {
@@ -186,29 +184,55 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		}
 		lo = hi
 	}
-	// trace ends, per root operation and service
+	// windowRows returns, for each of the ascending window starts, the row
+	// of svc in that window, -1 where it has none.
+	idx := []int{}
+	windowRows := func(svc string, n int, start func(j int) int64) []int {
+		idx = slices.Grow(idx[:0], n)[:n]
+		run, ok := runs[svc]
+		r := run[0]
+		for j := range n {
+			idx[j] = -1
+			for ok && r < run[1] && t.Services[r].StartUnixNano < start(j) {
+				r++
+			}
+			if ok && r < run[1] && t.Services[r].StartUnixNano == start(j) {
+				idx[j] = r
+			}
+		}
+		return idx
+	}
+	// trace ends, per root operation and service; the ends are sorted by
+	// root, start and service
 	type rk struct{ root, svc string }
 	rootTotal := map[string]int64{}
-	rootWin := map[sw]int64{} // traces per root and window
-	series := map[rk][]int{}  // indexes into t.TraceEnds
+	series := map[rk][]int{} // indexes into t.TraceEnds
+	type rootSeries struct {
+		wins   []int64 // the windows of the root, in order
+		traces []int64 // the root's traces per window
+	}
+	roots := map[string]*rootSeries{}
 	for i, e := range t.TraceEnds {
 		rootTotal[e.Root] += e.Traces
-		rootWin[sw{e.Root, e.StartUnixNano}] += e.Traces
 		series[rk{e.Root, e.Service}] = append(series[rk{e.Root, e.Service}], i)
-	}
-	rootWins := map[string][]int64{} // the windows of each root, in order
-	for _, e := range t.TraceEnds {
-		ws := rootWins[e.Root]
-		if len(ws) == 0 || ws[len(ws)-1] != e.StartUnixNano {
-			rootWins[e.Root] = append(ws, e.StartUnixNano)
+		rs := roots[e.Root]
+		if rs == nil {
+			rs = &rootSeries{}
+			roots[e.Root] = rs
 		}
+		if k := len(rs.wins); k == 0 || rs.wins[k-1] != e.StartUnixNano {
+			rs.wins = append(rs.wins, e.StartUnixNano)
+			rs.traces = append(rs.traces, 0)
+		}
+		rs.traces[len(rs.traces)-1] += e.Traces
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(series), func(a, b rk) int {
 		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.svc, b.svc))
 	}) {
 		// a series over every window of the root: traces that ended at
 		// the service out of the root's traces
-		ws := rootWins[k.root]
+		rs := roots[k.root]
+		ws := rs.wins
 		ends, n := make([]float64, len(ws)), make([]float64, len(ws))
 		var total float64
 		for _, i := range series[k] {
@@ -217,47 +241,46 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 			ends[j] = float64(e.Traces)
 			total += ends[j]
 		}
-		for j, w := range ws {
-			n[j] = float64(rootWin[sw{k.root, w}])
+		for j := range ws {
+			n[j] = float64(rs.traces[j])
 		}
+		at := windowRows(k.svc, len(ws), func(j int) int64 { return ws[j] })
 		for j, z := range countSeriesZ(ends, n, total/float64(rootTotal[k.root]), 0) {
-			if r, ok := at[sw{k.svc, ws[j]}]; ok && z > rows[r].TraceEndZ {
+			if r := at[j]; r >= 0 && z > rows[r].TraceEndZ {
 				rows[r].TraceEndZ = z
 			}
 		}
 	}
 	// edges: duration z and calls per incoming call
-	slowOut := map[sw][]float64{}
+	slowOut := make([][]float64, len(rows)) // per row: the z of its edges out
 	for i := range t.Edges {
 		e := &t.Edges[i]
+		if e.Caller == "" {
+			// the ingress: no caller's row for either
+			continue
+		}
 		ws := t.EdgeWindows(i)
 		m, v, n := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
 		for j, w := range ws {
 			m[j], v[j], n[j] = w.LogMean, w.LogVar, float64(w.Calls)
 		}
-		if e.Caller != "" {
-			for j, z := range calibratedZ(m, v, n, false) {
-				if ws[j].Calls > 0 {
-					k := sw{e.Caller, ws[j].StartUnixNano}
-					slowOut[k] = append(slowOut[k], z)
-				}
+		at := windowRows(e.Caller, len(ws), func(j int) int64 { return ws[j].StartUnixNano })
+		for j, z := range calibratedZ(m, v, n, false) {
+			if r := at[j]; ws[j].Calls > 0 && r >= 0 {
+				slowOut[r] = append(slowOut[r], z)
 			}
-		}
-		if e.Caller == "" {
-			continue
 		}
 		// calls per call into the caller
 		ratio, rv, rn := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
 		var calls, in float64
-		idx := make([]int, len(ws))
 		for j, w := range ws {
-			idx[j] = -1
-			if r, ok := at[sw{e.Caller, w.StartUnixNano}]; ok && t.Services[r].Calls > 0 {
-				idx[j] = r
+			if r := at[j]; r >= 0 && t.Services[r].Calls > 0 {
 				rn[j] = float64(t.Services[r].Calls)
 				ratio[j] = float64(w.Calls) / rn[j]
 				calls += float64(w.Calls)
 				in += rn[j]
+			} else {
+				at[j] = -1
 			}
 		}
 		if in == 0 {
@@ -267,14 +290,13 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 			rv[j] = calls / in // Poisson: the variance of a count per call is its mean
 		}
 		for j, z := range calibratedZ(ratio, rv, rn, false) {
-			if r := idx[j]; r >= 0 && math.Abs(z) > math.Abs(rows[r].CallShapeZ) {
+			if r := at[j]; r >= 0 && math.Abs(z) > math.Abs(rows[r].CallShapeZ) {
 				rows[r].CallShapeZ = z
 			}
 		}
 	}
-	for k, zs := range slowOut {
-		r, ok := at[k]
-		if !ok || len(zs) < 2 {
+	for r, zs := range slowOut {
+		if len(zs) < 2 {
 			continue
 		}
 		// the lower quartile: nearly every edge out slowed, not one of two
@@ -282,11 +304,17 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		rows[r].SlowOutZ = max(0, zs[(len(zs)-1)/4])
 	}
 	// a caller whose every edge slowed explains its callees' self times
-	for i := range rows {
-		r := &rows[i]
-		for _, c := range above[r.Service] {
-			if j, ok := at[sw{c, r.WindowStartUnixNano}]; ok {
-				r.CallerSlowZ = max(r.CallerSlowZ, rows[j].SlowOutZ)
+	for lo := 0; lo < len(t.Services); {
+		svc := t.Services[lo].Service
+		run := runs[svc]
+		ss := t.Services[run[0]:run[1]]
+		lo = run[1]
+		for _, c := range above[svc] {
+			for j, r := range windowRows(c, len(ss), func(j int) int64 { return ss[j].StartUnixNano }) {
+				if r >= 0 {
+					row := &rows[run[0]+j]
+					row.CallerSlowZ = max(row.CallerSlowZ, rows[r].SlowOutZ)
+				}
 			}
 		}
 	}

@@ -525,30 +525,36 @@ func (p *Partial) Table() *Table {
 	for _, k := range keys {
 		callees[k.caller]++
 	}
+	// every edge's windows go straight to their place in t.Windows
+	first := make([]int, len(keys)+1)
+	for i, k := range keys {
+		first[i+1] = first[i] + p.edges[k].windows()
+	}
+	t.Windows = make([]Window, first[len(keys)])
 	results := make([]mergeResult, len(keys))
 	parallel(len(keys), func(i int) {
 		k := keys[i]
-		results[i] = mergedEdge(p.edges[k], k.caller, k.callee, callees[k.callee], window)
+		results[i] = mergedEdge(p.edges[k], k.caller, k.callee, callees[k.callee], window, t.Windows[first[i]:first[i+1]:first[i+1]])
 	})
-	nwin, ninj := 0, 0
+	ninj := 0
 	for _, r := range results {
-		nwin += len(r.wins)
 		ninj += len(r.inj)
 	}
-	t.Windows = make([]Window, 0, nwin)
 	if ninj > 0 {
 		t.Injections = make([]Injection, 0, ninj)
+	}
+	if len(keys) > 0 {
+		t.Edges = make([]Edge, 0, len(keys))
 	}
 	for i, r := range results {
 		for j := range r.inj {
 			r.inj[j].Edge = i
 		}
 		t.Injections = append(t.Injections, r.inj...)
-		r.edge.FirstWindow = len(t.Windows)
+		r.edge.FirstWindow = first[i]
 		for j := range r.wins {
 			r.wins[j].Edge = i
 		}
-		t.Windows = append(t.Windows, r.wins...)
 		if t.Traces > 0 {
 			r.edge.Criticality = min(1, float64(r.edge.Traces)/float64(t.Traces))
 		}
@@ -566,17 +572,22 @@ type mergeResult struct {
 	inj  []Injection
 }
 
-// mergedEdge computes an edge's totals and window rows from its merged
-// accumulator.
-func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Duration) (out mergeResult) {
-	var total acc
+// windows returns the number of e's windows with calls.
+func (e *edgeAcc) windows() int {
 	n := 0
 	for _, a := range e.wins {
 		if a != nil {
 			n++
 		}
 	}
-	out.wins = make([]Window, 0, n)
+	return n
+}
+
+// mergedEdge computes an edge's totals and window rows from its merged
+// accumulator, the rows appended to wins (empty, of capacity e.windows()).
+func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Duration, wins []Window) (out mergeResult) {
+	var total acc
+	out.wins = wins[:0]
 	for j, a := range e.wins {
 		if a == nil {
 			continue

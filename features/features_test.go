@@ -721,3 +721,86 @@ func TestSketchQuantilesExactRank(t *testing.T) {
 		}
 	}
 }
+
+// TestSketchSummariesFastPath checks that LogMoments and quantiles give the
+// same bits whether a sketch has a carry map or not: without one they take
+// a path of their own (no branch per bucket in LogMoments), with an empty
+// one the general path, which sums the non-empty buckets one by one.
+func TestSketchSummariesFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 12))
+	qs := []float64{0, 0.01, 0.5, 0.9, 0.99, 1}
+	for trial := range 500 {
+		var s Sketch
+		n := 1 + r.IntN(2000)
+		scale := int64(1) << (4 + r.IntN(36))
+		for range n {
+			switch r.IntN(20) {
+			case 0:
+				s.addDuration(0)
+			case 1:
+				s.addDuration(1 + r.Int64N(scale*1000)) // outliers: empty runs
+			default:
+				s.addDuration(1 + r.Int64N(scale))
+			}
+		}
+		unit := []float64{1, 1e3, 1e6}[r.IntN(3)]
+		mean, v := s.LogMoments(unit)
+		fast := make([]float64, len(qs))
+		s.quantiles(qs, fast)
+		s.carry = map[int32]uint64{}
+		gmean, gv := s.LogMoments(unit)
+		general := make([]float64, len(qs))
+		s.quantiles(qs, general)
+		if math.Float64bits(mean) != math.Float64bits(gmean) || math.Float64bits(v) != math.Float64bits(gv) {
+			t.Fatalf("trial %d: LogMoments %v, %v without a carry map, %v, %v with one", trial, mean, v, gmean, gv)
+		}
+		for j := range qs {
+			if math.Float64bits(fast[j]) != math.Float64bits(general[j]) {
+				t.Fatalf("trial %d: quantile %v = %v without a carry map, %v with one", trial, qs[j], fast[j], general[j])
+			}
+		}
+	}
+}
+
+// BenchmarkSketchSummaries times what the table computes from every
+// window's latency sketch (the p50, p90 and p99 and the log moments) over
+// sketches shaped like the 40M-span benchmark day's: about 600 calls a
+// window spread over a factor of about 16 (some 140 buckets, half of them
+// empty).
+func BenchmarkSketchSummaries(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 13))
+	sks := make([]Sketch, 1000)
+	for i := range sks {
+		for range 600 {
+			sks[i].addDuration(int64(2e6 * math.Exp(r.NormFloat64()*0.6)))
+		}
+	}
+	var q [3]float64
+	var sink float64
+	for b.Loop() {
+		for i := range sks {
+			sks[i].quantiles(statQuantiles[:], q[:])
+			m, v := sks[i].LogMoments(1e6)
+			sink += q[0] + q[2] + m + v
+		}
+	}
+	b.ReportMetric(float64(len(sks))*float64(b.N)/b.Elapsed().Seconds(), "sketches/s")
+	if math.IsNaN(sink) {
+		b.Fatal("NaN")
+	}
+}
+
+// TestBucketValue checks that bucketValue, which takes γ^i from
+// bucketBounds within its range, gives the bits of its definition
+// 2γ^i/(γ+1) for every bucket of that range and beyond it.
+func TestBucketValue(t *testing.T) {
+	for i := boundsLo - 50; i < boundsLo+int32(len(bucketBounds))+50; i++ {
+		want := 2 * math.Pow(gamma, float64(i)) / (gamma + 1)
+		if got := bucketValue(i); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("bucketValue(%d) = %v, want %v", i, got, want)
+		}
+	}
+	if math.Float64bits(logMid) != math.Float64bits(math.Log(2/(gamma+1))) || math.Float64bits(logUnit(1e6)) != math.Float64bits(math.Log(1e6)) {
+		t.Fatal("precomputed logarithms differ from math.Log")
+	}
+}

@@ -194,6 +194,28 @@ func (p *Partial) addOutcome(n outName, a *outAcc) {
 	}
 }
 
+// outRow is a trace outcome as a partial's binary form holds it.
+type outRow struct {
+	n outName
+	a outAcc
+}
+
+// foldOutcomes adds the decoded trace outcomes waiting in p.outPending to
+// p.outcomes, those for which keep is true (all when keep is nil), and
+// drops the others. Decoding keeps them aside, without hashing them into
+// the map: most are baseline rows of edges without injected ones (every
+// edge-window of every partial has one), which the table drops.
+func (p *Partial) foldOutcomes(keep func(outName) bool) {
+	for _, rows := range p.outPending {
+		for i := range rows {
+			if r := &rows[i]; keep == nil || keep(r.n) {
+				p.addOutcome(r.n, &r.a)
+			}
+		}
+	}
+	p.outPending = nil
+}
+
 // outcomesTable is the table's Outcomes: sorted by caller, callee, profile
 // and start; baseline rows only for edges with injected ones.
 func (p *Partial) outcomesTable() []TraceOutcome {
@@ -203,6 +225,23 @@ func (p *Partial) outcomesTable() []TraceOutcome {
 			injected[edgeKey{n.caller, n.callee}] = true
 		}
 	}
+	for _, rows := range p.outPending {
+		for i := range rows {
+			if n := &rows[i].n; n.prof != "" {
+				injected[edgeKey{n.caller, n.callee}] = true
+			}
+		}
+	}
+	// the pending rows come in runs of one edge (each partial's sorted by
+	// edge): one lookup a run
+	var last edgeKey
+	seen, keep := false, false
+	p.foldOutcomes(func(n outName) bool {
+		if k := (edgeKey{n.caller, n.callee}); !seen || k != last {
+			seen, last, keep = true, k, injected[k]
+		}
+		return keep
+	})
 	var out []TraceOutcome
 	for n, a := range p.outcomes {
 		if injected[edgeKey{n.caller, n.callee}] {

@@ -29,6 +29,7 @@ type Partial struct {
 	ends             map[ek]int64
 	runs             TraceRuns
 	outcomes         map[outName]*outAcc
+	outPending       [][]outRow // trace outcomes decoded, not yet in outcomes (foldOutcomes)
 	stash            []stashRun
 	bad              *ingest.BadRows
 }
@@ -127,6 +128,7 @@ func (p *Partial) Merge(o *Partial) error {
 	for n, a := range o.outcomes {
 		p.addOutcome(n, a)
 	}
+	p.outPending = append(p.outPending, o.outPending...)
 	p.stash = append(p.stash, o.stash...)
 	p.bad.Merge(o.bad)
 	return nil

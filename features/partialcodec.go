@@ -21,6 +21,7 @@ import (
 
 // AppendBinary appends the binary form of p to b.
 func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
+	p.foldOutcomes(nil)
 	e := &enc{b: slices.Grow(b, p.sizeHint())}
 	e.i(p.window)
 	e.i(p.rows)
@@ -271,10 +272,11 @@ var errShort = errors.New("truncated")
 // dec reads the binary form; the first error sticks and later reads return
 // zero values.
 type dec struct {
-	b    []byte
-	off  int
-	err  error
-	slab []uint16 // for sketch counts
+	b     []byte
+	off   int
+	err   error
+	slab  []uint16          // for sketch counts
+	names map[string]string // the service, operation and profile names read
 }
 
 func (d *dec) fail(format string, args ...any) {
@@ -339,6 +341,22 @@ func (d *dec) bytes(n int) []byte {
 }
 
 func (d *dec) s() string { return string(d.bytes(d.count(1))) }
+
+// name reads a string that recurs (a service, a root operation, a
+// profile): each distinct one is allocated once, not once per service
+// window, trace end and outcome that names it (hundreds of thousands).
+func (d *dec) name() string {
+	b := d.bytes(d.count(1))
+	if v, ok := d.names[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if d.names == nil {
+		d.names = map[string]string{}
+	}
+	d.names[v] = v
+	return v
+}
 
 func (d *dec) bool() bool {
 	b := d.bytes(1)
@@ -453,7 +471,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	}
 	var prevSvc sk
 	for i := range n {
-		k := sk{d.s(), d.i()}
+		k := sk{d.name(), d.i()}
 		a := &svcAcc{calls: d.i(), ownErrors: d.i()}
 		d.sketch(&a.self)
 		if d.err != nil {
@@ -472,7 +490,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	}
 	var prevEnd ek
 	for i := range n {
-		k := ek{d.s(), d.i(), d.s()}
+		k := ek{d.name(), d.i(), d.name()}
 		v := d.i()
 		if d.err != nil {
 			break
@@ -488,12 +506,10 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	p.runs.Runs += runs
 	p.runs.Orphans += orphans
 	n = d.count(8)
-	if fresh {
-		p.outcomes = make(map[outName]*outAcc, n)
-	}
+	outs := make([]outRow, 0, n)
 	var prevOut outName
 	for i := range n {
-		k := outName{d.s(), d.s(), d.s(), d.i()}
+		k := outName{d.name(), d.name(), d.name(), d.i()}
 		a := outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
 		if d.err != nil {
 			break
@@ -507,7 +523,10 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			break
 		}
 		prevOut = k
-		p.addOutcome(k, &a)
+		outs = append(outs, outRow{k, a})
+	}
+	if len(outs) > 0 {
+		p.outPending = append(p.outPending, outs)
 	}
 	n = d.count(13)
 	p.stash = slices.Grow(p.stash, n)
@@ -517,7 +536,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 		s.rows, s.callers, s.callees, s.roots, s.profs = make([]runRow, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
 		for j := range m {
 			s.rows[j] = runRow{span: d.u64(), parent: d.u64(), start: d.i(), dur: d.i()}
-			s.callers[j], s.callees[j], s.roots[j], s.profs[j] = d.s(), d.s(), d.s(), d.s()
+			s.callers[j], s.callees[j], s.roots[j], s.profs[j] = d.name(), d.name(), d.name(), d.name()
 			s.rows[j].err, s.rows[j].inj = d.bool(), d.bool()
 		}
 		if d.err != nil {
@@ -537,7 +556,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 }
 
 func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
-	a := &edgeAcc{caller: d.s(), callee: d.s(), codes: map[int32]int64{}}
+	a := &edgeAcc{caller: d.name(), callee: d.name(), codes: map[int32]int64{}}
 	a.minDepth = d.int32()
 	a.depthSum, a.calls, a.grpc, a.http, a.grpcCodes = d.i(), d.i(), d.i(), d.i(), d.i()
 	for range d.count(2) {
@@ -547,7 +566,7 @@ func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
 	if n := d.count(4); n > 0 {
 		a.inj = make(map[injKey]int64, n)
 		for range n {
-			k := injKey{win: d.i(), profile: d.s()}
+			k := injKey{win: d.i(), profile: d.name()}
 			f := d.i()
 			if f < 0 || f >= NumFaultTypes {
 				d.fail("fault type %d", f)

@@ -300,28 +300,49 @@ func (s *Sketch) Quantile(q float64) float64 {
 	return out[0]
 }
 
+// maxQuantiles bounds the quantiles that quantiles computes in one walk.
+const maxQuantiles = 8
+
 // quantiles sets out[j] to Quantile(qs[j]) in one walk over the buckets;
-// qs must be ascending.
+// qs must be ascending, at most maxQuantiles of them.
 func (s *Sketch) quantiles(qs, out []float64) {
 	if s.n == 0 {
 		clear(out)
 		return
 	}
-	// the 1-based nearest rank of qs[j]
-	rank := func(j int) uint64 { return max(uint64(math.Ceil(qs[j]*float64(s.n))), 1) }
+	// the 1-based nearest rank of each quantile
+	var ranks [maxQuantiles]uint64
+	for j, q := range qs {
+		ranks[j] = max(uint64(math.Ceil(q*float64(s.n))), 1)
+	}
 	j := 0
-	for j < len(qs) && rank(j) <= s.zero {
+	for j < len(qs) && ranks[j] <= s.zero {
 		out[j] = 0
 		j++
 	}
+	if j == len(qs) {
+		return
+	}
 	seen := s.zero
 	lo, hi := s.occupied()
-	for i := lo; i < hi && j < len(qs); i++ {
-		seen += s.count(i)
-		for r := rank(j); seen >= r; r = rank(j) {
-			out[j] = bucketValue(s.lo + int32(i))
-			if j++; j == len(qs) {
+	if s.carry == nil {
+		// the common case: every count is in counts
+		for i, c := range s.counts[lo:hi] {
+			if seen += uint64(c); seen < ranks[j] {
+				continue
+			}
+			for ; j < len(qs) && seen >= ranks[j]; j++ {
+				out[j] = bucketValue(s.lo + int32(lo+i))
+			}
+			if j == len(qs) {
 				return
+			}
+		}
+	} else {
+		for i := lo; i < hi && j < len(qs); i++ {
+			seen += s.count(i)
+			for ; j < len(qs) && seen >= ranks[j]; j++ {
+				out[j] = bucketValue(s.lo + int32(i))
 			}
 		}
 	}
@@ -348,7 +369,13 @@ func (s *Sketch) empty(k int) bool {
 	return s.counts[k] == 0 && (s.carry == nil || s.carry[s.lo+int32(k)] == 0)
 }
 
+// bucketValue is bucket i's midpoint 2γ^i/(γ+1). Within bucketBounds' range
+// γ^i is taken from it, computed there by the same math.Pow call: the
+// same bits without a Pow per quantile (TestBucketValue).
 func bucketValue(i int32) float64 {
+	if k := i - boundsLo; k >= 0 && int(k) < len(bucketBounds) {
+		return 2 * bucketBounds[k] / (gamma + 1)
+	}
 	return 2 * math.Pow(gamma, float64(i)) / (gamma + 1)
 }
 
@@ -357,6 +384,23 @@ func (s *Sketch) Reset() {
 	s.counts = s.counts[:0]
 	s.carry = nil
 	s.zero, s.n, s.lo = 0, 0, 0
+}
+
+// logMid is ln(2/(γ+1)), the logarithm of a bucket's midpoint over its
+// upper bound; logMillion is ln(1e6), of the unit the table's log moments
+// are in (milliseconds of nanosecond durations). Each is what LogMoments
+// computed per call before, the same bits.
+var (
+	logMid     = math.Log(2 / (gamma + 1))
+	logMillion = math.Log(1e6)
+)
+
+// logUnit is math.Log(unit), looked up for the common unit.
+func logUnit(unit float64) float64 {
+	if unit == 1e6 {
+		return logMillion
+	}
+	return math.Log(unit)
 }
 
 // LogMoments returns the mean and the (population) variance of ln(x/unit)
@@ -369,16 +413,32 @@ func (s *Sketch) LogMoments(unit float64) (mean, variance float64) {
 	if n == 0 {
 		return 0, 0
 	}
-	off := math.Log(2/(gamma+1)) - math.Log(unit)
+	off := logMid - logUnit(unit)
 	lo, hi := s.occupied()
-	var sum float64
+	var sum, sq float64
+	if s.carry == nil {
+		// The common case, without a branch per bucket: an empty bucket
+		// adds 0·x = ±0 (x is finite), which leaves either sum unchanged
+		// bit for bit (+0 + -0 = +0), so the sums are those of the
+		// non-empty buckets in order, as below.
+		counts := s.counts[lo:hi]
+		base := s.lo + int32(lo)
+		for k, c := range counts {
+			sum += float64(c) * (float64(base+int32(k))*logGamma + off)
+		}
+		mean = sum / float64(n)
+		for k, c := range counts {
+			d := float64(base+int32(k))*logGamma + off - mean
+			sq += float64(c) * d * d
+		}
+		return mean, sq / float64(n)
+	}
 	for i := lo; i < hi; i++ {
 		if !s.empty(i) {
 			sum += float64(s.count(i)) * (float64(s.lo+int32(i))*logGamma + off)
 		}
 	}
 	mean = sum / float64(n)
-	var sq float64
 	for i := lo; i < hi; i++ {
 		if !s.empty(i) {
 			d := float64(s.lo+int32(i))*logGamma + off - mean
