@@ -15,7 +15,7 @@ import (
 // through its binary form and merged in a random order, give the table of
 // one Build, trace pass included (the row groups cut traces, which the
 // merge joins again); the binary form is canonical; MergeBinary of the
-// binary forms gives the accumulators of Merge.
+// binary forms gives the accumulators of Merge, and the same table.
 func TestPartialShards(t *testing.T) {
 	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 7))
@@ -34,7 +34,7 @@ func TestPartialShards(t *testing.T) {
 	defer of.Close()
 	for _, n := range []int{1, 2, 5, 13} {
 		order := r.Perm(n)
-		var merged, into *Partial
+		var merged, into, tabled *Partial
 		for _, i := range order {
 			p, err := Accumulate(context.Background(), of, Options{Workers: 1 + i%3, RowGroups: of.Shard(i, n)})
 			if err != nil {
@@ -51,13 +51,15 @@ func TestPartialShards(t *testing.T) {
 			if b2, _ := q.AppendBinary(nil); !bytes.Equal(b, b2) {
 				t.Fatalf("shard %d/%d: the binary form changes through a decode", i, n)
 			}
-			if into == nil {
-				into, err = DecodePartial(b)
-			} else {
-				err = into.MergeBinary(b, nil)
-			}
-			if err != nil {
-				t.Fatalf("shard %d/%d: %v", i, n, err)
+			for _, p := range []**Partial{&into, &tabled} {
+				if *p == nil {
+					*p, err = DecodePartial(b)
+				} else {
+					err = (*p).MergeBinary(b, nil)
+				}
+				if err != nil {
+					t.Fatalf("shard %d/%d: %v", i, n, err)
+				}
 			}
 			if merged == nil {
 				merged = q
@@ -74,6 +76,9 @@ func TestPartialShards(t *testing.T) {
 			t.Errorf("%d shards: bad row example %v, want %v", n, got.Bad.First[ingest.ReasonNegativeDuration], want.Bad.First[ingest.ReasonNegativeDuration])
 		}
 		compareTables(t, "shards", want, got)
+		// the table straight from MergeBinary, its decoded trace outcomes
+		// not yet folded by an encoding
+		compareTables(t, "MergeBinary", want, tabled.Table())
 	}
 }
 
