@@ -534,17 +534,27 @@ func (p *Partial) tracesTable(t *Table) {
 	p.stash = nil
 	t.TraceRuns = p.runs
 	t.Outcomes = p.outcomesTable()
-	keys := slices.SortedFunc(maps.Keys(p.svcs), func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
-	t.Services = make([]ServiceWindow, len(keys))
-	accs := make([]*svcAcc, len(keys))
-	for i, k := range keys {
-		accs[i] = p.svcs[k]
+	// The keys sorted by their names' ranks (each name compared with the
+	// others once, not once per window) and windows, their values kept
+	// beside them: tens of thousands of keys, a handful of names.
+	rank := nameRanks(p)
+	type svcKey struct {
+		svc int32
+		win int64
+		k   sk
+		a   *svcAcc
 	}
+	keys := make([]svcKey, 0, len(p.svcs))
+	for k, a := range p.svcs {
+		keys = append(keys, svcKey{rank[k.svc], k.win, k, a})
+	}
+	slices.SortFunc(keys, func(a, b svcKey) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
+	t.Services = make([]ServiceWindow, len(keys))
 	// in parallel chunks: tens of thousands of sketches to summarise
 	const chunk = 1024
 	parallel((len(keys)+chunk-1)/chunk, func(c int) {
 		for i := c * chunk; i < min(len(keys), (c+1)*chunk); i++ {
-			k, a := keys[i], accs[i]
+			k, a := keys[i].k, keys[i].a
 			mean, v := a.self.LogMoments(1e6)
 			t.Services[i] = ServiceWindow{
 				Service: k.svc, StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
@@ -554,13 +564,41 @@ func (p *Partial) tracesTable(t *Table) {
 			}
 		}
 	})
-	ekeys := slices.SortedFunc(maps.Keys(p.ends), func(a, b ek) int {
+	type endKey struct {
+		root, svc int32
+		win       int64
+		k         ek
+		n         int64
+	}
+	ekeys := make([]endKey, 0, len(p.ends))
+	for k, n := range p.ends {
+		ekeys = append(ekeys, endKey{rank[k.root], rank[k.svc], k.win, k, n})
+	}
+	slices.SortFunc(ekeys, func(a, b endKey) int {
 		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
 	})
 	t.TraceEnds = make([]TraceEnd, len(ekeys))
-	for i, k := range ekeys {
-		t.TraceEnds[i] = TraceEnd{Root: k.root, StartUnixNano: k.win * int64(t.Window), Service: k.svc, Traces: p.ends[k]}
+	for i, e := range ekeys {
+		t.TraceEnds[i] = TraceEnd{Root: e.k.root, StartUnixNano: e.k.win * int64(t.Window), Service: e.k.svc, Traces: e.n}
 	}
+}
+
+// nameRanks returns the rank of every service and root name of p's
+// service windows and trace ends in the sorted list of those names (one
+// list: ranks compare as the names do).
+func nameRanks(p *Partial) map[string]int32 {
+	seen := map[string]bool{}
+	for k := range p.svcs {
+		seen[k.svc] = true
+	}
+	for k := range p.ends {
+		seen[k.root], seen[k.svc] = true, true
+	}
+	rank := make(map[string]int32, len(seen))
+	for i, name := range slices.Sorted(maps.Keys(seen)) {
+		rank[name] = int32(i)
+	}
+	return rank
 }
 
 // ek is a trace end's root, window index and service.
