@@ -18,6 +18,9 @@
 #               cores run in waves, each process on a core of its own, as
 #               pods on their own machines would)
 #   ANALYZE_FLAGS  extra flags of analyze and merge (default none)
+#   REPS        times the whole set of runs is repeated (default 3); every
+#               figure reported is the median over the repetitions (on this
+#               VM one process's time varies by 10-20% from run to run)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -29,6 +32,8 @@ SYNTH_SERVICES=${SYNTH_SERVICES:-30}
 SHARDS=${SHARDS:-1 2 4}
 ANALYZE_FLAGS=${ANALYZE_FLAGS:-}
 PARALLEL=${PARALLEL:-$(nproc)}
+REPS=${REPS:-3}
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "bench-scale: REPS must be a positive integer, not '$REPS'" >&2; exit 1; }
 BIN=$DATA/chaosgen
 SPANS=$DATA/spans/day.parquet
 REPORT=$DATA/report.txt
@@ -48,37 +53,77 @@ if [[ ! -f $SPANS ]]; then
 fi
 
 # timed NAME CMD...: runs CMD with GOMAXPROCS=1 under GNU time, keeping its
-# report in $DATA/time/NAME.
+# report in $DATA/time/NAME.$rep (rep: the current repetition).
+rm -rf "$DATA/time"
 mkdir -p "$DATA/time"
 timed() {
-	local name=$1
+	local name=$1.$rep
 	shift
 	GOMAXPROCS=1 /usr/bin/time -v -o "$DATA/time/$name" "$@" >"$DATA/time/$name.out" 2>"$DATA/time/$name.err" ||
 		die "$name failed: $(tail -n 3 "$DATA/time/$name.err")"
 }
-# field NAME: wall seconds, CPU seconds and peak RSS (MiB) of a timed run
+# median: the median of the numbers on stdin, one a line
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# field NAME: the medians over the repetitions of the wall seconds, CPU
+# seconds and peak RSS (MiB) of a timed run
 field() {
-	awk -F': ' '
-		/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-		/User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
-		END { printf "%8.2f %8.2f %8.0f", w, u + s, r / 1024 }' "$DATA/time/$1"
+	local f w=() c=() r=()
+	for f in "$DATA/time/$1".[0-9]*; do
+		[[ $f == *.out || $f == *.err ]] && continue
+		read -r wall cpu rss < <(awk -F': ' '
+			/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+			/User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
+			END { printf "%.2f %.2f %.0f", w, u + s, r / 1024 }' "$f")
+		w+=("$wall") c+=("$cpu") r+=("$rss")
+	done
+	printf '%8.2f %8.2f %8.0f' "$(printf '%s\n' "${w[@]}" | median)" "$(printf '%s\n' "${c[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)"
 }
 now() { date +%s.%N; }
 
 {
 	echo "bench/scale: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "span file: $SPANS, $(du -m "$SPANS" | cut -f1) MiB"
-	echo "every process GOMAXPROCS=1 (--workers 1); wall and CPU in seconds, peak RSS in MiB"
+	echo "every process GOMAXPROCS=1 (--workers 1); wall and CPU in seconds, peak RSS in MiB; medians of $REPS repetitions"
 	printf '%-22s %8s %8s %8s\n' process wall cpu rss_mib
 } | tee "$REPORT"
 
-# the CronJob's single-node run
-rm -rf "$DATA/single"
-timed single "$BIN" analyze "$SPANS" -o "$DATA/single" --workers 1 $ANALYZE_FLAGS
+# --- the runs, REPS times ----------------------------------------------------
+for ((rep = 1; rep <= REPS; rep++)); do
+	echo "== repetition $rep of $REPS ==" >&2
+	# the CronJob's single-node run
+	rm -rf "$DATA/single" "$DATA/single-nomodels"
+	timed single "$BIN" analyze "$SPANS" -o "$DATA/single" --workers 1 $ANALYZE_FLAGS
+	timed single-nomodels "$BIN" analyze "$SPANS" -o "$DATA/single-nomodels" --workers 1 --no-models
+	for n in $SHARDS; do
+		parts=$DATA/parts-$n
+		rm -rf "$parts" "$DATA/merged-$n" "$DATA/merged-$n-nomodels"
+		mkdir -p "$parts"
+		# the Indexed Job's pods, up to PARALLEL at once
+		t0=$(now)
+		pids=()
+		for ((i = 0; i < n; i++)); do
+			if ((${#pids[@]} >= PARALLEL)); then
+				wait "${pids[0]}"
+				pids=("${pids[@]:1}")
+			fi
+			timed "shard-$n-$i" "$BIN" analyze --partial --shard "$i/$n" --workers 1 "$SPANS" -o "$parts/$i.part" &
+			pids+=($!)
+		done
+		for p in "${pids[@]}"; do wait "$p"; done
+		t1=$(now)
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >"$DATA/time/elapsed-$n.$rep"
+		# the merge Job
+		timed "merge-$n" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n" --workers 1 $ANALYZE_FLAGS
+		# the merge without the models: what merging itself costs
+		timed "merge-$n-nomodels" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n-nomodels" --workers 1 --no-models
+		diff -r "$DATA/single" "$DATA/merged-$n" >/dev/null ||
+			die "the merge of $n shards differs from the single-node analysis"
+	done
+done
+
+# --- the report: medians over the repetitions -----------------------------------
 printf '%-22s %s  (%s spans)\n' "analyze (one node)" "$(field single)" \
 	"$(awk -F': ' '/^  "rows"/ { gsub(",", "", $2); print $2 }' "$DATA/single/summary.json")" | tee -a "$REPORT"
-rm -rf "$DATA/single-nomodels"
-timed single-nomodels "$BIN" analyze "$SPANS" -o "$DATA/single-nomodels" --workers 1 --no-models
 printf '%-22s %s\n' "analyze --no-models" "$(field single-nomodels)" | tee -a "$REPORT"
 single_wall=$(field single | awk '{ print $1 }')
 single_cpu=$(field single | awk '{ print $2 }')
@@ -86,36 +131,21 @@ single_nm_cpu=$(field single-nomodels | awk '{ print $2 }')
 
 for n in $SHARDS; do
 	parts=$DATA/parts-$n
-	rm -rf "$parts" "$DATA/merged-$n"
-	mkdir -p "$parts"
-	# the Indexed Job's pods, up to PARALLEL at once
-	t0=$(now)
-	pids=()
 	for ((i = 0; i < n; i++)); do
-		if ((${#pids[@]} >= PARALLEL)); then
-			wait "${pids[0]}"
-			pids=("${pids[@]:1}")
-		fi
-		timed "shard-$n-$i" "$BIN" analyze --partial --shard "$i/$n" --workers 1 "$SPANS" -o "$parts/$i.part" &
-		pids+=($!)
-	done
-	for p in "${pids[@]}"; do wait "$p"; done
-	t1=$(now)
-	# the merge Job
-	timed "merge-$n" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n" --workers 1 $ANALYZE_FLAGS
-	# the merge without the models: what merging itself costs
-	rm -rf "$DATA/merged-$n-nomodels"
-	timed "merge-$n-nomodels" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n-nomodels" --workers 1 --no-models
-	for ((i = 0; i < n; i++)); do
-		printf '%-22s %s  (%s)\n' "shard $i/$n" "$(field "shard-$n-$i")" "$(sed 's/^wrote [^:]*: //' "$DATA/time/shard-$n-$i.out")"
+		printf '%-22s %s  (%s)\n' "shard $i/$n" "$(field "shard-$n-$i")" "$(sed 's/^wrote [^:]*: //' "$DATA/time/shard-$n-$i.$REPS.out")"
 	done | tee -a "$REPORT"
 	printf '%-22s %s  (%s bytes of partials)\n' "merge of $n" "$(field "merge-$n")" "$(cat "$parts"/*.part | wc -c)" | tee -a "$REPORT"
 	printf '%-22s %s\n' "merge --no-models" "$(field "merge-$n-nomodels")" | tee -a "$REPORT"
 	# the Job's wall on n machines: its slowest pod (with more shards than
-	# cores the run above took longer: it ran in waves)
-	shards_wall=$(for ((i = 0; i < n; i++)); do field "shard-$n-$i" | awk '{ print $1 }'; done | sort -g | tail -n 1)
-	elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-	shards_cpu=$(for ((i = 0; i < n; i++)); do field "shard-$n-$i" | awk '{ print $2 }'; done | awk '{ s += $1 } END { printf "%.2f", s }')
+	# cores the runs above took longer: they ran in waves), per repetition,
+	# then the median; the CPU of all pods likewise
+	shards_wall=$(for ((r = 1; r <= REPS; r++)); do
+		for ((i = 0; i < n; i++)); do awk -F': ' '/Elapsed \(wall clock\)/ { k = split($2, p, ":"); w = 0; for (j = 1; j <= k; j++) w = w * 60 + p[j]; print w }' "$DATA/time/shard-$n-$i.$r"; done | sort -g | tail -n 1
+	done | median)
+	shards_cpu=$(for ((r = 1; r <= REPS; r++)); do
+		for ((i = 0; i < n; i++)); do awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { print u + s }' "$DATA/time/shard-$n-$i.$r"; done | awk '{ s += $1 } END { print s }'
+	done | median)
+	elapsed=$(cat "$DATA/time/elapsed-$n".* | median)
 	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
 	merge_cpu=$(field "merge-$n" | awk '{ print $2 }')
 	merge_nm_cpu=$(field "merge-$n-nomodels" | awk '{ print $2 }')
@@ -125,9 +155,7 @@ for n in $SHARDS; do
 		printf "  %d shard(s): slowest shard %.2f s wall (%.2fx 1 shard, %.2fx one node; %.2f s here, %d at a time)\n", n, sw, (s1 > 0 ? sw / s1 : 0), sw / w1, el, p
 		printf "    CPU of all shards %.2f s = %.2fx analyze --no-models (%.2f s); shards + merge %.2f s = %.2fx one node (%.2f s)\n", sc, sc / cn, cn, sc + mc, (sc + mc) / c1, c1
 		printf "    merge wall %.2f s = %.1f%% of one node; without the models (which one node runs too) CPU %.2f s = %.1f%% of one node\n", mw, 100 * mw / w1, mn, 100 * mn / c1 }' | tee -a "$REPORT"
-	if ! diff -r "$DATA/single" "$DATA/merged-$n" >/dev/null; then
-		die "the merge of $n shards differs from the single-node analysis"
-	fi
-	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis" | tee -a "$REPORT"
+	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis (every repetition)" | tee -a "$REPORT"
 done
+echo "(medians of $REPS repetitions)" | tee -a "$REPORT"
 echo "report: $REPORT"
