@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,7 +177,7 @@ func checkHashedMatches(t *testing.T, of *OpenedFiles, cols []Column, spans []Sp
 		return [...]string{ColTraceID: s.TraceID, ColSpanID: s.SpanID, ColParentSpanID: s.ParentSpanID,
 			ColCaller: s.Caller, ColOperation: s.Operation, ColFaultType: s.FaultType}[c]
 	}
-	rows := 0
+	var rows atomic.Int64 // the workers' callbacks run concurrently
 	_, err := of.Scan(context.Background(), ScanOptions{Columns: cols, Hashed: hashed, BatchRows: 89, Workers: 2}, func(_ int, b *Batch) error {
 		for i := 0; i < b.N; i++ {
 			s := &spans[b.FirstRow+int64(i)]
@@ -190,14 +191,14 @@ func checkHashedMatches(t *testing.T, of *OpenedFiles, cols []Column, spans []Sp
 				}
 			}
 		}
-		rows += b.N
+		rows.Add(int64(b.N))
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows != len(spans) {
-		t.Fatalf("hashed scan read %d rows, want %d", rows, len(spans))
+	if rows.Load() != int64(len(spans)) {
+		t.Fatalf("hashed scan read %d rows, want %d", rows.Load(), len(spans))
 	}
 }
 
