@@ -65,7 +65,7 @@ model flags (--season, --horizon, --seed, --no-models) go to merge.`,
 				return runPartial(cmd, args, out, analysis.PartialOptions{Window: opt.Window, Workers: workers, Shard: shard.i, Shards: shard.n, Store: store}, asJSON)
 			}
 			opt.Workers, opt.Store = workers, store
-			batchGC()
+			analysisGC()
 			m := progress.Start(cmd.ErrOrStderr(), 0, "spans")
 			opt.Progress, opt.Total = m.Counter(), m.SetTotal
 			var sum *analysis.Summary

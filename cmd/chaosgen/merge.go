@@ -48,7 +48,7 @@ first, then uploaded, summary.json last.`,
 			store := objstore.New(cmd.Context())
 			defer store.Close()
 			opt.Workers, opt.Store = workers, store
-			batchGC()
+			analysisGC()
 			var sum *analysis.Summary
 			err := store.WriteDir(out, atomicfile.Marker, analysis.SummaryFile, opt.Force, func(dir string) (err error) {
 				sum, err = analysis.Merge(cmd.Context(), args, dir, opt)

@@ -12,7 +12,7 @@ import (
 )
 
 func runPartial(cmd *cobra.Command, args []string, out string, opt analysis.PartialOptions, asJSON bool) error {
-	batchGC()
+	analysisGC()
 	m := progress.Start(cmd.ErrOrStderr(), 0, "spans")
 	opt.Progress, opt.Total = m.Counter(), m.SetTotal
 	info, err := analysis.RunPartial(cmd.Context(), args, out, opt)
