@@ -90,7 +90,7 @@ func (e *edgeAcc) window(wi int64, w *worker) *acc {
 	t := e.slot(wi)
 	a := *t
 	if a == nil {
-		a = w.newAcc()
+		a = carve(&w.slab, 256)
 		// An edge's latencies vary little from one window to the next: size
 		// the new window's sketch like the last one's, so it rarely grows
 		// (each growth reallocates).
@@ -131,6 +131,22 @@ func windowSlot[T any](base *int64, wins *[]*T, wi int64) **T {
 	return &(*wins)[k]
 }
 
+// series is a run of windows' accumulators indexed from window base (as
+// edgeAcc's windows; nil: none).
+type series[T any] struct {
+	base int64
+	wins []*T
+}
+
+// at returns window wi's accumulator, carved from *slab when it is new.
+func (s *series[T]) at(wi int64, slab *[]T) *T {
+	t := windowSlot(&s.base, &s.wins, wi)
+	if *t == nil {
+		*t = carve(slab, 1024)
+	}
+	return *t
+}
+
 // dictCache maps a string column's dictionary entries to small integers,
 // reusing the work for the shared part of the dictionary across batches.
 type dictCache struct {
@@ -163,12 +179,14 @@ func newWorker(win int64) *worker {
 	return &worker{win: win, svc: map[string]int32{}, minStart: math.MaxInt64, maxEnd: math.MinInt64}
 }
 
-func (w *worker) newAcc() *acc {
-	if len(w.slab) == 0 {
-		w.slab = make([]acc, 256)
+// carve returns a zero T from *slab, refilled n at a time: one allocation
+// for many small accumulators.
+func carve[T any](slab *[]T, n int) *T {
+	if len(*slab) == 0 {
+		*slab = make([]T, n)
 	}
-	a := &w.slab[0]
-	w.slab = w.slab[1:]
+	a := &(*slab)[0]
+	*slab = (*slab)[1:]
 	return a
 }
 

@@ -141,22 +141,7 @@ func (a *outAcc) add(calls int64, judged, failed bool) {
 // hashing, their accumulators carved from a slab (traces mostly come in
 // time order).
 func (tr *tracer) baseline(caller, callee int32, win int64) *outAcc {
-	b := cell(&tr.base, caller, callee)
-	t := windowSlot(&b.base, &b.wins, win)
-	if *t == nil {
-		if len(tr.baseSlab) == 0 {
-			tr.baseSlab = make([]outAcc, 1024)
-		}
-		*t, tr.baseSlab = &tr.baseSlab[0], tr.baseSlab[1:]
-	}
-	return *t
-}
-
-// baseSeries is an edge's baseline accumulators by window, indexed from
-// base (as edgeAcc's windows; nil: no trace).
-type baseSeries struct {
-	base int64
-	wins []*outAcc
+	return cell(&tr.base, caller, callee).at(win, &tr.baseSlab)
 }
 
 // outName is an outKey by names: what a Partial keeps.

@@ -75,13 +75,6 @@ type svcAcc struct {
 	self             Sketch
 }
 
-// endSeries counts one root's traces that ended in one service, by window
-// (indexed from base, as edgeAcc's windows; nil: none).
-type endSeries struct {
-	base int64
-	wins []*int64
-}
-
 // runRow is one row of the current run.
 type runRow struct {
 	span, parent   uint64 // hashes; parent 0 at a root
@@ -101,8 +94,8 @@ type runChild struct {
 // tracer resolves the runs of one worker.
 type tracer struct {
 	win      int64
-	svcWins  []svcSeries   // by worker service id
-	ends     [][]endSeries // by root id, then by service id
+	svcWins  []svcSeries       // by worker service id
+	ends     [][]series[int64] // traces ended, by root id, then by service id
 	endSlab  []int64
 	rootIDs  map[string]int32
 	roots    []string
@@ -126,7 +119,7 @@ type tracer struct {
 	profIDs  map[string]int32
 	profs    []string
 	outcomes map[outKey]*outAcc // the injected traces
-	base     [][]baseSeries     // the traces without injection, by caller and callee service id
+	base     [][]series[outAcc] // the traces without injection, by caller and callee service id
 	baseSlab []outAcc
 	runEdges []runEdge
 }
@@ -427,15 +420,7 @@ func (tr *tracer) resolve(w *worker) {
 // addEnd counts a trace of root starting in window win that ended in
 // service svc: a few slice lookups per trace instead of a map's hashing.
 func (tr *tracer) addEnd(root int32, win int64, svc int32) {
-	e := cell(&tr.ends, root, svc)
-	t := windowSlot(&e.base, &e.wins, win)
-	if *t == nil {
-		if len(tr.endSlab) == 0 {
-			tr.endSlab = make([]int64, 1024)
-		}
-		*t, tr.endSlab = &tr.endSlab[0], tr.endSlab[1:]
-	}
-	**t++
+	*cell(&tr.ends, root, svc).at(win, &tr.endSlab)++
 }
 
 // collectTraces adds the workers' trace passes to p: their services'
