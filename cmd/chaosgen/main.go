@@ -223,9 +223,12 @@ func isInvalidBundle(err error) bool { return errors.Is(err, bundle.ErrInvalid) 
 // batchGC raises the GC target for batch commands, which allocate a lot of
 // short-lived memory while their live heap stays small (GOGC=400 measured
 // 1.3-1.9x faster on analyze). An explicit GOGC in the environment wins.
-func batchGC() {
+func batchGC() { setGCPercent(400) }
+
+// setGCPercent sets the GC target unless GOGC is set in the environment.
+func setGCPercent(p int) {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+		debug.SetGCPercent(p)
 	}
 }
 
@@ -239,13 +242,10 @@ func batchGC() {
 // collector's work comes out of the only core, 400 stayed 6-7% cheaper (a
 // shard and a merge of a 40M-span day, 5 runs each). An explicit GOGC wins.
 func analysisGC() {
-	if os.Getenv("GOGC") != "" {
-		return
-	}
 	if runtime.GOMAXPROCS(0) > 1 {
-		debug.SetGCPercent(200)
+		setGCPercent(200)
 	} else {
-		debug.SetGCPercent(400)
+		setGCPercent(400)
 	}
 }
 
