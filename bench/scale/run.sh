@@ -64,16 +64,20 @@ timed() {
 }
 # median: the median of the numbers on stdin, one a line
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# one FILE: wall seconds, CPU seconds and peak RSS (MiB) of one timed run
+one() {
+	awk -F': ' '
+		/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+		/User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
+		END { printf "%.2f %.2f %.0f\n", w, u + s, r / 1024 }' "$1"
+}
 # field NAME: the medians over the repetitions of the wall seconds, CPU
 # seconds and peak RSS (MiB) of a timed run
 field() {
 	local f w=() c=() r=()
 	for f in "$DATA/time/$1".[0-9]*; do
 		[[ $f == *.out || $f == *.err ]] && continue
-		read -r wall cpu rss < <(awk -F': ' '
-			/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-			/User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
-			END { printf "%.2f %.2f %.0f", w, u + s, r / 1024 }' "$f")
+		read -r wall cpu rss < <(one "$f")
 		w+=("$wall") c+=("$cpu") r+=("$rss")
 	done
 	printf '%8.2f %8.2f %8.0f' "$(printf '%s\n' "${w[@]}" | median)" "$(printf '%s\n' "${c[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)"
@@ -140,10 +144,10 @@ for n in $SHARDS; do
 	# cores the runs above took longer: they ran in waves), per repetition,
 	# then the median; the CPU of all pods likewise
 	shards_wall=$(for ((r = 1; r <= REPS; r++)); do
-		for ((i = 0; i < n; i++)); do awk -F': ' '/Elapsed \(wall clock\)/ { k = split($2, p, ":"); w = 0; for (j = 1; j <= k; j++) w = w * 60 + p[j]; print w }' "$DATA/time/shard-$n-$i.$r"; done | sort -g | tail -n 1
+		for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f1; done | sort -g | tail -n 1
 	done | median)
 	shards_cpu=$(for ((r = 1; r <= REPS; r++)); do
-		for ((i = 0; i < n; i++)); do awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { print u + s }' "$DATA/time/shard-$n-$i.$r"; done | awk '{ s += $1 } END { print s }'
+		for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f2; done | awk '{ s += $1 } END { print s }'
 	done | median)
 	elapsed=$(cat "$DATA/time/elapsed-$n".* | median)
 	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
