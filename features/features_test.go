@@ -616,7 +616,7 @@ func TestBucketOfMatchesLog(t *testing.T) {
 	}
 }
 
-// TestSketchCarry checks that 32-bit bucket counts stay exact past 2^32:
+// TestSketchCarry checks that 16-bit bucket counts stay exact past 2^16:
 // by increments (the accumulators' inline path and addDuration), by
 // merges, and through the partial file's encoding.
 func TestSketchCarry(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 // TestSketchCodec: sketches with empty buckets alone, in runs of every
 // length and none, and counts of every width (a count of exactly 2^32,
-// whose 32 bits are 0, at either end of the range and inside it), go
+// whose 16 bits in counts are 0, at either end of the range and inside it), go
 // through the binary form and back with every count, and give the same
 // bytes again; and the form of a run (0, then the run's length less one)
 // is used, with the range trimmed to its non-empty ends.
@@ -65,8 +65,9 @@ func TestSketchCodec(t *testing.T) {
 			s.addDuration(int64(1_000 * (1 + r.ExpFloat64()*float64(1+r.IntN(1000)))))
 		}
 		if i%3 == 0 {
-			// counts past 32 bits: exactly 2^32 (0 in the 32 bits) at the
-			// ends and somewhere inside, and a large one
+			// counts past the width of counts: exactly 2^32 (0 in counts,
+			// all in the carry) at the ends and somewhere inside, and a
+			// large one
 			lo, hi := 0, len(s.counts)-1
 			for s.counts[lo] == 0 {
 				lo++
