@@ -309,20 +309,18 @@ func (c *cursor) copyHashesSlow(dst []uint64, def []byte) error {
 			dst[i] = 0
 			continue
 		}
-		switch {
-		case c.idx != nil && c.vpos >= len(c.idx):
-			return fmt.Errorf("%w: page has fewer values than levels", ErrCorrupt)
-		case c.idx != nil:
-			x := c.idx[c.vpos]
-			if x < 0 || int(x) >= len(c.dictH) {
-				return indexError(x, len(c.dictH))
+		if c.idx != nil {
+			x, err := c.nextIndex(len(c.dictH))
+			if err != nil {
+				return err
 			}
 			dst[i] = c.dictH[x]
-		case c.vpos+1 >= len(c.offs):
-			return fmt.Errorf("%w: page has fewer values than rows", ErrCorrupt)
-		default:
-			dst[i] = HashID(c.ba[c.offs[c.vpos]:c.offs[c.vpos+1]])
+			continue
 		}
+		if c.vpos+1 >= len(c.offs) {
+			return fmt.Errorf("%w: page has fewer values than rows", ErrCorrupt)
+		}
+		dst[i] = HashID(c.ba[c.offs[c.vpos]:c.offs[c.vpos+1]])
 		c.vpos++
 	}
 	c.pos += len(dst)
@@ -332,7 +330,6 @@ func (c *cursor) copyHashesSlow(dst []uint64, def []byte) error {
 // copyIdx copies k dictionary indexes of a string column, adding base; def
 // is the range's definition levels, nil when it has no nulls.
 func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, def []byte, nullIdx *int32) error {
-	dl := int32(len(c.dictV))
 	if def == nil && c.vpos+k <= len(c.idx) {
 		src, dst := c.idx[c.vpos:c.vpos+k], s.Idx[out:out+k]
 		// checked in the same pass: a negative index compares as a huge
@@ -358,15 +355,11 @@ func (c *cursor) copyIdx(s *StringColumn, out, k int, base int32, def []byte, nu
 			s.Idx[out+i] = *nullIdx
 			continue
 		}
-		if c.vpos >= len(c.idx) {
-			return fmt.Errorf("%w: page has fewer values than levels", ErrCorrupt)
-		}
-		x := c.idx[c.vpos]
-		if x < 0 || x >= dl {
-			return indexError(x, len(c.dictV))
+		x, err := c.nextIndex(len(c.dictV))
+		if err != nil {
+			return err
 		}
 		s.Idx[out+i] = base + x
-		c.vpos++
 	}
 	c.pos += k
 	return nil
@@ -408,12 +401,9 @@ func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) erro
 			c.setNull(b, out+i, nullIdx)
 			continue
 		}
-		if c.vpos >= len(c.idx) {
-			return fmt.Errorf("%w: page has fewer values than levels", ErrCorrupt)
-		}
-		x := int(c.idx[c.vpos])
-		if x < 0 || x >= dl {
-			return indexError(int32(x), dl)
+		x, err := c.nextIndex(dl)
+		if err != nil {
+			return err
 		}
 		switch c.col.Kind() {
 		case KindInt32:
@@ -423,10 +413,24 @@ func (c *cursor) copyDict(b *Batch, out, k int, def []byte, nullIdx *int32) erro
 		case KindBool:
 			b.Bool[c.col][out+i] = c.dictBool[x]
 		}
-		c.vpos++
 	}
 	c.pos += k
 	return nil
+}
+
+// nextIndex returns the page's next dictionary index and moves past it,
+// or an error when the page has no more or the index is outside a
+// dictionary of n values.
+func (c *cursor) nextIndex(n int) (int32, error) {
+	if c.vpos >= len(c.idx) {
+		return 0, fmt.Errorf("%w: page has fewer values than levels", ErrCorrupt)
+	}
+	x := c.idx[c.vpos]
+	if x < 0 || int(x) >= n {
+		return 0, indexError(x, n)
+	}
+	c.vpos++
+	return x, nil
 }
 
 // indexError is the error for dictionary index x of a dictionary of n values.
