@@ -44,7 +44,7 @@ func (d *distinct) addHLL(h uint64) {
 }
 
 func (d *distinct) toHLL() {
-	d.regs = make([]uint8, hllM)
+	d.regs = zeroed[uint8](hllM, hllM)
 	for h := range d.exact {
 		d.addHLL(h)
 	}

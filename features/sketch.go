@@ -176,7 +176,7 @@ const initialBuckets = 64
 func (s *Sketch) addBucket(i int32, c uint64) {
 	if len(s.counts) == 0 {
 		if cap(s.counts) < initialBuckets {
-			s.counts = make([]uint16, initialBuckets)
+			s.counts = zeroed[uint16](initialBuckets, initialBuckets)
 		} else {
 			s.counts = s.counts[:initialBuckets]
 			clear(s.counts)
@@ -193,14 +193,14 @@ func (s *Sketch) addBucket(i int32, c uint64) {
 	case i < s.lo:
 		// grow downwards with some slack to amortise
 		extra := int(s.lo-i) + len(s.counts)/4
-		nc := make([]uint16, extra+len(s.counts), extra+cap(s.counts))
+		nc := zeroed[uint16](extra+len(s.counts), extra+cap(s.counts))
 		copy(nc[extra:], s.counts)
 		s.counts = nc
 		s.lo -= int32(extra)
 	case int(i-s.lo) >= len(s.counts):
 		need := int(i-s.lo) + 1
 		if need > cap(s.counts) {
-			nc := make([]uint16, need, need+need/4)
+			nc := zeroed[uint16](need, need+need/4)
 			copy(nc, s.counts)
 			s.counts = nc
 		} else {
@@ -217,7 +217,7 @@ func (s *Sketch) presize(lo int32, n int, slab *[]uint16) {
 		return
 	}
 	if len(*slab) < n {
-		*slab = make([]uint16, max(n, slabBuckets))
+		*slab = zeroed[uint16](max(n, slabBuckets), max(n, slabBuckets))
 	}
 	s.counts, *slab = (*slab)[:n:n], (*slab)[n:]
 	s.lo = lo

@@ -94,7 +94,8 @@ type runChild struct {
 // tracer resolves the runs of one worker.
 type tracer struct {
 	win      int64
-	svcWins  []svcSeries       // by worker service id
+	svcWins  []svcSeries // by worker service id
+	svcSlab  []svcAcc
 	ends     [][]series[int64] // traces ended, by root id, then by service id
 	endSlab  []int64
 	rootIDs  map[string]int32
@@ -146,8 +147,8 @@ type svcSeries struct {
 }
 
 // at returns the accumulator of the window that holds start (ns), windows
-// being win long.
-func (s *svcSeries) at(start, win int64, slab *[]uint16) *svcAcc {
+// being win long; a new one is carved from accs, its sketch from counts.
+func (s *svcSeries) at(start, win int64, accs *[]svcAcc, counts *[]uint16) *svcAcc {
 	// a service's spans in a run mostly fall in one window: compare with
 	// its bounds before dividing
 	if s.last != nil && start >= s.lastFrom && start < s.lastFrom+win {
@@ -157,10 +158,10 @@ func (s *svcSeries) at(start, win int64, slab *[]uint16) *svcAcc {
 	t := windowSlot(&s.base, &s.wins, wi)
 	a := *t
 	if a == nil {
-		a = &svcAcc{}
+		a = carve(accs, 256)
 		// size the sketch like the last window's, as edge windows do
 		if s.last != nil {
-			a.self.presizeLike(&s.last.self, slab)
+			a.self.presizeLike(&s.last.self, counts)
 		}
 		*t = a
 	}
@@ -404,7 +405,7 @@ func (tr *tracer) resolve(w *worker) {
 		for int(r.callee) >= len(tr.svcWins) {
 			tr.svcWins = append(tr.svcWins, svcSeries{})
 		}
-		a := tr.svcWins[r.callee].at(r.start, tr.win, &w.counts)
+		a := tr.svcWins[r.callee].at(r.start, tr.win, &tr.svcSlab, &w.counts)
 		a.calls++
 		a.self.addDuration(r.dur - tr.cov[i] + selfOffsetNano)
 		if r.err && !tr.kidErr[i] {
@@ -534,7 +535,9 @@ func (p *Partial) tracesTable(t *Table) {
 		keys = append(keys, svcKey{rank[k.svc], k.win, k, a})
 	}
 	slices.SortFunc(keys, func(a, b svcKey) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
-	t.Services = make([]ServiceWindow, len(keys))
+	// written before the workers store into it: a pointer store while the
+	// GC runs reads the old value first (see zeroed)
+	t.Services = zeroed[ServiceWindow](len(keys), len(keys))
 	// in parallel chunks: tens of thousands of sketches to summarise
 	const chunk = 1024
 	parallel((len(keys)+chunk-1)/chunk, func(c int) {
