@@ -154,7 +154,7 @@ func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 // and writes the analysis to dir atomically: dir holds either its previous
 // content or the complete new analysis.
 func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
-	p, err := accumulate(ctx, opt.Store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, 0, 0)
+	p, err := accumulate(ctx, opt.Store, args, scan{window: opt.Window, workers: opt.Workers, progress: opt.Progress, total: opt.Total, whole: true})
 	if err != nil {
 		return nil, err
 	}

@@ -114,16 +114,27 @@ func columnNames() []string {
 	return out
 }
 
-// accumulate reads the row groups of the inputs named by args that shard
-// selects (all when shards is 0) into a partial, with their digests. URL
-// inputs are opened through store, or a store of its own when nil.
-func accumulate(ctx context.Context, store *objstore.Store, args []string, window time.Duration, workers int, progress *atomic.Int64, total func(int64), shard, shards int) (*partial, error) {
+// scan says what accumulate reads and how.
+type scan struct {
+	window        time.Duration
+	workers       int
+	progress      *atomic.Int64
+	total         func(int64) // told the rows to read, when not nil
+	shard, shards int         // shards 0: every row group
+	whole         bool        // no merge follows (features.Options.Whole)
+}
+
+// accumulate reads the row groups of the inputs named by args that the
+// scan's shard selects (all when shards is 0) into a partial, with their
+// digests. URL inputs are opened through store, or a store of its own when
+// nil.
+func accumulate(ctx context.Context, store *objstore.Store, args []string, sc scan) (*partial, error) {
 	if store == nil {
 		store = objstore.New(ctx)
 		defer store.Close()
 	}
-	if window == 0 {
-		window = features.DefaultWindow
+	if sc.window == 0 {
+		sc.window = features.DefaultWindow
 	}
 	paths, err := resolveInputs(store, args)
 	if err != nil {
@@ -135,23 +146,23 @@ func accumulate(ctx context.Context, store *objstore.Store, args []string, windo
 	}
 	defer files.Close()
 	groups := files.RowGroups()
-	if shards > 0 {
-		groups = files.Shard(shard, shards)
+	if sc.shards > 0 {
+		groups = files.Shard(sc.shard, sc.shards)
 	}
-	if total != nil {
-		total(files.NumRows(groups))
+	if sc.total != nil {
+		sc.total(files.NumRows(groups))
 	}
 	// The scan hashes the chunks it reads (ingest.RowGroupDigest): the
 	// digests come after it without reading the inputs again.
-	acc, err := features.Accumulate(ctx, files, features.Options{Window: window, Workers: workers, Progress: progress, RowGroups: groups})
+	acc, err := features.Accumulate(ctx, files, features.Options{Window: sc.window, Workers: sc.workers, Progress: sc.progress, RowGroups: groups, Whole: sc.whole})
 	if err != nil {
 		return nil, err
 	}
-	digests, err := files.RowGroupDigests(ctx, groups, features.Columns, workers)
+	digests, err := files.RowGroupDigests(ctx, groups, features.Columns, sc.workers)
 	if err != nil {
 		return nil, err
 	}
-	p := &partial{acc: acc, head: partialHeader{Window: window.String(), Columns: columnNames(), Digest: ingest.DigestVersion, Shard: shard, Shards: shards}}
+	p := &partial{acc: acc, head: partialHeader{Window: sc.window.String(), Columns: columnNames(), Digest: ingest.DigestVersion, Shard: sc.shard, Shards: sc.shards}}
 	for i, f := range files.Files {
 		footer, err := files.FooterDigest(i)
 		if err != nil {
@@ -184,7 +195,7 @@ func RunPartial(ctx context.Context, args []string, out string, opt PartialOptio
 	}
 	info := &PartialInfo{Path: objstore.Name(out), Shard: opt.Shard, Shards: opt.Shards}
 	err := store.WriteFile(out, func(path string) error {
-		p, err := accumulate(ctx, store, args, opt.Window, opt.Workers, opt.Progress, opt.Total, opt.Shard, opt.Shards)
+		p, err := accumulate(ctx, store, args, scan{window: opt.Window, workers: opt.Workers, progress: opt.Progress, total: opt.Total, shard: opt.Shard, shards: opt.Shards})
 		if err != nil {
 			return err
 		}

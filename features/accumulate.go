@@ -190,7 +190,7 @@ type worker struct {
 }
 
 func newWorker(win int64) *worker {
-	return &worker{win: win, svc: map[string]int32{}, minStart: math.MaxInt64, maxEnd: math.MinInt64}
+	return &worker{win: win, svc: map[string]int32{}, minStart: math.MaxInt64, maxEnd: math.MinInt64, tr: newTracer(win)}
 }
 
 // carve returns a zero T from *slab, refilled n at a time: one allocation
@@ -451,9 +451,6 @@ func (w *worker) add(b *ingest.Batch) {
 // addTraces feeds the batch to the trace pass (traces.go). It runs after
 // add, whose dictionary caches it reuses.
 func (w *worker) addTraces(b *ingest.Batch) {
-	if w.tr == nil {
-		w.tr = newTracer(w.win)
-	}
 	w.tr.add(w, b, w.caller.ids, w.callee.ids, w.traceHash)
 }
 

@@ -2,7 +2,9 @@ package features
 
 import (
 	stdcmp "cmp"
+	"context"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -140,4 +142,49 @@ func TestOutcomes(t *testing.T) {
 func cmpOutcome(a, b *TraceOutcome) int {
 	return stdcmp.Or(stdcmp.Compare(a.Caller, b.Caller), stdcmp.Compare(a.Callee, b.Callee), stdcmp.Compare(a.Profile, b.Profile),
 		stdcmp.Compare(a.StartUnixNano, b.StartUnixNano))
+}
+
+// TestWholeSkipsOutcomes: a whole accumulation (Options.Whole) skips the
+// trace outcomes when no row group read can hold an injected call, and
+// only then; its table is the same as a partial's either way.
+func TestWholeSkipsOutcomes(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	spans := genSpans(r, 1500)
+	clean := slices.Clone(spans)
+	for i := range clean {
+		clean[i].Injected, clean[i].FaultType, clean[i].FaultProfileID, clean[i].InjectedAtUnixNano = false, "", "", 0
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name     string
+		spans    []ingest.Span
+		injected bool
+	}{
+		{"without injections", clean, false},
+		{"with injections", spans, true},
+	} {
+		path := writeSpans(t, dir, c.name+".parquet", c.spans, 400)
+		of, err := ingest.Open([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tabs [2]*Table
+		for i, whole := range []bool{false, true} {
+			p, err := Accumulate(context.Background(), of, Options{Window: time.Minute, Workers: 2, Whole: whole})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// a partial keeps every edge's baseline rows; a whole
+			// accumulation without injections none
+			if kept, want := len(p.outcomes) > 0, !whole || c.injected; kept != want {
+				t.Errorf("%s, whole %v: outcomes kept %v, want %v", c.name, whole, kept, want)
+			}
+			tabs[i] = p.Table()
+		}
+		of.Close()
+		if got := len(tabs[1].Outcomes) > 0; got != c.injected {
+			t.Errorf("%s: table has outcomes %v, want %v", c.name, got, c.injected)
+		}
+		compareTables(t, c.name+": a whole accumulation", tabs[0], tabs[1])
+	}
 }

@@ -85,9 +85,15 @@ func Accumulate(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*P
 		// an empty shard: nothing to scan (nil would scan everything)
 		return collect(nil, &ingest.BadRows{}, opt.Window), nil
 	}
+	groups := opt.RowGroups
+	if groups == nil {
+		groups = files.RowGroups()
+	}
+	noOutcomes := opt.Whole && !files.MayBeTrue(ingest.ColInjected, groups)
 	bad, err := files.Scan(ctx, sopt, func(w int, b *ingest.Batch) error {
 		if workers[w] == nil {
 			workers[w] = newWorker(int64(opt.Window))
+			workers[w].tr.noOutcomes = noOutcomes
 		}
 		workers[w].add(b)
 		workers[w].addTraces(b)

@@ -116,13 +116,15 @@ type tracer struct {
 	kidErr   []bool
 	runHead  bool // the run is the first of its row group
 	stash    []stashRun
-	// the traces' outcomes (outcomes.go)
-	profIDs  map[string]int32
-	profs    []string
-	outcomes map[outKey]*outAcc // the injected traces
-	base     [][]series[outAcc] // the traces without injection, by caller and callee service id
-	baseSlab []outAcc
-	runEdges []runEdge
+	// the traces' outcomes (outcomes.go); none with noOutcomes (see
+	// Options.Whole)
+	noOutcomes bool
+	profIDs    map[string]int32
+	profs      []string
+	outcomes   map[outKey]*outAcc // the injected traces
+	base       [][]series[outAcc] // the traces without injection, by caller and callee service id
+	baseSlab   []outAcc
+	runEdges   []runEdge
 }
 
 // stashRun is a run at a row group's edge, kept for joining after the
@@ -415,7 +417,9 @@ func (tr *tracer) resolve(w *worker) {
 	if root >= 0 {
 		tr.addEnd(run[root].root, floorDiv(run[root].start, tr.win), run[last].callee)
 	}
-	tr.outcome(run, root)
+	if !tr.noOutcomes {
+		tr.outcome(run, root)
+	}
 }
 
 // addEnd counts a trace of root starting in window win that ended in
@@ -428,7 +432,7 @@ func (tr *tracer) addEnd(root int32, win int64, svc int32) {
 // windows and trace ends by name, and the runs stashed at row-group edges.
 func (p *Partial) collectTraces(workers []*worker) {
 	for _, w := range workers {
-		if w != nil && w.tr != nil {
+		if w != nil {
 			w.tr.endRun(w, true)
 			p.stash = append(p.stash, w.tr.stash...)
 		}
@@ -440,7 +444,7 @@ func (p *Partial) collectTraces(workers []*worker) {
 func (p *Partial) addTraces(workers []*worker) {
 	var ws []*worker
 	for _, w := range workers {
-		if w != nil && w.tr != nil {
+		if w != nil {
 			ws = append(ws, w)
 			p.runs.Runs += w.tr.runs.Runs
 			p.runs.Orphans += w.tr.runs.Orphans
@@ -617,7 +621,6 @@ func mergeSvc(svcs map[sk]*svcAcc, key sk, a *svcAcc) {
 // they belong to the same trace, into a worker of its own.
 func joinStashed(all []stashRun, win int64) *worker {
 	g := newWorker(win)
-	g.tr = newTracer(win)
 	// by file and row group; a row group's head before its tail (a run that
 	// is both comes once)
 	slices.SortFunc(all, func(a, b stashRun) int {

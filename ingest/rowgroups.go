@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // RowGroup names one row group of the opened files: File is the index in
@@ -34,6 +36,32 @@ func (of *OpenedFiles) NumRows(groups []RowGroup) int64 {
 		n += of.opened[g.File].pf.RowGroups()[g.Index].NumRows()
 	}
 	return n
+}
+
+// MayBeTrue reports whether the boolean column c can hold a true value in
+// any of groups, judged by the column chunks' statistics: false only when
+// in every group the column is absent or its chunk's statistics give false
+// as the largest value. A chunk without that statistic (or not boolean)
+// may hold anything.
+func (of *OpenedFiles) MayBeTrue(c Column, groups []RowGroup) bool {
+	for _, g := range groups {
+		o := of.opened[g.File]
+		leaf := o.leaf[c]
+		if leaf < 0 {
+			continue
+		}
+		// the footer's own fields: parquet-go's Bounds panics on a
+		// malformed statistic
+		cols := o.pf.Metadata().RowGroups[g.Index].Columns
+		if leaf >= len(cols) {
+			return true
+		}
+		md := &cols[leaf].MetaData
+		if md.Type != format.Boolean || len(md.Statistics.MaxValue) != 1 || md.Statistics.MaxValue[0] != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Shard returns shard i of n (0 ≤ i < n): a contiguous run of the row

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/chaosgen/chaosgen/internal/testseed"
+	"github.com/parquet-go/parquet-go"
 )
 
 // writeGroups writes n random spans to path in row groups of rg rows.
@@ -209,6 +210,77 @@ func TestChunkHasher(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s: digest %x, want %x", name, got, want)
+		}
+	}
+}
+
+// TestMayBeTrue: a boolean column's statistics rule out true values only
+// in the row groups whose largest value is false; an absent column holds
+// none; a chunk without the statistic (or with a malformed one) may hold
+// anything.
+func TestMayBeTrue(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 5))
+	spans := randomSpans(r, 400)
+	for i := range spans {
+		spans[i].Injected = i == 250 // in the third row group of 100 rows
+		spans[i].TimedOut = false
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spans.parquet")
+	w, err := Create(path, WriterOptions{RowGroupRows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if err := w.Write(spans); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// a file without the injected column, whose timed_out is all null
+	foreign := filepath.Join(dir, "foreign.parquet")
+	if err := parquet.WriteFile(foreign, []foreignSpan{{TraceID: "t", SpanID: "s", Callee: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	of, err := Open([]string{path, foreign})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	g := func(file int, idx ...int) []RowGroup {
+		var out []RowGroup
+		for _, i := range idx {
+			out = append(out, RowGroup{file, i})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		what   string
+		col    Column
+		groups []RowGroup
+		want   bool
+	}{
+		{"every row group", ColInjected, of.RowGroups(), true},
+		{"the row group with the injected row", ColInjected, g(0, 2), true},
+		{"the other row groups and the foreign file", ColInjected, append(g(0, 0, 1, 3), g(1, 0)...), false},
+		{"a column false everywhere", ColTimedOut, g(0, 0, 1, 2, 3), false},
+		{"a column all null (no statistics)", ColTimedOut, g(1, 0), true},
+		{"the foreign file's error column", ColError, g(1, 0), false},
+		{"no row groups", ColInjected, nil, false},
+	} {
+		if got := of.MayBeTrue(c.col, c.groups); got != c.want {
+			t.Errorf("%s: MayBeTrue(%s) = %v, want %v", c.what, c.col.Name(), got, c.want)
+		}
+	}
+	// without the statistic, or with a malformed one, a chunk may hold
+	// anything
+	leaf := of.opened[0].leaf[ColInjected]
+	stats := &of.opened[0].pf.Metadata().RowGroups[1].Columns[leaf].MetaData.Statistics
+	for _, max := range [][]byte{nil, {}, {0, 0}, {1}} {
+		stats.MaxValue = max
+		if !of.MayBeTrue(ColInjected, g(0, 1)) {
+			t.Errorf("statistic max %v: MayBeTrue = false, want true", max)
 		}
 	}
 }
