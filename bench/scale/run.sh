@@ -4,7 +4,10 @@
 # span file, each process with GOMAXPROCS=1 (one core standing in for one
 # machine), then the merge Job's command; and, for comparison, the CronJob's
 # single-node analyze. For every process it reports the wall time, the CPU
-# time (user + system) and the peak RSS (GNU time -v). See docs/scale.md.
+# time (user + system) and the peak RSS (GNU time -v). The shards' CPU is
+# compared with one shard over everything run alone and run beside a copy
+# of itself (the shards share the machine PARALLEL at a time, which two
+# processes on one VM pay for in CPU time). See docs/scale.md.
 #
 # Environment:
 #   DATA        working directory (default /tmp/chaosgen-scale): the span
@@ -72,10 +75,12 @@ one() {
 		END { printf "%.2f %.2f %.0f\n", w, u + s, r / 1024 }' "$1"
 }
 # field NAME: the medians over the repetitions of the wall seconds, CPU
-# seconds and peak RSS (MiB) of a timed run
+# seconds and peak RSS (MiB) of a timed run (NAME may be a glob: the medians
+# over all the runs it names)
 field() {
 	local f w=() c=() r=()
-	for f in "$DATA/time/$1".[0-9]*; do
+	# shellcheck disable=SC2086 # NAME's glob characters must expand
+	for f in "$DATA/time/"$1.[0-9]*; do
 		[[ $f == *.out || $f == *.err ]] && continue
 		read -r wall cpu rss < <(one "$f")
 		w+=("$wall") c+=("$cpu") r+=("$rss")
@@ -98,6 +103,17 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	rm -rf "$DATA/single" "$DATA/single-nomodels"
 	timed single "$BIN" analyze "$SPANS" -o "$DATA/single" --workers 1 $ANALYZE_FLAGS
 	timed single-nomodels "$BIN" analyze "$SPANS" -o "$DATA/single-nomodels" --workers 1 --no-models
+	# the peer of the shards' CPU when they share the machine: one shard
+	# over everything beside a second copy of itself, as the shards run
+	# PARALLEL at a time (two processes on this VM contend for its caches
+	# and memory bandwidth, which pods on their own machines do not)
+	if ((PARALLEL > 1)); then
+		for k in 0 1; do
+			timed "beside-$k" "$BIN" analyze --partial --shard 0/1 --workers 1 "$SPANS" -o "$DATA/beside-$k.part" &
+		done
+		wait
+		rm -f "$DATA"/beside-*.part
+	fi
 	for n in $SHARDS; do
 		parts=$DATA/parts-$n
 		rm -rf "$parts" "$DATA/merged-$n" "$DATA/merged-$n-nomodels"
@@ -132,6 +148,12 @@ printf '%-22s %s\n' "analyze --no-models" "$(field single-nomodels)" | tee -a "$
 single_wall=$(field single | awk '{ print $1 }')
 single_cpu=$(field single | awk '{ print $2 }')
 single_nm_cpu=$(field single-nomodels | awk '{ print $2 }')
+beside_cpu=0
+if ((PARALLEL > 1)); then
+	# the medians over both copies of every repetition
+	printf '%-22s %s\n' "1 shard beside another" "$(field 'beside-[01]')" | tee -a "$REPORT"
+	beside_cpu=$(field 'beside-[01]' | awk '{ print $2 }')
+fi
 
 for n in $SHARDS; do
 	parts=$DATA/parts-$n
@@ -153,11 +175,17 @@ for n in $SHARDS; do
 	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
 	merge_cpu=$(field "merge-$n" | awk '{ print $2 }')
 	merge_nm_cpu=$(field "merge-$n-nomodels" | awk '{ print $2 }')
-	[[ $n == 1 ]] && one_shard_wall=$shards_wall
+	[[ $n == 1 ]] && one_shard_wall=$shards_wall one_shard_cpu=$shards_cpu
 	awk -v n="$n" -v sw="$shards_wall" -v el="$elapsed" -v p="$PARALLEL" -v s1="${one_shard_wall:-0}" -v sc="$shards_cpu" -v mw="$merge_wall" -v mc="$merge_cpu" -v mn="$merge_nm_cpu" \
-		-v w1="$single_wall" -v c1="$single_cpu" -v cn="$single_nm_cpu" 'BEGIN {
+		-v w1="$single_wall" -v c1="$single_cpu" -v cn="$single_nm_cpu" -v o1="${one_shard_cpu:-0}" -v ob="$beside_cpu" 'BEGIN {
 		printf "  %d shard(s): slowest shard %.2f s wall (%.2fx 1 shard, %.2fx one node; %.2f s here, %d at a time)\n", n, sw, (s1 > 0 ? sw / s1 : 0), sw / w1, el, p
 		printf "    CPU of all shards %.2f s = %.2fx analyze --no-models (%.2f s); shards + merge %.2f s = %.2fx one node (%.2f s)\n", sc, sc / cn, cn, sc + mc, (sc + mc) / c1, c1
+		if (n > 1 && (o1 > 0 || ob > 0)) {
+			printf "    against one shard over everything:"
+			if (o1 > 0) printf " %.2fx it alone (%.2f s)", sc / o1, o1
+			if (ob > 0) printf "%s %.2fx it beside another (%.2f s), as the shards ran", (o1 > 0 ? "," : ""), sc / ob, ob
+			printf "\n"
+		}
 		printf "    merge wall %.2f s = %.1f%% of one node; without the models (which one node runs too) CPU %.2f s = %.1f%% of one node\n", mw, 100 * mw / w1, mn, 100 * mn / c1 }' | tee -a "$REPORT"
 	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis (every repetition)" | tee -a "$REPORT"
 done
