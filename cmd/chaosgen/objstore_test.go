@@ -450,6 +450,24 @@ func TestImportObjectStorage(t *testing.T) {
 	if spans, err := ingest.ReadFile(filepath.Join(srv.Root, "traces", "spans", "day.parquet")); err != nil || len(spans) == 0 {
 		t.Errorf("the span object holds %d spans: %v", len(spans), err)
 	}
+	// import reports what it fetched of each object (all of it, in one
+	// request) and what it uploaded (the span file)
+	size := func(p string) int64 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	var report []string
+	for _, f := range []string{"otlp.json", "tempo.json.gz"} {
+		report = append(report, fmt.Sprintf("fetched s3://traces/%s: %d of %[2]d bytes (100.0%%) in 1 request for the whole object", f, size(filepath.Join("traces", f))))
+	}
+	report = append(report, fmt.Sprintf("uploaded s3://traces/spans/day.parquet: %d bytes", size(filepath.Join("traces", "spans", "day.parquet"))))
+	t.Logf("import's stderr:\n%s", stderr)
+	if got := strings.Split(strings.TrimSpace(stderr), "\n"); !slices.Equal(got, report) {
+		t.Errorf("import printed to stderr:\n%s\nwant:\n%s", stderr, strings.Join(report, "\n"))
+	}
 
 	for _, c := range []struct {
 		name, in, out, want string
