@@ -18,15 +18,12 @@ import (
 	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/internal/s3test"
 	"github.com/chaosgen/chaosgen/internal/testseed"
+	"github.com/chaosgen/chaosgen/internal/testserver"
 )
 
 // server is a real object store that a test started: versitygw (S3) or
 // fake-gcs-server (GCS).
-type server interface {
-	URL(bucket, key string) string
-	MakeBucket(t testing.TB, bucket string)
-	Put(t testing.TB, bucket, key, file string)
-}
+type server = testserver.Store
 
 // servers start each store for a subtest; they skip loudly (fail in CI)
 // without the binary.
