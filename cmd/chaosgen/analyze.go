@@ -77,7 +77,7 @@ model flags (--season, --horizon, --seed, --no-models) go to merge.`,
 			if err != nil {
 				return fmt.Errorf("analyze: %w", err)
 			}
-			if err := objstore.WriteStats(cmd.ErrOrStderr(), store.Stats()); err != nil {
+			if err := store.WriteReport(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			return printSummary(cmd, out, sum, asJSON, top)

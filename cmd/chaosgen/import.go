@@ -35,7 +35,8 @@ missing times, cycles). See docs/import.md.
 
 FILES and -o may be s3://, gs:// or azblob:// URLs of objects (not
 prefixes; docs/storage.md): each input object is read whole, in one
-request, and the span file is written locally, then uploaded as one object.`,
+request, and the span file is written locally, then uploaded as one object;
+the bytes fetched of each object and uploaded are printed to stderr.`,
 		Example: `  chaosgen import traces/*.json -o out/spans.parquet
   chaosgen import s3://traces/otel/2026-01-05.json.gz -o s3://traces/spans/2026-01-05.parquet`,
 		Args: cobra.MinimumNArgs(1),
@@ -62,7 +63,7 @@ request, and the span file is written locally, then uploaded as one object.`,
 			return fmt.Errorf("import: %w", err)
 		}
 		opt.Open = store.OpenFile
-		return runImport(cmd.OutOrStdout(), store, files, o, opt)
+		return runImport(cmd.OutOrStdout(), cmd.ErrOrStderr(), store, files, o, opt)
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.From, "from", "auto", "input format: auto, otlp-json, otlp-proto, jaeger-json, zipkin-json or csv")
@@ -79,7 +80,7 @@ request, and the span file is written locally, then uploaded as one object.`,
 	return cmd
 }
 
-func runImport(w io.Writer, store *objstore.Store, files []string, o importOptions, opt importer.Options) error {
+func runImport(w, stderr io.Writer, store *objstore.Store, files []string, o importOptions, opt importer.Options) error {
 	var rep *importer.Report
 	err := store.WriteFile(o.Output, func(path string) (err error) {
 		rep, err = importer.Import(path, files, opt)
@@ -87,6 +88,9 @@ func runImport(w io.Writer, store *objstore.Store, files []string, o importOptio
 	})
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
+	}
+	if err := store.WriteReport(stderr); err != nil {
+		return err
 	}
 	if o.json {
 		return printJSON(w, rep)

@@ -57,7 +57,7 @@ first, then uploaded, summary.json last.`,
 			if err != nil {
 				return fmt.Errorf("merge: %w", err)
 			}
-			if err := objstore.WriteStats(cmd.ErrOrStderr(), store.Stats()); err != nil {
+			if err := store.WriteReport(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			return printSummary(cmd, out, sum, asJSON, top)

@@ -16,20 +16,67 @@ import (
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/gcstest"
 	"github.com/chaosgen/chaosgen/internal/s3test"
+	"github.com/chaosgen/chaosgen/internal/testserver"
 	"github.com/chaosgen/chaosgen/synth"
 	"github.com/parquet-go/parquet-go"
 )
 
+// objectStore is a real object store server that a test started, and
+// how to make its credentials wrong.
+type objectStore struct {
+	testserver.Store
+	scheme string // s3 or gs
+	// deny sets credentials that the server refuses; nil for a server
+	// that checks none (fake-gcs-server, as GCS emulators do)
+	deny func(t *testing.T)
+}
+
+// objectStores start each server for a subtest: versitygw for S3,
+// fake-gcs-server for GCS. Without the binary they skip saying SKIPPED
+// (fail under CI).
+var objectStores = []struct {
+	scheme string
+	start  func(t *testing.T) objectStore
+}{
+	{"s3", func(t *testing.T) objectStore {
+		return objectStore{s3test.Start(t), "s3", func(t *testing.T) { t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret") }}
+	}},
+	{"gs", func(t *testing.T) objectStore { return objectStore{gcstest.Start(t), "gs", nil} }},
+}
+
+// forEachStore runs test as a subtest against each server.
+func forEachStore(t *testing.T, test func(t *testing.T, st objectStore)) {
+	for _, s := range objectStores {
+		t.Run(s.scheme, func(t *testing.T) { test(t, s.start(t)) })
+	}
+}
+
+// msg returns a message written for S3 (naming s3:// URLs) as the store's
+// scheme names them.
+func (st objectStore) msg(s string) string { return strings.ReplaceAll(s, "s3://", st.scheme+"://") }
+
+// download copies the objects under bucket/prefix into a new local
+// directory, through the store's API, and returns the directory.
+func (st objectStore) download(t *testing.T, bucket, prefix string) string {
+	t.Helper()
+	dir := t.TempDir()
+	testserver.Download(t, st.URL(bucket, prefix), dir)
+	return dir
+}
+
 // TestAnalyzeObjectStorage runs analyze on span files in a real
-// S3-compatible server (versitygw) and on the same files on disk: the
-// analysis directories are byte-identical but for the inputs' names in
-// summary.json, the objects are read with ranged requests that fetch well
-// under their size, and missing buckets, objects and wrong credentials are
-// errors naming the URL.
-func TestAnalyzeObjectStorage(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.MakeBucket(t, "spans")
-	srv.MakeBucket(t, "results")
+// S3-compatible server (versitygw) and a real GCS server
+// (fake-gcs-server), and on the same files on disk: the analysis
+// directories are byte-identical but for the inputs' names in
+// summary.json, whether written locally or to a prefix in the store (and
+// read back), the objects are read with ranged requests that fetch well
+// under their size, and missing buckets, objects and (on S3) wrong
+// credentials are errors naming the URL.
+func TestAnalyzeObjectStorage(t *testing.T) { forEachStore(t, testAnalyzeObjectStorage) }
+
+func testAnalyzeObjectStorage(t *testing.T, st objectStore) {
+	st.MakeBucket(t, "spans")
+	st.MakeBucket(t, "results")
 	t.Chdir(t.TempDir())
 	for i, seed := range []string{"4", "5"} {
 		name := filepath.Join("day", []string{"a.parquet", "b.parquet"}[i])
@@ -40,13 +87,13 @@ func TestAnalyzeObjectStorage(t *testing.T) {
 		if i == 0 {
 			widen(t, name)
 		}
-		srv.Put(t, "spans", filepath.ToSlash(name), name)
+		st.Put(t, "spans", filepath.ToSlash(name), name)
 	}
 	// an object that is no .parquet file is not an input of the prefix
 	if err := os.WriteFile("notes.txt", []byte("not spans"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv.Put(t, "spans", "day/notes.txt", "notes.txt")
+	st.Put(t, "spans", "day/notes.txt", "notes.txt")
 
 	analyze := func(args ...string) string {
 		t.Helper()
@@ -59,47 +106,53 @@ func TestAnalyzeObjectStorage(t *testing.T) {
 	// the columns analyze skips are never fetched: a.parquet's attributes
 	// are most of it; b.parquet is chaosgen's own file, of which analyze
 	// reads 18 of 21 columns
-	limits := map[string]float64{"s3://spans/day/a.parquet": 0.6, "s3://spans/day/b.parquet": 1}
+	spans, a, b := st.msg("s3://spans/"), st.msg("s3://spans/day/a.parquet"), st.msg("s3://spans/day/b.parquet")
+	limits := map[string]float64{a: 0.6, b: 1}
 
 	// one object, output to a local directory
 	analyze("day/a.parquet", "-o", "local-a")
-	stderr := analyze(srv.URL("spans", "day/a.parquet"), "-o", "s3-a")
-	checkFetched(t, stderr, "s3://spans/", limits, []string{"s3://spans/day/a.parquet"})
-	sameAnalysis(t, "local-a", "s3-a", "s3://spans/", "")
+	stderr := analyze(st.URL("spans", "day/a.parquet"), "-o", "store-a")
+	checkFetched(t, stderr, spans, limits, []string{a})
+	sameAnalysis(t, "local-a", "store-a", spans, "")
 
 	// a prefix, output to a prefix in the store
 	analyze("day", "-o", "local-day")
-	stderr = analyze(srv.URL("spans", "day/"), "-o", srv.URL("results", "nightly/day/"))
-	checkFetched(t, stderr, "s3://spans/", limits, []string{"s3://spans/day/a.parquet", "s3://spans/day/b.parquet"})
-	sameAnalysis(t, "local-day", filepath.Join(srv.Root, "results", "nightly", "day"), "s3://spans/", "")
+	stderr = analyze(st.URL("spans", "day/"), "-o", st.URL("results", "nightly/day/"))
+	checkFetched(t, stderr, spans, limits, []string{a, b})
+	out := st.download(t, "results", "nightly/day/")
+	checkUploaded(t, stderr, st.msg("s3://results/nightly/day/"), out)
+	sameAnalysis(t, "local-day", out, spans, "")
 
 	// writing the prefix again replaces it: files the new analysis lacks go
-	analyze(srv.URL("spans", "day"), "--no-models", "-o", srv.URL("results", "nightly/day"))
+	analyze(st.URL("spans", "day"), "--no-models", "-o", st.URL("results", "nightly/day"))
 	analyze("day", "--no-models", "-o", "local-day-nomodels")
-	sameAnalysis(t, "local-day-nomodels", filepath.Join(srv.Root, "results", "nightly", "day"), "s3://spans/", "")
+	sameAnalysis(t, "local-day-nomodels", st.download(t, "results", "nightly/day/"), spans, "")
 
 	// a prefix chaosgen did not write is refused
-	srv.Put(t, "results", "theirs/data.csv", "notes.txt")
-	code, _, stderr := runCLI("analyze", srv.URL("spans", "day/a.parquet"), "-o", srv.URL("results", "theirs/"))
-	if code == 0 || !strings.Contains(stderr, "s3://results/theirs/ is a non-empty prefix that chaosgen did not write") {
+	st.Put(t, "results", "theirs/data.csv", "notes.txt")
+	code, _, stderr := runCLI("analyze", st.URL("spans", "day/a.parquet"), "-o", st.URL("results", "theirs/"))
+	if want := st.msg("s3://results/theirs/ is a non-empty prefix that chaosgen did not write"); code == 0 || !strings.Contains(stderr, want) {
 		t.Errorf("foreign prefix: exit %d: %s", code, stderr)
 	}
 
-	for _, c := range []struct {
-		name, url, secret, want string
+	cases := []struct {
+		name, url string
+		deny      bool
+		want      string
 	}{
-		{"missing bucket", srv.URL("nosuchbucket", "day/a.parquet"), "", "chaosgen: analyze: s3://nosuchbucket/day/a.parquet: bucket s3://nosuchbucket not found\n"},
-		{"missing object", srv.URL("spans", "day/c.parquet"), "", "chaosgen: analyze: s3://spans/day/c.parquet: object not found\n"},
-		{"empty prefix", srv.URL("spans", "night/"), "", "chaosgen: analyze: s3://spans/night/: no .parquet objects under the prefix\n"},
-		{"wrong secret", srv.URL("spans", "day/a.parquet"), "wrong-secret", "chaosgen: analyze: s3://spans/day/a.parquet: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
-	} {
+		{"missing bucket", st.URL("nosuchbucket", "day/a.parquet"), false, "chaosgen: analyze: s3://nosuchbucket/day/a.parquet: bucket s3://nosuchbucket not found\n"},
+		{"missing object", st.URL("spans", "day/c.parquet"), false, "chaosgen: analyze: s3://spans/day/c.parquet: object not found\n"},
+		{"empty prefix", st.URL("spans", "night/"), false, "chaosgen: analyze: s3://spans/night/: no .parquet objects under the prefix\n"},
+		{"wrong secret", st.URL("spans", "day/a.parquet"), true, "chaosgen: analyze: s3://spans/day/a.parquet: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.secret != "" {
-				t.Setenv("AWS_SECRET_ACCESS_KEY", c.secret)
+			if c.deny {
+				st.denyCredentials(t)
 			}
 			code, _, stderr := runCLI("analyze", c.url, "-o", "never")
-			if code != 1 || !strings.HasPrefix(stderr, c.want) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+			if want := st.msg(c.want); code != 1 || !strings.HasPrefix(stderr, want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, want)
 			}
 			if _, err := os.Stat("never"); err == nil {
 				t.Error("the output directory was written")
@@ -108,45 +161,52 @@ func TestAnalyzeObjectStorage(t *testing.T) {
 	}
 }
 
-// TestAnalyzeGCS runs analyze on a span object in a real Google Cloud
-// Storage server (fake-gcs-server) and on the same file on disk: the same
-// analysis, the object read with ranged requests that fetch well under its
-// size (its attributes column is never fetched), and a missing bucket or
-// object is an error naming the URL.
-func TestAnalyzeGCS(t *testing.T) {
-	srv := gcstest.Start(t)
-	srv.MakeBucket(t, "spans")
-	t.Chdir(t.TempDir())
-	name := filepath.Join("day", "a.parquet")
-	if code, _, stderr := runCLI("synth", "-o", name, "--days", "0.05", "--rps", "4", "--services", "12", "--seed", "4"); code != 0 {
-		t.Fatalf("synth: %s", stderr)
+// denyCredentials makes the credentials wrong for the rest of the test,
+// or skips it, saying so, on a server that checks none.
+func (st objectStore) denyCredentials(t *testing.T) {
+	t.Helper()
+	if st.deny == nil {
+		t.Skipf("SKIPPED on %s: the server checks no credentials (docs/storage.md, Tests)", st.scheme)
 	}
-	widen(t, name)
-	srv.Put(t, "spans", "day/a.parquet", name)
-	for _, args := range [][]string{{name, "-o", "local"}, {srv.URL("spans", "day/"), "-o", "gs"}} {
-		code, _, stderr := runCLI(append([]string{"analyze", "--season", "none"}, args...)...)
-		if code != 0 {
-			t.Fatalf("analyze %v: exit %d: %s", args, code, stderr)
-		}
-		if args[2] == "gs" {
-			checkFetched(t, stderr, "gs://spans/", map[string]float64{"gs://spans/day/a.parquet": 0.6}, []string{"gs://spans/day/a.parquet"})
-		}
-	}
-	sameAnalysis(t, "local", "gs", "gs://spans/", "")
+	st.deny(t)
+}
 
-	for _, c := range []struct{ name, url, want string }{
-		{"missing bucket", srv.URL("nosuchbucket", "day/a.parquet"), "chaosgen: analyze: gs://nosuchbucket/day/a.parquet: bucket gs://nosuchbucket not found\n"},
-		{"missing object", srv.URL("spans", "day/c.parquet"), "chaosgen: analyze: gs://spans/day/c.parquet: object not found\n"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			code, _, stderr := runCLI("analyze", c.url, "-o", "never")
-			if code != 1 || stderr != c.want {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and:\n%s", code, stderr, c.want)
-			}
-			if _, err := os.Stat("never"); err == nil {
-				t.Error("the output directory was written")
-			}
-		})
+// checkUploaded checks the report of an upload to a prefix: a line for
+// each file of dir (the prefix's objects, downloaded), in name order but
+// summary.json last, with its size.
+func checkUploaded(t *testing.T, stderr, prefix, dir string) {
+	t.Helper()
+	var want []string
+	var last string // summary.json's line
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		line := fmt.Sprintf("uploaded %s%s: %d bytes", prefix, filepath.ToSlash(rel), fi.Size())
+		if rel == "summary.json" {
+			last = line
+		} else {
+			want = append(want, line)
+		}
+		return nil
+	})
+	if err != nil || last == "" {
+		t.Fatalf("%s holds no summary.json: %v", dir, err)
+	}
+	want = append(want, last)
+	var got []string
+	for line := range strings.Lines(stderr) {
+		if strings.HasPrefix(line, "uploaded ") {
+			got = append(got, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("upload report:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -257,15 +317,17 @@ func sameAnalysis(t *testing.T, want, got, prefix, to string) {
 }
 
 // TestPartialObjectStorage runs the sharded analysis through a real
-// S3-compatible server (versitygw): analyze --partial writes each shard's
-// partial as an object, merge reads the prefix and writes the analysis to
-// a local directory or a bucket prefix, both identical to analyze of the
-// local files; merge's refusals (a missing shard, a doubled shard, a
-// changed input) and the store's errors name the objects.
-func TestPartialObjectStorage(t *testing.T) {
-	srv := s3test.Start(t)
+// S3-compatible server (versitygw) and a real GCS server
+// (fake-gcs-server): analyze --partial writes each shard's partial as an
+// object, merge reads the prefix and writes the analysis to a local
+// directory or a bucket prefix, both identical to analyze of the local
+// files; merge's refusals (a missing shard, a doubled shard, a changed
+// input) and the store's errors name the objects.
+func TestPartialObjectStorage(t *testing.T) { forEachStore(t, testPartialObjectStorage) }
+
+func testPartialObjectStorage(t *testing.T, st objectStore) {
 	for _, b := range []string{"spans", "parts", "results"} {
-		srv.MakeBucket(t, b)
+		st.MakeBucket(t, b)
 	}
 	duckdb, err := filepath.Abs(filepath.Join("..", "..", "analysis", "testdata", "synth-seed7-duckdb.parquet"))
 	if err != nil {
@@ -280,7 +342,7 @@ func TestPartialObjectStorage(t *testing.T) {
 	}
 	copyFile(t, duckdb, filepath.Join("day", "b.parquet"))
 	for _, f := range []string{"a.parquet", "b.parquet"} {
-		srv.Put(t, "spans", "day/"+f, filepath.Join("day", f))
+		st.Put(t, "spans", "day/"+f, filepath.Join("day", f))
 	}
 	run := func(wantCode int, args ...string) (string, string) {
 		t.Helper()
@@ -291,102 +353,120 @@ func TestPartialObjectStorage(t *testing.T) {
 		return stdout, stderr
 	}
 	run(0, "analyze", "--season", "none", "day", "-o", "local")
+	spans := st.msg("s3://spans/")
 
 	const n = 3
+	reports := make([]string, n)
 	for i := range n {
 		name := fmt.Sprintf("run/%d-of-%d.part", i, n)
-		stdout, _ := run(0, "analyze", "--partial", fmt.Sprintf("--shard=%d/%d", i, n), srv.URL("spans", "day/"), "-o", srv.URL("parts", name))
-		if want := fmt.Sprintf("wrote s3://parts/%s: shard %d/%d, ", name, i, n); !strings.HasPrefix(stdout, want) {
+		var stdout string
+		stdout, reports[i] = run(0, "analyze", "--partial", fmt.Sprintf("--shard=%d/%d", i, n), st.URL("spans", "day/"), "-o", st.URL("parts", name))
+		if want := st.msg(fmt.Sprintf("wrote s3://parts/%s: shard %d/%d, ", name, i, n)); !strings.HasPrefix(stdout, want) {
 			t.Errorf("analyze --partial printed %q, want it to start with %q", stdout, want)
 		}
 	}
-	_, stderr := run(0, "merge", "--season", "none", srv.URL("parts", "run/"), "-o", "merged")
-	sameAnalysis(t, "local", "merged", "s3://spans/", "")
+	parts := st.download(t, "parts", "run/")
+	// each shard's report ends with its upload: the partial object's size
+	for i, stderr := range reports {
+		name := fmt.Sprintf("%d-of-%d.part", i, n)
+		if want := st.msg(fmt.Sprintf("uploaded s3://parts/run/%s: %d bytes\n", name, fileSize(t, filepath.Join(parts, name)))); !strings.HasSuffix(stderr, want) {
+			t.Errorf("analyze --partial printed to stderr:\n%s\nwant it to end with:\n%s", stderr, want)
+		}
+	}
+	_, stderr := run(0, "merge", "--season", "none", st.URL("parts", "run/"), "-o", "merged")
+	sameAnalysis(t, "local", "merged", spans, "")
 	// merge reports what it fetched of each partial: all of it, in one
 	// request
 	var fetched []string
 	for i := range n {
 		name := fmt.Sprintf("%d-of-%d.part", i, n)
-		fi, err := os.Stat(filepath.Join(srv.Root, "parts", "run", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fetched = append(fetched, fmt.Sprintf("fetched s3://parts/run/%s: %d of %[2]d bytes (100.0%%) in 1 request for the whole object", name, fi.Size()))
+		fetched = append(fetched, st.msg(fmt.Sprintf("fetched s3://parts/run/%s: %d of %[2]d bytes (100.0%%) in 1 request for the whole object", name, fileSize(t, filepath.Join(parts, name)))))
 	}
 	t.Logf("merge's stderr:\n%s", stderr)
 	if got := strings.Split(strings.TrimSpace(stderr), "\n"); !slices.Equal(got, fetched) {
 		t.Errorf("merge printed to stderr:\n%s\nwant:\n%s", stderr, strings.Join(fetched, "\n"))
 	}
-	run(0, "merge", "--season", "none", srv.URL("parts", "run"), "-o", srv.URL("results", "merged/"))
-	sameAnalysis(t, "local", filepath.Join(srv.Root, "results", "merged"), "s3://spans/", "")
+	run(0, "merge", "--season", "none", st.URL("parts", "run"), "-o", st.URL("results", "merged/"))
+	sameAnalysis(t, "local", st.download(t, "results", "merged/"), spans, "")
 
 	// partials laid out for merge's refusals: copies of the run's objects
-	part := func(i int) string { return filepath.Join(srv.Root, "parts", "run", fmt.Sprintf("%d-of-%d.part", i, n)) }
-	srv.Put(t, "parts", "missing/0-of-3.part", part(0))
-	srv.Put(t, "parts", "missing/2-of-3.part", part(2))
+	part := func(i int) string { return filepath.Join(parts, fmt.Sprintf("%d-of-%d.part", i, n)) }
+	st.Put(t, "parts", "missing/0-of-3.part", part(0))
+	st.Put(t, "parts", "missing/2-of-3.part", part(2))
 	for i := range n {
-		srv.Put(t, "parts", fmt.Sprintf("double/%d-of-3.part", i), part(i))
+		st.Put(t, "parts", fmt.Sprintf("double/%d-of-3.part", i), part(i))
 	}
-	srv.Put(t, "parts", "double/again.part", part(1))
-	srv.Put(t, "parts", "changed/0-of-3.part", part(0))
-	srv.Put(t, "parts", "changed/1-of-3.part", part(1))
+	st.Put(t, "parts", "double/again.part", part(1))
+	st.Put(t, "parts", "changed/0-of-3.part", part(0))
+	st.Put(t, "parts", "changed/1-of-3.part", part(1))
 	// b.parquet changes before shard 2 reads it
 	if _, err := synth.Generate(t.Context(), filepath.Join("day", "b.parquet"), synth.Options{Days: 0.01, RPS: 4, Services: 10, Seed: 4}); err != nil {
 		t.Fatal(err)
 	}
-	srv.Put(t, "spans", "day/b.parquet", filepath.Join("day", "b.parquet"))
-	run(0, "analyze", "--partial", "--shard=2/3", srv.URL("spans", "day/"), "-o", srv.URL("parts", "changed/2-of-3.part"))
+	st.Put(t, "spans", "day/b.parquet", filepath.Join("day", "b.parquet"))
+	run(0, "analyze", "--partial", "--shard=2/3", st.URL("spans", "day/"), "-o", st.URL("parts", "changed/2-of-3.part"))
 
 	for _, c := range []struct {
 		name string
+		deny bool
 		args []string
 		want string
 	}{
-		{"missing shard", []string{"merge", srv.URL("parts", "missing/"), "-o", "never"},
+		{"missing shard", false, []string{"merge", st.URL("parts", "missing/"), "-o", "never"},
 			"chaosgen: merge: no partial read s3://spans/day/a.parquet row group(s) "},
-		{"doubled shard", []string{"merge", srv.URL("parts", "double/"), "-o", "never"},
+		{"doubled shard", false, []string{"merge", st.URL("parts", "double/"), "-o", "never"},
 			"chaosgen: merge: row group N of s3://spans/day/a.parquet is in both s3://parts/double/1-of-3.part (shard 1/3) and s3://parts/double/again.part (shard 1/3)"},
-		{"changed input", []string{"merge", srv.URL("parts", "changed/"), "-o", "never"},
+		{"changed input", false, []string{"merge", st.URL("parts", "changed/"), "-o", "never"},
 			"chaosgen: merge: s3://spans/day/b.parquet differs between s3://parts/changed/0-of-3.part and s3://parts/changed/2-of-3.part"},
-		{"missing bucket", []string{"merge", srv.URL("nosuchbucket", "run/"), "-o", "never"},
+		{"missing bucket", false, []string{"merge", st.URL("nosuchbucket", "run/"), "-o", "never"},
 			"chaosgen: merge: s3://nosuchbucket/run/: bucket s3://nosuchbucket not found\n"},
-		{"missing object", []string{"merge", srv.URL("parts", "run/0-of-3.part"), srv.URL("parts", "run/7-of-3.part"), "-o", "never"},
+		{"missing object", false, []string{"merge", st.URL("parts", "run/0-of-3.part"), st.URL("parts", "run/7-of-3.part"), "-o", "never"},
 			"chaosgen: merge: s3://parts/run/7-of-3.part: object not found\n"},
-		{"empty prefix", []string{"merge", srv.URL("parts", "night/"), "-o", "never"},
+		{"empty prefix", false, []string{"merge", st.URL("parts", "night/"), "-o", "never"},
 			"chaosgen: merge: s3://parts/night/: no .part objects under the prefix\n"},
-		{"partial to a missing bucket", []string{"analyze", "--partial", srv.URL("spans", "day/"), "-o", srv.URL("nosuchbucket", "0.part")},
+		{"partial to a missing bucket", false, []string{"analyze", "--partial", st.URL("spans", "day/"), "-o", st.URL("nosuchbucket", "0.part")},
 			"chaosgen: analyze: s3://nosuchbucket/0.part: bucket s3://nosuchbucket not found\n"},
-		{"partial to a prefix", []string{"analyze", "--partial", srv.URL("spans", "day/"), "-o", srv.URL("parts", "run/")},
+		{"partial to a prefix", false, []string{"analyze", "--partial", st.URL("spans", "day/"), "-o", st.URL("parts", "run/")},
 			"chaosgen: analyze: s3://parts/run/: names a prefix: give an object name, such as s3://parts/run/NAME\n"},
-		{"wrong secret", []string{"merge", srv.URL("parts", "run/"), "-o", "never"},
+		{"wrong secret", true, []string{"merge", st.URL("parts", "run/"), "-o", "never"},
 			"chaosgen: merge: s3://parts/run/: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
-		{"wrong secret, partial", []string{"analyze", "--partial", "day", "-o", srv.URL("parts", "x.part")},
+		{"wrong secret, partial", true, []string{"analyze", "--partial", "day", "-o", st.URL("parts", "x.part")},
 			"chaosgen: analyze: s3://parts/x.part: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if strings.HasPrefix(c.name, "wrong secret") {
-				t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+			if c.deny {
+				st.denyCredentials(t)
 			}
 			code, _, stderr := runCLI(c.args...)
 			t.Logf("%s", stderr)
 			// N stands for a row group number
-			want := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(c.want), "row group N ", `row group \d+ `))
+			want := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(st.msg(c.want)), "row group N ", `row group \d+ `))
 			if c.name == "missing shard" && !strings.Contains(stderr, "(missing: the partial of shard 1/3)") {
 				t.Errorf("the missing shard is not named: %s", stderr)
 			}
 			if code != 1 || !want.MatchString(stderr) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, st.msg(c.want))
 			}
 			if _, err := os.Stat("never"); err == nil {
 				t.Error("the output directory was written")
 			}
 		})
 	}
+	keys := testserver.Download(t, st.URL("parts", ""), t.TempDir())
 	for _, k := range []string{"0.part", "x.part"} {
-		if _, err := os.Stat(filepath.Join(srv.Root, "parts", k)); err == nil {
-			t.Errorf("a refused partial was written: s3://parts/%s", k)
+		if slices.Contains(keys, k) {
+			t.Errorf("a refused partial was written: %s", st.msg("s3://parts/"+k))
 		}
 	}
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -404,13 +484,16 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 // TestImportObjectStorage imports trace objects (OTLP JSON, and Tempo's
-// JSON gzipped) from a real S3-compatible server (versitygw) into a span
-// object: the same report and the same span file, byte for byte, as the
-// import of the local files; a prefix, a missing object or bucket and
+// JSON gzipped) from a real S3-compatible server (versitygw) and a real
+// GCS server (fake-gcs-server) into a span object: the same report and
+// the same span file, byte for byte, as the import of the local files,
+// and a report on stderr of each object fetched (whole) and the span
+// object uploaded; a prefix, a missing object or bucket and (on S3)
 // refused credentials are errors naming the URL, and nothing is written.
-func TestImportObjectStorage(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.MakeBucket(t, "traces")
+func TestImportObjectStorage(t *testing.T) { forEachStore(t, testImportObjectStorage) }
+
+func testImportObjectStorage(t *testing.T, st objectStore) {
+	st.MakeBucket(t, "traces")
 	testdata, err := filepath.Abs(filepath.Join("..", "..", "ingest", "importer", "testdata"))
 	if err != nil {
 		t.Fatal(err)
@@ -430,50 +513,67 @@ func TestImportObjectStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"otlp.json", "tempo.json.gz"} {
-		srv.Put(t, "traces", f, filepath.Join("traces", f))
+		st.Put(t, "traces", f, filepath.Join("traces", f))
 	}
-	code, want, stderr := runCLI("import", filepath.Join("traces", "otlp.json"), filepath.Join("traces", "tempo.json.gz"), "-o", filepath.Join("traces", "spans", "day.parquet"))
+	local := filepath.Join("traces", "spans", "day.parquet")
+	code, want, stderr := runCLI("import", filepath.Join("traces", "otlp.json"), filepath.Join("traces", "tempo.json.gz"), "-o", local)
 	if code != 0 {
 		t.Fatalf("local import: %s", stderr)
 	}
-	code, got, stderr := runCLI("import", srv.URL("traces", "otlp.json"), srv.URL("traces", "tempo.json.gz"), "-o", srv.URL("traces", "spans/day.parquet"))
+	code, got, stderr := runCLI("import", st.URL("traces", "otlp.json"), st.URL("traces", "tempo.json.gz"), "-o", st.URL("traces", "spans/day.parquet"))
 	if code != 0 {
 		t.Fatalf("import from and to the bucket: %s", stderr)
 	}
 	t.Logf("%s", got)
-	if !strings.Contains(got, "s3://traces/tempo.json.gz") || strings.ReplaceAll(got, "s3://", "") != want {
+	scheme := st.scheme + "://"
+	if !strings.Contains(got, scheme+"traces/tempo.json.gz") || strings.ReplaceAll(got, scheme, "") != want {
 		t.Errorf("import from the bucket printed\n%s\nthe local import\n%s", got, want)
 	}
-	if !bytes.Equal(readFile(t, filepath.Join("traces", "spans", "day.parquet")), readFile(t, filepath.Join(srv.Root, "traces", "spans", "day.parquet"))) {
+	object := filepath.Join(st.download(t, "traces", "spans/"), "day.parquet")
+	if !bytes.Equal(readFile(t, local), readFile(t, object)) {
 		t.Error("the span object differs from the local import's span file")
 	}
-	if spans, err := ingest.ReadFile(filepath.Join(srv.Root, "traces", "spans", "day.parquet")); err != nil || len(spans) == 0 {
+	if spans, err := ingest.ReadFile(object); err != nil || len(spans) == 0 {
 		t.Errorf("the span object holds %d spans: %v", len(spans), err)
+	}
+	// import reports what it fetched of each object (all of it, in one
+	// request) and what it uploaded (the span file)
+	var report []string
+	for _, f := range []string{"otlp.json", "tempo.json.gz"} {
+		report = append(report, fmt.Sprintf("fetched %straces/%s: %d of %[3]d bytes (100.0%%) in 1 request for the whole object", scheme, f, fileSize(t, filepath.Join("traces", f))))
+	}
+	report = append(report, fmt.Sprintf("uploaded %straces/spans/day.parquet: %d bytes", scheme, fileSize(t, object)))
+	t.Logf("import's stderr:\n%s", stderr)
+	if got := strings.Split(strings.TrimSpace(stderr), "\n"); !slices.Equal(got, report) {
+		t.Errorf("import printed to stderr:\n%s\nwant:\n%s", stderr, strings.Join(report, "\n"))
 	}
 
 	for _, c := range []struct {
-		name, in, out, want string
+		name, in, out string
+		deny          bool
+		want          string
 	}{
-		{"prefix", srv.URL("traces", "spans/"), "never.parquet", "chaosgen: import: s3://traces/spans/: names a prefix, not an object: give the objects in it\n"},
-		{"missing object", srv.URL("traces", "zipkin.json"), "never.parquet", "chaosgen: import: s3://traces/zipkin.json: object not found\n"},
-		{"missing bucket", srv.URL("nosuchbucket", "otlp.json"), "never.parquet", "chaosgen: import: s3://nosuchbucket/otlp.json: bucket s3://nosuchbucket not found\n"},
-		{"output to a missing bucket", srv.URL("traces", "otlp.json"), srv.URL("nosuchbucket", "never.parquet"), "chaosgen: import: s3://nosuchbucket/never.parquet: bucket s3://nosuchbucket not found\n"},
-		{"wrong secret", srv.URL("traces", "otlp.json"), "never.parquet", "chaosgen: import: s3://traces/otlp.json: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
-		{"wrong secret, output", filepath.Join("traces", "otlp.json"), srv.URL("traces", "never.parquet"), "chaosgen: import: s3://traces/never.parquet: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+		{"prefix", st.URL("traces", "spans/"), "never.parquet", false, "chaosgen: import: s3://traces/spans/: names a prefix, not an object: give the objects in it\n"},
+		{"missing object", st.URL("traces", "zipkin.json"), "never.parquet", false, "chaosgen: import: s3://traces/zipkin.json: object not found\n"},
+		{"missing bucket", st.URL("nosuchbucket", "otlp.json"), "never.parquet", false, "chaosgen: import: s3://nosuchbucket/otlp.json: bucket s3://nosuchbucket not found\n"},
+		{"output to a missing bucket", st.URL("traces", "otlp.json"), st.URL("nosuchbucket", "never.parquet"), false, "chaosgen: import: s3://nosuchbucket/never.parquet: bucket s3://nosuchbucket not found\n"},
+		{"wrong secret", st.URL("traces", "otlp.json"), "never.parquet", true, "chaosgen: import: s3://traces/otlp.json: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
+		{"wrong secret, output", filepath.Join("traces", "otlp.json"), st.URL("traces", "never.parquet"), true, "chaosgen: import: s3://traces/never.parquet: access denied (check the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if strings.HasPrefix(c.name, "wrong secret") {
-				t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+			if c.deny {
+				st.denyCredentials(t)
 			}
 			code, _, stderr := runCLI("import", c.in, "-o", c.out)
-			if code != 1 || !strings.HasPrefix(stderr, c.want) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, c.want)
+			if want := st.msg(c.want); code != 1 || !strings.HasPrefix(stderr, want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and it to start with:\n%s", code, stderr, want)
 			}
 		})
 	}
-	for _, p := range []string{"never.parquet", filepath.Join(srv.Root, "traces", "never.parquet")} {
-		if _, err := os.Stat(p); err == nil {
-			t.Errorf("a refused import wrote %s", p)
-		}
+	if _, err := os.Stat("never.parquet"); err == nil {
+		t.Error("a refused import wrote never.parquet")
+	}
+	if keys := testserver.Download(t, st.URL("traces", ""), t.TempDir()); slices.Contains(keys, "never.parquet") {
+		t.Errorf("a refused import wrote %s", st.msg("s3://traces/never.parquet"))
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/chaosgen/chaosgen/analysis"
-	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/internal/progress"
 	"github.com/spf13/cobra"
 )
@@ -20,7 +19,7 @@ func runPartial(cmd *cobra.Command, args []string, out string, opt analysis.Part
 	if err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
-	if err := objstore.WriteStats(cmd.ErrOrStderr(), opt.Store.Stats()); err != nil {
+	if err := opt.Store.WriteReport(cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	if asJSON {

@@ -93,8 +93,9 @@ func (l location) scheme() string { scheme, _, _ := strings.Cut(l.base, "://"); 
 func isPrefix(key string) bool { return key == "" || strings.HasSuffix(key, "/") }
 
 // Store opens buckets once and keeps the readers of the objects it opened
-// (ranged, by Open, and whole, by OpenFile) so that their fetch counts can
-// be reported. It is safe for concurrent use.
+// (ranged, by Open, and whole, by OpenFile) and the sizes of the objects it
+// uploaded, so that what it moved can be reported (WriteReport). It is
+// safe for concurrent use.
 type Store struct {
 	ctx     context.Context
 	mu      sync.Mutex
@@ -102,6 +103,7 @@ type Store struct {
 	objects map[string]object       // by name, from List
 	readers []*Reader
 	streams []*streamReader
+	uploads []Upload
 }
 
 type object struct {

@@ -18,15 +18,12 @@ import (
 	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/internal/s3test"
 	"github.com/chaosgen/chaosgen/internal/testseed"
+	"github.com/chaosgen/chaosgen/internal/testserver"
 )
 
 // server is a real object store that a test started: versitygw (S3) or
 // fake-gcs-server (GCS).
-type server interface {
-	URL(bucket, key string) string
-	MakeBucket(t testing.TB, bucket string)
-	Put(t testing.TB, bucket, key, file string)
-}
+type server = testserver.Store
 
 // servers start each store for a subtest; they skip loudly (fail in CI)
 // without the binary.
@@ -205,9 +202,9 @@ func TestGCSVersionedBucketReadsTheOpenedGeneration(t *testing.T) {
 	}
 }
 
-// TestReadFileStats reads objects whole (as merge reads partials): Stats
-// and WriteStats report each one's bytes, in one request; local files are
-// not reported.
+// TestReadFileStats reads objects whole (as merge reads partials) and
+// uploads one: WriteReport reports each read object's bytes, in one
+// request, then the uploaded object's bytes; local files are not reported.
 func TestReadFileStats(t *testing.T) {
 	for _, s := range servers {
 		t.Run(s.scheme, func(t *testing.T) {
@@ -235,12 +232,19 @@ func TestReadFileStats(t *testing.T) {
 					t.Errorf("%s: read %d bytes that differ from the object's", n, len(got))
 				}
 			}
+			// an upload is reported after the reads, with the bytes it sent
+			if err := st.WriteFile(srv.URL("parts", "merged/out.part"), func(p string) error {
+				return os.WriteFile(p, append(a, b...), 0o644)
+			}); err != nil {
+				t.Fatal(err)
+			}
 			var out strings.Builder
-			if err := objstore.WriteStats(&out, st.Stats()); err != nil {
+			if err := st.WriteReport(&out); err != nil {
 				t.Fatal(err)
 			}
 			want := fmt.Sprintf("fetched %[1]s://parts/run/a.part: 10000 of 10000 bytes (100.0%%) in 1 request for the whole object\n"+
-				"fetched %[1]s://parts/run/b.part: 9 of 9 bytes (100.0%%) in 1 request for the whole object\n", s.scheme)
+				"fetched %[1]s://parts/run/b.part: 9 of 9 bytes (100.0%%) in 1 request for the whole object\n"+
+				"uploaded %[1]s://parts/merged/out.part: 10009 bytes\n", s.scheme)
 			if out.String() != want {
 				t.Errorf("stats:\n%s\nwant:\n%s", out.String(), want)
 			}

@@ -247,10 +247,26 @@ func (s *Store) Stats() []Stat {
 	return out
 }
 
-// WriteStats prints one line per object: the bytes fetched against the
-// object's size, and in how many requests.
-func WriteStats(w io.Writer, stats []Stat) error {
-	for _, st := range stats {
+// Upload is what was written to one object: its bytes, all uploaded
+// whole (a temporary file of WriteFile or WriteDir, read to its end).
+type Upload struct {
+	Name  string
+	Bytes int64
+}
+
+// Uploads returns the objects uploaded, in the order they were written.
+func (s *Store) Uploads() []Upload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.uploads)
+}
+
+// WriteReport prints what the store moved: one line per object read, the
+// bytes fetched against the object's size and in how many requests (in
+// name order), then one line per object uploaded, with its bytes (in the
+// order they were written). Local files are not reported.
+func (s *Store) WriteReport(w io.Writer) error {
+	for _, st := range s.Stats() {
 		var reqs []string
 		if st.Requests > 0 || st.Whole == 0 {
 			reqs = append(reqs, fmt.Sprintf("%d ranged requests", st.Requests))
@@ -260,9 +276,13 @@ func WriteStats(w io.Writer, stats []Stat) error {
 		} else if st.Whole > 1 {
 			reqs = append(reqs, fmt.Sprintf("%d requests for the whole object", st.Whole))
 		}
-		line := fmt.Sprintf("fetched %s: %d of %d bytes (%.1f%%) in %s",
-			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), strings.Join(reqs, " and "))
-		if _, err := fmt.Fprintln(w, line); err != nil {
+		if _, err := fmt.Fprintf(w, "fetched %s: %d of %d bytes (%.1f%%) in %s\n",
+			st.Name, st.Fetched, st.Size, 100*float64(st.Fetched)/float64(max(1, st.Size)), strings.Join(reqs, " and ")); err != nil {
+			return err
+		}
+	}
+	for _, u := range s.Uploads() {
+		if _, err := fmt.Fprintf(w, "uploaded %s: %d bytes\n", u.Name, u.Bytes); err != nil {
 			return err
 		}
 	}

@@ -10,8 +10,11 @@ package testserver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,17 @@ import (
 
 	"gocloud.dev/blob"
 )
+
+// Store is a real object store server that a test started: versitygw
+// (s3test) or fake-gcs-server (gcstest).
+type Store interface {
+	// URL returns the URL of bucket/key that chaosgen opens, with the
+	// query the server needs.
+	URL(bucket, key string) string
+	MakeBucket(t testing.TB, bucket string)
+	// Put uploads a local file to bucket/key through the store's API.
+	Put(t testing.TB, bucket, key, file string)
+}
 
 // Binary returns the path of the program name, or skips (fails under CI)
 // naming what it is and the install command.
@@ -120,5 +134,52 @@ func Upload(t testing.TB, bucketURL, key, file string) {
 	defer b.Close()
 	if err := b.WriteAll(ctx, key, data, nil); err != nil {
 		t.Fatalf("uploading %s to %s as %s: %v", file, bucketURL, key, err)
+	}
+}
+
+// Download copies every object under the prefix that prefixURL names
+// (scheme://bucket/prefix/?query, opened with the driver the caller
+// imports) into dir, each at its key relative to the prefix, through the
+// store's API, and returns those keys, sorted (listing order).
+func Download(t testing.TB, prefixURL, dir string) []string {
+	t.Helper()
+	u, err := url.Parse(prefixURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := strings.TrimPrefix(u.Path, "/")
+	u.Path = ""
+	ctx := context.Background()
+	b, err := blob.OpenBucket(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var keys []string
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return keys
+		}
+		if err != nil {
+			t.Fatalf("listing %s: %v", prefixURL, err)
+		}
+		if obj.IsDir {
+			continue
+		}
+		data, err := b.ReadAll(ctx, obj.Key)
+		if err != nil {
+			t.Fatalf("downloading %s from %s: %v", obj.Key, prefixURL, err)
+		}
+		rel := strings.TrimPrefix(obj.Key, prefix)
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, rel)
 	}
 }
