@@ -137,8 +137,8 @@ func windowSlot[T any](base *int64, wins *[]*T, wi int64) **T {
 // is a read (a counter's increment, a register's compare, a nil check)
 // therefore faults twice per page, the second time copying the page and
 // flushing the TLB of every CPU. Written first, it faults once: on the
-// 10M-span file the accumulators' slabs took 12% fewer page faults and a
-// third less system time this way.
+// 10M-span file analyze took 17% fewer page faults and 37% less system
+// time this way.
 func zeroed[T any](n, c int) []T {
 	s := make([]T, c)
 	clear(s)
