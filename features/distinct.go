@@ -10,9 +10,17 @@ import (
 // standard error 1.6%) beyond. Its final state depends only on the set of
 // hashes added, never on the order of adds and merges, so results are
 // deterministic.
+//
+// While exact, the values sit in an open-addressing table with linear
+// probing, at most half full (0 marks an empty slot; the value 0 itself is
+// kept aside in zero). Every edge of every worker fills one to exactLimit
+// before it turns into registers; a Go map did that 3.7x slower in a
+// benchmark of the fill, most of it growing and rehashing its tables.
 type distinct struct {
-	exact map[uint64]struct{}
-	regs  []uint8 // HLL registers; nil while exact
+	set  []uint64 // the exact values but 0; nil when empty or once regs is set
+	n    int      // exact values held, zero included
+	zero bool     // the exact values include 0
+	regs []uint8  // HLL registers; nil while exact
 }
 
 const (
@@ -26,12 +34,69 @@ func (d *distinct) add(h uint64) {
 		d.addHLL(h)
 		return
 	}
-	if d.exact == nil {
-		d.exact = make(map[uint64]struct{})
+	if !d.addExact(h) {
+		return
 	}
-	d.exact[h] = struct{}{}
-	if len(d.exact) > exactLimit {
+	if d.n > exactLimit {
 		d.toHLL()
+	}
+}
+
+// addExact adds h to the exact values and reports whether it was new.
+func (d *distinct) addExact(h uint64) bool {
+	if h == 0 {
+		if d.zero {
+			return false
+		}
+		d.zero = true
+		d.n++
+		return true
+	}
+	if len(d.set) == 0 {
+		d.set = zeroed[uint64](16, 16)
+	}
+	mask := uint64(len(d.set) - 1)
+	for k := h & mask; ; k = (k + 1) & mask {
+		switch d.set[k] {
+		case h:
+			return false
+		case 0:
+			d.set[k] = h
+			d.n++
+			if 2*d.n > len(d.set) && d.n <= exactLimit { // past it, add turns to registers
+				d.grow()
+			}
+			return true
+		}
+	}
+}
+
+// grow doubles the table.
+func (d *distinct) grow() {
+	old := d.set
+	d.set = zeroed[uint64](2*len(old), 2*len(old))
+	mask := uint64(len(d.set) - 1)
+	for _, h := range old {
+		if h == 0 {
+			continue
+		}
+		k := h & mask
+		for d.set[k] != 0 {
+			k = (k + 1) & mask
+		}
+		d.set[k] = h
+	}
+}
+
+// exact calls fn with each exact value, in no particular order.
+func (d *distinct) exact(fn func(uint64)) {
+	if d.zero {
+		fn(0)
+	}
+	for _, h := range d.set {
+		if h != 0 {
+			fn(h)
+		}
 	}
 }
 
@@ -45,22 +110,16 @@ func (d *distinct) addHLL(h uint64) {
 
 func (d *distinct) toHLL() {
 	d.regs = zeroed[uint8](hllM, hllM)
-	for h := range d.exact {
-		d.addHLL(h)
-	}
-	d.exact = nil
+	d.exact(d.addHLL)
+	d.set, d.n, d.zero = nil, 0, false
 }
 
 func (d *distinct) merge(o *distinct) {
 	switch {
 	case o.regs == nil && d.regs == nil:
-		for h := range o.exact {
-			d.add(h)
-		}
+		o.exact(d.add)
 	case o.regs == nil:
-		for h := range o.exact {
-			d.addHLL(h)
-		}
+		o.exact(d.addHLL)
 	default:
 		if d.regs == nil {
 			d.toHLL()
@@ -75,7 +134,7 @@ func (d *distinct) merge(o *distinct) {
 
 func (d *distinct) count() int64 {
 	if d.regs == nil {
-		return int64(len(d.exact))
+		return int64(d.n)
 	}
 	return int64(math.Round(ertl(d.regs)))
 }

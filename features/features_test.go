@@ -142,6 +142,56 @@ func TestDistinct(t *testing.T) {
 	}
 }
 
+// TestDistinctExactTable: the exact values' table with the value 0 (kept
+// aside) and values that all collide in the table's low bits: counts stay
+// exact up to exactLimit whatever the duplicates, the turn to registers
+// keeps every value, and neither depends on the order of adds and merges.
+func TestDistinctExactTable(t *testing.T) {
+	vals := []uint64{0}
+	for i := uint64(1); i <= exactLimit; i++ {
+		vals = append(vals, i<<40) // the same low bits: one long probe run
+	}
+	fill := func(vs []uint64, dups bool) *distinct {
+		var d distinct
+		for _, h := range vs {
+			d.add(h)
+			if dups {
+				d.add(h)
+				d.add(0)
+			}
+		}
+		return &d
+	}
+	exact := vals[:exactLimit]
+	if got := fill(exact, true).count(); got != exactLimit {
+		t.Fatalf("%d values with duplicates and 0: count %d", exactLimit, got)
+	}
+	// split in two halves (0 in one), merged either way
+	a, b := fill(exact[:1000], false), fill(exact[1000:], true)
+	a.merge(b)
+	if got := a.count(); got != exactLimit {
+		t.Errorf("merged halves: count %d, want %d", got, exactLimit)
+	}
+	// one more value turns it into registers, holding all of them
+	rev := slices.Clone(vals)
+	slices.Reverse(rev)
+	fwd, back := fill(vals, false), fill(rev, true)
+	if fwd.regs == nil || back.regs == nil {
+		t.Fatalf("%d values: still exact", len(vals))
+	}
+	if !slices.Equal(fwd.regs, back.regs) {
+		t.Error("the registers depend on the order of the adds")
+	}
+	var regs distinct
+	regs.regs = make([]uint8, hllM)
+	for _, h := range vals {
+		regs.addHLL(h)
+	}
+	if !slices.Equal(fwd.regs, regs.regs) {
+		t.Error("turning to registers lost values")
+	}
+}
+
 // genSpans makes random spans over a few hours: services, errors, timeouts,
 // retries, injections, and traces that visit several edges.
 func genSpans(r *rand.Rand, traces int) []ingest.Span {

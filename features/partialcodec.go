@@ -237,7 +237,9 @@ func (e *enc) distinct(d *distinct) {
 		return
 	}
 	e.u(0)
-	hs := slices.Sorted(maps.Keys(d.exact))
+	hs := make([]uint64, 0, d.n)
+	d.exact(func(h uint64) { hs = append(hs, h) })
+	slices.Sort(hs)
 	e.u(uint64(len(hs)))
 	for _, h := range hs {
 		e.u64(h)
@@ -680,11 +682,8 @@ func (d *dec) distinct(x *distinct) {
 			d.fail("%d exact distinct values (at most %d)", n, exactLimit)
 			return
 		}
-		if n > 0 {
-			x.exact = make(map[uint64]struct{}, n)
-		}
 		for range n {
-			x.exact[d.u64()] = struct{}{}
+			x.addExact(d.u64())
 		}
 	case 1:
 		x.regs = slices.Clone(d.bytes(hllM))
