@@ -55,6 +55,12 @@ type runEdge struct {
 	profs          []int32
 }
 
+// edgeRef is where an edge sits in the edges of the run numbered run.
+type edgeRef struct {
+	run int64
+	k   int32
+}
+
 // profID interns a profile id.
 func (tr *tracer) profID(p []byte) int32 {
 	if id, ok := tr.profIDs[string(p)]; ok {
@@ -81,14 +87,14 @@ func (tr *tracer) outcome(run []runRow, root int) {
 	edges := tr.runEdges[:0]
 	for i := range run {
 		r := &run[i]
-		k := 0
-		for k < len(edges) && (edges[k].caller != r.caller || edges[k].callee != r.callee) {
-			k++
-		}
-		if k == len(edges) {
+		// the edge's place in edges, if this run has met it (resolve
+		// numbers the runs from 1)
+		ref := cell(&tr.edgeRefs, r.caller, r.callee)
+		if ref.run != tr.runs.Runs {
+			*ref = edgeRef{tr.runs.Runs, int32(len(edges))}
 			edges = append(edges, runEdge{caller: r.caller, callee: r.callee})
 		}
-		e := &edges[k]
+		e := &edges[ref.k]
 		e.calls++
 		if p := tr.parentOf[i]; p >= 0 {
 			e.parentKnown = true

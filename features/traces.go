@@ -125,6 +125,7 @@ type tracer struct {
 	base       [][]series[outAcc] // the traces without injection, by caller and callee service id
 	baseSlab   []outAcc
 	runEdges   []runEdge
+	edgeRefs   [][]edgeRef // by caller and callee service id: where runEdges holds the edge
 }
 
 // stashRun is a run at a row group's edge, kept for joining after the
