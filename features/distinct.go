@@ -3,6 +3,8 @@ package features
 import (
 	"math"
 	"math/bits"
+
+	"github.com/chaosgen/chaosgen/ingest"
 )
 
 // distinct estimates the number of distinct 64-bit hashes. It is exact up to
@@ -199,16 +201,5 @@ func hashBytes(b []byte) uint64 {
 		h ^= uint64(c)
 		h *= 1099511628211
 	}
-	return mix64(h)
-}
-
-// mix64 is the splitmix64 finaliser: every input bit reaches every output
-// bit.
-func mix64(h uint64) uint64 {
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
+	return ingest.Mix64(h)
 }

@@ -39,14 +39,18 @@ func HashID(b []byte) uint64 {
 	for i, c := range b {
 		tail |= uint64(c) << (8 * i)
 	}
-	h = (h ^ tail) * 0xc4ceb9fe1a85ec53
-	// the splitmix64 finaliser
+	return Mix64((h^tail)*0xc4ceb9fe1a85ec53) | 1
+}
+
+// Mix64 is the splitmix64 finaliser: every input bit reaches every output
+// bit.
+func Mix64(h uint64) uint64 {
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
-	return h | 1
+	return h
 }
 
 // Batch is a run of consecutive rows of one row group, decoded column-wise.
