@@ -131,6 +131,17 @@ func windowSlot[T any](base *int64, wins *[]*T, wi int64) **T {
 	return &(*wins)[k]
 }
 
+// countSet returns the number of windows of a series that are set.
+func countSet[T any](wins []*T) int {
+	n := 0
+	for _, a := range wins {
+		if a != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // zeroed returns make([]T, n, c) after writing zeros over all its capacity.
 // Go does not clear memory fresh from the kernel, which reads as zeros
 // through one shared page until it is written; memory whose first access
@@ -557,7 +568,7 @@ func (p *Partial) Table() *Table {
 	// every edge's windows go straight to their place in t.Windows
 	first := make([]int, len(keys)+1)
 	for i, k := range keys {
-		first[i+1] = first[i] + p.edges[k].windows()
+		first[i+1] = first[i] + countSet(p.edges[k].wins)
 	}
 	t.Windows = make([]Window, first[len(keys)])
 	results := make([]mergeResult, len(keys))
@@ -601,19 +612,9 @@ type mergeResult struct {
 	inj  []Injection
 }
 
-// windows returns the number of e's windows with calls.
-func (e *edgeAcc) windows() int {
-	n := 0
-	for _, a := range e.wins {
-		if a != nil {
-			n++
-		}
-	}
-	return n
-}
-
 // mergedEdge computes an edge's totals and window rows from its merged
-// accumulator, the rows appended to wins (empty, of capacity e.windows()).
+// accumulator, the rows appended to wins (empty, of capacity
+// countSet(e.wins)).
 func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Duration, wins []Window) (out mergeResult) {
 	var total acc
 	out.wins = wins[:0]

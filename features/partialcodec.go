@@ -168,13 +168,7 @@ func (e *enc) edge(a *edgeAcc) {
 		e.i(a.inj[k])
 	}
 	e.distinct(&a.traces)
-	n := 0
-	for _, w := range a.wins {
-		if w != nil {
-			n++
-		}
-	}
-	e.u(uint64(n))
+	e.u(uint64(countSet(a.wins)))
 	for j, w := range a.wins {
 		if w == nil {
 			continue

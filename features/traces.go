@@ -141,10 +141,10 @@ type stashRun struct {
 	profs      []string // per row; "" unless an injected row
 }
 
-// svcSeries is one service's windows, indexed from base (as edgeAcc's).
+// svcSeries is one service's windows, with the last one looked up kept at
+// hand.
 type svcSeries struct {
-	base     int64
-	wins     []*svcAcc
+	series[svcAcc]
 	last     *svcAcc
 	lastFrom int64 // the start (ns) of last's window
 }
@@ -504,17 +504,6 @@ func (p *Partial) addTraces(workers []*worker) {
 			merges[i](w)
 		}
 	})
-}
-
-// countSet returns the number of non-nil entries of a window series.
-func countSet[T any](wins []*T) int {
-	n := 0
-	for _, a := range wins {
-		if a != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // tracesTable joins the stashed runs and writes the services' windows and
