@@ -133,24 +133,16 @@ func (s *Store) upload(b *blob.Bucket, l location, file, key string) error {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	cr := &countingReader{r: f}
-	if err := b.Upload(s.ctx, key, cr, &blob.WriterOptions{ContentType: ct}); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := b.Upload(s.ctx, key, f, &blob.WriterOptions{ContentType: ct}); err != nil {
 		return storeError(s.ctx, b, l, "uploading "+l.name(key), err)
 	}
+	// an upload that succeeded sent the whole file
 	s.mu.Lock()
-	s.uploads = append(s.uploads, Upload{Name: l.name(key), Bytes: cr.n})
+	s.uploads = append(s.uploads, Upload{Name: l.name(key), Bytes: fi.Size()})
 	s.mu.Unlock()
 	return nil
-}
-
-// countingReader counts the bytes read through it: what an upload sent.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
