@@ -149,7 +149,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		return rows
 	}
 	// each service's rows, a run of t.Services sorted by start: looked up
-	// by walking a run beside another series sorted by start (windowRows)
+	// by walking a run beside another series sorted by start (serviceRows)
 	runs := map[string][2]int{}
 	for i, s := range t.Services {
 		rows[i] = ServiceRow{Service: s.Service, WindowStartUnixNano: s.StartUnixNano, Calls: s.Calls,
@@ -184,10 +184,10 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		}
 		lo = hi
 	}
-	// windowRows returns, for each of the ascending window starts, the row
+	// serviceRows returns, for each of the ascending window starts, the row
 	// of svc in that window, -1 where it has none.
 	idx := []int{}
-	windowRows := func(svc string, n int, start func(j int) int64) []int {
+	serviceRows := func(svc string, n int, start func(j int) int64) []int {
 		idx = slices.Grow(idx[:0], n)[:n]
 		run, ok := runs[svc]
 		r := run[0]
@@ -244,7 +244,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		for j := range ws {
 			n[j] = float64(rs.traces[j])
 		}
-		at := windowRows(k.svc, len(ws), func(j int) int64 { return ws[j] })
+		at := serviceRows(k.svc, len(ws), func(j int) int64 { return ws[j] })
 		for j, z := range countSeriesZ(ends, n, total/float64(rootTotal[k.root]), 0) {
 			if r := at[j]; r >= 0 && z > rows[r].TraceEndZ {
 				rows[r].TraceEndZ = z
@@ -264,7 +264,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		for j, w := range ws {
 			m[j], v[j], n[j] = w.LogMean, w.LogVar, float64(w.Calls)
 		}
-		at := windowRows(e.Caller, len(ws), func(j int) int64 { return ws[j].StartUnixNano })
+		at := serviceRows(e.Caller, len(ws), func(j int) int64 { return ws[j].StartUnixNano })
 		for j, z := range calibratedZ(m, v, n, false) {
 			if r := at[j]; ws[j].Calls > 0 && r >= 0 {
 				slowOut[r] = append(slowOut[r], z)
@@ -310,7 +310,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		ss := t.Services[run[0]:run[1]]
 		lo = run[1]
 		for _, c := range above[svc] {
-			for j, r := range windowRows(c, len(ss), func(j int) int64 { return ss[j].StartUnixNano }) {
+			for j, r := range serviceRows(c, len(ss), func(j int) int64 { return ss[j].StartUnixNano }) {
 				if r >= 0 {
 					row := &rows[run[0]+j]
 					row.CallerSlowZ = max(row.CallerSlowZ, rows[r].SlowOutZ)
