@@ -91,17 +91,8 @@ func TestHostileFooter(t *testing.T) {
 // files the writer makes: many row groups of every column.
 func TestFooterCostOfRealFiles(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "many.parquet")
-	w, err := Create(p, WriterOptions{RowGroupRows: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
 	spans := randomSpans(rand.New(rand.NewPCG(7, 7)), 20_000)
-	if err := w.Write(spans); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeSpans(t, p, spans, 10)
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,18 @@ import (
 // writeGroups writes n random spans to path in row groups of rg rows.
 func writeGroups(t *testing.T, r *rand.Rand, path string, n int, rg int64) {
 	t.Helper()
+	writeSpans(t, path, randomSpans(r, n), rg)
+}
+
+// writeSpans writes spans to path in row groups of rg rows.
+func writeSpans(t *testing.T, path string, spans []Span, rg int64) {
+	t.Helper()
 	w, err := Create(path, WriterOptions{RowGroupRows: rg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Abort()
-	if err := w.Write(randomSpans(r, n)); err != nil {
+	if err := w.Write(spans); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -227,17 +233,7 @@ func TestMayBeTrue(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "spans.parquet")
-	w, err := Create(path, WriterOptions{RowGroupRows: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	if err := w.Write(spans); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeSpans(t, path, spans, 100)
 	// a file without the injected column, whose timed_out is all null
 	foreign := filepath.Join(dir, "foreign.parquet")
 	if err := parquet.WriteFile(foreign, []foreignSpan{{TraceID: "t", SpanID: "s", Callee: "c"}}); err != nil {
