@@ -85,11 +85,14 @@ func Accumulate(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*P
 		// an empty shard: nothing to scan (nil would scan everything)
 		return collect(nil, &ingest.BadRows{}, opt.Window), nil
 	}
-	groups := opt.RowGroups
-	if groups == nil {
-		groups = files.RowGroups()
+	noOutcomes := false
+	if opt.Whole {
+		groups := opt.RowGroups
+		if groups == nil {
+			groups = files.RowGroups()
+		}
+		noOutcomes = !files.MayBeTrue(ingest.ColInjected, groups)
 	}
-	noOutcomes := opt.Whole && !files.MayBeTrue(ingest.ColInjected, groups)
 	bad, err := files.Scan(ctx, sopt, func(w int, b *ingest.Batch) error {
 		if workers[w] == nil {
 			workers[w] = newWorker(int64(opt.Window))
