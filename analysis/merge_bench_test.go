@@ -16,6 +16,7 @@ import (
 var (
 	benchShards = flag.Int("shards", 2, "partials BenchmarkMerge merges")
 	benchParts  = flag.String("parts", "", "directory of BenchmarkMerge's partials, reused when they are there (default: written to a temporary directory)")
+	benchWhole  = flag.Bool("overlap", false, "BenchmarkMerge's partials each read the whole span file, through links of their own, instead of a shard of it: every partial holds every window, as when a day is written as several files that each span it")
 )
 
 // cpuTime is the user and system CPU time of the process so far.
@@ -40,7 +41,8 @@ func loopCPU(b *testing.B, f func()) {
 
 // BenchmarkMerge writes -shards partials of the benchmark's span file once
 // (-spans, as BenchmarkAnalyze) and times what the merge job does with
-// them (-parts: reuse them across runs): "decode" reads, checks and merges the partials' accumulators;
+// them (-parts: reuse them across runs; -overlap: partials that each hold
+// every window, which the decode merges window by window): "decode" reads, checks and merges the partials' accumulators;
 // "table" adds the feature table (windows/s: its edge- and service-windows,
 // decoding included); "models" the model stage on that table
 // (runModelStage); "merge" and "merge-no-models" are the whole of
@@ -55,8 +57,20 @@ func BenchmarkMerge(b *testing.B) {
 	var size int64
 	for i := range *benchShards {
 		name := filepath.Join(dir, fmt.Sprintf("%d-of-%d.part", i, *benchShards))
+		in, opt := spans, PartialOptions{Shard: i, Shards: *benchShards}
+		if *benchWhole {
+			name = filepath.Join(dir, fmt.Sprintf("%d-of-%d-whole.part", i, *benchShards))
+			in, opt = filepath.Join(dir, fmt.Sprintf("spans-%d.parquet", i)), PartialOptions{}
+			abs, err := filepath.Abs(spans)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := os.Symlink(abs, in); err != nil && !os.IsExist(err) {
+				b.Fatal(err)
+			}
+		}
 		if _, err := os.Stat(name); err != nil {
-			if _, err := RunPartial(context.Background(), []string{spans}, name, PartialOptions{Shard: i, Shards: *benchShards}); err != nil {
+			if _, err := RunPartial(context.Background(), []string{in}, name, opt); err != nil {
 				b.Fatal(err)
 			}
 		}

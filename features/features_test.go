@@ -722,7 +722,7 @@ func TestSketchCarry(t *testing.T) {
 	e.sketch(&m)
 	dc := dec{b: e.b}
 	var back Sketch
-	dc.sketch(&back)
+	dc.sketch(&back, &dc.slab)
 	if dc.err != nil {
 		t.Fatal(dc.err)
 	}

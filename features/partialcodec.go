@@ -268,11 +268,14 @@ var errShort = errors.New("truncated")
 // dec reads the binary form; the first error sticks and later reads return
 // zero values.
 type dec struct {
-	b     []byte
-	off   int
-	err   error
-	slab  []uint16          // for sketch counts
-	names map[string]string // the service, operation and profile names read
+	b       []byte
+	off     int
+	err     error
+	slab    []uint16          // for sketch counts
+	scratch []uint16          // zero counts for a sketch read to be merged (edge)
+	accs    []acc             // for edge windows
+	svcs    []svcAcc          // for service windows
+	names   map[string]string // the service, operation and profile names read
 }
 
 func (d *dec) fail(format string, args ...any) {
@@ -445,20 +448,22 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	winLo, winHi := floorDiv(minStart, max(window, 1)), floorDiv(maxEnd, max(window, 1))
 	var prevEdge edgeKey
 	for i := range d.count(8) {
-		e := d.edge(window, winLo, winHi)
+		k := edgeKey{d.name(), d.name()}
 		if d.err != nil {
 			break
 		}
-		k := edgeKey{e.caller, e.callee}
 		if i > 0 && cmp.Or(cmp.Compare(k.caller, prevEdge.caller), cmp.Compare(k.callee, prevEdge.callee)) <= 0 {
-			d.fail("edge %s→%s out of order or twice", e.caller, e.callee)
+			d.fail("edge %s→%s out of order or twice", k.caller, k.callee)
 			break
 		}
 		prevEdge = k
-		if pe := p.edges[k]; pe != nil {
-			pe.merge(e)
-		} else {
+		e, seen := p.edges[k], true
+		if e == nil {
+			e, seen = &edgeAcc{caller: k.caller, callee: k.callee, codes: map[int32]int64{}}, false
 			p.edges[k] = e
+		}
+		if d.edge(e, seen, window, winLo, winHi); d.err != nil {
+			break
 		}
 	}
 	n := d.count(5)
@@ -468,17 +473,29 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	var prevSvc sk
 	for i := range n {
 		k := sk{d.name(), d.i()}
-		a := &svcAcc{calls: d.i(), ownErrors: d.i()}
-		d.sketch(&a.self)
+		if d.err == nil && i > 0 && cmp.Or(cmp.Compare(k.svc, prevSvc.svc), cmp.Compare(k.win, prevSvc.win)) <= 0 {
+			d.fail("service window %s %d out of order or twice", k.svc, k.win)
+		}
 		if d.err != nil {
 			break
 		}
-		if i > 0 && cmp.Or(cmp.Compare(k.svc, prevSvc.svc), cmp.Compare(k.win, prevSvc.win)) <= 0 {
-			d.fail("service window %s %d out of order or twice", k.svc, k.win)
-			break
-		}
 		prevSvc = k
-		mergeSvc(p.svcs, k, a)
+		// as edge windows: a window p has is read into scratch space
+		if o := p.svcs[k]; o != nil {
+			a := svcAcc{calls: d.i(), ownErrors: d.i()}
+			slab := d.zeros()
+			if d.sketch(&a.self, &slab); d.err == nil {
+				o.calls += a.calls
+				o.ownErrors += a.ownErrors
+				o.self.Merge(&a.self)
+			}
+			clear(a.self.counts)
+			continue
+		}
+		a := carve(&d.svcs, 256)
+		a.calls, a.ownErrors = d.i(), d.i()
+		d.sketch(&a.self, &d.slab)
+		p.svcs[k] = a
 	}
 	n = d.count(4)
 	if fresh {
@@ -551,56 +568,111 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	return d.err
 }
 
-func (d *dec) edge(win, winLo, winHi int64) *edgeAcc {
-	a := &edgeAcc{caller: d.name(), callee: d.name(), codes: map[int32]int64{}}
-	a.minDepth = d.int32()
-	a.depthSum, a.calls, a.grpc, a.http, a.grpcCodes = d.i(), d.i(), d.i(), d.i(), d.i()
+// edge reads one edge's body (after its names) into e: a new edge when
+// not seen, else one that p already holds, to which it adds. A window that
+// e lacks is decoded into a new accumulator that e keeps; one that e has
+// is decoded into scratch space and merged, so a merge allocates only for
+// what it adds.
+func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
+	minDepth := d.int32()
+	if seen {
+		e.minDepth = min(e.minDepth, minDepth)
+	} else {
+		e.minDepth = minDepth
+	}
+	e.depthSum += d.i()
+	e.calls += d.i()
+	e.grpc += d.i()
+	e.http += d.i()
+	e.grpcCodes += d.i()
 	for range d.count(2) {
 		c := d.int32()
-		a.codes[c] += d.i()
+		e.codes[c] += d.i()
 	}
 	if n := d.count(4); n > 0 {
-		a.inj = make(map[injKey]int64, n)
+		if e.inj == nil {
+			e.inj = make(map[injKey]int64, n)
+		}
 		for range n {
 			k := injKey{win: d.i(), profile: d.name()}
 			f := d.i()
 			if f < 0 || f >= NumFaultTypes {
 				d.fail("fault type %d", f)
-				return a
+				return
 			}
 			k.fault = int8(f)
-			a.inj[k] += d.i()
+			e.inj[k] += d.i()
 		}
 	}
-	d.distinct(&a.traces)
+	if seen {
+		var t distinct
+		d.distinct(&t)
+		e.traces.merge(&t)
+	} else {
+		d.distinct(&e.traces)
+	}
+	var w acc // the window being read, when e has it already
+	prev := int64(math.MinInt64)
 	for range d.count(19) {
 		wi := d.i()
-		w := &acc{}
-		w.calls, w.errors, w.timeouts, w.retries = d.i(), d.i(), d.i(), d.i()
-		w.fallbacks, w.circuitOpen, w.durSum, w.maxDur = d.i(), d.i(), d.i(), d.i()
-		for k := range w.injected {
-			w.injected[k] = d.i()
-		}
-		r := &w.injResp
-		r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = d.i(), d.i(), d.i(), d.i()
-		d.sketch(&w.sk)
 		if d.err != nil {
-			return a
+			return
 		}
-		if len(a.wins) > 0 && wi < a.base+int64(len(a.wins)) {
-			d.fail("edge %s→%s: windows out of order", a.caller, a.callee)
-			return a
+		if wi <= prev {
+			d.fail("edge %s→%s: windows out of order", e.caller, e.callee)
+			return
 		}
+		prev = wi
 		if wi < winLo || wi > winHi {
-			d.fail("edge %s→%s: window %d outside the time range (windows %d to %d)", a.caller, a.callee, wi, winLo, winHi)
-			return a
+			d.fail("edge %s→%s: window %d outside the time range (windows %d to %d)", e.caller, e.callee, wi, winLo, winHi)
+			return
 		}
-		*a.slot(wi) = w
+		t := e.slot(wi)
+		if *t == nil {
+			a := carve(&d.accs, 256)
+			if d.window(a, &d.slab); d.err != nil {
+				return
+			}
+			*t = a
+			continue
+		}
+		w = acc{}
+		slab := d.zeros()
+		if d.window(&w, &slab); d.err == nil {
+			(*t).merge(&w)
+		}
+		clear(w.sk.counts)
+		if d.err != nil {
+			return
+		}
 	}
-	return a
 }
 
-func (d *dec) sketch(s *Sketch) {
+// zeros returns the scratch counts into which a sketch to be merged is
+// read: zero, and room for the largest; the caller clears what it used.
+func (d *dec) zeros() []uint16 {
+	if d.scratch == nil {
+		d.scratch = zeroed[uint16](maxSketchRange, maxSketchRange)
+	}
+	return d.scratch
+}
+
+// window reads one window's counts into a, its sketch's counts carved
+// from slab.
+func (d *dec) window(a *acc, slab *[]uint16) {
+	a.calls, a.errors, a.timeouts, a.retries = d.i(), d.i(), d.i(), d.i()
+	a.fallbacks, a.circuitOpen, a.durSum, a.maxDur = d.i(), d.i(), d.i(), d.i()
+	for k := range a.injected {
+		a.injected[k] = d.i()
+	}
+	r := &a.injResp
+	r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = d.i(), d.i(), d.i(), d.i()
+	d.sketch(&a.sk, slab)
+}
+
+// sketch reads a sketch into s, which is empty; its counts are carved from
+// slab, whose buckets must be zero.
+func (d *dec) sketch(s *Sketch, slab *[]uint16) {
 	s.n, s.zero = d.u(), d.u()
 	n := int(min(d.u(), uint64(maxSketchRange)+1))
 	if n > maxSketchRange {
@@ -621,7 +693,7 @@ func (d *dec) sketch(s *Sketch) {
 	// s is new: its counts carved from one large slab (most sketches are
 	// small), capped so that a later growth copies instead of overwriting
 	// the next
-	s.presize(int32(lo), n, &d.slab)
+	s.presize(int32(lo), n, slab)
 	sum := s.zero
 	b := d.b[d.off:]
 	run := true // a run of empty buckets neither starts the range nor follows a run

@@ -23,7 +23,7 @@ func TestSketchCodec(t *testing.T) {
 		e.sketch(s)
 		d := dec{b: e.b}
 		var back Sketch
-		d.sketch(&back)
+		d.sketch(&back, &d.slab)
 		if d.err != nil || d.off != len(e.b) {
 			t.Fatalf("%s: decode: %v (%d of %d bytes)", name, d.err, d.off, len(e.b))
 		}
@@ -99,7 +99,7 @@ func TestSketchCodec(t *testing.T) {
 	} {
 		d := dec{b: c.b}
 		var s Sketch
-		d.sketch(&s)
+		d.sketch(&s, &d.slab)
 		if d.err == nil || !strings.Contains(d.err.Error(), "run of empty buckets") {
 			t.Errorf("%s: %v", c.name, d.err)
 		}
