@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/chaosgen/chaosgen/ingest"
@@ -93,10 +95,14 @@ func Accumulate(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*P
 		}
 		noOutcomes = !files.MayBeTrue(ingest.ColInjected, groups)
 	}
+	span := &timeSpan{window: int64(opt.Window), lo: spanEnd{at: math.MaxInt64}, hi: spanEnd{at: math.MinInt64}}
 	bad, err := files.Scan(ctx, sopt, func(w int, b *ingest.Batch) error {
 		if workers[w] == nil {
 			workers[w] = newWorker(int64(opt.Window))
 			workers[w].tr.noOutcomes = noOutcomes
+		}
+		if err := span.admit(b, files); err != nil {
+			return err
 		}
 		workers[w].add(b)
 		workers[w].addTraces(b)
@@ -106,6 +112,109 @@ func Accumulate(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*P
 		return nil, err
 	}
 	return collect(workers, bad, opt.Window), nil
+}
+
+// MaxWindows bounds the windows from the first call's start to the last
+// one's: the series of every edge and service are dense in time, so a few
+// start times far from the rest (times in microseconds or milliseconds
+// among nanoseconds read as January 1970) would otherwise claim memory and
+// time for every window between them, and an analysis of the day would
+// fail for lack of memory instead of saying why. 2^20 windows is two years
+// of minutes or twelve days of seconds.
+const MaxWindows = 1 << 20
+
+// timeSpan is the range of start times admitted so far, shared by the
+// workers of one scan, with the rows that hold its ends.
+type timeSpan struct {
+	window int64
+	mu     sync.Mutex
+	lo, hi spanEnd
+}
+
+// spanEnd is a start time and the row that holds it.
+type spanEnd struct {
+	at   int64
+	file int
+	row  int64
+}
+
+// admit widens the span by batch b's good rows, or refuses the batch (an
+// error naming a row) when the span would cover more than MaxWindows
+// windows. It runs before the batch is added, so no accumulator ever holds
+// more.
+func (t *timeSpan) admit(b *ingest.Batch, files *ingest.OpenedFiles) error {
+	starts := b.I64[ingest.ColStartUnixNano][:b.N]
+	lo, hi, found := spanEnd{at: math.MaxInt64}, spanEnd{at: math.MinInt64}, false
+	for i, s := range starts {
+		if b.Bad[i] != ingest.ReasonOK {
+			continue
+		}
+		if s < lo.at {
+			lo.at, lo.row = s, int64(i)
+		}
+		if s > hi.at {
+			hi.at, hi.row = s, int64(i)
+		}
+		found = true
+	}
+	if !found {
+		return nil
+	}
+	lo.file, hi.file = b.FileIndex, b.FileIndex
+	lo.row += b.FirstRow
+	hi.row += b.FirstRow
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.lo.at < lo.at {
+		lo = t.lo
+	}
+	if t.hi.at > hi.at {
+		hi = t.hi
+	}
+	if floorDiv(hi.at, t.window)-floorDiv(lo.at, t.window) < MaxWindows {
+		t.lo, t.hi = lo, hi
+		return nil
+	}
+	// name the end farther from this batch's median start: most rows are
+	// where the data is
+	good := make([]int64, 0, b.N)
+	for i, s := range starts {
+		if b.Bad[i] == ingest.ReasonOK {
+			good = append(good, s)
+		}
+	}
+	slices.Sort(good)
+	mid := good[len(good)/2]
+	odd, other := hi, lo
+	if absDiff(lo.at, mid) > absDiff(hi.at, mid) {
+		odd, other = lo, hi
+	}
+	wins := floorDiv(hi.at, t.window) - floorDiv(lo.at, t.window) + 1
+	return &ingest.RowError{File: files.Files[odd.file].Path, Row: odd.row, Msg: fmt.Sprintf(
+		"start_unix_nano %d (%s) is %s from the start of %s row %d (%s): the spans would cover %d windows of %s, more than the %d an analysis holds; are some start times not in nanoseconds?",
+		odd.at, stamp(odd.at), apart(absDiff(odd.at, other.at)), files.Files[other.file].Path, other.row, stamp(other.at), wins, time.Duration(t.window), MaxWindows)}
+}
+
+// stamp formats a time in nanoseconds since the epoch as RFC 3339.
+func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+// apart formats a distance in nanoseconds in days once it is long.
+func apart(ns int64) string {
+	if d := time.Duration(ns); d < 48*time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("%d days", ns/int64(24*time.Hour))
+}
+
+// absDiff returns |a-b|, saturating instead of overflowing.
+func absDiff(a, b int64) int64 {
+	if a < b {
+		a, b = b, a
+	}
+	if d := a - b; d >= 0 {
+		return d
+	}
+	return math.MaxInt64
 }
 
 // Merge adds o's accumulators to p; o is discarded. The partials must

@@ -2,8 +2,12 @@ package features
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,5 +138,92 @@ func TestDecodePartialCorrupt(t *testing.T) {
 		c[r.IntN(len(c))] ^= byte(1 + r.IntN(255))
 		DecodePartial(c) // must not panic; a flip may still decode
 		into().MergeBinary(c, nil)
+	}
+}
+
+// TestTimeSpanLimit: start times that would spread the analysis over more
+// than MaxWindows windows (one span's start in microseconds among
+// nanoseconds) are refused with an error naming that span's row, in any
+// row group and with any number of workers, before memory is claimed for
+// the windows between; spans just inside the limit are accepted. Partials
+// each inside the limit but apart by more do not merge.
+func TestTimeSpanLimit(t *testing.T) {
+	seed := testseed.Seed(t)
+	r := rand.New(rand.NewPCG(seed, 9))
+	dir := t.TempDir()
+	spans := genSpans(r, 200)
+	odd := r.IntN(len(spans))
+	bad := slices.Clone(spans)
+	bad[odd].StartUnixNano /= 1000
+	for _, rg := range []int64{int64(len(spans)), 50} {
+		for _, workers := range []int{1, 2} {
+			p := writeSpans(t, dir, fmt.Sprintf("us-%d.parquet", rg), bad, rg)
+			of, err := ingest.Open([]string{p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Accumulate(context.Background(), of, Options{Workers: workers})
+			of.Close()
+			var re *ingest.RowError
+			if !errors.As(err, &re) || re.Row != int64(odd) || re.File != p || !strings.Contains(err.Error(), "windows") {
+				t.Errorf("row groups of %d, %d workers: %v, want an error at row %d of %s", rg, workers, err, odd, p)
+			}
+		}
+	}
+	// the same spans moved so that they span MaxWindows windows exactly,
+	// and one window more
+	last := slices.MaxFunc(spans, func(a, b ingest.Span) int { return cmp.Compare(a.StartUnixNano, b.StartUnixNano) })
+	first := slices.MinFunc(spans, func(a, b ingest.Span) int { return cmp.Compare(a.StartUnixNano, b.StartUnixNano) })
+	w := int64(DefaultWindow)
+	for _, c := range []struct {
+		extra int64
+		ok    bool
+	}{{MaxWindows - 1, true}, {MaxWindows, false}} {
+		moved := slices.Clone(spans)
+		// the first span's window, then a trace whose start lies extra
+		// windows on
+		shift := (floorDiv(first.StartUnixNano, w)+c.extra)*w - last.StartUnixNano
+		for i := range moved {
+			if moved[i].TraceID == last.TraceID {
+				moved[i].StartUnixNano += shift
+			}
+		}
+		a := writeSpans(t, dir, fmt.Sprintf("a-%d.parquet", c.extra), moved, 64)
+		of, err := ingest.Open([]string{a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Accumulate(context.Background(), of, Options{})
+		of.Close()
+		if (err == nil) != c.ok {
+			t.Errorf("spans over %d windows: error %v", c.extra+1, err)
+		}
+	}
+	// two partials each well inside the limit, the second MaxWindows
+	// windows after the first
+	later := slices.Clone(spans)
+	for i := range later {
+		later[i].StartUnixNano += MaxWindows * w
+	}
+	var forms [][]byte
+	for i, s := range [][]ingest.Span{spans, later} {
+		of, err := ingest.Open([]string{writeSpans(t, dir, fmt.Sprintf("p%d.parquet", i), s, 64)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Accumulate(context.Background(), of, Options{})
+		of.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := p.AppendBinary(nil)
+		forms = append(forms, b)
+	}
+	into, err := DecodePartial(forms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := into.MergeBinary(forms[1], nil); err == nil || !strings.Contains(err.Error(), "windows") {
+		t.Errorf("partials %d windows apart merged: %v", MaxWindows, err)
 	}
 }

@@ -257,10 +257,15 @@ func (e *enc) bool(v bool) {
 	}
 }
 
-// maxSketchRange bounds the buckets of a sketch's range, from the smallest
-// positive float64 to the largest, so that a damaged count cannot allocate
-// much.
-var maxSketchRange = int(bucketOf(math.MaxFloat64)) - int(bucketOf(math.SmallestNonzeroFloat64)) + 1
+// minBucket and maxBucket are the buckets of the smallest positive float64
+// and of the largest: every sketch's range lies between them, so that
+// neither a damaged count nor a merge of damaged sketches (the union of
+// their ranges) can allocate much.
+var (
+	minBucket      = bucketOf(math.SmallestNonzeroFloat64)
+	maxBucket      = bucketOf(math.MaxFloat64)
+	maxSketchRange = int(maxBucket) - int(minBucket) + 1
+)
 
 // errShort is the error of a binary form that ends too early.
 var errShort = errors.New("truncated")
@@ -443,9 +448,11 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			p.bad.AddCount(r, n, f, path, row)
 		}
 	}
-	// every window of an edge holds calls, which lie within the time range
+	// every window of an edge holds calls, which lie within the time range,
+	// whose starts span fewer than MaxWindows windows (Accumulate)
 	window := p.window
 	winLo, winHi := floorDiv(minStart, max(window, 1)), floorDiv(maxEnd, max(window, 1))
+	winHi = min(winHi, winLo+MaxWindows-1)
 	var prevEdge edgeKey
 	for i := range d.count(8) {
 		k := edgeKey{d.name(), d.name()}
@@ -565,7 +572,23 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("%d bytes left over", len(d.b)-d.off)
 	}
+	if d.err == nil {
+		if lo, hi := p.windowRange(); lo <= hi && hi-lo >= MaxWindows {
+			return fmt.Errorf("the partials' windows span %d to %d, more than the %d windows an analysis holds", lo, hi, MaxWindows)
+		}
+	}
 	return d.err
+}
+
+// windowRange returns the first and the last window index of p's edges.
+func (p *Partial) windowRange() (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	for _, e := range p.edges {
+		if len(e.wins) > 0 {
+			lo, hi = min(lo, e.base), max(hi, e.base+int64(len(e.wins))-1)
+		}
+	}
+	return lo, hi
 }
 
 // edge reads one edge's body (after its names) into e: a new edge when
@@ -627,6 +650,10 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 			d.fail("edge %s→%s: window %d outside the time range (windows %d to %d)", e.caller, e.callee, wi, winLo, winHi)
 			return
 		}
+		if len(e.wins) > 0 && max(wi, e.base+int64(len(e.wins))-1)-min(wi, e.base) >= MaxWindows {
+			d.fail("edge %s→%s: window %d lies more than %d windows from the edge's windows %d to %d of other partials", e.caller, e.callee, wi, MaxWindows, e.base, e.base+int64(len(e.wins))-1)
+			return
+		}
 		t := e.slot(wi)
 		if *t == nil {
 			a := carve(&d.accs, 256)
@@ -686,8 +713,8 @@ func (d *dec) sketch(s *Sketch, slab *[]uint16) {
 		return
 	}
 	lo := d.i()
-	if lo < math.MinInt32 || lo+int64(n) > math.MaxInt32 {
-		d.fail("sketch bucket %d out of range", lo)
+	if lo < int64(minBucket) || lo > int64(maxBucket)-int64(n)+1 {
+		d.fail("sketch buckets %d to %d out of range (%d to %d)", lo, lo+int64(n)-1, minBucket, maxBucket)
 		return
 	}
 	// s is new: its counts carved from one large slab (most sketches are
