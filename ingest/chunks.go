@@ -1,10 +1,14 @@
 package ingest
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"slices"
+	"sync"
 )
 
 // The scan hashes each column chunk it decodes as the decoder reads it:
@@ -82,12 +86,17 @@ func (o *openFile) chunkRange(rg int, c Column) (off, n int64, err error) {
 }
 
 // chunkHashers returns a chunkHasher for each present column of want in
-// row group rg, indexed by column (nil for the others).
-func (o *openFile) chunkHashers(rg int, want *[numColumns]bool) ([numColumns]*chunkHasher, error) {
+// row group rg, indexed by column (nil for the others). With a prefetch
+// buffer and an input that is not a local file (an object in a bucket),
+// the chunks are first fetched all at once, one request each, into
+// *prefetch (grown as needed; see prefetchChunks).
+func (o *openFile) chunkHashers(rg int, want *[numColumns]bool, prefetch *[]byte) ([numColumns]*chunkHasher, error) {
 	var hs [numColumns]*chunkHasher
 	if rg >= len(o.pf.Metadata().RowGroups) {
 		return hs, fmt.Errorf("%s: no row group %d", o.path, rg)
 	}
+	var ranges [numColumns][2]int64
+	total := int64(0)
 	for c := Column(0); c < numColumns; c++ {
 		if !want[c] || o.leaf[c] < 0 {
 			continue
@@ -96,9 +105,106 @@ func (o *openFile) chunkHashers(rg int, want *[numColumns]bool) ([numColumns]*ch
 		if err != nil {
 			return hs, err
 		}
+		ranges[c] = [2]int64{off, n}
+		total += n
 		hs[c] = newChunkHasher(o.in, off, n)
 	}
+	if _, local := o.in.(localFile); local || prefetch == nil || total > maxPrefetch || noPrefetch {
+		return hs, nil
+	}
+	if err := o.prefetchChunks(rg, &hs, &ranges, total, prefetch); err != nil {
+		return hs, err
+	}
 	return hs, nil
+}
+
+// noPrefetch turns prefetching off (BenchmarkScanObjects' peer).
+var noPrefetch = false
+
+// maxPrefetch bounds the bytes of one row group's chunks that a worker
+// fetches ahead; a row group whose chunks are larger is read as a local
+// file is.
+const maxPrefetch = 256 << 20
+
+// prefetchChunks fetches the chunks of hs (their ranges) concurrently
+// into *buf, and points each hasher at its copy. The decoder reads a
+// chunk front to back in buffered reads; from a bucket each read is a
+// request with the store's latency (tens of milliseconds), made one after
+// another by the worker, for every column of every row group: a scan of
+// a bucket spent most of its time waiting (BenchmarkScanObjects). Fetched
+// at once, a row group costs about one round trip. Chunks less than
+// coalesceGap apart are fetched in one request (a row group's chunks lie
+// one after another, and small ones would each cost a request), so at
+// most that many bytes between two chunks are fetched without being read.
+func (o *openFile) prefetchChunks(rg int, hs *[numColumns]*chunkHasher, ranges *[numColumns][2]int64, total int64, buf *[]byte) error {
+	type run struct {
+		off, end int64
+		cols     []Column
+	}
+	var order []Column
+	for c, h := range hs {
+		if h != nil && ranges[c][1] > 0 {
+			order = append(order, Column(c))
+		}
+	}
+	slices.SortFunc(order, func(a, b Column) int { return cmp.Compare(ranges[a][0], ranges[b][0]) })
+	var runs []run
+	size := int64(0)
+	for _, c := range order {
+		off, end := ranges[c][0], ranges[c][0]+ranges[c][1]
+		if k := len(runs) - 1; k >= 0 && off >= runs[k].off && off <= runs[k].end+coalesceGap {
+			size += max(end, runs[k].end) - runs[k].end
+			runs[k].end = max(end, runs[k].end)
+			runs[k].cols = append(runs[k].cols, c)
+			continue
+		}
+		runs = append(runs, run{off, end, []Column{c}})
+		size += end - off
+	}
+	if size > maxPrefetch {
+		return nil // the gaps made it too large: read the chunks as they come
+	}
+	if int64(cap(*buf)) < size {
+		*buf = make([]byte, size)
+	}
+	data := (*buf)[:size]
+	errs := make([]error, len(runs))
+	var wg sync.WaitGroup
+	at := int64(0)
+	for i, r := range runs {
+		part := data[at : at+r.end-r.off : at+r.end-r.off]
+		at += r.end - r.off
+		for _, c := range r.cols {
+			off, n := ranges[c][0], ranges[c][1]
+			hs[c].in = memChunk{data: part[off-r.off : off-r.off+n], off: off, in: o.in}
+		}
+		wg.Go(func() {
+			if _, err := o.in.ReadAt(part, r.off); err != nil && !(errors.Is(err, io.EOF) && r.end == o.in.Size()) {
+				errs[i] = fmt.Errorf("%s: row group %d: reading its column chunks [%d, %d): %w", o.path, rg, r.off, r.end, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// coalesceGap is the largest gap between two column chunks that
+// prefetchChunks fetches in one request with them.
+const coalesceGap = 64 << 10
+
+// memChunk is a column chunk's bytes, [off, off+len(data)) of in, held in
+// memory; reads beyond them go to in.
+type memChunk struct {
+	data []byte
+	off  int64
+	in   io.ReaderAt
+}
+
+func (m memChunk) ReadAt(p []byte, off int64) (int, error) {
+	if off >= m.off && off+int64(len(p)) <= m.off+int64(len(m.data)) {
+		return copy(p, m.data[off-m.off:]), nil
+	}
+	return m.in.ReadAt(p, off)
 }
 
 // rowGroupDigest finishes the chunk hashers of a row group and combines

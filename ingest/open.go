@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -81,18 +82,63 @@ type Input interface {
 type OpenFunc func(name string) (Input, error)
 
 // OpenWith is Open with each name opened by open. Messages, FileInfo.Path
-// and Batch.File use the names as given.
+// and Batch.File use the names as given. Up to OpenConcurrency files are
+// opened at once; of several that fail, the error is the first one's in
+// the order of names.
 func OpenWith(names []string, open OpenFunc) (*OpenedFiles, error) {
+	return openAll(names, open, OpenConcurrency)
+}
+
+// OpenConcurrency is how many files OpenWith opens at once. Opening an
+// object in a bucket takes a metadata request and a ranged read of its
+// footer, two round trips of tens of milliseconds each on a cloud store,
+// and a day is often many objects (one per collector and hour): opened
+// one after the other, a thousand of them would take a minute before the
+// first span is read (BenchmarkOpenObjects).
+const OpenConcurrency = 16
+
+// openAll opens names with up to n at once.
+func openAll(names []string, open OpenFunc, n int) (*OpenedFiles, error) {
+	opened := make([]*openFile, len(names))
+	errs := make([]error, len(names))
+	var next atomic.Int64
+	// the first name that failed: names after it are not opened
+	failed := atomic.Int64{}
+	failed.Store(int64(len(names)))
+	var wg sync.WaitGroup
+	for range min(n, len(names)) {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(names)) || i > failed.Load() {
+					return
+				}
+				if opened[i], errs[i] = openOne(names[i], open); errs[i] == nil {
+					continue
+				}
+				for {
+					if f := failed.Load(); i >= f || failed.CompareAndSwap(f, i) {
+						break
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 	of := &OpenedFiles{}
-	for _, p := range names {
-		o, err := openOne(p, open)
-		if err != nil {
-			of.Close()
-			return nil, err
+	for i, o := range opened {
+		if errs[i] != nil {
+			for _, o := range opened {
+				if o != nil {
+					o.in.Close()
+				}
+			}
+			return nil, errs[i]
 		}
+		// every name before the first that failed was opened
 		n := o.pf.NumRows()
 		of.opened = append(of.opened, o)
-		of.Files = append(of.Files, FileInfo{Path: p, Rows: n, RowGroups: len(o.pf.RowGroups()), Size: o.in.Size()})
+		of.Files = append(of.Files, FileInfo{Path: names[i], Rows: n, RowGroups: len(o.pf.RowGroups()), Size: o.in.Size()})
 		of.Rows += n
 	}
 	return of, nil

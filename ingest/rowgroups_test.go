@@ -5,13 +5,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chaosgen/chaosgen/internal/testseed"
 	"github.com/parquet-go/parquet-go"
@@ -278,5 +283,214 @@ func TestMayBeTrue(t *testing.T) {
 		if !of.MayBeTrue(ColInjected, g(0, 1)) {
 			t.Errorf("statistic max %v: MayBeTrue = false, want true", max)
 		}
+	}
+}
+
+// TestOpenMany: files opened several at a time keep the order of their
+// names; of several bad ones the error is the first's in that order,
+// whichever failed first in time; and every file opened is closed again
+// when one fails.
+func TestOpenMany(t *testing.T) {
+	seed := testseed.Seed(t)
+	r := rand.New(rand.NewPCG(seed, 11))
+	dir := t.TempDir()
+	var names []string
+	var rows int64
+	for i := range 40 {
+		p := filepath.Join(dir, fmt.Sprintf("f%02d.parquet", i))
+		n := 1 + r.IntN(60)
+		writeGroups(t, r, p, n, 16)
+		names = append(names, p)
+		rows += int64(n)
+	}
+	slices.Reverse(names) // not the order of the directory
+	var mu sync.Mutex
+	open := 0
+	counting := func(delay func(string) time.Duration) OpenFunc {
+		return func(name string) (Input, error) {
+			time.Sleep(delay(name))
+			in, err := OpenLocal(name)
+			if err == nil {
+				mu.Lock()
+				open++
+				mu.Unlock()
+				return closeCounter{in, &mu, &open}, nil
+			}
+			return nil, err
+		}
+	}
+	none := func(string) time.Duration { return 0 }
+	for _, n := range []int{1, 3, OpenConcurrency} {
+		of, err := openAll(names, counting(none), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if of.Rows != rows || len(of.Files) != len(names) {
+			t.Fatalf("%d at once: %d rows in %d files, want %d in %d", n, of.Rows, len(of.Files), rows, len(names))
+		}
+		for i, f := range of.Files {
+			if f.Path != names[i] || of.opened[i].path != names[i] {
+				t.Fatalf("%d at once: file %d is %s, want %s", n, i, f.Path, names[i])
+			}
+		}
+		of.Close()
+	}
+	// two bad files; the later one in the list fails first
+	bad := slices.Clone(names)
+	bad[9] = filepath.Join(dir, "missing-9.parquet")
+	bad[30] = filepath.Join(dir, "missing-30.parquet")
+	slow := func(name string) time.Duration {
+		if name == bad[9] {
+			return 50 * time.Millisecond
+		}
+		return 0
+	}
+	for _, n := range []int{1, 4, OpenConcurrency} {
+		open = 0
+		_, err := openAll(bad, counting(slow), n)
+		if err == nil || !strings.Contains(err.Error(), "missing-9.parquet") {
+			t.Errorf("%d at once: %v, want the error of missing-9.parquet", n, err)
+		}
+		if open != 0 {
+			t.Errorf("%d at once: %d files left open", n, open)
+		}
+	}
+}
+
+// closeCounter is an Input that counts itself closed.
+type closeCounter struct {
+	Input
+	mu   *sync.Mutex
+	open *int
+}
+
+func (c closeCounter) Close() error {
+	c.mu.Lock()
+	*c.open--
+	c.mu.Unlock()
+	return c.Input.Close()
+}
+
+// objectFile is a local file read as an Input that is not a local file,
+// as an object in a bucket is: Scan prefetches its column chunks. It
+// counts its reads and fails those that fail says.
+type objectFile struct {
+	f     *os.File
+	size  int64
+	reads *atomic.Int64
+	fail  func(off, n int64) bool
+}
+
+func (o objectFile) ReadAt(p []byte, off int64) (int, error) {
+	o.reads.Add(1)
+	if o.fail != nil && o.fail(off, int64(len(p))) {
+		return 0, errors.New("the store refused the request")
+	}
+	return o.f.ReadAt(p, off)
+}
+func (o objectFile) Size() int64  { return o.size }
+func (o objectFile) Close() error { return o.f.Close() }
+
+// TestPrefetchedScan: a scan of an input that is not a local file fetches
+// each row group's column chunks at once, in one read here (the chunks lie
+// next to each other), and gives the batches and row-group digests of a
+// scan of the local file; a failed fetch is an error naming the file and
+// the row group.
+func TestPrefetchedScan(t *testing.T) {
+	seed := testseed.Seed(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spans.parquet")
+	writeGroups(t, rand.New(rand.NewPCG(seed, 12)), path, 900, 200)
+	var cols []Column
+	for c := range numColumns {
+		if c.Kind() != KindStringList {
+			cols = append(cols, c)
+		}
+	}
+	want := scanColumns(cols)
+	scan := func(of *OpenedFiles) ([]string, [][32]byte, error) {
+		var mu sync.Mutex
+		var rows []string
+		_, err := of.Scan(context.Background(), ScanOptions{Columns: cols, BatchRows: 64, Workers: 2}, func(_ int, b *Batch) error {
+			for i := range b.N {
+				var sb strings.Builder
+				fmt.Fprintf(&sb, "%d/%d/%09d", b.FileIndex, b.RowGroup, b.FirstRow+int64(i))
+				for _, c := range cols {
+					switch c.Kind() {
+					case KindString:
+						fmt.Fprintf(&sb, " %q", b.Str[c].Value(i))
+					case KindInt32:
+						fmt.Fprintf(&sb, " %d", b.I32[c][i])
+					case KindInt64:
+						fmt.Fprintf(&sb, " %d", b.I64[c][i])
+					case KindBool:
+						fmt.Fprintf(&sb, " %v", b.Bool[c][i])
+					}
+				}
+				mu.Lock()
+				rows = append(rows, sb.String())
+				mu.Unlock()
+			}
+			return nil
+		})
+		slices.Sort(rows)
+		var ds [][32]byte
+		for rg := range of.Files[0].RowGroups {
+			d, _ := of.opened[0].digest(rg, &want)
+			ds = append(ds, d)
+		}
+		return rows, ds, err
+	}
+	local, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRows, wantDigests, err := scan(local)
+	local.Close()
+	if err != nil || len(wantRows) != 900 {
+		t.Fatalf("local scan: %d rows, %v", len(wantRows), err)
+	}
+	var reads atomic.Int64
+	var fail func(off, n int64) bool
+	open := func(name string) (Input, error) {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		fi, _ := f.Stat()
+		return objectFile{f: f, size: fi.Size(), reads: &reads, fail: fail}, nil
+	}
+	of, err := OpenWith([]string{path}, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads.Store(0)
+	rows, digests, err := scan(of)
+	of.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rows, wantRows) || !slices.Equal(digests, wantDigests) {
+		t.Fatal("the prefetched scan's rows or digests differ from the local file's")
+	}
+	if n := reads.Load(); n != 5 {
+		t.Errorf("%d reads for 5 row groups, want one each", n)
+	}
+	// a failed fetch of row group 2's chunks
+	of, err = OpenWith([]string{path}, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, n, _ := of.opened[0].chunkRange(2, ColTraceID)
+	fail = func(off, m int64) bool { return off <= lo+n && lo < off+m }
+	of.Close()
+	of, err = OpenWith([]string{path}, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = scan(of)
+	of.Close()
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "row group 2") || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("a failed fetch: %v", err)
 	}
 }

@@ -137,7 +137,7 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want, ha
 			err = fmt.Errorf("%s: %w: row group %d: %v", o.path, ErrCorrupt, rg, p)
 		}
 	}()
-	hashers, err := o.chunkHashers(rg, want)
+	hashers, err := o.chunkHashers(rg, want, &b.prefetch)
 	if err != nil {
 		return err
 	}

@@ -183,3 +183,52 @@ func Download(t testing.TB, prefixURL, dir string) []string {
 		keys = append(keys, rel)
 	}
 }
+
+// DelayProxy listens on a loopback port and forwards every connection to
+// target, holding each chunk of bytes the client sends for delay before
+// passing it on: each request to a server behind it takes delay longer,
+// as across a network with that latency (loopback has none, and this
+// machine's kernel lacks netem). It returns the address to dial instead
+// of target and stops when the test ends.
+func DelayProxy(t testing.TB, target string, delay time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go func() {
+					io.Copy(c, s)
+					c.Close()
+				}()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						time.Sleep(delay)
+						if _, werr := s.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
