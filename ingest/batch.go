@@ -75,8 +75,7 @@ type Batch struct {
 	// Bad holds each row's validation result (ReasonOK for good rows).
 	Bad []Reason
 
-	hashBuf  []byte // the worker's buffer for hashing what the decoder skipped (chunks.go)
-	prefetch []byte // the worker's buffer for the chunks of a row group of an object (chunks.go)
+	hashBuf []byte // the worker's buffer for hashing what the decoder skipped (chunks.go)
 	// the worker's column cursors, reset for each row group: their
 	// dictionary buffers are reused (a batch never spans two row groups)
 	cursors [numColumns]cursor

@@ -86,66 +86,74 @@ func (o *openFile) chunkRange(rg int, c Column) (off, n int64, err error) {
 }
 
 // chunkHashers returns a chunkHasher for each present column of want in
-// row group rg, indexed by column (nil for the others). With a prefetch
-// buffer and an input that is not a local file (an object in a bucket),
-// the chunks are first fetched all at once, one request each, into
-// *prefetch (grown as needed; see prefetchChunks).
-func (o *openFile) chunkHashers(rg int, want *[numColumns]bool, prefetch *[]byte) ([numColumns]*chunkHasher, error) {
-	var hs [numColumns]*chunkHasher
+// row group rg, indexed by column (nil for the others), each reading the
+// input as the decoder asks.
+func (o *openFile) chunkHashers(rg int, want *[numColumns]bool) ([numColumns]*chunkHasher, error) {
+	f := o.fetchChunks(rg, want, nil)
+	return f.hs, f.wait()
+}
+
+// chunkFetch is a row group's chunk hashers, whose chunks may still be
+// arriving (fetchChunks): wait before reading them.
+type chunkFetch struct {
+	hs   [numColumns]*chunkHasher
+	err  error
+	wg   sync.WaitGroup
+	errs []error // of the requests
+}
+
+// wait waits for the chunks and returns the first error met.
+func (f *chunkFetch) wait() error {
+	f.wg.Wait()
+	return errors.Join(f.err, errors.Join(f.errs...))
+}
+
+// fetchChunks returns the chunk hashers of row group rg (chunkHashers).
+// With a buffer and an input that is not a local file (an object in a
+// bucket) it starts fetching the chunks into *buf (grown as needed) and
+// returns without waiting for them, so that a worker can fetch the next
+// row group while it decodes this one (Scan).
+//
+// The decoder reads a chunk front to back in buffered reads; from a
+// bucket each would be a request with the store's latency (tens of
+// milliseconds), made one after another by the worker, for every column
+// of every row group, and a scan of a bucket spent most of its time
+// waiting (BenchmarkScanObjects). Fetched ahead, all at once, each byte is
+// still fetched once, and the digests are computed as before (from
+// memory). Chunks less than coalesceGap apart are fetched in one request
+// (a row group's chunks lie one after another, and small ones would each
+// cost a request), so at most that many bytes between two chunks are
+// fetched without being read.
+func (o *openFile) fetchChunks(rg int, want *[numColumns]bool, buf *[]byte) *chunkFetch {
+	f := &chunkFetch{}
 	if rg >= len(o.pf.Metadata().RowGroups) {
-		return hs, fmt.Errorf("%s: no row group %d", o.path, rg)
+		f.err = fmt.Errorf("%s: no row group %d", o.path, rg)
+		return f
 	}
 	var ranges [numColumns][2]int64
-	total := int64(0)
+	var order []Column
 	for c := Column(0); c < numColumns; c++ {
 		if !want[c] || o.leaf[c] < 0 {
 			continue
 		}
 		off, n, err := o.chunkRange(rg, c)
 		if err != nil {
-			return hs, err
+			f.err = err
+			return f
 		}
 		ranges[c] = [2]int64{off, n}
-		total += n
-		hs[c] = newChunkHasher(o.in, off, n)
+		f.hs[c] = newChunkHasher(o.in, off, n)
+		if n > 0 {
+			order = append(order, c)
+		}
 	}
-	if _, local := o.in.(localFile); local || prefetch == nil || total > maxPrefetch || noPrefetch {
-		return hs, nil
+	if _, local := o.in.(localFile); local || buf == nil || noPrefetch {
+		return f
 	}
-	if err := o.prefetchChunks(rg, &hs, &ranges, total, prefetch); err != nil {
-		return hs, err
-	}
-	return hs, nil
-}
-
-// noPrefetch turns prefetching off (BenchmarkScanObjects' peer).
-var noPrefetch = false
-
-// maxPrefetch bounds the bytes of one row group's chunks that a worker
-// fetches ahead; a row group whose chunks are larger is read as a local
-// file is.
-const maxPrefetch = 256 << 20
-
-// prefetchChunks fetches the chunks of hs (their ranges) concurrently
-// into *buf, and points each hasher at its copy. The decoder reads a
-// chunk front to back in buffered reads; from a bucket each read is a
-// request with the store's latency (tens of milliseconds), made one after
-// another by the worker, for every column of every row group: a scan of
-// a bucket spent most of its time waiting (BenchmarkScanObjects). Fetched
-// at once, a row group costs about one round trip. Chunks less than
-// coalesceGap apart are fetched in one request (a row group's chunks lie
-// one after another, and small ones would each cost a request), so at
-// most that many bytes between two chunks are fetched without being read.
-func (o *openFile) prefetchChunks(rg int, hs *[numColumns]*chunkHasher, ranges *[numColumns][2]int64, total int64, buf *[]byte) error {
+	// the requests: runs of chunks less than coalesceGap apart
 	type run struct {
 		off, end int64
 		cols     []Column
-	}
-	var order []Column
-	for c, h := range hs {
-		if h != nil && ranges[c][1] > 0 {
-			order = append(order, Column(c))
-		}
 	}
 	slices.SortFunc(order, func(a, b Column) int { return cmp.Compare(ranges[a][0], ranges[b][0]) })
 	var runs []run
@@ -162,34 +170,40 @@ func (o *openFile) prefetchChunks(rg int, hs *[numColumns]*chunkHasher, ranges *
 		size += end - off
 	}
 	if size > maxPrefetch {
-		return nil // the gaps made it too large: read the chunks as they come
+		return f // read the chunks as they come
 	}
 	if int64(cap(*buf)) < size {
 		*buf = make([]byte, size)
 	}
 	data := (*buf)[:size]
-	errs := make([]error, len(runs))
-	var wg sync.WaitGroup
+	f.errs = make([]error, len(runs))
 	at := int64(0)
 	for i, r := range runs {
 		part := data[at : at+r.end-r.off : at+r.end-r.off]
 		at += r.end - r.off
 		for _, c := range r.cols {
 			off, n := ranges[c][0], ranges[c][1]
-			hs[c].in = memChunk{data: part[off-r.off : off-r.off+n], off: off, in: o.in}
+			f.hs[c].in = memChunk{data: part[off-r.off : off-r.off+n], off: off, in: o.in}
 		}
-		wg.Go(func() {
+		f.wg.Go(func() {
 			if _, err := o.in.ReadAt(part, r.off); err != nil && !(errors.Is(err, io.EOF) && r.end == o.in.Size()) {
-				errs[i] = fmt.Errorf("%s: row group %d: reading its column chunks [%d, %d): %w", o.path, rg, r.off, r.end, err)
+				f.errs[i] = fmt.Errorf("%s: row group %d: reading its column chunks [%d, %d): %w", o.path, rg, r.off, r.end, err)
 			}
 		})
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return f
 }
 
+// noPrefetch turns fetching ahead off (BenchmarkScanObjects' peer).
+var noPrefetch = false
+
+// maxPrefetch bounds the bytes of one row group's chunks that a worker
+// fetches ahead; a row group whose chunks are larger is read as a local
+// file is.
+const maxPrefetch = 256 << 20
+
 // coalesceGap is the largest gap between two column chunks that
-// prefetchChunks fetches in one request with them.
+// fetchChunks fetches in one request with them.
 const coalesceGap = 64 << 10
 
 // memChunk is a column chunk's bytes, [off, off+len(data)) of in, held in

@@ -145,7 +145,7 @@ func (of *OpenedFiles) RowGroupDigest(g RowGroup, cols []Column, buf []byte) ([3
 	if d, ok := o.digest(g.Index, &want); ok {
 		return d, buf, nil
 	}
-	hs, err := o.chunkHashers(g.Index, &want, nil)
+	hs, err := o.chunkHashers(g.Index, &want)
 	if err != nil {
 		return [32]byte{}, buf, err
 	}

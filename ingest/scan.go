@@ -76,6 +76,21 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
+	claim := func() int {
+		if u := int(next.Add(1) - 1); u < len(units) {
+			return u
+		}
+		return -1
+	}
+	// From an object in a bucket a worker fetches the chunks of the next
+	// row group it will read while it decodes this one (chunkFetch), into
+	// the other of its two buffers.
+	ahead := false
+	for _, o := range of.opened {
+		if _, local := o.in.(localFile); !local {
+			ahead = true
+		}
+	}
 	bad := make([]BadRows, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -83,13 +98,24 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 		go func() {
 			defer wg.Done()
 			b := &Batch{}
-			for ctx.Err() == nil {
-				u := int(next.Add(1) - 1)
-				if u >= len(units) {
-					return
+			var bufs [2][]byte
+			start := func(u, k int) *chunkFetch {
+				if u < 0 {
+					return nil
+				}
+				return of.opened[units[u].File].fetchChunks(units[u].Index, &want, &bufs[k])
+			}
+			u, k := claim(), 0
+			f := start(u, k)
+			for u >= 0 && ctx.Err() == nil {
+				nu := -1
+				var nf *chunkFetch
+				if ahead {
+					nu = claim()
+					nf = start(nu, 1-k)
 				}
 				o := of.opened[units[u].File]
-				err := o.scanRowGroup(ctx, units[u].File, units[u].Index, &want, &hashed, batchRows, b, func(b *Batch) error {
+				err := o.scanRowGroup(ctx, units[u].File, units[u].Index, f, &want, &hashed, batchRows, b, func(b *Batch) error {
 					b.validate()
 					for i := 0; i < b.N; i++ {
 						if b.Bad[i] != ReasonOK {
@@ -104,10 +130,22 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 					}
 					return nil
 				})
+				f.wait() // its buffer is the next fetch's
 				if err != nil {
 					cancel(err)
+					if nf != nil {
+						nf.wait()
+					}
 					return
 				}
+				if !ahead {
+					nu = claim()
+					nf = start(nu, 1-k)
+				}
+				u, f, k = nu, nf, 1-k
+			}
+			if f != nil {
+				f.wait()
 			}
 		}()
 	}
@@ -124,7 +162,7 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 
 var dictCounter atomic.Uint64
 
-func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want, hashed *[numColumns]bool, batchRows int, b *Batch, emit func(*Batch) error) (err error) {
+func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, fetch *chunkFetch, want, hashed *[numColumns]bool, batchRows int, b *Batch, emit func(*Batch) error) (err error) {
 	// A panic while decoding is a corrupt file (parquet-go panics on some);
 	// one in the caller's function is a bug, not the file's fault.
 	inEmit := false
@@ -137,10 +175,10 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, want, ha
 			err = fmt.Errorf("%s: %w: row group %d: %v", o.path, ErrCorrupt, rg, p)
 		}
 	}()
-	hashers, err := o.chunkHashers(rg, want, &b.prefetch)
-	if err != nil {
+	if err := fetch.wait(); err != nil {
 		return err
 	}
+	hashers := fetch.hs
 	group := o.pf.RowGroups()[rg]
 	chunks := group.ColumnChunks()
 	var cursors []*cursor
