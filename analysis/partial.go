@@ -20,6 +20,7 @@ import (
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
 	"github.com/chaosgen/chaosgen/internal/objstore"
+	"github.com/chaosgen/chaosgen/internal/ordered"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -571,16 +572,15 @@ func Merge(ctx context.Context, args []string, dir string, opt Options) (*Summar
 	if err != nil {
 		return nil, err
 	}
-	parts := make([]*partial, len(names))
-	for i, n := range names {
+	// read a few at a time: from a bucket each is a request's round trip
+	parts, err := ordered.Do(len(names), ingest.OpenConcurrency, func(i int) (*partial, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		p, err := readPartial(store, n)
-		if err != nil {
-			return nil, err
-		}
-		parts[i] = p
+		return readPartial(store, names[i])
+	})
+	if err != nil {
+		return nil, err
 	}
 	m, err := mergePartials(parts)
 	if err != nil {

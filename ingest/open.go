@@ -9,9 +9,9 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/chaosgen/chaosgen/internal/ordered"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/format"
@@ -99,43 +99,17 @@ const OpenConcurrency = 16
 
 // openAll opens names with up to n at once.
 func openAll(names []string, open OpenFunc, n int) (*OpenedFiles, error) {
-	opened := make([]*openFile, len(names))
-	errs := make([]error, len(names))
-	var next atomic.Int64
-	// the first name that failed: names after it are not opened
-	failed := atomic.Int64{}
-	failed.Store(int64(len(names)))
-	var wg sync.WaitGroup
-	for range min(n, len(names)) {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(names)) || i > failed.Load() {
-					return
-				}
-				if opened[i], errs[i] = openOne(names[i], open); errs[i] == nil {
-					continue
-				}
-				for {
-					if f := failed.Load(); i >= f || failed.CompareAndSwap(f, i) {
-						break
-					}
-				}
+	opened, err := ordered.Do(len(names), n, func(i int) (*openFile, error) { return openOne(names[i], open) })
+	if err != nil {
+		for _, o := range opened {
+			if o != nil {
+				o.in.Close()
 			}
-		})
+		}
+		return nil, err
 	}
-	wg.Wait()
 	of := &OpenedFiles{}
 	for i, o := range opened {
-		if errs[i] != nil {
-			for _, o := range opened {
-				if o != nil {
-					o.in.Close()
-				}
-			}
-			return nil, errs[i]
-		}
-		// every name before the first that failed was opened
 		n := o.pf.NumRows()
 		of.opened = append(of.opened, o)
 		of.Files = append(of.Files, FileInfo{Path: names[i], Rows: n, RowGroups: len(o.pf.RowGroups()), Size: o.in.Size()})
