@@ -1,19 +1,18 @@
 package analysis
 
-// concatForecasts returns the edges' forecast rows in edge order, in one
-// slice allocated at its size (an edge's rows are one day of windows per
-// metric: growing the slice by appends copied it a dozen times).
-func concatForecasts(models []*edgeModel) []ForecastRow {
-	n := 0
-	for _, m := range models {
-		n += len(m.forecast)
+import "iter"
+
+// concat yields the elements of parts in order: the edges' forecast rows
+// go to forecast.parquet without a slice of all of them (a day of a mesh
+// is 10 MB of them).
+func concat[T any](parts [][]T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for _, p := range parts {
+			for _, r := range p {
+				if !yield(r) {
+					return
+				}
+			}
+		}
 	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]ForecastRow, 0, n)
-	for _, m := range models {
-		out = append(out, m.forecast...)
-	}
-	return out
 }

@@ -76,16 +76,16 @@ type edgeModel struct {
 	s50, s99   []float64 // rolling medians of ln p50 and ln p99 (NaN: too few calls)
 	base50     float64   // healthy ln p50
 	base99     float64
-	p0         float64 // baseline error rate
-	forecast   []ForecastRow
-	callsFcast []float64 // point forecast of calls per window over the horizon
+	p0         float64         // baseline error rate
+	forecast   [][]ForecastRow // the calls rows, then the p99_ms rows
+	callsFcast []float64       // point forecast of calls per window over the horizon
 }
 
 // modelResult is what the model stage adds to an analysis: scores,
 // forecasts, and the findings and service ranking derived from them.
 type modelResult struct {
-	edges    []scoredEdge // the table's edges with their scores
-	forecast []ForecastRow
+	edges    []scoredEdge    // the table's edges with their scores
+	forecast [][]ForecastRow // forecast.parquet's rows in parts, by edge
 	findings []Finding
 	services []ServiceRow
 }
@@ -190,7 +190,9 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 			e.anomaly = edgeAnomaly(ws)
 		}
 	}
-	res.forecast = concatForecasts(models)
+	for _, m := range models {
+		res.forecast = append(res.forecast, m.forecast...)
+	}
 	res.findings = findings(t, models, res.edges, g)
 	below, above := callGraph(t)
 	res.services = rootCauses(t, above)
@@ -310,13 +312,12 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 			}
 			lastP = p99[k]
 		}
-		var fit *holtwinters.Model
-		fit, m.callsFcast, m.forecast = forecast(e, "calls", calls, period, h, g, true)
+		fit, fc, fcalls := forecast(e, "calls", calls, period, h, g, true)
 		if fit != nil {
 			callsZ = standardised(fit, g.n)
 		}
 		_, _, f99 := forecast(e, "p99_ms", p99, period, h, g, false)
-		m.forecast = append(m.forecast, f99...)
+		m.callsFcast, m.forecast = fc, [][]ForecastRow{fcalls, f99}
 	}
 
 	// The isolation forest's features are calibrated z scores against the
