@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -91,6 +92,45 @@ func TestRollingLogMedian(t *testing.T) {
 				if math.Float64bits(got[j]) != math.Float64bits(want[j]) && !(math.IsNaN(got[j]) && math.IsNaN(want[j])) {
 					t.Fatalf("n=%d: window %d: %v, want %v", n, j, got[j], want[j])
 				}
+			}
+		}
+	}
+}
+
+// TestTrimmedRateIsSorts checks trimmedRate, which finds the windows to
+// keep from a sorted copy of the rates, against its definition: windows
+// sorted by rate, then position, the last 5% of them left out. Counts
+// repeat, so rates tie at the cut; series are of every length up to 200.
+func TestTrimmedRateIsSorts(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 18))
+	for _, maxErr := range []int64{1, 3, 50} {
+		for n := 0; n <= 200; n++ {
+			ws := make([]features.Window, n)
+			for j := range ws {
+				ws[j].Calls = r.Int64N(4) * 10 // some windows without calls
+				ws[j].Errors = min(ws[j].Calls, r.Int64N(maxErr+1))
+			}
+			type wr struct {
+				rate float64
+				c, n int64
+				j    int
+			}
+			rs := make([]wr, n)
+			for j := range ws {
+				rs[j] = wr{float64(ws[j].Errors) / float64(max(1, ws[j].Calls)), ws[j].Errors, ws[j].Calls, j}
+			}
+			slices.SortFunc(rs, func(a, b wr) int { return cmp.Or(cmp.Compare(a.rate, b.rate), cmp.Compare(a.j, b.j)) })
+			var c, calls int64
+			for _, x := range rs[:n-n/20] {
+				c += x.c
+				calls += x.n
+			}
+			want := 1e-4
+			if calls > 0 {
+				want = max(want, float64(c)/float64(calls))
+			}
+			if got := trimmedRate(ws, func(w *features.Window) int64 { return w.Errors }); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("n=%d, errors up to %d: trimmedRate %v, want %v", n, maxErr, got, want)
 			}
 		}
 	}

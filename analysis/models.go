@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"runtime"
@@ -473,24 +472,33 @@ func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) 
 
 // trimmedRate is the edge's rate of count per call over its windows, after
 // leaving out the 5% of windows with the highest rate (an episode must not
-// raise its own baseline), floored at 1e-4.
+// raise its own baseline; of windows with the same rate, the later ones go
+// first), floored at 1e-4. The windows kept are those below the highest
+// rate kept and, at it, the earliest: found from a sorted copy of the
+// rates, without sorting the windows (the sums are integers, so their order
+// does not matter).
 func trimmedRate(ws []features.Window, count func(*features.Window) int64) float64 {
-	type wr struct {
-		rate      float64
-		c, n      int64
-		windowIdx int
-	}
-	rs := make([]wr, len(ws))
+	rates := make([]float64, len(ws))
 	for j := range ws {
-		c := count(&ws[j])
-		rs[j] = wr{float64(c) / float64(max(1, ws[j].Calls)), c, ws[j].Calls, j}
+		rates[j] = float64(count(&ws[j])) / float64(max(1, ws[j].Calls))
 	}
-	slices.SortFunc(rs, func(a, b wr) int { return cmp.Or(cmp.Compare(a.rate, b.rate), cmp.Compare(a.windowIdx, b.windowIdx)) })
-	keep := len(rs) - len(rs)/20
 	var c, n int64
-	for _, r := range rs[:keep] {
-		c += r.c
-		n += r.n
+	if keep := len(ws) - len(ws)/20; keep > 0 {
+		s := slices.Clone(rates)
+		slices.Sort(s)
+		cut := s[keep-1]
+		below, _ := slices.BinarySearch(s, cut)
+		ties := keep - below // the windows kept at rate cut
+		for j, r := range rates {
+			if r > cut || r == cut && ties == 0 {
+				continue
+			}
+			if r == cut {
+				ties--
+			}
+			c += count(&ws[j])
+			n += ws[j].Calls
+		}
 	}
 	if n == 0 {
 		return 1e-4
