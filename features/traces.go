@@ -516,7 +516,8 @@ func (p *Partial) tracesTable(t *Table) {
 	t.Outcomes = p.outcomesTable()
 	// The keys sorted by their names' ranks (each name compared with the
 	// others once, not once per window) and windows, their values kept
-	// beside them: tens of thousands of keys, a handful of names.
+	// beside them: tens of thousands of keys, a handful of names, packed into
+	// integers to sort (orderByFields).
 	rank := nameRanks(p)
 	type svcKey struct {
 		svc int32
@@ -528,7 +529,7 @@ func (p *Partial) tracesTable(t *Table) {
 	for k, a := range p.svcs {
 		keys = append(keys, svcKey{rank[k.svc], k.win, k, a})
 	}
-	slices.SortFunc(keys, func(a, b svcKey) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
+	order := orderByFields(keys, len(rank), func(k *svcKey) (int32, int64, int32) { return k.svc, k.win, 0 })
 	// written before the workers store into it: a pointer store while the
 	// GC runs reads the old value first (see zeroed)
 	t.Services = zeroed[ServiceWindow](len(keys), len(keys))
@@ -536,7 +537,7 @@ func (p *Partial) tracesTable(t *Table) {
 	const chunk = 1024
 	parallel((len(keys)+chunk-1)/chunk, func(c int) {
 		for i := c * chunk; i < min(len(keys), (c+1)*chunk); i++ {
-			k, a := keys[i].k, keys[i].a
+			k, a := keys[order[i]].k, keys[order[i]].a
 			mean, v := a.self.LogMoments(1e6)
 			t.Services[i] = ServiceWindow{
 				Service: k.svc, StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
@@ -556,11 +557,9 @@ func (p *Partial) tracesTable(t *Table) {
 	for k, n := range p.ends {
 		ekeys = append(ekeys, endKey{rank[k.root], rank[k.svc], k.win, k, n})
 	}
-	slices.SortFunc(ekeys, func(a, b endKey) int {
-		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
-	})
 	t.TraceEnds = make([]TraceEnd, len(ekeys))
-	for i, e := range ekeys {
+	for i, j := range orderByFields(ekeys, len(rank), func(k *endKey) (int32, int64, int32) { return k.root, k.win, k.svc }) {
+		e := &ekeys[j]
 		t.TraceEnds[i] = TraceEnd{Root: e.k.root, StartUnixNano: e.k.win * int64(t.Window), Service: e.k.svc, Traces: e.n}
 	}
 }
