@@ -179,8 +179,10 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 	if table.Rows == 0 {
 		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(inputs), rows, table.Bad.Total())
 	}
-	mr := &modelResult{edges: scoreEdges(table)}
-	if !opt.NoModels {
+	var mr *modelResult
+	if opt.NoModels {
+		mr = &modelResult{edges: scoreEdges(table)}
+	} else {
 		mopt := opt.Models
 		if mopt.Workers == 0 {
 			mopt.Workers = opt.Workers
