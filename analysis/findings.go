@@ -410,21 +410,58 @@ func spearmanLoadLatency(ws []features.Window, load []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
-// ranks returns average ranks (ties share their mean rank).
+// ranks returns average ranks (ties share their mean rank; v holds no
+// NaN). The values are put in order by a radix sort of their bits, mapped
+// so that unsigned order is their order (-0 just before +0, which are
+// equal and share a rank), with their positions beside them: several times
+// cheaper than the stable sort of positions with a comparison function it
+// replaces (most of spearmanLoadLatency's time), and the ranks depend only
+// on the runs of equal values, not on their arrangement.
 func ranks(v []float64) []float64 {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
+	n := len(v)
+	r := make([]float64, n)
+	if n == 0 {
+		return r
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(v[a], v[b]) })
-	r := make([]float64, len(v))
-	for i := 0; i < len(idx); {
+	keys, pos := make([]uint64, 2*n), make([]int32, 2*n)
+	a, b, pa, pb := keys[:n], keys[n:], pos[:n], pos[n:]
+	for i, x := range v {
+		u := math.Float64bits(x)
+		if u>>63 != 0 {
+			u = ^u // negative: larger magnitudes first
+		} else {
+			u |= 1 << 63
+		}
+		a[i], pa[i] = u, int32(i)
+	}
+	var count [256]int
+	for shift := 0; shift < 64; shift += 8 {
+		clear(count[:])
+		for _, u := range a {
+			count[u>>shift&0xff]++
+		}
+		if count[a[0]>>shift&0xff] == n {
+			continue // every key has this byte: the order stays
+		}
+		at := 0
+		for d, c := range count {
+			count[d] = at
+			at += c
+		}
+		for i, u := range a {
+			d := u >> shift & 0xff
+			b[count[d]], pb[count[d]] = u, pa[i]
+			count[d]++
+		}
+		a, b, pa, pb = b, a, pb, pa
+	}
+	for i := 0; i < n; {
 		j := i
-		for j < len(idx) && v[idx[j]] == v[idx[i]] {
+		for j < n && v[pa[j]] == v[pa[i]] {
 			j++
 		}
 		for k := i; k < j; k++ {
-			r[idx[k]] = float64(i+j-1) / 2
+			r[pa[k]] = float64(i+j-1) / 2
 		}
 		i = j
 	}

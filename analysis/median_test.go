@@ -135,3 +135,46 @@ func TestTrimmedRateIsSorts(t *testing.T) {
 		}
 	}
 }
+
+// TestRanksAreSorts checks ranks, which sorts by radix, against its
+// definition: a value's rank is the number of values below it plus half the
+// number of others equal to it. Values repeat (ties, both zeros), are negative
+// and positive, of every magnitude or a few units in the last place apart,
+// and series are of every length up to 200.
+func TestRanksAreSorts(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 17))
+	ulps := []float64{1, -1} // values a few units in the last place apart: only their lowest bytes differ
+	for range 6 {
+		ulps = append(ulps, math.Nextafter(ulps[len(ulps)-2], 2), math.Nextafter(ulps[len(ulps)-1], -2))
+	}
+	pools := [][]float64{{1, 2, 2, 3, 3, 3, -1, -2.5}, {math.Copysign(0, -1), 0, 1, -1}, {5}, {math.Inf(1), math.Inf(-1), 0, 7}, ulps, nil}
+	for _, pool := range pools {
+		for n := 0; n <= 200; n++ {
+			v := make([]float64, n)
+			for i := range v {
+				if pool == nil {
+					v[i] = r.NormFloat64() * math.Pow(10, float64(r.IntN(20)-10))
+				} else {
+					v[i] = pool[r.IntN(len(pool))]
+				}
+			}
+			// a value's average rank: the values below it, and half of the
+			// others equal to it
+			want := make([]float64, n)
+			for i, x := range v {
+				var below, equal int
+				for _, y := range v {
+					if y < x {
+						below++
+					} else if y == x {
+						equal++
+					}
+				}
+				want[i] = float64(below) + float64(equal-1)/2
+			}
+			if got := ranks(v); !slices.Equal(got, want) {
+				t.Fatalf("ranks(%v) = %v, want %v", v, got, want)
+			}
+		}
+	}
+}
