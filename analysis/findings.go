@@ -411,57 +411,26 @@ func spearmanLoadLatency(ws []features.Window, load []float64) float64 {
 }
 
 // ranks returns average ranks (ties share their mean rank; v holds no
-// NaN). The values are put in order by a radix sort of their bits, mapped
-// so that unsigned order is their order (-0 just before +0, which are
-// equal and share a rank), with their positions beside them: several times
-// cheaper than the stable sort of positions with a comparison function it
-// replaces (most of spearmanLoadLatency's time), and the ranks depend only
-// on the runs of equal values, not on their arrangement.
+// NaN). The values are put in order by a radix sort (radixSort) with their
+// positions beside them: several times cheaper than the stable sort of
+// positions with a comparison function it replaces (most of
+// spearmanLoadLatency's time), and the ranks depend only on the runs of
+// equal values, not on their arrangement.
 func ranks(v []float64) []float64 {
 	n := len(v)
-	r := make([]float64, n)
-	if n == 0 {
-		return r
-	}
-	keys, pos := make([]uint64, 2*n), make([]int32, 2*n)
-	a, b, pa, pb := keys[:n], keys[n:], pos[:n], pos[n:]
+	keys, pos := make([]uint64, n), make([]int32, n)
 	for i, x := range v {
-		u := math.Float64bits(x)
-		if u>>63 != 0 {
-			u = ^u // negative: larger magnitudes first
-		} else {
-			u |= 1 << 63
-		}
-		a[i], pa[i] = u, int32(i)
+		keys[i], pos[i] = floatKey(x), int32(i)
 	}
-	var count [256]int
-	for shift := 0; shift < 64; shift += 8 {
-		clear(count[:])
-		for _, u := range a {
-			count[u>>shift&0xff]++
-		}
-		if count[a[0]>>shift&0xff] == n {
-			continue // every key has this byte: the order stays
-		}
-		at := 0
-		for d, c := range count {
-			count[d] = at
-			at += c
-		}
-		for i, u := range a {
-			d := u >> shift & 0xff
-			b[count[d]], pb[count[d]] = u, pa[i]
-			count[d]++
-		}
-		a, b, pa, pb = b, a, pb, pa
-	}
+	radixSort(keys, pos)
+	r := make([]float64, n)
 	for i := 0; i < n; {
 		j := i
-		for j < n && v[pa[j]] == v[pa[i]] {
+		for j < n && v[pos[j]] == v[pos[i]] {
 			j++
 		}
 		for k := i; k < j; k++ {
-			r[pa[k]] = float64(i+j-1) / 2
+			r[pos[k]] = float64(i+j-1) / 2
 		}
 		i = j
 	}
@@ -488,16 +457,18 @@ func loadKnee(ws []features.Window, load []float64) (knee, ratio float64) {
 	if len(pts) < 5*bins {
 		return 0, 0
 	}
-	slices.SortFunc(pts, func(a, b pt) int { return cmp.Or(cmp.Compare(a.load, b.load), cmp.Compare(a.lat, b.lat)) })
+	// by load, then latency (the points hold no NaN and no -0, so this is
+	// the order of comparing them field by field)
+	pos := pairOrder(len(pts), func(i int) float64 { return pts[i].load }, func(i int) float64 { return pts[i].lat })
 	med := make([]float64, bins)
 	lo := make([]float64, bins)
 	for b := 0; b < bins; b++ {
-		part := pts[b*len(pts)/bins : (b+1)*len(pts)/bins]
+		part := pos[b*len(pts)/bins : (b+1)*len(pts)/bins]
 		lat := make([]float64, len(part))
-		for i, p := range part {
-			lat[i] = p.lat
+		for i, j := range part {
+			lat[i] = pts[j].lat
 		}
-		med[b], lo[b] = median(lat), part[0].load
+		med[b], lo[b] = median(lat), pts[part[0]].load
 	}
 	base := slices.Min(med[:bins/2])
 	if med[bins-1]-base < math.Log(1.5) {

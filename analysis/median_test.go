@@ -178,3 +178,33 @@ func TestRanksAreSorts(t *testing.T) {
 		}
 	}
 }
+
+// TestPairOrder checks that pairOrder, two radix sorts, orders pairs as a
+// comparison of both fields does (loadKnee's points): values that tie,
+// negatives, infinities and values a unit in the last place apart, at
+// lengths across the byte passes' skipping.
+func TestPairOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 20))
+	pool := []float64{0, 1, math.Nextafter(1, 2), -1, math.Nextafter(-1, -2), 3.5, math.Inf(1), math.Inf(-1), 1e-300, 1e300}
+	type pt struct{ x, y float64 }
+	for n := 0; n <= 300; n++ {
+		pts := make([]pt, n)
+		for i := range pts {
+			pts[i] = pt{pool[r.IntN(len(pool))], pool[r.IntN(len(pool))]}
+			if r.IntN(2) == 0 {
+				pts[i].y = r.NormFloat64()
+			}
+		}
+		want := slices.Clone(pts)
+		slices.SortStableFunc(want, func(a, b pt) int { return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y)) })
+		order := pairOrder(n, func(i int) float64 { return pts[i].x }, func(i int) float64 { return pts[i].y })
+		if len(order) != n {
+			t.Fatalf("n=%d: %d positions", n, len(order))
+		}
+		for i, j := range order {
+			if pts[j] != want[i] {
+				t.Fatalf("n=%d: at %d pairOrder gives %v, the comparison %v", n, i, pts[j], want[i])
+			}
+		}
+	}
+}
