@@ -145,6 +145,11 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 
 	load := serviceLoad(t, g)
 	models := make([]*edgeModel, len(t.Edges))
+	// The isolation forest's input: every window's per-edge normalised
+	// features, its rows the table's windows in order, written by the
+	// edges' models in place (each edge's rows are a view of it).
+	cols := len(featureNames)
+	X := iforest.Matrix{Rows: len(t.Windows), Cols: cols, Data: make([]float64, len(t.Windows)*cols)}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -156,7 +161,9 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				models[i] = modelEdge(t, i, g, period, h, load[t.Edges[i].Callee])
+				e := &t.Edges[i]
+				x := X.Data[e.FirstWindow*cols : (e.FirstWindow+e.Windows)*cols]
+				models[i] = modelEdge(t, i, g, period, h, load[e.Callee], x)
 			}
 		}()
 	}
@@ -166,12 +173,6 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 	close(next)
 	wg.Wait()
 
-	// The isolation forest over every window's per-edge normalised features.
-	cols := len(featureNames)
-	X := iforest.Matrix{Rows: len(t.Windows), Cols: cols, Data: make([]float64, 0, len(t.Windows)*cols)}
-	for _, m := range models {
-		X.Data = append(X.Data, m.x...)
-	}
 	if X.Rows >= 2 {
 		f, err := iforest.Fit(X, iforest.Options{Seed: opt.Seed, Workers: opt.Workers})
 		if err != nil {
@@ -262,7 +263,9 @@ func edgeAnomaly(scores []float64) float64 {
 	return s[max(r, 1)-1]
 }
 
-func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) *edgeModel {
+// modelEdge models edge i, its isolation-forest features written to x
+// (zeros, a row per window).
+func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, x []float64) *edgeModel {
 	e := &t.Edges[i]
 	ws := t.EdgeWindows(i)
 	m := &edgeModel{i: i, ws: ws, k: make([]int, len(ws)), load: make([]float64, len(ws))}
@@ -336,7 +339,7 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 	timeoutsZ := countZ(ws, t0, func(w *features.Window) int64 { return w.Timeouts })
 
 	cols := len(featureNames)
-	m.x = make([]float64, len(ws)*cols)
+	m.x = x
 	m.errFlag = make([]bool, len(ws))
 	m.latFlag = make([]bool, len(ws))
 	for j := range ws {
