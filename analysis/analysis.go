@@ -205,7 +205,7 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	if !opt.NoModels {
-		if err := writeParquet(filepath.Join(out.Tmp, ForecastFile), concat(mr.forecast)); err != nil {
+		if err := writeParquet(filepath.Join(out.Tmp, ForecastFile), forecastRows(mr.forecast)); err != nil {
 			return nil, err
 		}
 		if err := writeParquet(filepath.Join(out.Tmp, ServicesFile), slices.Values(mr.services)); err != nil {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"runtime"
 	"slices"
@@ -75,16 +76,16 @@ type edgeModel struct {
 	s50, s99   []float64 // rolling medians of ln p50 and ln p99 (NaN: too few calls)
 	base50     float64   // healthy ln p50
 	base99     float64
-	p0         float64         // baseline error rate
-	forecast   [][]ForecastRow // the calls rows, then the p99_ms rows
-	callsFcast []float64       // point forecast of calls per window over the horizon
+	p0         float64          // baseline error rate
+	forecast   []forecastSeries // calls, then p99_ms
+	callsFcast []float64        // point forecast of calls per window over the horizon
 }
 
 // modelResult is what the model stage adds to an analysis: scores,
 // forecasts, and the findings and service ranking derived from them.
 type modelResult struct {
-	edges    []scoredEdge    // the table's edges with their scores
-	forecast [][]ForecastRow // forecast.parquet's rows in parts, by edge
+	edges    []scoredEdge     // the table's edges with their scores
+	forecast []forecastSeries // forecast.parquet's rows, by edge
 	findings []Finding
 	services []ServiceRow
 }
@@ -314,12 +315,12 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, 
 			}
 			lastP = p99[k]
 		}
-		fit, fc, fcalls := forecast(e, "calls", calls, period, h, g, true)
+		fit, fcalls := forecast(e, "calls", calls, period, h, g, true)
 		if fit != nil {
 			callsZ = standardised(fit, g.n)
 		}
-		_, _, f99 := forecast(e, "p99_ms", p99, period, h, g, false)
-		m.callsFcast, m.forecast = fc, [][]ForecastRow{fcalls, f99}
+		_, f99 := forecast(e, "p99_ms", p99, period, h, g, false)
+		m.callsFcast, m.forecast = fcalls.point, []forecastSeries{fcalls, f99}
 	}
 
 	// The isolation forest's features are calibrated z scores against the
@@ -363,36 +364,62 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, 
 	return m
 }
 
+// forecastSeries is one metric's forecast of an edge over the horizon:
+// its rows of forecast.parquet are made as the file is written
+// (forecastRows), not kept (a day of a mesh's rows are 10 MB).
+type forecastSeries struct {
+	e                   *features.Edge
+	metric              string
+	g                   grid
+	point, lower, upper []float64 // no rows when point is nil; no interval when lower is nil
+	nonNegative         bool
+}
+
 // forecast fits Holt-Winters (additive season when period > 0, else a
 // damped Holt trend, which levels off instead of extrapolating a daily swing
-// for a day) to y and forecasts h windows after the grid.
-func forecast(e *features.Edge, metric string, y []float64, period, h int, g grid, nonNegative bool) (*holtwinters.Model, []float64, []ForecastRow) {
+// for a day) to y and forecasts h windows after the grid; with
+// nonNegative, the point forecast is floored at 0.
+func forecast(e *features.Edge, metric string, y []float64, period, h int, g grid, nonNegative bool) (*holtwinters.Model, forecastSeries) {
 	opt := holtwinters.Options{Period: period, Seasonal: holtwinters.Additive}
 	if period == 0 {
 		opt = holtwinters.Options{Seasonal: holtwinters.None, Damped: true}
 	}
 	fit, err := holtwinters.Fit(y, opt)
 	if err != nil {
-		return nil, nil, nil
+		return nil, forecastSeries{}
 	}
 	point, lower, upper := fit.Forecast(h, 0.95)
-	rows := make([]ForecastRow, len(point))
-	for j := range point {
-		p, lo, up := point[j], point[j], point[j]
-		if lower != nil {
-			lo, up = lower[j], upper[j]
-		}
-		if nonNegative {
-			p, lo, up = max(p, 0), max(lo, 0), max(up, 0)
-		}
-		point[j] = p
-		rows[j] = ForecastRow{
-			Caller: e.Caller, Callee: e.Callee, Metric: metric,
-			TUnixNano: g.time(g.n + j),
-			Forecast:  round6(p), Lower: round6(lo), Upper: round6(up),
+	if nonNegative {
+		for j := range point {
+			point[j] = max(point[j], 0)
 		}
 	}
-	return fit, point, rows
+	return fit, forecastSeries{e: e, metric: metric, g: g, point: point, lower: lower, upper: upper, nonNegative: nonNegative}
+}
+
+// forecastRows yields the rows of forecast.parquet: each series' windows
+// after the grid, its bounds floored at 0 when its point forecast is.
+func forecastRows(series []forecastSeries) iter.Seq[ForecastRow] {
+	return func(yield func(ForecastRow) bool) {
+		for _, f := range series {
+			for j, p := range f.point {
+				lo, up := p, p
+				if f.lower != nil {
+					lo, up = f.lower[j], f.upper[j]
+				}
+				if f.nonNegative {
+					lo, up = max(lo, 0), max(up, 0)
+				}
+				if !yield(ForecastRow{
+					Caller: f.e.Caller, Callee: f.e.Callee, Metric: f.metric,
+					TUnixNano: f.g.time(f.g.n + j),
+					Forecast:  round6(p), Lower: round6(lo), Upper: round6(up),
+				}) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // standardised returns the one-step residuals over their RMS, per grid
