@@ -347,7 +347,7 @@ func suppressPropagated(t *features.Table, cands []*candidate) {
 // shows at every load. It reports false when the episode has fewer than
 // five such windows or fewer than five comparable windows exist outside.
 func slowAtLowLoad(ws []features.Window, load []float64, ep episode) bool {
-	var all []float64
+	all := make([]float64, 0, len(ws))
 	for j := range ws {
 		if ws[j].Calls >= minLatCalls && ws[j].MeanMs > 0 {
 			all = append(all, load[j])
@@ -380,7 +380,7 @@ func slowAtLowLoad(ws []features.Window, load []float64, ep episode) bool {
 // spearmanLoadLatency is the rank correlation of load and p50 over the
 // edge's windows with enough calls.
 func spearmanLoadLatency(ws []features.Window, load []float64) float64 {
-	var x, y []float64
+	x, y := make([]float64, 0, len(ws)), make([]float64, 0, len(ws))
 	for j, w := range ws {
 		if w.Calls >= minLatCalls && w.MeanMs > 0 {
 			x = append(x, load[j])
@@ -447,7 +447,7 @@ func ranks(v []float64) []float64 {
 // The knee is in the callee's incoming calls per window.
 func loadKnee(ws []features.Window, load []float64) (knee, ratio float64) {
 	type pt struct{ load, lat float64 }
-	var pts []pt
+	pts := make([]pt, 0, len(ws))
 	for j, w := range ws {
 		if w.Calls >= minLatCalls && w.MeanMs > 0 {
 			pts = append(pts, pt{load[j], math.Log(w.MeanMs)})

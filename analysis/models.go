@@ -282,7 +282,7 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, 
 	s50, s99 := rollingLogMedian(ws, func(w *features.Window) float64 { return w.MeanMs }),
 		rollingLogMedian(ws, func(w *features.Window) float64 { return w.P99Ms })
 	m.s50, m.s99 = s50, s99
-	var l50, l99 []float64
+	l50, l99 := make([]float64, 0, len(ws)), make([]float64, 0, len(ws))
 	for j := range ws {
 		if !math.IsNaN(s50[j]) {
 			l50 = append(l50, s50[j])
@@ -445,8 +445,7 @@ func standardised(fit *holtwinters.Model, n int) []float64 {
 // window and its latSmooth-1 nearest neighbours in the edge's window list
 // that hold at least minLatCalls calls; NaN for windows with fewer calls.
 func rollingLogMedian(ws []features.Window, v func(*features.Window) float64) []float64 {
-	var idx []int
-	var lv []float64
+	idx, lv := make([]int, 0, len(ws)), make([]float64, 0, len(ws))
 	for j := range ws {
 		if ws[j].Calls >= minLatCalls && v(&ws[j]) > 0 {
 			idx = append(idx, j)
