@@ -179,8 +179,10 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 	if table.Rows == 0 {
 		return nil, fmt.Errorf("no usable span rows in %d file(s) (%d rows, %d bad)", len(inputs), rows, table.Bad.Total())
 	}
-	mr := &modelResult{edges: scoreEdges(table)}
-	if !opt.NoModels {
+	var mr *modelResult
+	if opt.NoModels {
+		mr = &modelResult{edges: scoreEdges(table)}
+	} else {
 		mopt := opt.Models
 		if mopt.Workers == 0 {
 			mopt.Workers = opt.Workers
@@ -196,24 +198,24 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	defer out.Abort()
-	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), edgeRows(mr.edges)); err != nil {
+	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), slices.Values(edgeRows(mr.edges))); err != nil {
 		return nil, err
 	}
 	if err := writeParquet(filepath.Join(out.Tmp, WindowsFile), windowRows(mr.edges)); err != nil {
 		return nil, err
 	}
 	if !opt.NoModels {
-		if err := writeParquet(filepath.Join(out.Tmp, ForecastFile), mr.forecast); err != nil {
+		if err := writeParquet(filepath.Join(out.Tmp, ForecastFile), forecastRows(mr.forecast)); err != nil {
 			return nil, err
 		}
-		if err := writeParquet(filepath.Join(out.Tmp, ServicesFile), mr.services); err != nil {
+		if err := writeParquet(filepath.Join(out.Tmp, ServicesFile), slices.Values(mr.services)); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeParquet(filepath.Join(out.Tmp, InjectionsFile), injectionRows(table)); err != nil {
+	if err := writeParquet(filepath.Join(out.Tmp, InjectionsFile), slices.Values(injectionRows(table))); err != nil {
 		return nil, err
 	}
-	if err := writeParquet(filepath.Join(out.Tmp, OutcomesFile), outcomeRows(table)); err != nil {
+	if err := writeParquet(filepath.Join(out.Tmp, OutcomesFile), slices.Values(outcomeRows(table))); err != nil {
 		return nil, err
 	}
 	b, err := json.MarshalIndent(sum, "", "  ")

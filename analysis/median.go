@@ -14,11 +14,16 @@ import (
 // sorted copy the sort's arrangement decides: when the selected value is
 // a zero, or xs holds a NaN, the sorted copy answers, so the result is
 // always the sort's, bit for bit (TestMedianIsSorts).
-func median(xs []float64) float64 {
+func median(xs []float64) float64 { return medianIn(xs, nil) }
+
+// medianIn is median selecting in buf's memory when it has room for xs
+// (the series' robust baselines call it several times on scratch copies of
+// their own: one buffer for all, instead of a fresh copy each time).
+func medianIn(xs, buf []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	s := slices.Clone(xs)
+	s := append(buf[:0], xs...)
 	for _, v := range s {
 		if math.IsNaN(v) {
 			return sortedMedian(s)

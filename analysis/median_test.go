@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -91,6 +92,118 @@ func TestRollingLogMedian(t *testing.T) {
 				if math.Float64bits(got[j]) != math.Float64bits(want[j]) && !(math.IsNaN(got[j]) && math.IsNaN(want[j])) {
 					t.Fatalf("n=%d: window %d: %v, want %v", n, j, got[j], want[j])
 				}
+			}
+		}
+	}
+}
+
+// TestTrimmedRateIsSorts checks trimmedRate, which finds the windows to
+// keep from a sorted copy of the rates, against its definition: windows
+// sorted by rate, then position, the last 5% of them left out. Counts
+// repeat, so rates tie at the cut; series are of every length up to 200.
+func TestTrimmedRateIsSorts(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 18))
+	for _, maxErr := range []int64{1, 3, 50} {
+		for n := 0; n <= 200; n++ {
+			ws := make([]features.Window, n)
+			for j := range ws {
+				ws[j].Calls = r.Int64N(4) * 10 // some windows without calls
+				ws[j].Errors = min(ws[j].Calls, r.Int64N(maxErr+1))
+			}
+			type wr struct {
+				rate float64
+				c, n int64
+				j    int
+			}
+			rs := make([]wr, n)
+			for j := range ws {
+				rs[j] = wr{float64(ws[j].Errors) / float64(max(1, ws[j].Calls)), ws[j].Errors, ws[j].Calls, j}
+			}
+			slices.SortFunc(rs, func(a, b wr) int { return cmp.Or(cmp.Compare(a.rate, b.rate), cmp.Compare(a.j, b.j)) })
+			var c, calls int64
+			for _, x := range rs[:n-n/20] {
+				c += x.c
+				calls += x.n
+			}
+			want := 1e-4
+			if calls > 0 {
+				want = max(want, float64(c)/float64(calls))
+			}
+			if got := trimmedRate(ws, func(w *features.Window) int64 { return w.Errors }); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("n=%d, errors up to %d: trimmedRate %v, want %v", n, maxErr, got, want)
+			}
+		}
+	}
+}
+
+// TestRanksAreSorts checks ranks, which sorts by radix, against its
+// definition: a value's rank is the number of values below it plus half the
+// number of others equal to it. Values repeat (ties, both zeros), are negative
+// and positive, of every magnitude or a few units in the last place apart,
+// and series are of every length up to 200.
+func TestRanksAreSorts(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 17))
+	ulps := []float64{1, -1} // values a few units in the last place apart: only their lowest bytes differ
+	for range 6 {
+		ulps = append(ulps, math.Nextafter(ulps[len(ulps)-2], 2), math.Nextafter(ulps[len(ulps)-1], -2))
+	}
+	pools := [][]float64{{1, 2, 2, 3, 3, 3, -1, -2.5}, {math.Copysign(0, -1), 0, 1, -1}, {5}, {math.Inf(1), math.Inf(-1), 0, 7}, ulps, nil}
+	for _, pool := range pools {
+		for n := 0; n <= 200; n++ {
+			v := make([]float64, n)
+			for i := range v {
+				if pool == nil {
+					v[i] = r.NormFloat64() * math.Pow(10, float64(r.IntN(20)-10))
+				} else {
+					v[i] = pool[r.IntN(len(pool))]
+				}
+			}
+			// a value's average rank: the values below it, and half of the
+			// others equal to it
+			want := make([]float64, n)
+			for i, x := range v {
+				var below, equal int
+				for _, y := range v {
+					if y < x {
+						below++
+					} else if y == x {
+						equal++
+					}
+				}
+				want[i] = float64(below) + float64(equal-1)/2
+			}
+			if got := ranks(v); !slices.Equal(got, want) {
+				t.Fatalf("ranks(%v) = %v, want %v", v, got, want)
+			}
+		}
+	}
+}
+
+// TestPairOrder checks that pairOrder, two radix sorts, orders pairs as a
+// comparison of both fields does (loadKnee's points): values that tie,
+// negatives, infinities and values a unit in the last place apart, at
+// lengths across the byte passes' skipping.
+func TestPairOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 20))
+	pool := []float64{0, 1, math.Nextafter(1, 2), -1, math.Nextafter(-1, -2), 3.5, math.Inf(1), math.Inf(-1), 1e-300, 1e300}
+	type pt struct{ x, y float64 }
+	for n := 0; n <= 300; n++ {
+		pts := make([]pt, n)
+		for i := range pts {
+			pts[i] = pt{pool[r.IntN(len(pool))], pool[r.IntN(len(pool))]}
+			if r.IntN(2) == 0 {
+				pts[i].y = r.NormFloat64()
+			}
+		}
+		want := slices.Clone(pts)
+		slices.SortStableFunc(want, func(a, b pt) int { return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y)) })
+		order := pairOrder(n, func(i int) float64 { return pts[i].x }, func(i int) float64 { return pts[i].y })
+		if len(order) != n {
+			t.Fatalf("n=%d: %d positions", n, len(order))
+		}
+		for i, j := range order {
+			if pts[j] != want[i] {
+				t.Fatalf("n=%d: at %d pairOrder gives %v, the comparison %v", n, i, pts[j], want[i])
 			}
 		}
 	}

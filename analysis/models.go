@@ -1,8 +1,8 @@
 package analysis
 
 import (
-	"cmp"
 	"fmt"
+	"iter"
 	"math"
 	"runtime"
 	"slices"
@@ -76,16 +76,16 @@ type edgeModel struct {
 	s50, s99   []float64 // rolling medians of ln p50 and ln p99 (NaN: too few calls)
 	base50     float64   // healthy ln p50
 	base99     float64
-	p0         float64 // baseline error rate
-	forecast   []ForecastRow
-	callsFcast []float64 // point forecast of calls per window over the horizon
+	p0         float64          // baseline error rate
+	forecast   []forecastSeries // calls, then p99_ms
+	callsFcast []float64        // point forecast of calls per window over the horizon
 }
 
 // modelResult is what the model stage adds to an analysis: scores,
 // forecasts, and the findings and service ranking derived from them.
 type modelResult struct {
-	edges    []scoredEdge // the table's edges with their scores
-	forecast []ForecastRow
+	edges    []scoredEdge     // the table's edges with their scores
+	forecast []forecastSeries // forecast.parquet's rows, by edge
 	findings []Finding
 	services []ServiceRow
 }
@@ -146,6 +146,11 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 
 	load := serviceLoad(t, g)
 	models := make([]*edgeModel, len(t.Edges))
+	// The isolation forest's input: every window's per-edge normalised
+	// features, its rows the table's windows in order, written by the
+	// edges' models in place (each edge's rows are a view of it).
+	cols := len(featureNames)
+	X := iforest.Matrix{Rows: len(t.Windows), Cols: cols, Data: make([]float64, len(t.Windows)*cols)}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -157,7 +162,9 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				models[i] = modelEdge(t, i, g, period, h, load[t.Edges[i].Callee])
+				e := &t.Edges[i]
+				x := X.Data[e.FirstWindow*cols : (e.FirstWindow+e.Windows)*cols]
+				models[i] = modelEdge(t, i, g, period, h, load[e.Callee], x)
 			}
 		}()
 	}
@@ -167,12 +174,6 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 	close(next)
 	wg.Wait()
 
-	// The isolation forest over every window's per-edge normalised features.
-	cols := len(featureNames)
-	X := iforest.Matrix{Rows: len(t.Windows), Cols: cols, Data: make([]float64, 0, len(t.Windows)*cols)}
-	for _, m := range models {
-		X.Data = append(X.Data, m.x...)
-	}
 	if X.Rows >= 2 {
 		f, err := iforest.Fit(X, iforest.Options{Seed: opt.Seed, Workers: opt.Workers})
 		if err != nil {
@@ -190,7 +191,9 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 			e.anomaly = edgeAnomaly(ws)
 		}
 	}
-	res.forecast = concatForecasts(models)
+	for _, m := range models {
+		res.forecast = append(res.forecast, m.forecast...)
+	}
 	res.findings = findings(t, models, res.edges, g)
 	below, above := callGraph(t)
 	res.services = rootCauses(t, above)
@@ -261,7 +264,9 @@ func edgeAnomaly(scores []float64) float64 {
 	return s[max(r, 1)-1]
 }
 
-func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) *edgeModel {
+// modelEdge models edge i, its isolation-forest features written to x
+// (zeros, a row per window).
+func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, x []float64) *edgeModel {
 	e := &t.Edges[i]
 	ws := t.EdgeWindows(i)
 	m := &edgeModel{i: i, ws: ws, k: make([]int, len(ws)), load: make([]float64, len(ws))}
@@ -277,7 +282,7 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 	s50, s99 := rollingLogMedian(ws, func(w *features.Window) float64 { return w.MeanMs }),
 		rollingLogMedian(ws, func(w *features.Window) float64 { return w.P99Ms })
 	m.s50, m.s99 = s50, s99
-	var l50, l99 []float64
+	l50, l99 := make([]float64, 0, len(ws)), make([]float64, 0, len(ws))
 	for j := range ws {
 		if !math.IsNaN(s50[j]) {
 			l50 = append(l50, s50[j])
@@ -310,13 +315,12 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 			}
 			lastP = p99[k]
 		}
-		var fit *holtwinters.Model
-		fit, m.callsFcast, m.forecast = forecast(e, "calls", calls, period, h, g, true)
+		fit, fcalls := forecast(e, "calls", calls, period, h, g, true)
 		if fit != nil {
 			callsZ = standardised(fit, g.n)
 		}
-		_, _, f99 := forecast(e, "p99_ms", p99, period, h, g, false)
-		m.forecast = append(m.forecast, f99...)
+		_, f99 := forecast(e, "p99_ms", p99, period, h, g, false)
+		m.callsFcast, m.forecast = fcalls.point, []forecastSeries{fcalls, f99}
 	}
 
 	// The isolation forest's features are calibrated z scores against the
@@ -336,7 +340,7 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 	timeoutsZ := countZ(ws, t0, func(w *features.Window) int64 { return w.Timeouts })
 
 	cols := len(featureNames)
-	m.x = make([]float64, len(ws)*cols)
+	m.x = x
 	m.errFlag = make([]bool, len(ws))
 	m.latFlag = make([]bool, len(ws))
 	for j := range ws {
@@ -360,36 +364,62 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64) 
 	return m
 }
 
+// forecastSeries is one metric's forecast of an edge over the horizon:
+// its rows of forecast.parquet are made as the file is written
+// (forecastRows), not kept (a day of a mesh's rows are 10 MB).
+type forecastSeries struct {
+	e                   *features.Edge
+	metric              string
+	g                   grid
+	point, lower, upper []float64 // no rows when point is nil; no interval when lower is nil
+	nonNegative         bool
+}
+
 // forecast fits Holt-Winters (additive season when period > 0, else a
 // damped Holt trend, which levels off instead of extrapolating a daily swing
-// for a day) to y and forecasts h windows after the grid.
-func forecast(e *features.Edge, metric string, y []float64, period, h int, g grid, nonNegative bool) (*holtwinters.Model, []float64, []ForecastRow) {
+// for a day) to y and forecasts h windows after the grid; with
+// nonNegative, the point forecast is floored at 0.
+func forecast(e *features.Edge, metric string, y []float64, period, h int, g grid, nonNegative bool) (*holtwinters.Model, forecastSeries) {
 	opt := holtwinters.Options{Period: period, Seasonal: holtwinters.Additive}
 	if period == 0 {
 		opt = holtwinters.Options{Seasonal: holtwinters.None, Damped: true}
 	}
 	fit, err := holtwinters.Fit(y, opt)
 	if err != nil {
-		return nil, nil, nil
+		return nil, forecastSeries{}
 	}
 	point, lower, upper := fit.Forecast(h, 0.95)
-	rows := make([]ForecastRow, len(point))
-	for j := range point {
-		p, lo, up := point[j], point[j], point[j]
-		if lower != nil {
-			lo, up = lower[j], upper[j]
-		}
-		if nonNegative {
-			p, lo, up = max(p, 0), max(lo, 0), max(up, 0)
-		}
-		point[j] = p
-		rows[j] = ForecastRow{
-			Caller: e.Caller, Callee: e.Callee, Metric: metric,
-			TUnixNano: g.time(g.n + j),
-			Forecast:  round6(p), Lower: round6(lo), Upper: round6(up),
+	if nonNegative {
+		for j := range point {
+			point[j] = max(point[j], 0)
 		}
 	}
-	return fit, point, rows
+	return fit, forecastSeries{e: e, metric: metric, g: g, point: point, lower: lower, upper: upper, nonNegative: nonNegative}
+}
+
+// forecastRows yields the rows of forecast.parquet: each series' windows
+// after the grid, its bounds floored at 0 when its point forecast is.
+func forecastRows(series []forecastSeries) iter.Seq[ForecastRow] {
+	return func(yield func(ForecastRow) bool) {
+		for _, f := range series {
+			for j, p := range f.point {
+				lo, up := p, p
+				if f.lower != nil {
+					lo, up = f.lower[j], f.upper[j]
+				}
+				if f.nonNegative {
+					lo, up = max(lo, 0), max(up, 0)
+				}
+				if !yield(ForecastRow{
+					Caller: f.e.Caller, Callee: f.e.Callee, Metric: f.metric,
+					TUnixNano: f.g.time(f.g.n + j),
+					Forecast:  round6(p), Lower: round6(lo), Upper: round6(up),
+				}) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // standardised returns the one-step residuals over their RMS, per grid
@@ -415,8 +445,7 @@ func standardised(fit *holtwinters.Model, n int) []float64 {
 // window and its latSmooth-1 nearest neighbours in the edge's window list
 // that hold at least minLatCalls calls; NaN for windows with fewer calls.
 func rollingLogMedian(ws []features.Window, v func(*features.Window) float64) []float64 {
-	var idx []int
-	var lv []float64
+	idx, lv := make([]int, 0, len(ws)), make([]float64, 0, len(ws))
 	for j := range ws {
 		if ws[j].Calls >= minLatCalls && v(&ws[j]) > 0 {
 			idx = append(idx, j)
@@ -472,24 +501,33 @@ func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) 
 
 // trimmedRate is the edge's rate of count per call over its windows, after
 // leaving out the 5% of windows with the highest rate (an episode must not
-// raise its own baseline), floored at 1e-4.
+// raise its own baseline; of windows with the same rate, the later ones go
+// first), floored at 1e-4. The windows kept are those below the highest
+// rate kept and, at it, the earliest: found from a sorted copy of the
+// rates, without sorting the windows (the sums are integers, so their order
+// does not matter).
 func trimmedRate(ws []features.Window, count func(*features.Window) int64) float64 {
-	type wr struct {
-		rate      float64
-		c, n      int64
-		windowIdx int
-	}
-	rs := make([]wr, len(ws))
+	rates := make([]float64, len(ws))
 	for j := range ws {
-		c := count(&ws[j])
-		rs[j] = wr{float64(c) / float64(max(1, ws[j].Calls)), c, ws[j].Calls, j}
+		rates[j] = float64(count(&ws[j])) / float64(max(1, ws[j].Calls))
 	}
-	slices.SortFunc(rs, func(a, b wr) int { return cmp.Or(cmp.Compare(a.rate, b.rate), cmp.Compare(a.windowIdx, b.windowIdx)) })
-	keep := len(rs) - len(rs)/20
 	var c, n int64
-	for _, r := range rs[:keep] {
-		c += r.c
-		n += r.n
+	if keep := len(ws) - len(ws)/20; keep > 0 {
+		s := slices.Clone(rates)
+		slices.Sort(s)
+		cut := s[keep-1]
+		below, _ := slices.BinarySearch(s, cut)
+		ties := keep - below // the windows kept at rate cut
+		for j, r := range rates {
+			if r > cut || r == cut && ties == 0 {
+				continue
+			}
+			if r == cut {
+				ties--
+			}
+			c += count(&ws[j])
+			n += ws[j].Calls
+		}
 	}
 	if n == 0 {
 		return 1e-4

@@ -1,13 +1,19 @@
 package analysis
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/parquet-go/parquet-go"
 )
 
 // TestColumnsBruteForce checks every counted column of edges.parquet and
@@ -181,5 +187,62 @@ func TestColumnsBruteForce(t *testing.T) {
 	// the synthetic spans must exercise every column, or a swap could hide
 	if nonzero.timeouts == 0 || nonzero.retries == 0 || nonzero.errors == 0 || nonzero.fallbacks == 0 || nonzero.circuitOpen == 0 || len(injections) == 0 {
 		t.Errorf("the spans exercise too little: %+v", nonzero)
+	}
+}
+
+// TestWriteParquetChunks checks that writeParquet, which hands the writer
+// writeChunk rows at a time, writes the bytes of one call with every row:
+// many pages per column, a count that is not a multiple of the chunk, and
+// a column of strings of any length (error_codes), whose pages fill at any
+// row, not only at a power of two.
+func TestWriteParquetChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	t.Logf("seed 1, 2")
+	rows := make([]EdgeRow, 40*writeChunk+77) // error_codes: several 256 KB pages
+	for i := range rows {
+		rows[i] = EdgeRow{Caller: fmt.Sprintf("svc%d", rng.IntN(30)), Callee: fmt.Sprintf("svc%d", rng.IntN(30)),
+			CallStats:  CallStats{Calls: rng.Int64N(5000), P50Ms: rng.Float64() * 10, P99Ms: rng.ExpFloat64() * 100},
+			ErrorCodes: strings.Repeat("503:1,", rng.IntN(12)), MeanDepth: rng.NormFloat64(), AnomalyScore: rng.Float64()}
+	}
+	dir := t.TempDir()
+	one, chunked := filepath.Join(dir, "one.parquet"), filepath.Join(dir, "chunked.parquet")
+	if err := writeParquetChunks(one, slices.Values(rows), len(rows)); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeParquet(chunked, slices.Values(rows)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(chunked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatalf("chunks of %d rows give %d bytes, one call %d bytes, and different ones", writeChunk, len(b), len(a))
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(a), int64(len(a)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := 0
+	for _, c := range f.RowGroups()[0].ColumnChunks() {
+		idx, err := c.OffsetIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = max(pages, idx.NumPages())
+	}
+	if pages < 3 {
+		t.Errorf("the test's file has at most %d pages a column: too few to check page boundaries", pages)
+	}
+	got, err := ReadParquet[EdgeRow](chunked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, rows) {
+		t.Error("the chunked file does not read back as its rows")
 	}
 }

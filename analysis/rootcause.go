@@ -82,7 +82,11 @@ type Suspect struct {
 // rcMinWindows windows (no baseline).
 func calibratedZ(m, v, n []float64, welch bool) []float64 {
 	z := make([]float64, len(m))
-	var ms, vs, inv []float64
+	// the windows' means, variances, inverse counts and deviations, and the
+	// medians' scratch: one allocation, none of them grown by appends
+	k := len(m)
+	buf := make([]float64, 5*k)
+	ms, vs, inv, dev, scratch := buf[:0:k], buf[k:k:2*k], buf[2*k:2*k:3*k], buf[3*k:4*k], buf[4*k:]
 	for i := range m {
 		if n[i] <= 0 {
 			continue
@@ -96,17 +100,17 @@ func calibratedZ(m, v, n []float64, welch bool) []float64 {
 	if len(ms) < rcMinWindows {
 		return z
 	}
-	mu := median(ms)
+	mu := medianIn(ms, scratch)
 	sw := 0.0
 	if len(vs) > 0 {
-		sw = median(vs)
+		sw = medianIn(vs, scratch)
 	}
-	dev := make([]float64, len(ms))
+	dev = dev[:len(ms)]
 	for i, x := range ms {
 		dev[i] = math.Abs(x - mu)
 	}
-	mad := 1.4826 * median(dev)
-	tau2 := max(0, mad*mad-sw*median(inv))
+	mad := 1.4826 * medianIn(dev, scratch)
+	tau2 := max(0, mad*mad-sw*medianIn(inv, scratch))
 	floor := 1e-4 + 1e-3*math.Abs(mu) // no division by zero on a constant series
 	for i := range m {
 		if n[i] <= 0 {
@@ -252,7 +256,13 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		}
 	}
 	// edges: duration z and calls per incoming call
-	slowOut := make([][]float64, len(rows)) // per row: the z of its edges out
+	// the z of every row's edges out, as (row, z) pairs: a slice per row
+	// was tens of thousands of small slices grown by appends
+	type rowZ struct {
+		row int
+		z   float64
+	}
+	var slowOut []rowZ
 	for i := range t.Edges {
 		e := &t.Edges[i]
 		if e.Caller == "" {
@@ -267,7 +277,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		at := serviceRows(e.Caller, len(ws), func(j int) int64 { return ws[j].StartUnixNano })
 		for j, z := range calibratedZ(m, v, n, false) {
 			if r := at[j]; ws[j].Calls > 0 && r >= 0 {
-				slowOut[r] = append(slowOut[r], z)
+				slowOut = append(slowOut, rowZ{r, z})
 			}
 		}
 		// calls per call into the caller
@@ -295,13 +305,29 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 			}
 		}
 	}
-	for r, zs := range slowOut {
-		if len(zs) < 2 {
+	// grouped by row (a counting sort; each row's z are sorted, so their
+	// order within the row does not matter)
+	first := make([]int, len(rows)+1)
+	for _, o := range slowOut {
+		first[o.row+1]++
+	}
+	for r := range rows {
+		first[r+1] += first[r]
+	}
+	zs := make([]float64, len(slowOut))
+	fill := slices.Clone(first[:len(rows)])
+	for _, o := range slowOut {
+		zs[fill[o.row]] = o.z
+		fill[o.row]++
+	}
+	for r := range rows {
+		zr := zs[first[r]:first[r+1]]
+		if len(zr) < 2 {
 			continue
 		}
 		// the lower quartile: nearly every edge out slowed, not one of two
-		slices.Sort(zs)
-		rows[r].SlowOutZ = max(0, zs[(len(zs)-1)/4])
+		slices.Sort(zr)
+		rows[r].SlowOutZ = max(0, zr[(len(zr)-1)/4])
 	}
 	// a caller whose every edge slowed explains its callees' self times
 	for lo := 0; lo < len(t.Services); {
@@ -398,19 +424,25 @@ func countZ(ws []features.Window, p float64, count func(*features.Window) int64)
 // countSeriesZ is countZ over counts k of n trials.
 func countSeriesZ(k, n []float64, p, floor float64) []float64 {
 	z := make([]float64, len(k))
-	rates := make([]float64, 0, len(k))
+	buf := make([]float64, 3*len(k)) // rates, their deviations, the median's scratch
+	rates, dev, scratch := buf[:0:len(k)], buf[len(k):2*len(k)], buf[2*len(k):]
 	for j := range k {
 		if n[j] > 0 {
 			rates = append(rates, k[j]/n[j])
 		}
 	}
-	dev := make([]float64, len(rates))
+	dev = dev[:len(rates)]
 	for i, r := range rates {
 		dev[i] = math.Abs(r - p)
 	}
-	tau := 1.4826 * median(dev)
+	tau := 1.4826 * medianIn(dev, scratch)
+	// A window without events scores 0 at a rate p ≥ 0: both its Poisson z
+	// and its z against the spread are ≤ 0, and max(0, z-floor) leaves 0
+	// (TestNoEventsScoreZero). Most windows have no errors, retries or
+	// timeouts, and the Poisson tail is the costly part.
+	noEvents := p >= 0 && floor >= 0
 	for j := range k {
-		if n[j] == 0 {
+		if n[j] == 0 || k[j] == 0 && noEvents {
 			continue
 		}
 		zs := poissonZ(k[j], n[j]*p)

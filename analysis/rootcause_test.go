@@ -233,3 +233,33 @@ func TestPoissonZ(t *testing.T) {
 		t.Errorf("poissonZ(1, 0.05) = %v, want about 2", z)
 	}
 }
+
+// TestNoEventsScoreZero checks what countSeriesZ relies on to skip the
+// windows without events: at any expected count, even beyond the normal
+// approximation (mu > 200), a count of 0 has a Poisson z ≤ 0, so it scores
+// 0 with either floor; and countSeriesZ gives those windows 0 beside
+// windows that do score.
+func TestNoEventsScoreZero(t *testing.T) {
+	for _, mu := range []float64{0, 1e-9, 1e-4, 0.3, 0.7, 1, 2.5, 17, 199, 200, 201, 5000, 1e9} {
+		z := poissonZ(0, mu)
+		if z > 0 {
+			t.Errorf("poissonZ(0, %v) = %v > 0", mu, z)
+		}
+		for _, floor := range []float64{0, countFloor} {
+			if s := clampZ(max(0, z-floor)); math.Float64bits(s) != 0 {
+				t.Errorf("poissonZ(0, %v) scores %v with floor %v, want +0", mu, s, floor)
+			}
+		}
+	}
+	k := []float64{0, 0, 9, 0, 1, 0, 0, 40}
+	n := []float64{100, 0, 100, 50, 100, 100, 80, 100}
+	z := countSeriesZ(k, n, 0.01, 0)
+	for j := range k {
+		if k[j] == 0 && math.Float64bits(z[j]) != 0 {
+			t.Errorf("window %d without events scores %v", j, z[j])
+		}
+	}
+	if z[2] <= 0 || z[7] <= z[2] {
+		t.Errorf("the windows with 9 and 40 events of 100 at a rate of 1%% score %v and %v", z[2], z[7])
+	}
+}

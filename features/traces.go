@@ -516,19 +516,20 @@ func (p *Partial) tracesTable(t *Table) {
 	t.Outcomes = p.outcomesTable()
 	// The keys sorted by their names' ranks (each name compared with the
 	// others once, not once per window) and windows, their values kept
-	// beside them: tens of thousands of keys, a handful of names.
-	rank := nameRanks(p)
+	// beside them: tens of thousands of keys, a handful of names, packed into
+	// integers to sort (orderByFields).
+	rank, names := nameRanks(p)
+	// ranks instead of names: records a third the size, fewer fresh pages
 	type svcKey struct {
 		svc int32
 		win int64
-		k   sk
 		a   *svcAcc
 	}
 	keys := make([]svcKey, 0, len(p.svcs))
 	for k, a := range p.svcs {
-		keys = append(keys, svcKey{rank[k.svc], k.win, k, a})
+		keys = append(keys, svcKey{rank[k.svc], k.win, a})
 	}
-	slices.SortFunc(keys, func(a, b svcKey) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
+	order := orderByFields(keys, len(rank), func(k *svcKey) (int32, int64, int32) { return k.svc, k.win, 0 })
 	// written before the workers store into it: a pointer store while the
 	// GC runs reads the old value first (see zeroed)
 	t.Services = zeroed[ServiceWindow](len(keys), len(keys))
@@ -536,10 +537,11 @@ func (p *Partial) tracesTable(t *Table) {
 	const chunk = 1024
 	parallel((len(keys)+chunk-1)/chunk, func(c int) {
 		for i := c * chunk; i < min(len(keys), (c+1)*chunk); i++ {
-			k, a := keys[i].k, keys[i].a
+			k := &keys[order[i]]
+			a := k.a
 			mean, v := a.self.LogMoments(1e6)
 			t.Services[i] = ServiceWindow{
-				Service: k.svc, StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
+				Service: names[k.svc], StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
 				SelfLogMean: mean, SelfLogVar: v,
 				SelfP50Ms: max(0, a.self.Quantile(0.5)-selfOffsetNano) / 1e6,
 				OwnErrors: a.ownErrors,
@@ -549,26 +551,23 @@ func (p *Partial) tracesTable(t *Table) {
 	type endKey struct {
 		root, svc int32
 		win       int64
-		k         ek
 		n         int64
 	}
 	ekeys := make([]endKey, 0, len(p.ends))
 	for k, n := range p.ends {
-		ekeys = append(ekeys, endKey{rank[k.root], rank[k.svc], k.win, k, n})
+		ekeys = append(ekeys, endKey{rank[k.root], rank[k.svc], k.win, n})
 	}
-	slices.SortFunc(ekeys, func(a, b endKey) int {
-		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
-	})
 	t.TraceEnds = make([]TraceEnd, len(ekeys))
-	for i, e := range ekeys {
-		t.TraceEnds[i] = TraceEnd{Root: e.k.root, StartUnixNano: e.k.win * int64(t.Window), Service: e.k.svc, Traces: e.n}
+	for i, j := range orderByFields(ekeys, len(rank), func(k *endKey) (int32, int64, int32) { return k.root, k.win, k.svc }) {
+		e := &ekeys[j]
+		t.TraceEnds[i] = TraceEnd{Root: names[e.root], StartUnixNano: e.win * int64(t.Window), Service: names[e.svc], Traces: e.n}
 	}
 }
 
 // nameRanks returns the rank of every service and root name of p's
 // service windows and trace ends in the sorted list of those names (one
-// list: ranks compare as the names do).
-func nameRanks(p *Partial) map[string]int32 {
+// list: ranks compare as the names do), and that list.
+func nameRanks(p *Partial) (map[string]int32, []string) {
 	seen := map[string]bool{}
 	for k := range p.svcs {
 		seen[k.svc] = true
@@ -576,11 +575,12 @@ func nameRanks(p *Partial) map[string]int32 {
 	for k := range p.ends {
 		seen[k.root], seen[k.svc] = true, true
 	}
-	rank := make(map[string]int32, len(seen))
-	for i, name := range slices.Sorted(maps.Keys(seen)) {
+	names := slices.Sorted(maps.Keys(seen))
+	rank := make(map[string]int32, len(names))
+	for i, name := range names {
 		rank[name] = int32(i)
 	}
-	return rank
+	return rank, names
 }
 
 // ek is a trace end's root, window index and service.
