@@ -190,9 +190,24 @@ func (t *timeSpan) admit(b *ingest.Batch, files *ingest.OpenedFiles) error {
 		odd, other = lo, hi
 	}
 	wins := floorDiv(hi.at, t.window) - floorDiv(lo.at, t.window) + 1
+	hint := fmt.Sprintf("are some start times not in nanoseconds? If the range is real, --window %s covers it.", windowFor(lo.at, hi.at))
 	return &ingest.RowError{File: files.Files[odd.file].Path, Row: odd.row, Msg: fmt.Sprintf(
-		"start_unix_nano %d (%s) is %s from the start of %s row %d (%s): the spans would cover %d windows of %s, more than the %d an analysis holds; are some start times not in nanoseconds?",
-		odd.at, stamp(odd.at), apart(absDiff(odd.at, other.at)), files.Files[other.file].Path, other.row, stamp(other.at), wins, time.Duration(t.window), MaxWindows)}
+		"start_unix_nano %d (%s) is %s from the start of %s row %d (%s): the spans would cover %d windows of %s, more than the %d an analysis holds; %s",
+		odd.at, stamp(odd.at), apart(absDiff(odd.at, other.at)), files.Files[other.file].Path, other.row, stamp(other.at), wins, time.Duration(t.window), MaxWindows, hint)}
+}
+
+// windowFor returns the shortest window that divides a day and spreads
+// starts from lo to hi over at most MaxWindows windows (a day's does for
+// any two int64 times: they are at most 213,504 days apart).
+func windowFor(lo, hi int64) time.Duration {
+	for _, w := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+		time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
+		if floorDiv(hi, int64(w))-floorDiv(lo, int64(w)) < MaxWindows {
+			return w
+		}
+	}
+	return 24 * time.Hour
 }
 
 // stamp formats a time in nanoseconds since the epoch as RFC 3339.

@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/internal/testseed"
@@ -165,7 +167,7 @@ func TestTimeSpanLimit(t *testing.T) {
 			_, err = Accumulate(context.Background(), of, Options{Workers: workers})
 			of.Close()
 			var re *ingest.RowError
-			if !errors.As(err, &re) || re.Row != int64(odd) || re.File != p || !strings.Contains(err.Error(), "windows") {
+			if !errors.As(err, &re) || re.Row != int64(odd) || re.File != p || !strings.Contains(err.Error(), "windows") || !strings.Contains(err.Error(), "--window 30m0s covers it") {
 				t.Errorf("row groups of %d, %d workers: %v, want an error at row %d of %s", rg, workers, err, odd, p)
 			}
 		}
@@ -197,6 +199,15 @@ func TestTimeSpanLimit(t *testing.T) {
 		of.Close()
 		if (err == nil) != c.ok {
 			t.Errorf("spans over %d windows: error %v", c.extra+1, err)
+		}
+	}
+	// the window suggested for a range that is real
+	for _, c := range []struct {
+		lo, hi int64
+		want   time.Duration
+	}{{0, int64(MaxWindows * time.Minute), 2 * time.Minute}, {0, int64((MaxWindows - 1) * time.Minute), time.Minute}, {math.MinInt64, math.MaxInt64, 6 * time.Hour}} {
+		if got := windowFor(c.lo, c.hi); got != c.want {
+			t.Errorf("windowFor(%d, %d): %s, want %s", c.lo, c.hi, got, c.want)
 		}
 	}
 	// two partials each well inside the limit, the second MaxWindows
