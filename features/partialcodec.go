@@ -574,7 +574,9 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	}
 	if d.err == nil {
 		if lo, hi := p.windowRange(); lo <= hi && hi-lo >= MaxWindows {
-			return fmt.Errorf("the partials' windows span %d to %d, more than the %d windows an analysis holds", lo, hi, MaxWindows)
+			w := time.Duration(p.window)
+			return fmt.Errorf("the partials' windows of %s span %s to %s, more than the %d windows an analysis holds: write them with --window %s or longer",
+				w, stamp(lo*p.window), stamp(hi*p.window), MaxWindows, windowFor(lo*p.window, hi*p.window))
 		}
 	}
 	return d.err
@@ -651,7 +653,8 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 			return
 		}
 		if len(e.wins) > 0 && max(wi, e.base+int64(len(e.wins))-1)-min(wi, e.base) >= MaxWindows {
-			d.fail("edge %s→%s: window %d lies more than %d windows from the edge's windows %d to %d of other partials", e.caller, e.callee, wi, MaxWindows, e.base, e.base+int64(len(e.wins))-1)
+			d.fail("edge %s→%s: the window at %s lies more than %d windows from the edge's windows of other partials (%s to %s): write them with a longer --window",
+				e.caller, e.callee, stamp(wi*win), MaxWindows, stamp(e.base*win), stamp((e.base+int64(len(e.wins))-1)*win))
 			return
 		}
 		t := e.slot(wi)
