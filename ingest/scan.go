@@ -84,7 +84,8 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 	}
 	// From an object in a bucket a worker fetches the chunks of the next
 	// row group it will read while it decodes this one (chunkFetch), into
-	// the other of its two buffers.
+	// the other of its two buffers; not the last row groups, which would
+	// leave another worker idle.
 	ahead := false
 	for _, o := range of.opened {
 		if _, local := o.in.(localFile); !local {
@@ -110,7 +111,9 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 			for u >= 0 && ctx.Err() == nil {
 				nu := -1
 				var nf *chunkFetch
-				if ahead {
+				// claimed ahead only while the others have row groups
+				// left: the last ones go to whichever worker is free
+				if ahead && int(next.Load())+workers <= len(units) {
 					nu = claim()
 					nf = start(nu, 1-k)
 				}
@@ -138,7 +141,7 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 					}
 					return
 				}
-				if !ahead {
+				if nf == nil {
 					nu = claim()
 					nf = start(nu, 1-k)
 				}
