@@ -212,7 +212,10 @@ type wideSpan struct {
 }
 
 // widen rewrites a span file with an attributes column of about 200 bytes
-// a span that compresses no better than real URLs and user agents.
+// a span that compresses no better than real URLs and user agents, in row
+// groups of 10,000 spans, as exporters write them (so that a scan from the
+// store fetches each row group's chunks ahead of decoding it, and the
+// workers share several row groups).
 func widen(t *testing.T, path string) {
 	t.Helper()
 	spans, err := ingest.ReadFile(path)
@@ -229,7 +232,7 @@ func widen(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := parquet.NewGenericWriter[wideSpan](f, parquet.Compression(&parquet.Zstd))
+	w := parquet.NewGenericWriter[wideSpan](f, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(10_000))
 	if _, err := w.Write(rows); err != nil {
 		t.Fatal(err)
 	}
