@@ -171,7 +171,8 @@ func (t *timeSpan) admit(b *ingest.Batch, files *ingest.OpenedFiles) error {
 	if t.hi.at > hi.at {
 		hi = t.hi
 	}
-	if floorDiv(hi.at, t.window)-floorDiv(lo.at, t.window) < MaxWindows {
+	wins := floorDiv(hi.at, t.window) - floorDiv(lo.at, t.window) + 1
+	if wins <= MaxWindows {
 		t.lo, t.hi = lo, hi
 		return nil
 	}
@@ -189,7 +190,6 @@ func (t *timeSpan) admit(b *ingest.Batch, files *ingest.OpenedFiles) error {
 	if absDiff(lo.at, mid) > absDiff(hi.at, mid) {
 		odd, other = lo, hi
 	}
-	wins := floorDiv(hi.at, t.window) - floorDiv(lo.at, t.window) + 1
 	hint := fmt.Sprintf("are some start times not in nanoseconds? If the range is real, --window %s covers it.", windowFor(lo.at, hi.at))
 	return &ingest.RowError{File: files.Files[odd.file].Path, Row: odd.row, Msg: fmt.Sprintf(
 		"start_unix_nano %d (%s) is %s from the start of %s row %d (%s): the spans would cover %d windows of %s, more than the %d an analysis holds; %s",

@@ -492,9 +492,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			a := svcAcc{calls: d.i(), ownErrors: d.i()}
 			slab := d.zeros()
 			if d.sketch(&a.self, &slab); d.err == nil {
-				o.calls += a.calls
-				o.ownErrors += a.ownErrors
-				o.self.Merge(&a.self)
+				o.merge(&a)
 			}
 			clear(a.self.counts)
 			continue

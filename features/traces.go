@@ -598,12 +598,17 @@ type sk struct {
 
 func mergeSvc(svcs map[sk]*svcAcc, key sk, a *svcAcc) {
 	if o := svcs[key]; o != nil {
-		o.calls += a.calls
-		o.ownErrors += a.ownErrors
-		o.self.Merge(&a.self)
+		o.merge(a)
 	} else {
 		svcs[key] = a
 	}
+}
+
+// merge adds a's calls to s.
+func (s *svcAcc) merge(a *svcAcc) {
+	s.calls += a.calls
+	s.ownErrors += a.ownErrors
+	s.self.Merge(&a.self)
 }
 
 // joinStashed resolves the runs kept at row-group edges, joining the last

@@ -147,7 +147,7 @@ func (o *openFile) fetchChunks(rg int, want *[numColumns]bool, buf *[]byte) *chu
 			order = append(order, c)
 		}
 	}
-	if _, local := o.in.(localFile); local || buf == nil || noPrefetch {
+	if isLocal(o.in) || buf == nil || noPrefetch {
 		return f
 	}
 	// the requests: runs of chunks less than coalesceGap apart

@@ -187,10 +187,18 @@ func openOne(path string, open OpenFunc) (o *openFile, err error) {
 // costs only a system call); 1 MiB from an object (each read is a ranged
 // request with its own latency).
 func readBufferSize(in Input) int {
-	if _, ok := in.(localFile); ok {
+	if isLocal(in) {
 		return 256 << 10
 	}
 	return 1 << 20
+}
+
+// isLocal reports whether in is a local file, whose reads cost a system
+// call, rather than an object in a bucket, whose reads each cost a
+// request's round trip.
+func isLocal(in Input) bool {
+	_, ok := in.(localFile)
+	return ok
 }
 
 // openParquet guards against the panics a hostile footer can cause in the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -86,12 +87,7 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 	// row group it will read while it decodes this one (chunkFetch), into
 	// the other of its two buffers; not the last row groups, which would
 	// leave another worker idle.
-	ahead := false
-	for _, o := range of.opened {
-		if _, local := o.in.(localFile); !local {
-			ahead = true
-		}
-	}
+	ahead := slices.ContainsFunc(of.opened, func(o *openFile) bool { return !isLocal(o.in) })
 	bad := make([]BadRows, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
