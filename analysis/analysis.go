@@ -24,6 +24,7 @@ import (
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
 	"github.com/chaosgen/chaosgen/internal/edge"
 	"github.com/chaosgen/chaosgen/internal/objstore"
+	"github.com/chaosgen/chaosgen/internal/ordered"
 )
 
 // Options control Run.
@@ -198,37 +199,57 @@ func writeAnalysis(p *partial, dir string, opt Options) (*Summary, error) {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	defer out.Abort()
-	if err := writeParquet(filepath.Join(out.Tmp, EdgesFile), slices.Values(edgeRows(mr.edges))); err != nil {
-		return nil, err
-	}
-	if err := writeParquet(filepath.Join(out.Tmp, WindowsFile), windowRows(mr.edges)); err != nil {
-		return nil, err
-	}
-	if !opt.NoModels {
-		if err := writeParquet(filepath.Join(out.Tmp, ForecastFile), forecastRows(mr.forecast)); err != nil {
-			return nil, err
-		}
-		if err := writeParquet(filepath.Join(out.Tmp, ServicesFile), slices.Values(mr.services)); err != nil {
-			return nil, err
-		}
-	}
-	if err := writeParquet(filepath.Join(out.Tmp, InjectionsFile), slices.Values(injectionRows(table))); err != nil {
-		return nil, err
-	}
-	if err := writeParquet(filepath.Join(out.Tmp, OutcomesFile), slices.Values(outcomeRows(table))); err != nil {
-		return nil, err
-	}
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(out.Tmp, SummaryFile), append(b, '\n'), 0o644); err != nil {
+	if err := writeFiles(out.Tmp, outputFiles(table, mr, sum, opt.NoModels), opt.Workers); err != nil {
 		return nil, err
 	}
 	if err := out.Commit(); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", dir, err)
 	}
 	return sum, nil
+}
+
+// outputFiles returns the writers of an analysis directory's files, the
+// largest first.
+func outputFiles(table *features.Table, mr *modelResult, sum *Summary, noModels bool) []outputFile {
+	files := []outputFile{
+		{WindowsFile, func(p string) error { return writeParquet(p, windowRows(mr.edges)) }},
+	}
+	if !noModels {
+		files = append(files,
+			outputFile{ForecastFile, func(p string) error { return writeParquet(p, forecastRows(mr.forecast)) }},
+			outputFile{ServicesFile, func(p string) error { return writeParquet(p, slices.Values(mr.services)) }})
+	}
+	return append(files,
+		outputFile{EdgesFile, func(p string) error { return writeParquet(p, slices.Values(edgeRows(mr.edges))) }},
+		outputFile{InjectionsFile, func(p string) error { return writeParquet(p, slices.Values(injectionRows(table))) }},
+		outputFile{OutcomesFile, func(p string) error { return writeParquet(p, slices.Values(outcomeRows(table))) }},
+		outputFile{SummaryFile, func(p string) error {
+			b, err := json.MarshalIndent(sum, "", "  ")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(p, append(b, '\n'), 0o644)
+		}})
+}
+
+// outputFile is one file of an analysis directory and its writer.
+type outputFile struct {
+	name  string
+	write func(path string) error
+}
+
+// writeFiles writes files into dir, up to workers at once (GOMAXPROCS
+// when 0): each file is compressed on one core, and windows.parquet alone
+// took as long as the others together. The error is the first failure in
+// files' order.
+func writeFiles(dir string, files []outputFile, workers int) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	_, err := ordered.Do(len(files), workers, func(i int) (struct{}, error) {
+		return struct{}{}, files[i].write(filepath.Join(dir, files[i].name))
+	})
+	return err
 }
 
 func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, opt Options) *Summary {

@@ -3,6 +3,7 @@ package analysis
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/parquet-go/parquet-go"
@@ -244,5 +246,32 @@ func TestWriteParquetChunks(t *testing.T) {
 	}
 	if !slices.Equal(got, rows) {
 		t.Error("the chunked file does not read back as its rows")
+	}
+}
+
+// TestWriteFiles checks that the analysis files written at once land in
+// the directory whole, and that a failure is the first in the files'
+// order whatever finishes first.
+func TestWriteFiles(t *testing.T) {
+	dir := t.TempDir()
+	files := make([]outputFile, 6)
+	for i := range files {
+		name := fmt.Sprintf("f%d", i)
+		files[i] = outputFile{name, func(p string) error { return os.WriteFile(p, []byte(name), 0o644) }}
+	}
+	if err := writeFiles(dir, files, 3); err != nil {
+		t.Fatal(err)
+	}
+	for i := range files {
+		b, err := os.ReadFile(filepath.Join(dir, files[i].name))
+		if err != nil || string(b) != files[i].name {
+			t.Errorf("%s: %q, %v", files[i].name, b, err)
+		}
+	}
+	// f1 fails late, f3 at once: the error is f1's
+	files[1].write = func(string) error { time.Sleep(20 * time.Millisecond); return errors.New("f1 failed") }
+	files[3].write = func(string) error { return errors.New("f3 failed") }
+	if err := writeFiles(dir, files, 2); err == nil || err.Error() != "f1 failed" {
+		t.Fatalf("error %v, want f1's", err)
 	}
 }
