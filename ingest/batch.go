@@ -3,7 +3,11 @@ package ingest
 // Batches: the rows a scan hands to its caller, column by column, and
 // their validation (the rows rejected, counted by reason).
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/parquet-go/parquet-go"
+)
 
 // StringColumn holds a batch of strings as indexes into a dictionary. The
 // first DictLen entries of Dict are the column chunk's own dictionary and stay
@@ -76,6 +80,9 @@ type Batch struct {
 	Bad []Reason
 
 	hashBuf []byte // the worker's buffer for hashing what the decoder skipped (chunks.go)
+	// pages the batch points into, released after a helper ran the
+	// caller's function on it (tail.go)
+	held []parquet.Page
 	// the worker's column cursors, reset for each row group: their
 	// dictionary buffers are reused (a batch never spans two row groups)
 	cursors [numColumns]cursor

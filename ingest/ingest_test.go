@@ -115,57 +115,65 @@ func checkScanMatches(t *testing.T, path string, spans []Span) {
 		t.Fatal(err)
 	}
 	defer of.Close()
-	var cols []Column
-	for _, c := range Columns() {
-		if c != ColStack {
-			cols = append(cols, c)
-		}
-	}
+	cols := scannable()
 	got := make([]Span, len(spans))
 	seen := make([]bool, len(spans))
 	_, err = of.Scan(context.Background(), ScanOptions{Columns: cols, BatchRows: 97, Workers: 3}, func(_ int, b *Batch) error {
 		for i := 0; i < b.N; i++ {
 			row := b.FirstRow + int64(i)
-			s := &got[row]
 			if seen[row] {
 				return fmt.Errorf("row %d seen twice", row)
 			}
 			seen[row] = true
-			s.TraceID = string(b.Str[ColTraceID].Value(i))
-			s.SpanID = string(b.Str[ColSpanID].Value(i))
-			s.ParentSpanID = string(b.Str[ColParentSpanID].Value(i))
-			s.Caller = string(b.Str[ColCaller].Value(i))
-			s.Callee = string(b.Str[ColCallee].Value(i))
-			s.Operation = string(b.Str[ColOperation].Value(i))
-			s.Depth = b.I32[ColDepth][i]
-			s.StartUnixNano = b.I64[ColStartUnixNano][i]
-			s.DurationNano = b.I64[ColDurationNano][i]
-			s.StatusCode = b.I32[ColStatusCode][i]
-			s.Error = b.Bool[ColError][i]
-			s.RetryCount = b.I32[ColRetryCount][i]
-			s.TimedOut = b.Bool[ColTimedOut][i]
-			s.CircuitOpen = b.Bool[ColCircuitOpen][i]
-			s.Fallback = b.Bool[ColFallback][i]
-			s.Injected = b.Bool[ColInjected][i]
-			s.FaultType = string(b.Str[ColFaultType].Value(i))
-			s.FaultProfileID = string(b.Str[ColFaultProfileID].Value(i))
-			s.InjectedAtUnixNano = b.I64[ColInjectedAtUnixNano][i]
-			s.FallbackLatencyNano = b.I64[ColFallbackLatencyNano][i]
+			got[row] = scannedSpan(b, i)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := make([]Span, len(spans))
-	for i, s := range spans {
-		s.Stack = nil
-		want[i] = s
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(withoutStacks(spans), got); diff != "" {
 		t.Fatalf("scan (-want +got):\n%s", diff)
 	}
 	checkHashedMatches(t, of, cols, spans)
+}
+
+// scannedSpan is row i of a batch of every scannable column.
+func scannedSpan(b *Batch, i int) Span {
+	return Span{
+		TraceID: string(b.Str[ColTraceID].Value(i)), SpanID: string(b.Str[ColSpanID].Value(i)),
+		ParentSpanID: string(b.Str[ColParentSpanID].Value(i)),
+		Caller:       string(b.Str[ColCaller].Value(i)), Callee: string(b.Str[ColCallee].Value(i)),
+		Operation: string(b.Str[ColOperation].Value(i)), Depth: b.I32[ColDepth][i],
+		StartUnixNano: b.I64[ColStartUnixNano][i], DurationNano: b.I64[ColDurationNano][i],
+		StatusCode: b.I32[ColStatusCode][i], Error: b.Bool[ColError][i], RetryCount: b.I32[ColRetryCount][i],
+		TimedOut: b.Bool[ColTimedOut][i], CircuitOpen: b.Bool[ColCircuitOpen][i], Fallback: b.Bool[ColFallback][i],
+		Injected: b.Bool[ColInjected][i], FaultType: string(b.Str[ColFaultType].Value(i)),
+		FaultProfileID:      string(b.Str[ColFaultProfileID].Value(i)),
+		InjectedAtUnixNano:  b.I64[ColInjectedAtUnixNano][i],
+		FallbackLatencyNano: b.I64[ColFallbackLatencyNano][i],
+	}
+}
+
+// withoutStacks is spans as Scan reads them: without their stacks.
+func withoutStacks(spans []Span) []Span {
+	out := make([]Span, len(spans))
+	for i, s := range spans {
+		s.Stack = nil
+		out[i] = s
+	}
+	return out
+}
+
+// scannable is every column Scan reads (all but the stack).
+func scannable() []Column {
+	var cols []Column
+	for _, c := range Columns() {
+		if c != ColStack {
+			cols = append(cols, c)
+		}
+	}
+	return cols
 }
 
 // checkHashedMatches scans the string columns as hashes

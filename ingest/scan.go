@@ -38,10 +38,14 @@ type ScanOptions struct {
 }
 
 // Scan reads the files' row groups in parallel and calls fn with each batch.
-// fn runs concurrently on different workers; worker is in [0, Workers) and
-// lets callers keep one accumulator per worker. The first error stops the
-// scan. Bad rows are counted into the returned BadRows and marked in
-// Batch.Bad; callers skip rows whose reason is not ReasonOK.
+// fn runs concurrently for different workers; worker is in [0, Workers)
+// and lets callers keep one accumulator per worker: the calls for one
+// worker never overlap and bring a row group's batches in row order, but
+// may come from different goroutines (a worker with no row group left
+// runs fn for another one while that one decodes: "the tail", below). The
+// first error stops the scan. Bad rows are counted into the returned
+// BadRows and marked in Batch.Bad; callers skip rows whose reason is not
+// ReasonOK.
 func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker int, b *Batch) error) (*BadRows, error) {
 	for _, c := range opt.Columns {
 		if c.Kind() == KindStringList {
@@ -73,7 +77,8 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 			return nil, fmt.Errorf("no row group %d in file %d", u.Index, u.File)
 		}
 	}
-	workers = max(1, min(workers, len(units)))
+	// up to two workers a row group: the second can only help (the tail)
+	workers = max(1, min(workers, 2*len(units)))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
@@ -89,12 +94,21 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 	// leave another worker idle.
 	ahead := slices.ContainsFunc(of.opened, func(o *openFile) bool { return !isLocal(o.in) })
 	bad := make([]BadRows, workers)
+	tl := newTail(workers)
+	call := func(w int, b *Batch) error {
+		if err := fn(w, b); err != nil {
+			return err
+		}
+		if opt.Progress != nil {
+			opt.Progress.Add(int64(b.N))
+		}
+		return nil
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			b := &Batch{}
+			em := &emitter{w: w, tl: tl, call: call, bad: &bad[w]}
 			var bufs [2][]byte
 			start := func(u, k int) *chunkFetch {
 				if u < 0 {
@@ -114,21 +128,7 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 					nf = start(nu, 1-k)
 				}
 				o := of.opened[units[u].File]
-				err := o.scanRowGroup(ctx, units[u].File, units[u].Index, f, &want, &hashed, batchRows, b, func(b *Batch) error {
-					b.validate()
-					for i := 0; i < b.N; i++ {
-						if b.Bad[i] != ReasonOK {
-							bad[w].add(b, i)
-						}
-					}
-					if err := fn(w, b); err != nil {
-						return err
-					}
-					if opt.Progress != nil {
-						opt.Progress.Add(int64(b.N))
-					}
-					return nil
-				})
+				err := o.scanRowGroup(ctx, units[u].File, units[u].Index, f, &want, &hashed, batchRows, b, em)
 				f.wait() // its buffer is the next fetch's
 				if err != nil {
 					cancel(err)
@@ -146,7 +146,9 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 			if f != nil {
 				f.wait()
 			}
-		}()
+			tl.finished()
+			tl.helpOthers(ctx, cancel, w, call)
+		})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -161,7 +163,10 @@ func (of *OpenedFiles) Scan(ctx context.Context, opt ScanOptions, fn func(worker
 
 var dictCounter atomic.Uint64
 
-func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, fetch *chunkFetch, want, hashed *[numColumns]bool, batchRows int, b *Batch, emit func(*Batch) error) (err error) {
+// scanRowGroup decodes row group rg into batches and hands them to em.
+// b's cursors decode; the batches filled are b and, with a helper
+// attached to em, its spare.
+func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, fetch *chunkFetch, want, hashed *[numColumns]bool, batchRows int, b *Batch, em *emitter) (err error) {
 	// A panic while decoding is a corrupt file (parquet-go panics on some);
 	// one in the caller's function is a bug, not the file's fault.
 	inEmit := false
@@ -182,10 +187,12 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, fetch *c
 	chunks := group.ColumnChunks()
 	var cursors []*cursor
 	defer func() {
+		em.end() // the helper's batches point into the cursors' pages
 		for _, c := range cursors {
 			c.close()
 		}
 	}()
+	em.begin()
 	for c := Column(0); c < numColumns; c++ {
 		if !want[c] {
 			continue
@@ -209,28 +216,27 @@ func (o *openFile) scanRowGroup(ctx context.Context, fileIndex, rg int, fetch *c
 	for _, g := range o.pf.RowGroups()[:rg] {
 		firstRow += g.NumRows()
 	}
-	b.File, b.FileIndex, b.RowGroup = o.path, fileIndex, rg
+	fill := b
 	for done := int64(0); done < rows; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n := int(min(int64(batchRows), rows-done))
-		b.N = n
-		b.FirstRow = firstRow + done
+		fill.File, fill.FileIndex, fill.RowGroup = o.path, fileIndex, rg
+		fill.N = n
+		fill.FirstRow = firstRow + done
 		for _, cur := range cursors {
-			if err := cur.fill(b, n); err != nil {
+			if err := cur.fill(fill, n); err != nil {
 				return fmt.Errorf("%s: row group %d: column %s: %w", o.path, rg, cur.col.Name(), err)
 			}
 		}
 		inEmit = true
-		err := emit(b)
+		next, err := em.emit(fill, cursors)
 		inEmit = false
 		if err != nil {
 			return err
 		}
-		for _, cur := range cursors {
-			cur.releaseHeld()
-		}
+		fill = next
 		done += int64(n)
 	}
 	digest, buf, err := o.rowGroupDigest(rg, &hashers, b.hashBuf)
