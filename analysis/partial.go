@@ -21,7 +21,6 @@ import (
 	"github.com/chaosgen/chaosgen/internal/atomicfile"
 	"github.com/chaosgen/chaosgen/internal/objstore"
 	"github.com/chaosgen/chaosgen/internal/ordered"
-	"github.com/chaosgen/chaosgen/internal/prefault"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -435,7 +434,7 @@ func mergePartials(parts []*partial) (*partial, error) {
 		return nil, err
 	}
 	defer zr.Close()
-	buf := bodyBuffer(parts)
+	var buf []byte
 	for _, p := range parts {
 		to := make([]int, len(p.head.Inputs))
 		for i, in := range p.head.Inputs {
@@ -446,23 +445,6 @@ func mergePartials(parts []*partial) (*partial, error) {
 		}
 	}
 	return out, nil
-}
-
-// bodyBuffer returns the buffer that the partials' bodies are decompressed
-// into, one after the other: room for the largest, as its zstd frame
-// header says (capped at 64 times its compressed size, so that a damaged
-// header cannot claim much memory; a larger body grows the buffer), its
-// pages faulted in at once (prefault.Make) rather than one by one as the
-// first body is written.
-func bodyBuffer(parts []*partial) []byte {
-	var size uint64
-	for _, p := range parts {
-		var h zstd.Header
-		if h.Decode(p.body) == nil && h.HasFCS {
-			size = max(size, min(h.FrameContentSize, 64*uint64(len(p.body))))
-		}
-	}
-	return prefault.Make[byte](int(size))[:0]
 }
 
 // missingShards names the shards absent from a set of partials that all

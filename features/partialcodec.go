@@ -290,20 +290,17 @@ type slabs struct {
 	accs    []acc    // for edge windows
 	svcs    []svcAcc // for service windows
 	scratch []uint16 // zero counts for a sketch read to be merged
-	made    int      // bytes of the slabs allocated so far
 }
 
 // refill replaces *slab, which holds fewer than n values, with a new slab
-// of at least n values: as many bytes as were allocated for slabs so far,
-// from 256 KiB to 2 MiB. Decoding writes nearly every byte of it at once,
-// so its pages are faulted in with one system call (prefault.Make), not
-// one fault each: on the VM of docs/scale.md decoding the four partials of
-// a 40M-span day took 12% less CPU time this way (system time -45%).
-func refill[T any](sl *slabs, slab *[]T, n int) {
-	size := int(unsafe.Sizeof(*new(T)))
-	c := max(n, min(max(sl.made, 256<<10), 2<<20)/size)
-	*slab = prefault.Make[T](c)
-	sl.made += c * size
+// of 256 KiB (n values at least). Decoding writes nearly every byte of it
+// at once, so its pages are faulted in with one system call
+// (prefault.Make), not one fault each: on the VM of docs/scale.md
+// decoding the four partials of a 40M-span day took a tenth less CPU time
+// this way, system time 40% less. (Slabs of 2 MiB took no less time, and
+// the merge's peak memory grew by their unused ends.)
+func refill[T any](slab *[]T, n int) {
+	*slab = prefault.Make[T](max(n, (256<<10)/int(unsafe.Sizeof(*new(T)))))
 }
 
 func (d *dec) fail(format string, args ...any) {
@@ -555,7 +552,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	p.runs.Runs += runs
 	p.runs.Orphans += orphans
 	n = d.count(8)
-	outs := prefault.Make[outRow](n)[:0]
+	outs := make([]outRow, 0, n)
 	var prevOut outName
 	for i := range n {
 		k := outName{d.name(), d.name(), d.name(), d.i()}
@@ -710,14 +707,14 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 // acc and svcAcc return a new accumulator, carved from the slabs.
 func (d *dec) acc() *acc {
 	if len(d.accs) == 0 {
-		refill(&d.slabs, &d.accs, 1)
+		refill(&d.accs, 1)
 	}
 	return carve(&d.accs, 1)
 }
 
 func (d *dec) svcAcc() *svcAcc {
 	if len(d.svcs) == 0 {
-		refill(&d.slabs, &d.svcs, 1)
+		refill(&d.svcs, 1)
 	}
 	return carve(&d.svcs, 1)
 }
@@ -768,7 +765,7 @@ func (d *dec) sketch(s *Sketch, slab *[]uint16) {
 	// small), capped so that a later growth copies instead of overwriting
 	// the next
 	if len(*slab) < n {
-		refill(&d.slabs, slab, n)
+		refill(slab, n)
 	}
 	s.presize(int32(lo), n, slab)
 	sum := s.zero
