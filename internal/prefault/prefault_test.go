@@ -22,7 +22,7 @@ func TestMakeIsZero(t *testing.T) {
 			t.Fatalf("Make[rec](%d): len %d", n, len(r))
 		}
 		for i := range r {
-			if r[i] != (rec{}) {
+			if r[i].a != 0 || r[i].b != 0 || r[i].p != nil {
 				t.Fatalf("Make[rec](%d)[%d] = %v", n, i, r[i])
 			}
 		}
