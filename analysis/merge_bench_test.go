@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/internal/objstore"
+	"github.com/klauspost/compress/zstd"
 )
 
 var (
@@ -99,6 +101,38 @@ func BenchmarkMerge(b *testing.B) {
 		}
 		return m
 	}
+	b.Run("bodies", func(b *testing.B) {
+		// the accumulators' decoding and merging alone: the partials
+		// read and decompressed once, outside the loop
+		zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer zr.Close()
+		var bodies [][]byte
+		for _, n := range names {
+			p, err := readPartial(store, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, err := zr.DecodeAll(p.body, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bodies = append(bodies, body)
+		}
+		loopCPU(b, func() {
+			acc, err := features.DecodePartial(bodies[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, body := range bodies[1:] {
+				if err := acc.MergeBinary(body, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
 	b.Run("decode", func(b *testing.B) {
 		loopCPU(b, func() { decode(b) })
 	})

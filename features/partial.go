@@ -34,6 +34,7 @@ type Partial struct {
 	outPending       [][]outRow // trace outcomes decoded, not yet in outcomes (foldOutcomes)
 	stash            []stashRun
 	bad              *ingest.BadRows
+	slabs            slabs // what the decoder left of its slabs (DecodePartial, MergeBinary)
 }
 
 type edgeKey struct{ caller, callee string }

@@ -9,8 +9,10 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/prefault"
 )
 
 // The binary form of a Partial (docs/scale.md, "The partial file"): a
@@ -273,14 +275,32 @@ var errShort = errors.New("truncated")
 // dec reads the binary form; the first error sticks and later reads return
 // zero values.
 type dec struct {
-	b       []byte
-	off     int
-	err     error
-	slab    []uint16          // for sketch counts
-	scratch []uint16          // zero counts for a sketch read to be merged (edge)
-	accs    []acc             // for edge windows
-	svcs    []svcAcc          // for service windows
-	names   map[string]string // the service, operation and profile names read
+	b   []byte
+	off int
+	err error
+	slabs
+	names map[string]string // the service, operation and profile names read
+}
+
+// slabs are the memory that a decoder carves new accumulators and sketch
+// counts from. A Partial keeps its decoder's slabs, so that what one
+// partial's decoding leaves of them serves the next (MergeBinary).
+type slabs struct {
+	slab    []uint16 // for sketch counts
+	accs    []acc    // for edge windows
+	svcs    []svcAcc // for service windows
+	scratch []uint16 // zero counts for a sketch read to be merged
+}
+
+// refill replaces *slab, which holds fewer than n values, with a new slab
+// of 256 KiB (n values at least). Decoding writes nearly every byte of it
+// at once, so its pages are faulted in with one system call
+// (prefault.Make), not one fault each: on the VM of docs/scale.md
+// decoding the four partials of a 40M-span day took 16% less CPU time this
+// way, system time 42% less. (Slabs of 2 MiB took no less time, and the
+// merge's peak memory grew by their unused ends.)
+func refill[T any](slab *[]T, n int) {
+	*slab = prefault.Make[T](max(n, (256<<10)/int(unsafe.Sizeof(*new(T)))))
 }
 
 func (d *dec) fail(format string, args ...any) {
@@ -393,6 +413,7 @@ func DecodePartial(b []byte) (*Partial, error) {
 	if err := p.decode(d, nil, true); err != nil {
 		return nil, err
 	}
+	p.slabs = d.slabs
 	return p, nil
 }
 
@@ -402,11 +423,13 @@ func DecodePartial(b []byte) (*Partial, error) {
 // service window, trace end and outcome goes straight into p's. On an
 // error p holds part of b: discard it.
 func (p *Partial) MergeBinary(b []byte, to []int) error {
-	d := &dec{b: b}
+	d := &dec{b: b, slabs: p.slabs}
 	if w := d.i(); d.err == nil && w != p.window {
 		return fmt.Errorf("window %s differs from %s", time.Duration(w), time.Duration(p.window))
 	}
-	return p.decode(d, to, false)
+	err := p.decode(d, to, false)
+	p.slabs = d.slabs
+	return err
 }
 
 // decode reads the binary form after the window into p: into a partial
@@ -487,8 +510,13 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			break
 		}
 		prevSvc = k
-		// as edge windows: a window p has is read into scratch space
-		if o := p.svcs[k]; o != nil {
+		// as edge windows: a window p has is read into scratch space (a
+		// fresh p has none)
+		var o *svcAcc
+		if !fresh {
+			o = p.svcs[k]
+		}
+		if o != nil {
 			a := svcAcc{calls: d.i(), ownErrors: d.i()}
 			slab := d.zeros()
 			if d.sketch(&a.self, &slab); d.err == nil {
@@ -497,7 +525,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			clear(a.self.counts)
 			continue
 		}
-		a := carve(&d.svcs, 256)
+		a := d.svcAcc()
 		a.calls, a.ownErrors = d.i(), d.i()
 		d.sketch(&a.self, &d.slab)
 		p.svcs[k] = a
@@ -657,7 +685,7 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 		}
 		t := e.slot(wi)
 		if *t == nil {
-			a := carve(&d.accs, 256)
+			a := d.acc()
 			if d.window(a, &d.slab); d.err != nil {
 				return
 			}
@@ -674,6 +702,21 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 			return
 		}
 	}
+}
+
+// acc and svcAcc return a new accumulator, carved from the slabs.
+func (d *dec) acc() *acc {
+	if len(d.accs) == 0 {
+		refill(&d.accs, 1)
+	}
+	return carve(&d.accs, 1)
+}
+
+func (d *dec) svcAcc() *svcAcc {
+	if len(d.svcs) == 0 {
+		refill(&d.svcs, 1)
+	}
+	return carve(&d.svcs, 1)
 }
 
 // zeros returns the scratch counts into which a sketch to be merged is
@@ -721,6 +764,9 @@ func (d *dec) sketch(s *Sketch, slab *[]uint16) {
 	// s is new: its counts carved from one large slab (most sketches are
 	// small), capped so that a later growth copies instead of overwriting
 	// the next
+	if len(*slab) < n {
+		refill(slab, n)
+	}
 	s.presize(int32(lo), n, slab)
 	sum := s.zero
 	b := d.b[d.off:]
