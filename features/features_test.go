@@ -666,6 +666,34 @@ func TestBucketOfMatchesLog(t *testing.T) {
 	}
 }
 
+// TestSketchBump checks that the per-row loops' inlined path
+// (d <= 0 || !s.bump(bucketOfDuration(d)) then addDuration) keeps the same
+// sketch as addDuration alone, on the boundaries of its fast path: values
+// at and just past either end of the dense range, zero and negative
+// durations, and a count that wraps 16 bits.
+func TestSketchBump(t *testing.T) {
+	const d = 5_000_000
+	var inline, plain Sketch
+	for _, s := range []*Sketch{&inline, &plain} {
+		s.addDuration(d)
+		s.counts[bucketOfDuration(d)-s.lo] = countWrap - 3
+	}
+	lo, hi := bucketBounds[inline.lo-boundsLo], bucketBounds[inline.lo+int32(len(inline.counts))-1-boundsLo]
+	ds := []int64{d, d, d, d, 0, -7, 1, int64(lo), int64(lo) + 1, int64(hi), int64(hi) + 1, d, math.MaxInt64, 2 * d}
+	for _, x := range ds {
+		if x <= 0 || !inline.bump(bucketOfDuration(x)) {
+			inline.addDuration(x)
+		}
+		plain.addDuration(x)
+		if diff := cmp.Diff(plain, inline, cmp.AllowUnexported(Sketch{})); diff != "" {
+			t.Fatalf("after adding %d (-addDuration +inlined):\n%s", x, diff)
+		}
+	}
+	if inline.carry == nil || inline.count(int(bucketOfDuration(d)-inline.lo)) != countWrap+2 {
+		t.Fatalf("the 16-bit count did not wrap into carry: %d", inline.count(int(bucketOfDuration(d)-inline.lo)))
+	}
+}
+
 // TestSketchCarry checks that 16-bit bucket counts stay exact past 2^16:
 // by increments (the accumulators' inline path and addDuration), by
 // merges, and through the partial file's encoding.

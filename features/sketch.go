@@ -260,6 +260,21 @@ func (s *Sketch) addDuration(d int64) {
 	s.addBucket(i, 1)
 }
 
+// bump counts a value in bucket i when i lies in the dense range and its
+// 16-bit count does not wrap, and reports whether it did: addDuration's
+// common case, small enough for the compiler to inline into the per-row
+// loops (addDuration is not). Callers write
+// if d <= 0 || !s.bump(bucketOfDuration(d)) { s.addDuration(d) }.
+func (s *Sketch) bump(i int32) bool {
+	k := int(i - s.lo)
+	if uint(k) >= uint(len(s.counts)) || s.counts[k] == countWrap-1 {
+		return false
+	}
+	s.counts[k]++
+	s.n++
+	return true
+}
+
 // Merge adds o's values to s.
 func (s *Sketch) Merge(o *Sketch) {
 	s.n += o.n

@@ -410,7 +410,9 @@ func (tr *tracer) resolve(w *worker) {
 		}
 		a := tr.svcWins[r.callee].at(r.start, tr.win, &tr.svcSlab, &w.counts)
 		a.calls++
-		a.self.addDuration(r.dur - tr.cov[i] + selfOffsetNano)
+		if d := r.dur - tr.cov[i] + selfOffsetNano; d <= 0 || !a.self.bump(bucketOfDuration(d)) {
+			a.self.addDuration(d)
+		}
 		if r.err && !tr.kidErr[i] {
 			a.ownErrors++
 		}
