@@ -389,6 +389,9 @@ func (tr *tracer) resolve(w *worker) {
 		}
 		return a.span > b.span
 	}
+	if len(tr.svcWins) < len(w.names) { // every service id indexes w.names
+		tr.svcWins = append(tr.svcWins, make([]svcSeries, len(w.names)-len(tr.svcWins))...)
+	}
 	root, last := -1, 0
 	for i := range run {
 		r := &run[i]
@@ -401,10 +404,11 @@ func (tr *tracer) resolve(w *worker) {
 		if r.inj {
 			continue
 		}
-		for int(r.callee) >= len(tr.svcWins) {
-			tr.svcWins = append(tr.svcWins, svcSeries{})
+		s := &tr.svcWins[r.callee]
+		a := s.last // at's common case inlined
+		if a == nil || r.start < s.lastFrom || r.start >= s.lastFrom+tr.win {
+			a = s.at(r.start, tr.win, &tr.svcSlab, &w.counts)
 		}
-		a := tr.svcWins[r.callee].at(r.start, tr.win, &tr.svcSlab, &w.counts)
 		a.calls++
 		c := &tr.cover[i]
 		if d := r.dur - (c.covered + c.hi - c.lo) + selfOffsetNano; d <= 0 || !a.self.bump(bucketOfDuration(d)) {
