@@ -882,3 +882,34 @@ func TestBucketValue(t *testing.T) {
 		t.Fatal("precomputed logarithms differ from math.Log")
 	}
 }
+
+// TestSketchOccupied checks occupied's four-at-a-time scan against a
+// bucket-by-bucket one, on every length up to 40 with the occupied buckets
+// anywhere, none, and with a carry (an empty 16-bit count whose bucket
+// holds 2^16 values).
+func TestSketchOccupied(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for n := range 41 {
+		for range 200 {
+			s := Sketch{lo: 100, counts: make([]uint16, n)}
+			for k := range s.counts {
+				if r.IntN(6) == 0 {
+					s.counts[k] = uint16(1 + r.IntN(3))
+				}
+			}
+			if n > 0 && r.IntN(4) == 0 {
+				s.addCarry(s.lo+int32(r.IntN(n)), countWrap)
+			}
+			lo, hi := 0, n
+			for lo < hi && s.empty(lo) {
+				lo++
+			}
+			for hi > lo && s.empty(hi-1) {
+				hi--
+			}
+			if glo, ghi := s.occupied(); glo != lo || ghi != hi {
+				t.Fatalf("counts %v carry %v: occupied [%d, %d), want [%d, %d)", s.counts, s.carry, glo, ghi, lo, hi)
+			}
+		}
+	}
+}
