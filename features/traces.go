@@ -222,7 +222,19 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hash
 			tr.endRun(w, false)
 		}
 		tr.runTrace = h
-		r := runRow{span: spans[i], parent: parents[i], start: starts[i], dur: durs[i], caller: callers[callerIdx[i]], callee: callees[calleeIdx[i]], root: -1, prof: -1, err: errs[i], inj: injected[i]}
+		// The row is written in place, every field: a row built aside and
+		// appended is stored field by field and then loaded 16 bytes at a
+		// time to be copied, and such loads wait for the stores to retire.
+		n := len(tr.run)
+		if n == cap(tr.run) {
+			tr.run = slices.Grow(tr.run, 1)
+		}
+		tr.run = tr.run[:n+1]
+		r := &tr.run[n]
+		r.span, r.parent, r.start, r.dur = spans[i], parents[i], starts[i], durs[i]
+		r.caller, r.callee = callers[callerIdx[i]], callees[calleeIdx[i]]
+		r.root, r.prof = -1, -1
+		r.err, r.inj = errs[i], injected[i]
 		if r.inj {
 			if p := profiles.Value(i); len(p) > 0 {
 				r.prof = tr.profID(p)
@@ -231,7 +243,6 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hash
 		if r.parent == 0 && depth[i] == 0 {
 			r.root = tr.rootID(w.names[r.callee], ops.Value(i))
 		}
-		tr.run = append(tr.run, r)
 	}
 }
 
