@@ -392,13 +392,7 @@ func (w *worker) add(b *ingest.Batch) {
 			a.calls++
 			a.durSum += dur
 			a.maxDur = max(a.maxDur, dur)
-			// the sketch's common case inlined: a bucket in range
-			if k := bucketOfDuration(max(dur, 1)) - a.sk.lo; dur > 0 && k >= 0 && int(k) < len(a.sk.counts) {
-				if a.sk.counts[k]++; a.sk.counts[k] == 0 {
-					a.sk.overflow(k)
-				}
-				a.sk.n++
-			} else {
+			if dur <= 0 || !a.sk.bump(bucketOfDuration(dur)) {
 				a.sk.addDuration(dur)
 			}
 			if errs[i] {

@@ -666,6 +666,34 @@ func TestBucketOfMatchesLog(t *testing.T) {
 	}
 }
 
+// TestSketchBump checks that the per-row loops' inlined path
+// (d <= 0 || !s.bump(bucketOfDuration(d)) then addDuration) keeps the same
+// sketch as addDuration alone, on the boundaries of its fast path: values
+// at and just past either end of the dense range, zero and negative
+// durations, and a count that wraps 16 bits.
+func TestSketchBump(t *testing.T) {
+	const d = 5_000_000
+	var inline, plain Sketch
+	for _, s := range []*Sketch{&inline, &plain} {
+		s.addDuration(d)
+		s.counts[bucketOfDuration(d)-s.lo] = countWrap - 3
+	}
+	lo, hi := bucketBounds[inline.lo-boundsLo], bucketBounds[inline.lo+int32(len(inline.counts))-1-boundsLo]
+	ds := []int64{d, d, d, d, 0, -7, 1, int64(lo), int64(lo) + 1, int64(hi), int64(hi) + 1, d, math.MaxInt64, 2 * d}
+	for _, x := range ds {
+		if x <= 0 || !inline.bump(bucketOfDuration(x)) {
+			inline.addDuration(x)
+		}
+		plain.addDuration(x)
+		if diff := cmp.Diff(plain, inline, cmp.AllowUnexported(Sketch{})); diff != "" {
+			t.Fatalf("after adding %d (-addDuration +inlined):\n%s", x, diff)
+		}
+	}
+	if inline.carry == nil || inline.count(int(bucketOfDuration(d)-inline.lo)) != countWrap+2 {
+		t.Fatalf("the 16-bit count did not wrap into carry: %d", inline.count(int(bucketOfDuration(d)-inline.lo)))
+	}
+}
+
 // TestSketchCarry checks that 16-bit bucket counts stay exact past 2^16:
 // by increments (the accumulators' inline path and addDuration), by
 // merges, and through the partial file's encoding.
@@ -852,5 +880,36 @@ func TestBucketValue(t *testing.T) {
 	}
 	if math.Float64bits(logMid) != math.Float64bits(math.Log(2/(gamma+1))) || math.Float64bits(logUnit(1e6)) != math.Float64bits(math.Log(1e6)) {
 		t.Fatal("precomputed logarithms differ from math.Log")
+	}
+}
+
+// TestSketchOccupied checks occupied's four-at-a-time scan against a
+// bucket-by-bucket one, on every length up to 40 with the occupied buckets
+// anywhere, none, and with a carry (an empty 16-bit count whose bucket
+// holds 2^16 values).
+func TestSketchOccupied(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for n := range 41 {
+		for range 200 {
+			s := Sketch{lo: 100, counts: make([]uint16, n)}
+			for k := range s.counts {
+				if r.IntN(6) == 0 {
+					s.counts[k] = uint16(1 + r.IntN(3))
+				}
+			}
+			if n > 0 && r.IntN(4) == 0 {
+				s.addCarry(s.lo+int32(r.IntN(n)), countWrap)
+			}
+			lo, hi := 0, n
+			for lo < hi && s.empty(lo) {
+				lo++
+			}
+			for hi > lo && s.empty(hi-1) {
+				hi--
+			}
+			if glo, ghi := s.occupied(); glo != lo || ghi != hi {
+				t.Fatalf("counts %v carry %v: occupied [%d, %d), want [%d, %d)", s.counts, s.carry, glo, ghi, lo, hi)
+			}
+		}
 	}
 }

@@ -85,11 +85,8 @@ type runRow struct {
 	err, inj       bool
 }
 
-type runChild struct {
-	parent     int32
-	start, end int64
-	err        bool
-}
+// runChild is a child's interval, for coverSorted.
+type runChild struct{ start, end int64 }
 
 // tracer resolves the runs of one worker.
 type tracer struct {
@@ -108,12 +105,11 @@ type tracer struct {
 	runNext  int64   // the file row that continues the run
 	table    []int32 // open addressing: run row + 1 by span hash, 0 empty
 	parentOf []int32 // per run row: its parent's row, -1 when none found
-	first    []int32 // per run row: start of its children in kids (counting sort)
+	cover    []cover // per run row: its children's
+	first    []int32 // per run row: start of its children in kids (coverSorted)
 	fill     []int32
 	keyBuf   []byte
 	kids     []runChild
-	cov      []int64
-	kidErr   []bool
 	runHead  bool // the run is the first of its row group
 	stash    []stashRun
 	// the traces' outcomes (outcomes.go); none with noOutcomes (see
@@ -226,7 +222,19 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hash
 			tr.endRun(w, false)
 		}
 		tr.runTrace = h
-		r := runRow{span: spans[i], parent: parents[i], start: starts[i], dur: durs[i], caller: callers[callerIdx[i]], callee: callees[calleeIdx[i]], root: -1, prof: -1, err: errs[i], inj: injected[i]}
+		// The row is written in place, every field: a row built aside and
+		// appended is stored field by field and then loaded 16 bytes at a
+		// time to be copied, and such loads wait for the stores to retire.
+		n := len(tr.run)
+		if n == cap(tr.run) {
+			tr.run = slices.Grow(tr.run, 1)
+		}
+		tr.run = tr.run[:n+1]
+		r := &tr.run[n]
+		r.span, r.parent, r.start, r.dur = spans[i], parents[i], starts[i], durs[i]
+		r.caller, r.callee = callers[callerIdx[i]], callees[calleeIdx[i]]
+		r.root, r.prof = -1, -1
+		r.err, r.inj = errs[i], injected[i]
 		if r.inj {
 			if p := profiles.Value(i); len(p) > 0 {
 				r.prof = tr.profID(p)
@@ -235,7 +243,6 @@ func (tr *tracer) add(w *worker, b *ingest.Batch, callers, callees []int32, hash
 		if r.parent == 0 && depth[i] == 0 {
 			r.root = tr.rootID(w.names[r.callee], ops.Value(i))
 		}
-		tr.run = append(tr.run, r)
 	}
 }
 
@@ -268,6 +275,48 @@ func (tr *tracer) endRun(w *worker, tail bool) {
 	tr.runHead = false
 }
 
+// cover is what resolve knows of one row's children: the part of the row's
+// interval their calls covered, as the total length of the closed segments
+// of their union (covered; the last of them ends at closedHi) and the
+// segment still open (lo, hi; empty when lo == hi), and whether one of them
+// failed.
+type cover struct {
+	covered, closedHi, lo, hi int64
+	kidErr                    bool
+}
+
+// add adds the child interval [start, end) clipped to the parent's
+// [from, to), and reports false when the child may overlap a closed
+// segment: the union is built in one pass while each child starts after
+// the closed segments, which children in order of their starts always
+// do, and so do most children of a writer that puts concurrent calls
+// in another order.
+func (c *cover) add(start, end, from, to int64) bool {
+	lo, hi := max(start, from), min(end, to)
+	switch {
+	case hi <= lo:
+	case c.hi == c.lo: // nothing open yet
+		c.lo, c.hi = lo, hi
+	case lo < c.lo:
+		if c.covered > 0 && lo <= c.closedHi {
+			return false
+		}
+		if hi < c.lo { // a closed segment of its own, before the open one
+			c.covered += hi - lo
+			c.closedHi = hi
+		} else {
+			c.lo, c.hi = lo, max(hi, c.hi)
+		}
+	case lo > c.hi:
+		c.covered += c.hi - c.lo
+		c.closedHi = c.hi
+		c.lo, c.hi = lo, hi
+	case hi > c.hi:
+		c.hi = hi
+	}
+	return true
+}
+
 // resolve computes the current run's self times, own errors and end, and
 // empties it.
 func (tr *tracer) resolve(w *worker) {
@@ -278,7 +327,7 @@ func (tr *tracer) resolve(w *worker) {
 	}
 	tr.runs.Runs++
 	n := len(run)
-	// span hash → row, in a small open-addressing table
+	// span hash → first row with it, in a small open-addressing table
 	size := 8
 	for size < 2*n {
 		size *= 2
@@ -286,101 +335,59 @@ func (tr *tracer) resolve(w *worker) {
 	tr.table = slices.Grow(tr.table[:0], size)[:size]
 	clear(tr.table)
 	mask := uint64(size - 1)
-	for i := range run {
-		h := run[i].span
-		if h == 0 {
-			continue
-		}
-		for k := h & mask; ; k = (k + 1) & mask {
-			if tr.table[k] == 0 {
-				tr.table[k] = int32(i) + 1
-				break
-			}
-			if run[tr.table[k]-1].span == h {
-				break // a repeated span id: its first row keeps it
-			}
-		}
-	}
 	tr.parentOf = slices.Grow(tr.parentOf[:0], n)[:n]
-	tr.first = slices.Grow(tr.first[:0], n+1)[:n+1]
-	clear(tr.first)
-	kids := 0
+	tr.cover = slices.Grow(tr.cover[:0], n)[:n]
+	clear(tr.cover)
+	// One pass: each row's parent is looked up among the rows before it
+	// (a parent written before its children is found at once) and its
+	// interval added to the parent's cover; then the row's span goes into
+	// the table. A row whose parent is not among the earlier rows is looked
+	// up again after the pass.
+	late, onePass := false, true
 	for i := range run {
+		r := &run[i]
 		tr.parentOf[i] = -1
-		h := run[i].parent
-		if h == 0 {
-			continue
+		if h := r.parent; h != 0 {
+			if j := tr.lookup(h, mask, run); j >= 0 {
+				tr.parentOf[i] = j
+				onePass = tr.addChild(run, i, j) && onePass
+			} else {
+				tr.parentOf[i] = -2
+				late = true
+			}
 		}
-		found := false
-		for k := h & mask; tr.table[k] != 0; k = (k + 1) & mask {
-			if j := tr.table[k] - 1; run[j].span == h {
-				if int(j) != i {
-					tr.parentOf[i] = j
-					tr.first[j+1]++
-					kids++
+		if h := r.span; h != 0 {
+			for k := h & mask; ; k = (k + 1) & mask {
+				if tr.table[k] == 0 {
+					tr.table[k] = int32(i) + 1
+					break
 				}
-				found = true
-				break
+				if run[tr.table[k]-1].span == h {
+					break // a repeated span id: its first row keeps it
+				}
 			}
 		}
-		if !found {
-			tr.runs.Orphans++
-		}
 	}
-	// children grouped by parent (a counting sort), each group by start
-	for i := 1; i <= n; i++ {
-		tr.first[i] += tr.first[i-1]
-	}
-	tr.kids = slices.Grow(tr.kids[:0], kids)[:kids]
-	tr.fill = slices.Grow(tr.fill[:0], n)[:n]
-	fill := tr.fill
-	copy(fill, tr.first[:n])
-	for i := range run {
-		if p := tr.parentOf[i]; p >= 0 {
-			tr.kids[fill[p]] = runChild{parent: p, start: run[i].start, end: run[i].start + run[i].dur, err: run[i].err}
-			fill[p]++
-		}
-	}
-	tr.cov = slices.Grow(tr.cov[:0], n)[:n]
-	tr.kidErr = slices.Grow(tr.kidErr[:0], n)[:n]
-	clear(tr.cov)
-	clear(tr.kidErr)
-	// the union of each parent's children's intervals, clipped to the
-	// parent's own: the part of its duration spent waiting on callees
-	for p := range n {
-		ks := tr.kids[tr.first[p]:tr.first[p+1]]
-		if len(ks) == 0 {
-			continue
-		}
-		for a := 1; a < len(ks); a++ { // insertion sort: fan-outs are small
-			for b := a; b > 0 && (ks[b].start < ks[b-1].start || ks[b].start == ks[b-1].start && ks[b].end < ks[b-1].end); b-- {
-				ks[b], ks[b-1] = ks[b-1], ks[b]
-			}
-		}
-		from, to := run[p].start, run[p].start+run[p].dur
-		var covered, curLo, curHi int64
-		open := false
-		for _, c := range ks {
-			if c.err {
-				tr.kidErr[p] = true
-			}
-			lo, hi := max(c.start, from), min(c.end, to)
-			if hi <= lo {
+	if late {
+		for i := range run {
+			if tr.parentOf[i] != -2 {
 				continue
 			}
-			if !open || lo > curHi {
-				if open {
-					covered += curHi - curLo
-				}
-				curLo, curHi, open = lo, hi, true
-			} else if hi > curHi {
-				curHi = hi
+			r := &run[i]
+			switch j := tr.lookup(r.parent, mask, run); {
+			case j < 0:
+				tr.parentOf[i] = -1
+				tr.runs.Orphans++
+			case int(j) == i: // its own parent
+				tr.parentOf[i] = -1
+			default:
+				tr.parentOf[i] = j
+				onePass = tr.addChild(run, i, j) && onePass
 			}
 		}
-		if open {
-			covered += curHi - curLo
-		}
-		tr.cov[p] = covered
+	}
+	if !onePass {
+		tr.coverSorted(run)
 	}
 	// the root and the last-started call, chosen whatever the order of
 	// the rows: ties go to the later end, then the larger span hash
@@ -392,6 +399,9 @@ func (tr *tracer) resolve(w *worker) {
 			return ae > be
 		}
 		return a.span > b.span
+	}
+	if len(tr.svcWins) < len(w.names) { // every service id indexes w.names
+		tr.svcWins = append(tr.svcWins, make([]svcSeries, len(w.names)-len(tr.svcWins))...)
 	}
 	root, last := -1, 0
 	for i := range run {
@@ -405,13 +415,17 @@ func (tr *tracer) resolve(w *worker) {
 		if r.inj {
 			continue
 		}
-		for int(r.callee) >= len(tr.svcWins) {
-			tr.svcWins = append(tr.svcWins, svcSeries{})
+		s := &tr.svcWins[r.callee]
+		a := s.last // at's common case inlined
+		if a == nil || r.start < s.lastFrom || r.start >= s.lastFrom+tr.win {
+			a = s.at(r.start, tr.win, &tr.svcSlab, &w.counts)
 		}
-		a := tr.svcWins[r.callee].at(r.start, tr.win, &tr.svcSlab, &w.counts)
 		a.calls++
-		a.self.addDuration(r.dur - tr.cov[i] + selfOffsetNano)
-		if r.err && !tr.kidErr[i] {
+		c := &tr.cover[i]
+		if d := r.dur - (c.covered + c.hi - c.lo) + selfOffsetNano; d <= 0 || !a.self.bump(bucketOfDuration(d)) {
+			a.self.addDuration(d)
+		}
+		if r.err && !c.kidErr {
 			a.ownErrors++
 		}
 	}
@@ -420,6 +434,66 @@ func (tr *tracer) resolve(w *worker) {
 	}
 	if !tr.noOutcomes {
 		tr.outcome(run, root)
+	}
+}
+
+// addChild adds row i's call to the cover of its parent, row j, and
+// reports whether cover.add could.
+func (tr *tracer) addChild(run []runRow, i int, j int32) bool {
+	r, p, c := &run[i], &run[j], &tr.cover[j]
+	c.kidErr = c.kidErr || r.err
+	return c.add(r.start, r.start+r.dur, p.start, p.start+p.dur)
+}
+
+// lookup returns the row of the run whose span hash is h (the first such
+// row), -1 when none is in the table.
+func (tr *tracer) lookup(h, mask uint64, run []runRow) int32 {
+	for k := h & mask; tr.table[k] != 0; k = (k + 1) & mask {
+		if j := tr.table[k] - 1; run[j].span == h {
+			return j
+		}
+	}
+	return -1
+}
+
+// coverSorted computes every row's cover again from its children sorted by
+// start (then end), for a run in which some parent's children did not come
+// in that order: the children grouped by parent with a counting sort, each
+// group sorted, their union taken in one pass.
+func (tr *tracer) coverSorted(run []runRow) {
+	n := len(run)
+	tr.first = slices.Grow(tr.first[:0], n+1)[:n+1]
+	clear(tr.first)
+	kids := 0
+	for _, p := range tr.parentOf {
+		if p >= 0 {
+			tr.first[p+1]++
+			kids++
+		}
+	}
+	for i := 1; i <= n; i++ {
+		tr.first[i] += tr.first[i-1]
+	}
+	tr.kids = slices.Grow(tr.kids[:0], kids)[:kids]
+	tr.fill = slices.Grow(tr.fill[:0], n)[:n]
+	fill := tr.fill
+	copy(fill, tr.first[:n])
+	for i, p := range tr.parentOf {
+		if p >= 0 {
+			tr.kids[fill[p]] = runChild{start: run[i].start, end: run[i].start + run[i].dur}
+			fill[p]++
+		}
+	}
+	for p := range n {
+		ks := tr.kids[tr.first[p]:tr.first[p+1]]
+		slices.SortFunc(ks, func(a, b runChild) int {
+			return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.end, b.end))
+		})
+		c := &tr.cover[p]
+		c.covered, c.closedHi, c.lo, c.hi = 0, 0, 0, 0
+		for _, k := range ks {
+			c.add(k.start, k.end, run[p].start, run[p].start+run[p].dur) // in order: never false
+		}
 	}
 }
 
