@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/prefault"
 )
 
 // acc accumulates one edge's calls in one window. Everything is an integer
@@ -149,9 +150,11 @@ func countSet[T any](wins []*T) int {
 // therefore faults twice per page, the second time copying the page and
 // flushing the TLB of every CPU. Written first, it faults once: on the
 // 10M-span file analyze took 17% fewer page faults and 37% less system
-// time this way.
+// time this way. A slice of 64 KiB or more (the sketches' slabs, the
+// accumulators') has its pages mapped in one system call first where the
+// system can (prefault.Make): then the clear faults none.
 func zeroed[T any](n, c int) []T {
-	s := make([]T, c)
+	s := prefault.Make[T](c)
 	clear(s)
 	return s[:n]
 }
