@@ -105,3 +105,41 @@ func TestSketchCodec(t *testing.T) {
 		}
 	}
 }
+
+// TestSketchRangeBound: a sketch decodes only within the buckets of
+// durations from 1 ns to 2^63-1 ns (every sketch of a partial holds
+// durations), so a damaged or hostile partial cannot declare ranges of
+// tens of thousands of buckets for two bytes each; the longest and the
+// shortest duration's buckets themselves decode.
+func TestSketchRangeBound(t *testing.T) {
+	decode := func(lo int64, n int) error {
+		e := &enc{}
+		e.u(2)
+		e.u(0)
+		e.u(uint64(n))
+		e.i(lo)
+		e.b = append(e.b, 1) // the first bucket's count
+		if n > 1 {
+			e.b = append(e.b, 0) // then a run of n-2 empty ones
+			e.u(uint64(n - 3))
+			e.b = append(e.b, 1) // and the last
+		}
+		d := &dec{b: e.b}
+		var s Sketch
+		var slab []uint16
+		d.sketch(&s, &slab)
+		return d.err
+	}
+	lo, hi := int64(bucketOfDuration(1)), int64(bucketOfDuration(1<<63-1))
+	if err := decode(lo, int(hi-lo+1)); err != nil {
+		t.Errorf("the whole range of durations: %v", err)
+	}
+	for _, c := range []struct {
+		lo int64
+		n  int
+	}{{lo - 1, 3}, {hi, 3}, {lo, int(hi-lo) + 2}, {int64(bucketOf(1e300)), 3}, {int64(bucketOf(1e-300)), 3}} {
+		if err := decode(c.lo, c.n); err == nil {
+			t.Errorf("buckets %d to %d (durations %d to %d): decoded, want an error", c.lo, c.lo+int64(c.n)-1, lo, hi)
+		}
+	}
+}
