@@ -266,8 +266,9 @@ func (e *enc) bool(v bool) {
 // them, so that neither a damaged count nor a merge of damaged sketches
 // (the union of their ranges) can allocate much: a run of empty buckets
 // takes two bytes, so a sketch's range costs its input little, and with
-// the float64 range (75k buckets) a partial of 67 KB made the decoder
-// allocate gigabytes (FuzzDecodePartial ran six inputs in ten seconds).
+// the float64 range (75k buckets) every window of a few bytes could make
+// the decoder allocate 150 KB: a partial of tens of kilobytes, hundreds of
+// megabytes.
 var (
 	minBucket      = bucketOf(1)
 	maxBucket      = bucketOf(math.MaxInt64)
