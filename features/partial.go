@@ -172,7 +172,7 @@ func (t *timeSpan) admit(b *ingest.Batch, files *ingest.OpenedFiles) error {
 	if t.hi.at > hi.at {
 		hi = t.hi
 	}
-	wins := floorDiv(hi.at, t.window) - floorDiv(lo.at, t.window) + 1
+	wins := windowsFrom(lo.at, hi.at, t.window)
 	if wins <= MaxWindows {
 		t.lo, t.hi = lo, hi
 		return nil
@@ -204,12 +204,16 @@ func windowFor(lo, hi int64) time.Duration {
 	for _, w := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
 		time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
 		time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
-		if floorDiv(hi, int64(w))-floorDiv(lo, int64(w)) < MaxWindows {
+		if windowsFrom(lo, hi, int64(w)) <= MaxWindows {
 			return w
 		}
 	}
 	return 24 * time.Hour
 }
+
+// windowsFrom is the number of windows of length w from the one holding
+// lo to the one holding hi.
+func windowsFrom(lo, hi, w int64) int64 { return floorDiv(hi, w) - floorDiv(lo, w) + 1 }
 
 // stamp formats a time in nanoseconds since the epoch as RFC 3339.
 func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }

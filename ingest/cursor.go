@@ -55,11 +55,15 @@ func (c *cursor) reset(col Column, path string, hash bool) {
 // releaseHeld returns the pages that the last batch no longer needs to
 // parquet-go's buffer pool. Pages a batch read from stay alive until the
 // batch has been emitted, because its string columns point into them.
-func (c *cursor) releaseHeld() {
-	for _, p := range c.held {
+func (c *cursor) releaseHeld() { c.held = releasePages(c.held) }
+
+// releasePages returns pages to parquet-go's buffer pool and ps emptied.
+func releasePages(ps []parquet.Page) []parquet.Page {
+	for _, p := range ps {
 		parquet.Release(p)
 	}
-	c.held = c.held[:0]
+	clear(ps)
+	return ps[:0]
 }
 
 func (c *cursor) close() {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
-
-	"github.com/parquet-go/parquet-go"
 )
 
 // The tail of a scan. Row groups are the unit of parallel work, and the
@@ -114,7 +112,7 @@ func (h *handoff) consume(ctx context.Context, cancel context.CancelCauseFunc, o
 				failed = true
 			}
 		}
-		b.release()
+		b.held = releasePages(b.held)
 		h.free <- b
 	}
 }
@@ -196,13 +194,4 @@ func (e *emitter) end() {
 		<-h.done
 	}
 	e.h = nil
-}
-
-// release returns the pages b pointed into to parquet-go's buffer pool.
-func (b *Batch) release() {
-	for _, p := range b.held {
-		parquet.Release(p)
-	}
-	clear(b.held)
-	b.held = b.held[:0]
 }
