@@ -531,7 +531,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			clear(a.self.counts)
 			continue
 		}
-		a := d.svcAcc()
+		a := fromSlab(&d.svcs)
 		a.calls, a.ownErrors = d.i(), d.i()
 		d.sketch(&a.self, &d.slab)
 		p.svcs[k] = a
@@ -691,7 +691,7 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 		}
 		t := e.slot(wi)
 		if *t == nil {
-			a := d.acc()
+			a := fromSlab(&d.accs)
 			if d.window(a, &d.slab); d.err != nil {
 				return
 			}
@@ -710,19 +710,13 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 	}
 }
 
-// acc and svcAcc return a new accumulator, carved from the slabs.
-func (d *dec) acc() *acc {
-	if len(d.accs) == 0 {
-		refill(&d.accs, 1)
+// fromSlab returns a new accumulator carved from *slab, refilled when
+// empty.
+func fromSlab[T any](slab *[]T) *T {
+	if len(*slab) == 0 {
+		refill(slab, 1)
 	}
-	return carve(&d.accs, 1)
-}
-
-func (d *dec) svcAcc() *svcAcc {
-	if len(d.svcs) == 0 {
-		refill(&d.svcs, 1)
-	}
-	return carve(&d.svcs, 1)
+	return carve(slab, 1)
 }
 
 // zeros returns the scratch counts into which a sketch to be merged is
