@@ -1,0 +1,43 @@
+package prefault
+
+import (
+	"bytes"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// madvHugepage is MADV_HUGEPAGE, the same number on every architecture.
+const madvHugepage = 14
+
+// thpSetting is where Linux says when anonymous memory gets transparent
+// huge pages: "always", "madvise" or "never", the chosen one in brackets.
+const thpSetting = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// thpMode returns the chosen transparent huge page setting, or "" when it
+// cannot be read (a kernel without them, or no /sys).
+func thpMode() string {
+	b, err := os.ReadFile(thpSetting)
+	if err != nil {
+		return ""
+	}
+	i := bytes.IndexByte(b, '[')
+	j := bytes.IndexByte(b, ']')
+	if i < 0 || j < i {
+		return ""
+	}
+	return string(b[i+1 : j])
+}
+
+// adviseHuge advises the huge pages that b touches MADV_HUGEPAGE and
+// returns their address range [lo, hi). The range is rounded out to whole
+// huge pages: the heap is mapped in 4 MiB-aligned pieces, so the rounding
+// stays within the heap's mapping, and the huge page that b shares with
+// the objects before or after it is worth advising too.
+func adviseHuge(b []byte) (lo, hi uintptr, ok bool) {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	lo = start &^ (hugePage - 1)
+	hi = (start + uintptr(len(b)) + hugePage - 1) &^ (hugePage - 1)
+	_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, madvHugepage)
+	return lo, hi, errno == 0
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package prefault
+
+// thpMode is "" where there are no transparent huge pages to ask for.
+func thpMode() string { return "" }
+
+// adviseHuge does nothing where there is no MADV_HUGEPAGE.
+func adviseHuge([]byte) (lo, hi uintptr, ok bool) { return 0, 0, false }
