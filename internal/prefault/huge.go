@@ -29,7 +29,9 @@ const HugeHeapEnv = "CHAOSGEN_HUGEPAGES"
 //
 // It does nothing, and reports false, unless the setting is "madvise"
 // (under "always" the heap has huge pages already, under "never" it
-// cannot have them), on systems other than 64-bit Linux, or when the
+// cannot have them), on systems other than 64-bit Linux, where the kernel
+// commits memory strictly (vm.overcommit_memory = 2: the n bytes would
+// count against the commit limit although never touched), or when the
 // environment variable CHAOSGEN_HUGEPAGES is "off". Call it once, at
 // the start of a batch command that is about to grow its heap to
 // hundreds of megabytes; not in a long-running server, whose freed
@@ -51,7 +53,7 @@ var (
 // [lo, hi), for the test. (Addresses, not a slice: a slice would keep the
 // memory from being freed.)
 func hugeHeap(n int) (lo, hi uintptr, ok bool) {
-	if n < hugePage || unsafe.Sizeof(uintptr(0)) < 8 || os.Getenv(HugeHeapEnv) == "off" || thpMode() != "madvise" {
+	if n < hugePage || unsafe.Sizeof(uintptr(0)) < 8 || os.Getenv(HugeHeapEnv) == "off" || thpMode() != "madvise" || strictOvercommit() {
 		return 0, 0, false
 	}
 	b := make([]byte, n)

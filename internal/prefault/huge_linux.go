@@ -12,7 +12,19 @@ const madvHugepage = 14
 
 // thpSetting is where Linux says when anonymous memory gets transparent
 // huge pages: "always", "madvise" or "never", the chosen one in brackets.
-const thpSetting = "/sys/kernel/mm/transparent_hugepage/enabled"
+var thpSetting = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// overcommitSetting is the kernel's policy for committing memory: "2"
+// (strict) counts every writable mapping against a limit at once.
+var overcommitSetting = "/proc/sys/vm/overcommit_memory"
+
+// strictOvercommit reports whether the kernel commits memory strictly,
+// where mapping a gigabyte the process may never touch can exhaust the
+// commit limit and the runtime dies of it.
+func strictOvercommit() bool {
+	b, err := os.ReadFile(overcommitSetting)
+	return err == nil && string(bytes.TrimSpace(b)) == "2"
+}
 
 // thpMode returns the chosen transparent huge page setting, or "" when it
 // cannot be read (a kernel without them, or no /sys).

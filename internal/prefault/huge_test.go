@@ -1,64 +1,6 @@
 package prefault
 
-import (
-	"os"
-	"os/exec"
-	"runtime"
-	"strings"
-	"testing"
-	"unsafe"
-)
-
-// hugeChildEnv marks the process TestHugeHeap starts to run HugeHeap in a
-// heap of its own: the advice changes where later allocations land and
-// how they fault, which would upset the other tests of the package.
-const hugeChildEnv = "PREFAULT_HUGE_HEAP_CHILD"
-
-// TestHugeHeap checks that a slice allocated after HugeHeap lies in the
-// advised range and that writing it faults (nearly) once per huge page,
-// not once per page.
-func TestHugeHeap(t *testing.T) {
-	if os.Getenv(hugeChildEnv) == "" {
-		if raceDetector {
-			t.Skip("SKIPPED: under the race detector every first write faults in shadow memory, so page faults cannot tell huge pages (make test runs this test without it)")
-		}
-		if mode := thpMode(); mode != "madvise" {
-			t.Skipf("SKIPPED: transparent huge pages are %q here; HugeHeap acts only under \"madvise\"", mode)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHugeHeap$", "-test.v")
-		cmd.Env = append(os.Environ(), hugeChildEnv+"=1")
-		out, err := cmd.CombinedOutput()
-		t.Logf("child:\n%s", out)
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestHugeHeap") {
-			t.Fatalf("the child running HugeHeap failed: %v", err)
-		}
-		return
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	lo, hi, ok := hugeHeap(256 << 20)
-	if !ok {
-		t.Fatal("hugeHeap(256 MiB) advised nothing")
-	}
-	t.Logf("advised %#x-%#x (%d MiB)", lo, hi, (hi-lo)>>20)
-	const size = 64 << 20
-	b := make([]byte, size)
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	if p < lo || p+size > hi {
-		t.Fatalf("a %d MiB slice allocated after HugeHeap lies at %#x-%#x, outside the advised range", size>>20, p, p+size)
-	}
-	pages := int64(size / pageSize)
-	n := touch(t, b)
-	t.Logf("writing its %d pages: %d page faults", pages, n)
-	// One fault per huge page, except in the huge pages at either end of
-	// the slice, which it may share with heap already faulted in page by
-	// page: those fault in 4 KiB at a time, up to 511 each.
-	small := int64(hugePage / pageSize)
-	if limit := size/hugePage + 2*small + 64; n > limit {
-		t.Errorf("writing %d pages of advised heap faulted %d times; huge pages would fault at most %d", pages, n, limit)
-	}
-	runtime.KeepAlive(b)
-}
+import "testing"
 
 // TestHugeHeapOff checks that the environment variable turns HugeHeap off.
 func TestHugeHeapOff(t *testing.T) {
