@@ -80,32 +80,44 @@ WINDOWS=$(field window_count)
 [[ -n $ROWS && $ROWS -gt 0 ]] || die "could not read the span count from 'analyze --json'"
 echo "spans: $ROWS, edges: $EDGES, edge-windows: $WINDOWS"
 
-echo "== chaosgen analyze $ANALYZE_FLAGS: $RUNS runs =="
+# --- (c) DuckDB, built first: its fresh processes alternate with analyze's -----
+echo "== building $DUCK (cgo, links DuckDB statically; the first build downloads ~30 MB and takes a while) =="
+command -v "${CC:-gcc}" >/dev/null || die "cgo needs a C compiler (${CC:-gcc}); apt-get install -y gcc g++"
+(cd bench/duckdb && GOWORK=off CGO_ENABLED=1 go build -buildvcs=false -o ../../"$DUCK" .)
+
+# duckdb-bench's arguments but --runs: the file, the settings, the queries
+dargs=(--file "$SPANS" --window "$WINDOW" --threads "$THREADS")
+[[ $DISTINCT == 1 ]] && dargs+=(--distinct)
+[[ $DISTINCT == exact ]] && dargs+=(--distinct --exact)
+[[ $TRACES == 1 ]] && dargs+=(--traces)
+
+# analyze and a DuckDB process doing the same job (duckdb-bench --runs 1:
+# start, open an in-memory database, read the footer, run the queries)
+# alternate, so that the VM's drift from minute to minute (a fifth, on the
+# VM of docs/analysis.md) falls on both sides alike.
+echo "== chaosgen analyze $ANALYZE_FLAGS and a fresh DuckDB process, alternating: $RUNS runs of each =="
 : >"$tmp/chaosgen.times"
+: >"$tmp/dproc.times"
 for i in $(seq 1 "$RUNS"); do
 	# shellcheck disable=SC2086 # ANALYZE_FLAGS is a list of flags
 	/usr/bin/time -f '%e %M' -o "$tmp/time.txt" "$BIN" analyze "$SPANS" -o "$OUT" --window "$WINDOW" $ANALYZE_FLAGS >/dev/null
 	read -r secs rss <"$tmp/time.txt"
 	echo "$secs $rss" >>"$tmp/chaosgen.times"
-	awk -v i="$i" -v s="$secs" -v r="$rss" -v n="$ROWS" \
-		'BEGIN { printf "run %d: %.2f s, %.0f spans/s, max RSS %.1f MiB\n", i, s, n / s, r / 1024 }'
+	/usr/bin/time -f '%e %M' -o "$tmp/dproc.txt" "$DUCK" "${dargs[@]}" --runs 1 >/dev/null
+	read -r dsecs drss <"$tmp/dproc.txt"
+	echo "$dsecs $drss" >>"$tmp/dproc.times"
+	awk -v i="$i" -v s="$secs" -v r="$rss" -v n="$ROWS" -v ds="$dsecs" \
+		'BEGIN { printf "run %d: analyze %.2f s, %.0f spans/s, max RSS %.1f MiB; DuckDB process %.2f s\n", i, s, n / s, r / 1024, ds }'
 done
 C_SECS=$(cut -d' ' -f1 "$tmp/chaosgen.times" | median)
 C_RSS=$(cut -d' ' -f2 "$tmp/chaosgen.times" | maxof)
 C_RATE=$(awk -v n="$ROWS" -v s="$C_SECS" 'BEGIN { printf "%.0f", n / s }')
+DP_SECS=$(cut -d' ' -f1 "$tmp/dproc.times" | median)
 echo "chaosgen spans/s=$C_RATE seconds=$C_SECS rows=$ROWS max_rss_kb=$C_RSS"
 
-# --- (c) DuckDB ----------------------------------------------------------------
-echo "== building $DUCK (cgo, links DuckDB statically; the first build downloads ~30 MB and takes a while) =="
-command -v "${CC:-gcc}" >/dev/null || die "cgo needs a C compiler (${CC:-gcc}); apt-get install -y gcc g++"
-(cd bench/duckdb && GOWORK=off CGO_ENABLED=1 go build -buildvcs=false -o ../../"$DUCK" .)
-
-echo "== DuckDB: $RUNS runs =="
-dargs=(--file "$SPANS" --runs "$RUNS" --window "$WINDOW" --threads "$THREADS")
-[[ $DISTINCT == 1 ]] && dargs+=(--distinct)
-[[ $DISTINCT == exact ]] && dargs+=(--distinct --exact)
-[[ $TRACES == 1 ]] && dargs+=(--traces)
-/usr/bin/time -f '%e %M' -o "$tmp/dtime.txt" "$DUCK" "${dargs[@]}" | tee "$tmp/duckdb.txt"
+# --- (d) DuckDB's queries in one warm process ------------------------------------
+echo "== DuckDB: $RUNS runs in one process =="
+/usr/bin/time -f '%e %M' -o "$tmp/dtime.txt" "$DUCK" "${dargs[@]}" --runs "$RUNS" | tee "$tmp/duckdb.txt"
 read -r _ D_RSS <"$tmp/dtime.txt"
 line=$(grep -E '^duckdb spans/s=' "$tmp/duckdb.txt") || die "no result line from duckdb-bench"
 # the value of key $1 in the "key=value ..." line $2
@@ -124,7 +136,7 @@ if [[ -n $EDGES && -n $WINDOWS && -n $D_RESULT && $D_RESULT != $((EDGES + WINDOW
 	echo "WARNING: DuckDB returned $D_RESULT rows, analyze has $EDGES edges + $WINDOWS edge-windows" >&2
 fi
 
-# --- (d) summary ---------------------------------------------------------------
+# --- (e) summary ---------------------------------------------------------------
 {
 	echo "chaosgen analyze vs DuckDB, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $("$BIN" --version 2>/dev/null || echo chaosgen); duckdb ${D_VERSION:-?} (threads=$D_THREADS)"
@@ -158,8 +170,18 @@ fi
 			printf "%-36s %14.2f\n", "ratio chaosgen/(DuckDB, all queries)", cr / dr
 		}'
 	fi
+	QUERIES="the aggregation"
+	[[ -n $WD_LINE ]] && QUERIES="$QUERIES and the distinct traces"
+	[[ -n $ALL_LINE ]] && QUERIES="$QUERIES and the trace pass's service windows"
+	echo "process against process, alternating with analyze: duckdb-bench --runs 1 ($QUERIES,"
+	echo "  and its start, database, footer read), timed whole like analyze"
+	awk -v cs="$C_SECS" -v ps="$DP_SECS" 'BEGIN {
+		printf "%-36s %14.3f\n", "DuckDB seconds (process, median)", ps
+		printf "%-36s %14.2f\n", "ratio chaosgen/DuckDB process", ps / cs
+	}'
 	echo
 	echo "chaosgen spans/s=$C_RATE seconds=$C_SECS rows=$ROWS max_rss_kb=$C_RSS"
 	echo "$line"
+	echo "duckdb-process seconds=$DP_SECS"
 } | tee "$REPORT"
 echo "(written to $REPORT)"
