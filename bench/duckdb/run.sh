@@ -115,7 +115,19 @@ C_RATE=$(awk -v n="$ROWS" -v s="$C_SECS" 'BEGIN { printf "%.0f", n / s }')
 DP_SECS=$(cut -d' ' -f1 "$tmp/dproc.times" | median)
 echo "chaosgen spans/s=$C_RATE seconds=$C_SECS rows=$ROWS max_rss_kb=$C_RSS"
 
-# --- (d) DuckDB's queries in one warm process ------------------------------------
+# --- (d) analyze in one warm process, as DuckDB's queries run below -----------
+# BenchmarkAnalyze/features is analysis.Run with --no-models's options, the
+# same work as the analyze command but for the CLI; one iteration per -count,
+# the first (cold: fresh memory, as a new process has it) left out.
+W_SECS=
+if [[ $ANALYZE_FLAGS == --no-models && $WINDOW == 1m ]]; then
+	echo "== chaosgen analyze --no-models warm: $RUNS runs in one process (go test -bench BenchmarkAnalyze/features) =="
+	go test -run '^$' -bench 'BenchmarkAnalyze/features$' -benchtime 1x -count $((RUNS + 1)) ./analysis -spans "$(realpath "$SPANS")" |
+		tee "$tmp/warm.txt" | grep -E '^BenchmarkAnalyze' || die "BenchmarkAnalyze/features failed: $(tail -n 5 "$tmp/warm.txt")"
+	W_SECS=$(awk '/^BenchmarkAnalyze/ { if (++n > 1) print $3 / 1e9 }' "$tmp/warm.txt" | median)
+fi
+
+# --- (e) DuckDB's queries in one warm process ------------------------------------
 echo "== DuckDB: $RUNS runs in one process =="
 /usr/bin/time -f '%e %M' -o "$tmp/dtime.txt" "$DUCK" "${dargs[@]}" --runs "$RUNS" | tee "$tmp/duckdb.txt"
 read -r _ D_RSS <"$tmp/dtime.txt"
@@ -136,7 +148,7 @@ if [[ -n $EDGES && -n $WINDOWS && -n $D_RESULT && $D_RESULT != $((EDGES + WINDOW
 	echo "WARNING: DuckDB returned $D_RESULT rows, analyze has $EDGES edges + $WINDOWS edge-windows" >&2
 fi
 
-# --- (e) summary ---------------------------------------------------------------
+# --- (f) summary ---------------------------------------------------------------
 {
 	echo "chaosgen analyze vs DuckDB, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $("$BIN" --version 2>/dev/null || echo chaosgen); duckdb ${D_VERSION:-?} (threads=$D_THREADS)"
@@ -179,9 +191,18 @@ fi
 		printf "%-36s %14.3f\n", "DuckDB seconds (process, median)", ps
 		printf "%-36s %14.2f\n", "ratio chaosgen/DuckDB process", ps / cs
 	}'
+	if [[ -n $W_SECS ]]; then
+		echo "warm against warm: analyze in one process (BenchmarkAnalyze/features, first run left out), as DuckDB's queries run"
+		awk -v ws="$W_SECS" -v ds="$D_SECS" -v wd="$(kv seconds "$WD_LINE")" 'BEGIN {
+			printf "%-36s %14.3f\n", "chaosgen seconds (warm, median)", ws
+			printf "%-36s %14.2f\n", "ratio chaosgen warm/DuckDB", ds / ws
+			if (wd != "") printf "%-36s %14.2f\n", "ratio chaosgen warm/(DuckDB + dist.)", wd / ws
+		}'
+	fi
 	echo
 	echo "chaosgen spans/s=$C_RATE seconds=$C_SECS rows=$ROWS max_rss_kb=$C_RSS"
 	echo "$line"
 	echo "duckdb-process seconds=$DP_SECS"
+	[[ -z $W_SECS ]] || echo "chaosgen-warm seconds=$W_SECS"
 } | tee "$REPORT"
 echo "(written to $REPORT)"
