@@ -57,6 +57,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 # median of the numbers on stdin, one a line
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# the kernel's transparent huge page setting (analyze asks for them where
+# it is "madvise", docs/analysis.md), or "-" where it cannot be read
+thp() { sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | grep . || echo -; }
 # max of the numbers on stdin
 maxof() { sort -g | tail -n 1; }
 
@@ -151,7 +154,7 @@ fi
 # --- (f) summary ---------------------------------------------------------------
 {
 	echo "chaosgen analyze vs DuckDB, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $("$BIN" --version 2>/dev/null || echo chaosgen); duckdb ${D_VERSION:-?} (threads=$D_THREADS)"
+	echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), transparent huge pages: $(thp); $("$BIN" --version 2>/dev/null || echo chaosgen); duckdb ${D_VERSION:-?} (threads=$D_THREADS)"
 	echo "file: $SPANS, $ROWS spans, window $WINDOW, median of $RUNS runs; $EDGES edges, $WINDOWS edge-windows; analyze flags: ${ANALYZE_FLAGS:-(none)}"
 	echo
 	awk -v n="$ROWS" -v cs="$C_SECS" -v cr="$C_RATE" -v crss="$C_RSS" \

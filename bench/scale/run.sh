@@ -90,7 +90,7 @@ field() {
 now() { date +%s.%N; }
 
 {
-	echo "bench/scale: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "bench/scale: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), transparent huge pages: $(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | grep . || echo -)"
 	echo "span file: $SPANS, $(du -m "$SPANS" | cut -f1) MiB"
 	echo "every process GOMAXPROCS=1 (--workers 1); wall and CPU in seconds, peak RSS in MiB; medians of $REPS repetitions"
 	printf '%-22s %8s %8s %8s\n' process wall cpu rss_mib
