@@ -83,3 +83,33 @@ func sortedMedian(s []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// floats hands out float64 slices from one buffer, reused from its start
+// after reset: the robust baselines of a series (calibratedZ, countZ) take
+// a dozen slices of its length that die with it, and the model stage runs
+// them for every edge, service and root (tens of megabytes of garbage a
+// merge of a day, otherwise). A nil *floats allocates each slice.
+type floats struct{ buf []float64 }
+
+// take returns n zeros, valid until the next reset.
+func (f *floats) take(n int) []float64 {
+	if f == nil {
+		return make([]float64, n)
+	}
+	if cap(f.buf)-len(f.buf) < n {
+		// the slices already taken keep the old buffer
+		f.buf = make([]float64, 0, max(2*cap(f.buf), n, 1024))
+	}
+	s := f.buf[len(f.buf) : len(f.buf)+n : len(f.buf)+n]
+	f.buf = f.buf[:len(f.buf)+n]
+	clear(s)
+	return s
+}
+
+// reset makes the buffer's memory available again: every slice taken
+// before must be dead.
+func (f *floats) reset() {
+	if f != nil {
+		f.buf = f.buf[:0]
+	}
+}

@@ -208,3 +208,57 @@ func TestPairOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatsReused: the slices floats hands out are zeros however dirty
+// its buffer was, do not overlap until reset, and the robust scores
+// computed in a reused buffer equal those computed in fresh memory, bit
+// for bit.
+func TestFloatsReused(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 17))
+	f := &floats{}
+	for round := range 50 {
+		f.reset()
+		var taken [][]float64
+		for range 1 + r.IntN(6) {
+			s := f.take(r.IntN(3000))
+			for i, v := range s {
+				if v != 0 || math.Signbit(v) {
+					t.Fatalf("round %d: take gave %v at %d, not 0", round, v, i)
+				}
+			}
+			for i := range s {
+				s[i] = float64(len(taken) + 1) // dirty it for the next round
+			}
+			taken = append(taken, s)
+		}
+		for k, s := range taken {
+			for i, v := range s {
+				if v != float64(k+1) {
+					t.Fatalf("round %d: slice %d overwritten at %d by a later take", round, k, i)
+				}
+			}
+		}
+		// scores in the dirty buffer and in fresh memory
+		n := 1 + r.IntN(400)
+		m, v, cnt, k := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range n {
+			if r.IntN(8) > 0 {
+				cnt[i] = float64(r.IntN(300))
+			}
+			m[i], v[i] = r.NormFloat64(), r.ExpFloat64()
+			k[i] = float64(r.IntN(int(cnt[i]) + 1))
+		}
+		for _, welch := range []bool{false, true} {
+			want := calibratedZ(m, v, cnt, welch, nil)
+			if got := calibratedZ(m, v, cnt, welch, f); !slices.EqualFunc(got, want, sameBits) {
+				t.Fatalf("round %d: calibratedZ in a reused buffer differs", round)
+			}
+		}
+		want := countSeriesZ(k, cnt, 0.05, countFloor, nil)
+		if got := countSeriesZ(k, cnt, 0.05, countFloor, f); !slices.EqualFunc(got, want, sameBits) {
+			t.Fatalf("round %d: countSeriesZ in a reused buffer differs", round)
+		}
+	}
+}
+
+func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }

@@ -161,10 +161,11 @@ func runModelStage(t *features.Table, opt ModelOptions) (*modelResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			f := &floats{}
 			for i := range next {
 				e := &t.Edges[i]
 				x := X.Data[e.FirstWindow*cols : (e.FirstWindow+e.Windows)*cols]
-				models[i] = modelEdge(t, i, g, period, h, load[e.Callee], x)
+				models[i] = modelEdge(t, i, g, period, h, load[e.Callee], x, f)
 			}
 		}()
 	}
@@ -265,8 +266,10 @@ func edgeAnomaly(scores []float64) float64 {
 }
 
 // modelEdge models edge i, its isolation-forest features written to x
-// (zeros, a row per window).
-func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, x []float64) *edgeModel {
+// (zeros, a row per window); its scratch slices are taken from f, reset
+// first (the model keeps none of them).
+func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, x []float64, f *floats) *edgeModel {
+	f.reset()
 	e := &t.Edges[i]
 	ws := t.EdgeWindows(i)
 	m := &edgeModel{i: i, ws: ws, k: make([]int, len(ws)), load: make([]float64, len(ws))}
@@ -326,18 +329,18 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, 
 	// The isolation forest's features are calibrated z scores against the
 	// edge's own history (calibratedZ, countZ): what makes a window unusual
 	// for this edge, whatever its traffic.
-	lm, lv, ln := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
-	pm, pv := make([]float64, len(ws)), make([]float64, len(ws))
+	lm, lv, ln := f.take(len(ws)), f.take(len(ws)), f.take(len(ws))
+	pm, pv := f.take(len(ws)), f.take(len(ws))
 	for j := range ws {
 		if w := &ws[j]; w.Calls >= minLatCalls && w.MeanMs > 0 {
 			lm[j], lv[j], ln[j] = w.LogMean, w.LogVar, float64(w.Calls)
 			pm[j] = math.Log(max(w.P99Ms, 1e-6))
 		}
 	}
-	meanZ, p99Z := calibratedZ(lm, lv, ln, false), calibratedZ(pm, pv, ln, false)
-	errorsZ := countZ(ws, m.p0, func(w *features.Window) int64 { return w.Errors })
-	retriesZ := countZ(ws, q0, func(w *features.Window) int64 { return w.Retries })
-	timeoutsZ := countZ(ws, t0, func(w *features.Window) int64 { return w.Timeouts })
+	meanZ, p99Z := calibratedZ(lm, lv, ln, false, f), calibratedZ(pm, pv, ln, false, f)
+	errorsZ := countZ(ws, m.p0, func(w *features.Window) int64 { return w.Errors }, f)
+	retriesZ := countZ(ws, q0, func(w *features.Window) int64 { return w.Retries }, f)
+	timeoutsZ := countZ(ws, t0, func(w *features.Window) int64 { return w.Timeouts }, f)
 
 	cols := len(featureNames)
 	m.x = x

@@ -79,13 +79,14 @@ type Suspect struct {
 // real variability and not flagged in every window, and a quiet one by its
 // sampling error (with welch, by the window's own variance when that is
 // larger). Windows with n = 0 get 0; so do series with fewer than
-// rcMinWindows windows (no baseline).
-func calibratedZ(m, v, n []float64, welch bool) []float64 {
-	z := make([]float64, len(m))
+// rcMinWindows windows (no baseline). The result and the scratch space
+// are taken from f.
+func calibratedZ(m, v, n []float64, welch bool, f *floats) []float64 {
+	z := f.take(len(m))
 	// the windows' means, variances, inverse counts and deviations, and the
 	// medians' scratch: one allocation, none of them grown by appends
 	k := len(m)
-	buf := make([]float64, 5*k)
+	buf := f.take(5 * k)
 	ms, vs, inv, dev, scratch := buf[:0:k], buf[k:k:2*k], buf[2*k:2*k:3*k], buf[3*k:4*k], buf[4*k:]
 	for i := range m {
 		if n[i] <= 0 {
@@ -152,6 +153,8 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 	if len(t.Services) == 0 {
 		return rows
 	}
+	// each series' scratch slices, reused by the next
+	f := &floats{}
 	// each service's rows, a run of t.Services sorted by start: looked up
 	// by walking a run beside another series sorted by start (serviceRows)
 	runs := map[string][2]int{}
@@ -167,14 +170,15 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		}
 		runs[t.Services[lo].Service] = [2]int{lo, hi}
 		ss := t.Services[lo:hi]
-		m, v, n := make([]float64, len(ss)), make([]float64, len(ss)), make([]float64, len(ss))
+		f.reset()
+		m, v, n := f.take(len(ss)), f.take(len(ss)), f.take(len(ss))
 		for j, s := range ss {
 			m[j], v[j], n[j] = s.SelfLogMean, s.SelfLogVar, float64(s.Calls)
 		}
-		for j, z := range calibratedZ(m, v, n, true) {
+		for j, z := range calibratedZ(m, v, n, true, f) {
 			rows[lo+j].SelfZ = z
 		}
-		own := make([]float64, len(ss))
+		own := f.take(len(ss))
 		var errs, calls float64
 		for j, s := range ss {
 			own[j] = float64(s.OwnErrors)
@@ -182,7 +186,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 			calls += n[j]
 		}
 		if errs > 0 {
-			for j, z := range countSeriesZ(own, n, errs/calls, 0) {
+			for j, z := range countSeriesZ(own, n, errs/calls, 0, f) {
 				rows[lo+j].OwnErrorZ = z
 			}
 		}
@@ -237,7 +241,8 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		// the service out of the root's traces
 		rs := roots[k.root]
 		ws := rs.wins
-		ends, n := make([]float64, len(ws)), make([]float64, len(ws))
+		f.reset()
+		ends, n := f.take(len(ws)), f.take(len(ws))
 		var total float64
 		for _, i := range series[k] {
 			e := t.TraceEnds[i]
@@ -249,7 +254,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 			n[j] = float64(rs.traces[j])
 		}
 		at := serviceRows(k.svc, len(ws), func(j int) int64 { return ws[j] })
-		for j, z := range countSeriesZ(ends, n, total/float64(rootTotal[k.root]), 0) {
+		for j, z := range countSeriesZ(ends, n, total/float64(rootTotal[k.root]), 0, f) {
 			if r := at[j]; r >= 0 && z > rows[r].TraceEndZ {
 				rows[r].TraceEndZ = z
 			}
@@ -270,18 +275,19 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 			continue
 		}
 		ws := t.EdgeWindows(i)
-		m, v, n := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
+		f.reset()
+		m, v, n := f.take(len(ws)), f.take(len(ws)), f.take(len(ws))
 		for j, w := range ws {
 			m[j], v[j], n[j] = w.LogMean, w.LogVar, float64(w.Calls)
 		}
 		at := serviceRows(e.Caller, len(ws), func(j int) int64 { return ws[j].StartUnixNano })
-		for j, z := range calibratedZ(m, v, n, false) {
+		for j, z := range calibratedZ(m, v, n, false, f) {
 			if r := at[j]; ws[j].Calls > 0 && r >= 0 {
 				slowOut = append(slowOut, rowZ{r, z})
 			}
 		}
 		// calls per call into the caller
-		ratio, rv, rn := make([]float64, len(ws)), make([]float64, len(ws)), make([]float64, len(ws))
+		ratio, rv, rn := f.take(len(ws)), f.take(len(ws)), f.take(len(ws))
 		var calls, in float64
 		for j, w := range ws {
 			if r := at[j]; r >= 0 && t.Services[r].Calls > 0 {
@@ -299,7 +305,7 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		for j := range rv {
 			rv[j] = calls / in // Poisson: the variance of a count per call is its mean
 		}
-		for j, z := range calibratedZ(ratio, rv, rn, false) {
+		for j, z := range calibratedZ(ratio, rv, rn, false, f) {
 			if r := at[j]; r >= 0 && math.Abs(z) > math.Abs(rows[r].CallShapeZ) {
 				rows[r].CallShapeZ = z
 			}
@@ -412,19 +418,21 @@ func suspects(rows []ServiceRow, below map[string][]string, callee string, from,
 // the edge does every day (one failure among a few calls); its features
 // are soft-thresholded so that it does not isolate windows by ordinary
 // noise (a feature that is slightly negative in proportion to the traffic
-// would even let it tell busy edges from quiet ones).
-func countZ(ws []features.Window, p float64, count func(*features.Window) int64) []float64 {
-	k, n := make([]float64, len(ws)), make([]float64, len(ws))
+// would even let it tell busy edges from quiet ones). Its result and scratch
+// space are taken from f.
+func countZ(ws []features.Window, p float64, count func(*features.Window) int64, f *floats) []float64 {
+	k, n := f.take(len(ws)), f.take(len(ws))
 	for j := range ws {
 		k[j], n[j] = float64(count(&ws[j])), float64(ws[j].Calls)
 	}
-	return countSeriesZ(k, n, p, countFloor)
+	return countSeriesZ(k, n, p, countFloor, f)
 }
 
-// countSeriesZ is countZ over counts k of n trials.
-func countSeriesZ(k, n []float64, p, floor float64) []float64 {
-	z := make([]float64, len(k))
-	buf := make([]float64, 3*len(k)) // rates, their deviations, the median's scratch
+// countSeriesZ is countZ over counts k of n trials, its result and
+// scratch space taken from f.
+func countSeriesZ(k, n []float64, p, floor float64, f *floats) []float64 {
+	z := f.take(len(k))
+	buf := f.take(3 * len(k)) // rates, their deviations, the median's scratch
 	rates, dev, scratch := buf[:0:len(k)], buf[len(k):2*len(k)], buf[2*len(k):]
 	for j := range k {
 		if n[j] > 0 {

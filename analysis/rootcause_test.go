@@ -253,7 +253,7 @@ func TestNoEventsScoreZero(t *testing.T) {
 	}
 	k := []float64{0, 0, 9, 0, 1, 0, 0, 40}
 	n := []float64{100, 0, 100, 50, 100, 100, 80, 100}
-	z := countSeriesZ(k, n, 0.01, 0)
+	z := countSeriesZ(k, n, 0.01, 0, nil)
 	for j := range k {
 		if k[j] == 0 && math.Float64bits(z[j]) != 0 {
 			t.Errorf("window %d without events scores %v", j, z[j])
