@@ -23,13 +23,19 @@ func medianIn(xs, buf []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
+	return selectIn(xs, buf, len(xs)/2)
+}
+
+// selectIn returns the element at index k (0 ≤ k < len(xs)) of a sorted
+// copy of xs, bit for bit, as median does for len/2, selecting in buf's
+// memory when it has room for xs.
+func selectIn(xs, buf []float64, k int) float64 {
 	s := append(buf[:0], xs...)
 	for _, v := range s {
 		if math.IsNaN(v) {
-			return sortedMedian(s)
+			return sortedAt(s, k)
 		}
 	}
-	k := len(s) / 2
 	lo, hi := 0, len(s)-1
 	for hi-lo >= 16 {
 		mid := lo + (hi-lo)/2
@@ -73,15 +79,15 @@ func medianIn(xs, buf []float64) float64 {
 		}
 	}
 	if s[k] == 0 {
-		return sortedMedian(slices.Clone(xs))
+		return sortedAt(slices.Clone(xs), k)
 	}
 	return s[k]
 }
 
-// sortedMedian is median by sorting s.
-func sortedMedian(s []float64) float64 {
+// sortedAt is selectIn by sorting s.
+func sortedAt(s []float64, k int) float64 {
 	slices.Sort(s)
-	return s[len(s)/2]
+	return s[k]
 }
 
 // floats hands out float64 slices from one buffer, reused from its start

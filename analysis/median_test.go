@@ -54,6 +54,45 @@ func TestMedianIsSorts(t *testing.T) {
 	}
 }
 
+// TestSelectIsSorts: selectIn returns the element of a sorted copy at every
+// index k bit for bit, over values with many ties, both zeros, NaNs and
+// infinities, in a buffer dirty from the call before, and leaves its
+// argument as it was.
+func TestSelectIsSorts(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 19))
+	pools := [][]float64{
+		{1, 2, 2, 3, 3, 3, -1},
+		{math.Copysign(0, -1), 0, 1, -1},
+		{math.Copysign(0, -1), 0.5},
+		{math.NaN(), 1, 2, math.Inf(1), math.Inf(-1)},
+		nil, // continuous values
+	}
+	buf := make([]float64, 0, 64) // too small for the longer series
+	for p, pool := range pools {
+		for n := 1; n <= 120; n++ {
+			xs := make([]float64, n)
+			for i := range xs {
+				if pool == nil {
+					xs[i] = r.NormFloat64()
+				} else {
+					xs[i] = pool[r.IntN(len(pool))]
+				}
+			}
+			in := slices.Clone(xs)
+			s := slices.Clone(xs)
+			slices.Sort(s)
+			for k := range n {
+				if got := selectIn(xs, buf, k); math.Float64bits(got) != math.Float64bits(s[k]) {
+					t.Fatalf("pool %d, n=%d, k=%d: selectIn %v, the sorted copy's %v (%v)", p, n, k, got, s[k], in)
+				}
+			}
+			if !slices.EqualFunc(xs, in, sameBits) {
+				t.Fatalf("pool %d, n=%d: selectIn changed its argument", p, n)
+			}
+		}
+	}
+}
+
 // TestRollingLogMedian checks rollingLogMedian, which keeps its window
 // sorted as it slides, against its definition: per window with at least
 // minLatCalls calls, the median of the logarithms of the latSmooth nearest
@@ -97,8 +136,8 @@ func TestRollingLogMedian(t *testing.T) {
 	}
 }
 
-// TestTrimmedRateIsSorts checks trimmedRate, which finds the windows to
-// keep from a sorted copy of the rates, against its definition: windows
+// TestTrimmedRateIsSorts checks trimmedRate, which selects the highest
+// rate kept from a copy of the rates, against its definition: windows
 // sorted by rate, then position, the last 5% of them left out. Counts
 // repeat, so rates tie at the cut; series are of every length up to 200.
 func TestTrimmedRateIsSorts(t *testing.T) {

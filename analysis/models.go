@@ -259,10 +259,8 @@ func edgeAnomaly(scores []float64) float64 {
 	if len(scores) == 0 {
 		return 0
 	}
-	s := slices.Clone(scores)
-	slices.Sort(s)
-	r := int(math.Ceil(0.99 * float64(len(s))))
-	return s[max(r, 1)-1]
+	r := int(math.Ceil(0.99 * float64(len(scores))))
+	return selectIn(scores, nil, max(r, 1)-1)
 }
 
 // modelEdge models edge i, its isolation-forest features written to x
@@ -506,9 +504,9 @@ func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) 
 // leaving out the 5% of windows with the highest rate (an episode must not
 // raise its own baseline; of windows with the same rate, the later ones go
 // first), floored at 1e-4. The windows kept are those below the highest
-// rate kept and, at it, the earliest: found from a sorted copy of the
-// rates, without sorting the windows (the sums are integers, so their order
-// does not matter).
+// rate kept and, at it, the earliest: that rate is selected from a copy of
+// the rates, without sorting the windows (the sums are integers, so their
+// order does not matter).
 func trimmedRate(ws []features.Window, count func(*features.Window) int64) float64 {
 	rates := make([]float64, len(ws))
 	for j := range ws {
@@ -516,10 +514,13 @@ func trimmedRate(ws []features.Window, count func(*features.Window) int64) float
 	}
 	var c, n int64
 	if keep := len(ws) - len(ws)/20; keep > 0 {
-		s := slices.Clone(rates)
-		slices.Sort(s)
-		cut := s[keep-1]
-		below, _ := slices.BinarySearch(s, cut)
+		cut := selectIn(rates, nil, keep-1)
+		below := 0
+		for _, r := range rates {
+			if r < cut {
+				below++
+			}
+		}
 		ties := keep - below // the windows kept at rate cut
 		for j, r := range rates {
 			if r > cut || r == cut && ties == 0 {
