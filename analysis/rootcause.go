@@ -210,53 +210,48 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		}
 		return idx
 	}
-	// trace ends, per root operation and service; the ends are sorted by
-	// root, start and service
-	type rk struct{ root, svc string }
-	rootTotal := map[string]int64{}
-	series := map[rk][]int{} // indexes into t.TraceEnds
-	type rootSeries struct {
-		wins   []int64 // the windows of the root, in order
-		traces []int64 // the root's traces per window
-	}
-	roots := map[string]*rootSeries{}
-	for i, e := range t.TraceEnds {
-		rootTotal[e.Root] += e.Traces
-		series[rk{e.Root, e.Service}] = append(series[rk{e.Root, e.Service}], i)
-		rs := roots[e.Root]
-		if rs == nil {
-			rs = &rootSeries{}
-			roots[e.Root] = rs
+	// trace ends, per root operation and service: the ends are sorted by
+	// root, start and service, so each root's are a run of them, its
+	// windows in order
+	var wins, traces []int64    // the root's windows, and its traces in each
+	bySvc := map[string][]int{} // indexes of the root's ends, per service
+	for lo := 0; lo < len(t.TraceEnds); {
+		root := t.TraceEnds[lo].Root
+		wins, traces = wins[:0], traces[:0]
+		clear(bySvc)
+		var rootTotal int64
+		hi := lo
+		for ; hi < len(t.TraceEnds) && t.TraceEnds[hi].Root == root; hi++ {
+			e := &t.TraceEnds[hi]
+			rootTotal += e.Traces
+			bySvc[e.Service] = append(bySvc[e.Service], hi)
+			if k := len(wins); k == 0 || wins[k-1] != e.StartUnixNano {
+				wins = append(wins, e.StartUnixNano)
+				traces = append(traces, 0)
+			}
+			traces[len(traces)-1] += e.Traces
 		}
-		if k := len(rs.wins); k == 0 || rs.wins[k-1] != e.StartUnixNano {
-			rs.wins = append(rs.wins, e.StartUnixNano)
-			rs.traces = append(rs.traces, 0)
-		}
-		rs.traces[len(rs.traces)-1] += e.Traces
-	}
-	for _, k := range slices.SortedFunc(maps.Keys(series), func(a, b rk) int {
-		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.svc, b.svc))
-	}) {
-		// a series over every window of the root: traces that ended at
-		// the service out of the root's traces
-		rs := roots[k.root]
-		ws := rs.wins
-		f.reset()
-		ends, n := f.take(len(ws)), f.take(len(ws))
-		var total float64
-		for _, i := range series[k] {
-			e := t.TraceEnds[i]
-			j, _ := slices.BinarySearch(ws, e.StartUnixNano)
-			ends[j] = float64(e.Traces)
-			total += ends[j]
-		}
-		for j := range ws {
-			n[j] = float64(rs.traces[j])
-		}
-		at := serviceRows(k.svc, len(ws), func(j int) int64 { return ws[j] })
-		for j, z := range countSeriesZ(ends, n, total/float64(rootTotal[k.root]), 0, f) {
-			if r := at[j]; r >= 0 && z > rows[r].TraceEndZ {
-				rows[r].TraceEndZ = z
+		lo = hi
+		for _, svc := range slices.Sorted(maps.Keys(bySvc)) {
+			// a series over every window of the root: traces that ended
+			// at the service out of the root's traces
+			f.reset()
+			ends, n := f.take(len(wins)), f.take(len(wins))
+			var total float64
+			for _, i := range bySvc[svc] {
+				e := &t.TraceEnds[i]
+				j, _ := slices.BinarySearch(wins, e.StartUnixNano)
+				ends[j] = float64(e.Traces)
+				total += ends[j]
+			}
+			for j := range wins {
+				n[j] = float64(traces[j])
+			}
+			at := serviceRows(svc, len(wins), func(j int) int64 { return wins[j] })
+			for j, z := range countSeriesZ(ends, n, total/float64(rootTotal), 0, f) {
+				if r := at[j]; r >= 0 && z > rows[r].TraceEndZ {
+					rows[r].TraceEndZ = z
+				}
 			}
 		}
 	}

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
+	"github.com/chaosgen/chaosgen/internal/testseed"
 	"github.com/chaosgen/chaosgen/synth"
 )
 
@@ -261,5 +263,94 @@ func TestNoEventsScoreZero(t *testing.T) {
 	}
 	if z[2] <= 0 || z[7] <= z[2] {
 		t.Errorf("the windows with 9 and 40 events of 100 at a rate of 1%% score %v and %v", z[2], z[7])
+	}
+}
+
+// TestTraceEndZ checks rootCauses' trace-end z, which walks each root's run
+// of the table's trace ends, against its definition: per root and service,
+// the count z (countSeriesZ) of the traces of the root that ended at the
+// service out of the root's traces, over every window of the root, a
+// service-window taking the highest over the roots. Roots share windows
+// and services but skip some windows, a service may have no row in a
+// window, and one root's traces never end at one service.
+func TestTraceEndZ(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 20))
+	const w = int64(time.Minute)
+	roots, svcs := []string{"a GET /", "b POST /x", "c GET /y"}, []string{"api", "cart", "db", "pay"}
+	tab := &features.Table{}
+	for _, svc := range svcs {
+		for k := range int64(40) {
+			if k == 30 || r.IntN(10) > 0 {
+				tab.Services = append(tab.Services, features.ServiceWindow{Service: svc, StartUnixNano: k * w, Calls: 1 + r.Int64N(50)})
+			}
+		}
+	}
+	for _, root := range roots {
+		for k := range int64(40) {
+			if k != 30 && r.IntN(8) == 0 {
+				continue // a window without the root's traces
+			}
+			for _, svc := range svcs {
+				episode := k == 30 && svc == "db"     // traces ending at db
+				if svc != "pay" || root != roots[2] { // no trace of c ends at pay
+					n := 20 + r.Int64N(5)
+					if episode {
+						n += 100
+					}
+					tab.TraceEnds = append(tab.TraceEnds, features.TraceEnd{Root: root, StartUnixNano: k * w, Service: svc, Traces: n})
+				}
+			}
+		}
+	}
+	// the definition, series by series
+	want := make([]float64, len(tab.Services))
+	for _, root := range roots {
+		var wins []int64
+		perWin := map[int64]float64{}
+		var rootTotal float64
+		for _, e := range tab.TraceEnds {
+			if e.Root == root {
+				if !slices.Contains(wins, e.StartUnixNano) {
+					wins = append(wins, e.StartUnixNano)
+				}
+				perWin[e.StartUnixNano] += float64(e.Traces)
+				rootTotal += float64(e.Traces)
+			}
+		}
+		for _, svc := range svcs {
+			ends, n := make([]float64, len(wins)), make([]float64, len(wins))
+			var total float64
+			seen := false
+			for j, win := range wins {
+				n[j] = perWin[win]
+				for _, e := range tab.TraceEnds {
+					if e.Root == root && e.Service == svc && e.StartUnixNano == win {
+						ends[j], seen = float64(e.Traces), true
+						total += ends[j]
+					}
+				}
+			}
+			if !seen {
+				continue
+			}
+			for j, z := range countSeriesZ(ends, n, total/rootTotal, 0, nil) {
+				for i, s := range tab.Services {
+					if s.Service == svc && s.StartUnixNano == wins[j] {
+						want[i] = max(want[i], z)
+					}
+				}
+			}
+		}
+	}
+	rows := rootCauses(tab, map[string][]string{})
+	flagged := false
+	for i, row := range rows {
+		if math.Float64bits(row.TraceEndZ) != math.Float64bits(round6(want[i])) {
+			t.Fatalf("%s at window %d: trace-end z %v, want %v", row.Service, row.WindowStartUnixNano/w, row.TraceEndZ, round6(want[i]))
+		}
+		flagged = flagged || row.Service == "db" && row.WindowStartUnixNano == 30*w && row.TraceEndZ > 3
+	}
+	if !flagged {
+		t.Error("the episode of traces ending at db scores no trace-end z above 3")
 	}
 }
