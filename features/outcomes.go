@@ -185,22 +185,40 @@ func (p *Partial) addOutcome(n outName, a *outAcc) {
 	}
 }
 
-// outRow is a trace outcome as a partial's binary form holds it.
-type outRow struct {
-	n outName
-	a outAcc
+// outSection is one partial's trace outcomes as its binary form holds
+// them, checked (the decoder reads every row) but not decoded: most are
+// baseline rows of edges without injected ones (every edge-window of every
+// partial has one), which the table drops, so they are neither decoded
+// into rows nor hashed into p.outcomes unless their edge has injections.
+type outSection struct {
+	b    []byte   // the rows, as encoded
+	runs []outRun // the rows of each edge, in b's order
 }
 
-// foldOutcomes adds the decoded trace outcomes waiting in p.outPending to
-// p.outcomes, those for which keep is true (all when keep is nil), and
-// drops the others. Decoding keeps them aside, without hashing them into
-// the map: most are baseline rows of edges without injected ones (every
-// edge-window of every partial has one), which the table drops.
-func (p *Partial) foldOutcomes(keep func(outName) bool) {
-	for _, rows := range p.outPending {
-		for i := range rows {
-			if r := &rows[i]; keep == nil || keep(r.n) {
-				p.addOutcome(r.n, &r.a)
+// outRun is one edge's rows in an outSection: b[lo:hi].
+type outRun struct {
+	caller, callee string
+	lo, hi         int
+	injected       bool // a row has a profile
+}
+
+// foldOutcomes adds the trace outcomes waiting in p.outPending to
+// p.outcomes, those of the edges for which keep is true (all when keep is
+// nil), and drops the others.
+func (p *Partial) foldOutcomes(keep func(caller, callee string) bool) {
+	for i := range p.outPending {
+		sec := &p.outPending[i]
+		d := &dec{b: sec.b}
+		for _, r := range sec.runs {
+			if keep != nil && !keep(r.caller, r.callee) {
+				continue
+			}
+			for d.off = r.lo; d.off < r.hi && d.err == nil; {
+				d.bytes(d.count(1)) // the caller and callee: r's
+				d.bytes(d.count(1))
+				n := outName{caller: r.caller, callee: r.callee, prof: d.name(), win: d.i()}
+				a := outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
+				p.addOutcome(n, &a)
 			}
 		}
 	}
@@ -216,23 +234,14 @@ func (p *Partial) outcomesTable() []TraceOutcome {
 			injected[edgeKey{n.caller, n.callee}] = true
 		}
 	}
-	for _, rows := range p.outPending {
-		for i := range rows {
-			if n := &rows[i].n; n.prof != "" {
-				injected[edgeKey{n.caller, n.callee}] = true
+	for _, sec := range p.outPending {
+		for _, r := range sec.runs {
+			if r.injected {
+				injected[edgeKey{r.caller, r.callee}] = true
 			}
 		}
 	}
-	// the pending rows come in runs of one edge (each partial's sorted by
-	// edge): one lookup a run
-	var last edgeKey
-	seen, keep := false, false
-	p.foldOutcomes(func(n outName) bool {
-		if k := (edgeKey{n.caller, n.callee}); !seen || k != last {
-			seen, last, keep = true, k, injected[k]
-		}
-		return keep
-	})
+	p.foldOutcomes(func(caller, callee string) bool { return injected[edgeKey{caller, callee}] })
 	var out []TraceOutcome
 	for n, a := range p.outcomes {
 		if injected[edgeKey{n.caller, n.callee}] {

@@ -31,7 +31,7 @@ type Partial struct {
 	ends             map[ek]int64
 	runs             TraceRuns
 	outcomes         map[outName]*outAcc
-	outPending       [][]outRow // trace outcomes decoded, not yet in outcomes (foldOutcomes)
+	outPending       []outSection // trace outcomes read, not yet in outcomes (foldOutcomes)
 	stash            []stashRun
 	bad              *ingest.BadRows
 	slabs            slabs // what the decoder left of its slabs (DecodePartial, MergeBinary)

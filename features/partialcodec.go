@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -375,8 +376,10 @@ func (d *dec) s() string { return string(d.bytes(d.count(1))) }
 // name reads a string that recurs (a service, a root operation, a
 // profile): each distinct one is allocated once, not once per service
 // window, trace end and outcome that names it (hundreds of thousands).
-func (d *dec) name() string {
-	b := d.bytes(d.count(1))
+func (d *dec) name() string { return d.nameOf(d.bytes(d.count(1))) }
+
+// nameOf is name for the bytes b.
+func (d *dec) nameOf(b []byte) string {
 	if v, ok := d.names[string(b)]; ok {
 		return v
 	}
@@ -557,28 +560,41 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	runs, orphans := d.i(), d.i()
 	p.runs.Runs += runs
 	p.runs.Orphans += orphans
+	// the trace outcomes are checked here and kept as their bytes, edge by
+	// edge (foldOutcomes decodes those it needs)
 	n = d.count(8)
-	outs := make([]outRow, 0, n)
-	var prevOut outName
+	var sec outSection
+	start := d.off
+	var prevCaller, prevCallee, prevProf []byte
+	var prevWin int64
 	for i := range n {
-		k := outName{d.name(), d.name(), d.name(), d.i()}
+		at := d.off
+		caller, callee, prof := d.bytes(d.count(1)), d.bytes(d.count(1)), d.bytes(d.count(1))
+		win := d.i()
 		a := outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
 		if d.err != nil {
 			break
 		}
 		if a.traces < 0 || a.judged < 0 || a.failed < 0 || a.calls < 0 || a.judged > a.traces || a.failed > a.judged {
-			d.fail("trace outcome %s→%s %q %d: counts %d/%d/%d/%d", k.caller, k.callee, k.prof, k.win, a.traces, a.judged, a.failed, a.calls)
+			d.fail("trace outcome %s→%s %q %d: counts %d/%d/%d/%d", caller, callee, prof, win, a.traces, a.judged, a.failed, a.calls)
 			break
 		}
-		if i > 0 && cmp.Or(cmp.Compare(k.caller, prevOut.caller), cmp.Compare(k.callee, prevOut.callee), cmp.Compare(k.prof, prevOut.prof), cmp.Compare(k.win, prevOut.win)) <= 0 {
-			d.fail("trace outcome %s→%s %q %d out of order or twice", k.caller, k.callee, k.prof, k.win)
+		edge := cmp.Or(bytes.Compare(caller, prevCaller), bytes.Compare(callee, prevCallee))
+		if i > 0 && cmp.Or(edge, bytes.Compare(prof, prevProf), cmp.Compare(win, prevWin)) <= 0 {
+			d.fail("trace outcome %s→%s %q %d out of order or twice", caller, callee, prof, win)
 			break
 		}
-		prevOut = k
-		outs = append(outs, outRow{k, a})
+		if i == 0 || edge != 0 {
+			sec.runs = append(sec.runs, outRun{caller: d.nameOf(caller), callee: d.nameOf(callee), lo: at - start})
+		}
+		r := &sec.runs[len(sec.runs)-1]
+		r.hi = d.off - start
+		r.injected = r.injected || len(prof) > 0
+		prevCaller, prevCallee, prevProf, prevWin = caller, callee, prof, win
 	}
-	if len(outs) > 0 {
-		p.outPending = append(p.outPending, outs)
+	if d.err == nil && len(sec.runs) > 0 {
+		sec.b = slices.Clone(d.b[start:d.off])
+		p.outPending = append(p.outPending, sec)
 	}
 	n = d.count(13)
 	p.stash = slices.Grow(p.stash, n)
