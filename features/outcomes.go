@@ -214,11 +214,8 @@ func (p *Partial) foldOutcomes(keep func(caller, callee string) bool) {
 				continue
 			}
 			for d.off = r.lo; d.off < r.hi && d.err == nil; {
-				d.bytes(d.count(1)) // the caller and callee: r's
-				d.bytes(d.count(1))
-				n := outName{caller: r.caller, callee: r.callee, prof: d.name(), win: d.i()}
-				a := outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
-				p.addOutcome(n, &a)
+				_, _, prof, win, a := d.outRow() // the caller and callee are r's
+				p.addOutcome(outName{caller: r.caller, callee: r.callee, prof: d.nameOf(prof), win: win}, &a)
 			}
 		}
 	}

@@ -391,6 +391,15 @@ func (d *dec) nameOf(b []byte) string {
 	return v
 }
 
+// outRow reads one trace outcome row: its caller, callee and profile as
+// stored, its window, and its counts.
+func (d *dec) outRow() (caller, callee, prof []byte, win int64, a outAcc) {
+	caller, callee, prof = d.bytes(d.count(1)), d.bytes(d.count(1)), d.bytes(d.count(1))
+	win = d.i()
+	a = outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
+	return caller, callee, prof, win, a
+}
+
 func (d *dec) bool() bool {
 	b := d.bytes(1)
 	if d.err == nil && b[0] > 1 {
@@ -569,9 +578,7 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 	var prevWin int64
 	for i := range n {
 		at := d.off
-		caller, callee, prof := d.bytes(d.count(1)), d.bytes(d.count(1)), d.bytes(d.count(1))
-		win := d.i()
-		a := outAcc{traces: d.i(), judged: d.i(), failed: d.i(), calls: d.i()}
+		caller, callee, prof, win, a := d.outRow()
 		if d.err != nil {
 			break
 		}

@@ -29,10 +29,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "HugeHeap advised nothing")
 		os.Exit(1)
 	}
-	b := make([]byte, freshBytes)
-	for i := 0; i < len(b); i += int(pageSize) {
-		b[i] = 1
-	}
+	writePages(make([]byte, freshBytes))
 	os.Exit(0)
 }
 

@@ -3,7 +3,6 @@ package prefault
 import (
 	"bytes"
 	"os"
-	"syscall"
 	"unsafe"
 )
 
@@ -50,6 +49,5 @@ func adviseHuge(b []byte) (lo, hi uintptr, ok bool) {
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	lo = start &^ (hugePage - 1)
 	hi = (start + uintptr(len(b)) + hugePage - 1) &^ (hugePage - 1)
-	_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, madvHugepage)
-	return lo, hi, errno == 0
+	return lo, hi, madvise(lo, hi-lo, madvHugepage) == 0
 }

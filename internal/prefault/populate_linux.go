@@ -1,6 +1,7 @@
 package prefault
 
 import (
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -28,9 +29,17 @@ func populate(b []byte) bool {
 	if start+off >= end {
 		return false
 	}
-	_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&b[off])), end-start-off, madvPopulateWrite)
+	errno := madvise(start+off, end-start-off, madvPopulateWrite)
+	runtime.KeepAlive(b)
 	if errno == syscall.EINVAL {
 		unsupported.Store(true)
 	}
 	return errno == 0
+}
+
+// madvise gives the kernel advice on the n bytes at addr, which the caller
+// keeps alive (Go heap memory does not move).
+func madvise(addr, n, advice uintptr) syscall.Errno {
+	_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, addr, n, advice)
+	return errno
 }

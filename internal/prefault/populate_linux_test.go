@@ -19,10 +19,15 @@ func threadFaults(t *testing.T) int64 {
 // took.
 func touch(t *testing.T, b []byte) int64 {
 	before := threadFaults(t)
+	writePages(b)
+	return threadFaults(t) - before
+}
+
+// writePages writes one byte in each page of b.
+func writePages(b []byte) {
 	for i := 0; i < len(b); i += int(pageSize) {
 		b[i] = 1
 	}
-	return threadFaults(t) - before
 }
 
 // TestMakeFaultsPagesIn checks that the pages of a slice from Make are
