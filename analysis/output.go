@@ -221,7 +221,14 @@ func windowRows(edges []scoredEdge) iter.Seq[WindowRow] {
 // about 8 MB of history the first time it compresses (a codec per file
 // allocated that six times over; every page is compressed as one
 // independent frame, so the bytes do not depend on the encoder's past).
-var outputCodec = &zstd.Codec{Level: zstd.SpeedDefault}
+//
+// Its level is zstd's fastest: the pages are mostly floats (percentiles,
+// scores, forecasts), which no level compresses much. On a 40M-span day
+// the default level made the files 2-9% smaller (6.1 MB against 6.4 MB)
+// for 80 ms more of a merge's 600 ms of CPU (BenchmarkMerge/merge, 3 runs
+// each; docs/scale.md), and an uncompressed file was 2.4 times the size
+// and no faster to write.
+var outputCodec = &zstd.Codec{Level: zstd.SpeedFastest}
 
 // writeChunk is how many rows writeParquet hands the writer at a time, a
 // multiple of the 64 rows the writer itself takes at a time (and after
