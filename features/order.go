@@ -9,15 +9,15 @@ import (
 
 // orderByFields returns the positions of s's elements sorted by three
 // integer fields compared in turn, which key returns for an element: a and
-// c in [0, limit), b any int64 (a window index). The keys must be unique
-// (the order of equal keys is not kept).
+// c in [0, limit), b any int64 (a window index). Equal keys come out
+// adjacent, in no promised order among themselves.
 //
 // When a, b less its smallest value, c and the element's position fit in
 // 64 bits together, which they do for any day of windows and any mesh of
 // services, it sorts those packed integers instead of positions with a
 // comparison function: several times faster on the tens of thousands of
 // service windows and trace ends of a day (tracesTable), with the same
-// order, as the keys are unique. Otherwise it sorts with the comparison.
+// order but for equal keys. Otherwise it sorts with the comparison.
 // The elements stay where they are: moving them into order would write
 // every one of them to fresh memory (page faults that cost more than the
 // comparisons saved).

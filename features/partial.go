@@ -29,6 +29,8 @@ type Partial struct {
 	edges            map[edgeKey]*edgeAcc
 	svcs             map[sk]*svcAcc
 	ends             map[ek]int64
+	svcLists         [][]svcEntry // service windows decoded, not yet in svcs (foldLists)
+	endLists         [][]endEntry // trace ends decoded, not yet in ends (foldLists)
 	runs             TraceRuns
 	outcomes         map[outName]*outAcc
 	outPending       []outSection // trace outcomes read, not yet in outcomes (foldOutcomes)
@@ -261,6 +263,8 @@ func (p *Partial) Merge(o *Partial) error {
 	for k, n := range o.ends {
 		p.ends[k] += n
 	}
+	p.svcLists = append(p.svcLists, o.svcLists...)
+	p.endLists = append(p.endLists, o.endLists...)
 	p.runs.Runs += o.runs.Runs
 	p.runs.Orphans += o.runs.Orphans
 	for n, a := range o.outcomes {

@@ -40,7 +40,7 @@ func TestPartialShards(t *testing.T) {
 	defer of.Close()
 	for _, n := range []int{1, 2, 5, 13} {
 		order := r.Perm(n)
-		var merged, into, tabled *Partial
+		var merged, into, tabled, direct *Partial
 		for _, i := range order {
 			p, err := Accumulate(context.Background(), of, Options{Workers: 1 + i%3, RowGroups: of.Shard(i, n)})
 			if err != nil {
@@ -56,6 +56,18 @@ func TestPartialShards(t *testing.T) {
 			}
 			if b2, _ := q.AppendBinary(nil); !bytes.Equal(b, b2) {
 				t.Fatalf("shard %d/%d: the binary form changes through a decode", i, n)
+			}
+			// direct merges partials as decoded, their service windows
+			// and trace ends still in the decoder's lists
+			if direct == nil {
+				direct, err = DecodePartial(b)
+			} else if d, derr := DecodePartial(b); derr != nil {
+				err = derr
+			} else {
+				err = direct.Merge(d)
+			}
+			if err != nil {
+				t.Fatalf("shard %d/%d: %v", i, n, err)
 			}
 			for _, p := range []**Partial{&into, &tabled} {
 				if *p == nil {
@@ -85,6 +97,7 @@ func TestPartialShards(t *testing.T) {
 		// the table straight from MergeBinary, its decoded trace outcomes
 		// not yet folded by an encoding
 		compareTables(t, "MergeBinary", want, tabled.Table())
+		compareTables(t, "Merge of decoded partials", want, direct.Table())
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 // AppendBinary appends the binary form of p to b.
 func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 	p.foldOutcomes(nil)
+	p.foldLists()
 	e := &enc{b: slices.Grow(b, p.sizeHint())}
 	e.i(p.window)
 	e.i(p.rows)
@@ -295,7 +296,6 @@ type dec struct {
 type slabs struct {
 	slab    []uint16 // for sketch counts
 	accs    []acc    // for edge windows
-	svcs    []svcAcc // for service windows
 	scratch []uint16 // zero counts for a sketch read to be merged
 }
 
@@ -514,57 +514,44 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 			break
 		}
 	}
+	// service windows and trace ends go to lists, sorted as read: the
+	// table sorts them all and merges the few that recur (a window at the
+	// edge of two partials' times), without a map insert for each
 	n := d.count(5)
-	if fresh {
-		p.svcs = make(map[sk]*svcAcc, n)
-	}
-	var prevSvc sk
-	for i := range n {
-		k := sk{d.name(), d.i()}
-		if d.err == nil && i > 0 && cmp.Or(cmp.Compare(k.svc, prevSvc.svc), cmp.Compare(k.win, prevSvc.win)) <= 0 {
-			d.fail("service window %s %d out of order or twice", k.svc, k.win)
+	svcs := prefault.Make[svcEntry](n)
+	for i := range svcs {
+		e := &svcs[i]
+		e.k = sk{d.name(), d.i()}
+		if d.err == nil && i > 0 && cmp.Or(cmp.Compare(e.k.svc, svcs[i-1].k.svc), cmp.Compare(e.k.win, svcs[i-1].k.win)) <= 0 {
+			d.fail("service window %s %d out of order or twice", e.k.svc, e.k.win)
 		}
 		if d.err != nil {
 			break
 		}
-		prevSvc = k
-		// as edge windows: a window p has is read into scratch space (a
-		// fresh p has none)
-		var o *svcAcc
-		if !fresh {
-			o = p.svcs[k]
-		}
-		if o != nil {
-			a := svcAcc{calls: d.i(), ownErrors: d.i()}
-			slab := d.zeros()
-			if d.sketch(&a.self, &slab); d.err == nil {
-				o.merge(&a)
-			}
-			clear(a.self.counts)
-			continue
-		}
-		a := fromSlab(&d.svcs)
-		a.calls, a.ownErrors = d.i(), d.i()
-		d.sketch(&a.self, &d.slab)
-		p.svcs[k] = a
+		e.a.calls, e.a.ownErrors = d.i(), d.i()
+		d.sketch(&e.a.self, &d.slab)
+	}
+	if n > 0 {
+		p.svcLists = append(p.svcLists, svcs)
 	}
 	n = d.count(4)
-	if fresh {
-		p.ends = make(map[ek]int64, n)
-	}
-	var prevEnd ek
-	for i := range n {
-		k := ek{d.name(), d.i(), d.name()}
-		v := d.i()
+	ends := prefault.Make[endEntry](n)
+	for i := range ends {
+		e := &ends[i]
+		e.k = ek{d.name(), d.i(), d.name()}
+		e.n = d.i()
 		if d.err != nil {
 			break
 		}
-		if i > 0 && cmp.Or(cmp.Compare(k.root, prevEnd.root), cmp.Compare(k.win, prevEnd.win), cmp.Compare(k.svc, prevEnd.svc)) <= 0 {
-			d.fail("trace end %s %d %s out of order or twice", k.root, k.win, k.svc)
-			break
+		if i > 0 {
+			if o := &ends[i-1].k; cmp.Or(cmp.Compare(e.k.root, o.root), cmp.Compare(e.k.win, o.win), cmp.Compare(e.k.svc, o.svc)) <= 0 {
+				d.fail("trace end %s %d %s out of order or twice", e.k.root, e.k.win, e.k.svc)
+				break
+			}
 		}
-		prevEnd = k
-		p.ends[k] += v
+	}
+	if n > 0 {
+		p.endLists = append(p.endLists, ends)
 	}
 	runs, orphans := d.i(), d.i()
 	p.runs.Runs += runs

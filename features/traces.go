@@ -599,18 +599,44 @@ func (p *Partial) tracesTable(t *Table) {
 		win int64
 		a   *svcAcc
 	}
-	keys := make([]svcKey, 0, len(p.svcs))
+	n := len(p.svcs)
+	for _, l := range p.svcLists {
+		n += len(l)
+	}
+	keys := make([]svcKey, 0, n)
 	for k, a := range p.svcs {
 		keys = append(keys, svcKey{rank[k.svc], k.win, a})
 	}
+	var rk ranker
+	for _, l := range p.svcLists {
+		for i := range l {
+			e := &l[i]
+			keys = append(keys, svcKey{rk.of(rank, e.k.svc), e.k.win, &e.a})
+		}
+	}
+	p.svcLists = nil
 	order := orderByFields(keys, len(rank), func(k *svcKey) (int32, int64, int32) { return k.svc, k.win, 0 })
+	// a window held by several partials (at their edges in time) comes
+	// once from each, adjacent in order: merged into the first
+	u := 0
+	for _, j := range order {
+		if u > 0 {
+			if k, o := &keys[order[u-1]], &keys[j]; k.svc == o.svc && k.win == o.win {
+				k.a.merge(o.a)
+				continue
+			}
+		}
+		order[u] = j
+		u++
+	}
+	order = order[:u]
 	// written before the workers store into it: a pointer store while the
 	// GC runs reads the old value first (see zeroed)
-	t.Services = zeroed[ServiceWindow](len(keys), len(keys))
+	t.Services = zeroed[ServiceWindow](len(order), len(order))
 	// in parallel chunks: tens of thousands of sketches to summarise
 	const chunk = 1024
-	parallel((len(keys)+chunk-1)/chunk, func(c int) {
-		for i := c * chunk; i < min(len(keys), (c+1)*chunk); i++ {
+	parallel((len(order)+chunk-1)/chunk, func(c int) {
+		for i := c * chunk; i < min(len(order), (c+1)*chunk); i++ {
 			k := &keys[order[i]]
 			a := k.a
 			mean, v := a.self.LogMoments(1e6)
@@ -627,15 +653,54 @@ func (p *Partial) tracesTable(t *Table) {
 		win       int64
 		n         int64
 	}
-	ekeys := make([]endKey, 0, len(p.ends))
+	n = len(p.ends)
+	for _, l := range p.endLists {
+		n += len(l)
+	}
+	ekeys := make([]endKey, 0, n)
 	for k, n := range p.ends {
 		ekeys = append(ekeys, endKey{rank[k.root], rank[k.svc], k.win, n})
 	}
-	t.TraceEnds = make([]TraceEnd, len(ekeys))
-	for i, j := range orderByFields(ekeys, len(rank), func(k *endKey) (int32, int64, int32) { return k.root, k.win, k.svc }) {
+	var rs ranker
+	for _, l := range p.endLists {
+		for i := range l {
+			e := &l[i]
+			ekeys = append(ekeys, endKey{rk.of(rank, e.k.root), rs.of(rank, e.k.svc), e.k.win, e.n})
+		}
+	}
+	p.endLists = nil
+	eorder := orderByFields(ekeys, len(rank), func(k *endKey) (int32, int64, int32) { return k.root, k.win, k.svc })
+	u = 0
+	for _, j := range eorder {
+		if u > 0 {
+			if k, o := &ekeys[eorder[u-1]], &ekeys[j]; k.root == o.root && k.win == o.win && k.svc == o.svc {
+				k.n += o.n
+				continue
+			}
+		}
+		eorder[u] = j
+		u++
+	}
+	t.TraceEnds = make([]TraceEnd, u)
+	for i, j := range eorder[:u] {
 		e := &ekeys[j]
 		t.TraceEnds[i] = TraceEnd{Root: names[e.root], StartUnixNano: e.win * int64(t.Window), Service: names[e.svc], Traces: e.n}
 	}
+}
+
+// ranker looks names up in a map of ranks, the last one kept at hand: the
+// decoded lists hold runs of one name.
+type ranker struct {
+	name string
+	rank int32
+	ok   bool
+}
+
+func (r *ranker) of(rank map[string]int32, name string) int32 {
+	if !r.ok || name != r.name {
+		r.name, r.rank, r.ok = name, rank[name], true
+	}
+	return r.rank
 }
 
 // nameRanks returns the rank of every service and root name of p's
@@ -649,12 +714,57 @@ func nameRanks(p *Partial) (map[string]int32, []string) {
 	for k := range p.ends {
 		seen[k.root], seen[k.svc] = true, true
 	}
+	// the lists are sorted by service and by root: a name once per run
+	for _, l := range p.svcLists {
+		for i := range l {
+			if i == 0 || l[i].k.svc != l[i-1].k.svc {
+				seen[l[i].k.svc] = true
+			}
+		}
+	}
+	for _, l := range p.endLists {
+		for i := range l {
+			if i == 0 || l[i].k.root != l[i-1].k.root {
+				seen[l[i].k.root] = true
+			}
+			if !seen[l[i].k.svc] {
+				seen[l[i].k.svc] = true
+			}
+		}
+	}
 	names := slices.Sorted(maps.Keys(seen))
 	rank := make(map[string]int32, len(names))
 	for i, name := range names {
 		rank[name] = int32(i)
 	}
 	return rank, names
+}
+
+// svcEntry is a service window as decoded (Partial.svcLists).
+type svcEntry struct {
+	k sk
+	a svcAcc
+}
+
+// endEntry is a trace end as decoded (Partial.endLists).
+type endEntry struct {
+	k ek
+	n int64
+}
+
+// foldLists moves the decoded service windows and trace ends into p's maps.
+func (p *Partial) foldLists() {
+	for _, l := range p.svcLists {
+		for i := range l {
+			mergeSvc(p.svcs, l[i].k, &l[i].a)
+		}
+	}
+	for _, l := range p.endLists {
+		for i := range l {
+			p.ends[l[i].k] += l[i].n
+		}
+	}
+	p.svcLists, p.endLists = nil, nil
 }
 
 // ek is a trace end's root, window index and service.
