@@ -45,6 +45,16 @@ func (a *acc) merge(o *acc) {
 var statQuantiles = [3]float64{0.50, 0.90, 0.99}
 
 func (a *acc) stats() Stats {
+	s := a.countStats()
+	if a.calls > 0 {
+		s.LogMean, s.LogVar = a.sk.LogMoments(1e6)
+	}
+	return s
+}
+
+// countStats is stats without the log moments (LogMean, LogVar), which
+// mergedEdge computes two windows at a time.
+func (a *acc) countStats() Stats {
 	s := Stats{
 		Calls: a.calls, Errors: a.errors, Timeouts: a.timeouts, Retries: a.retries,
 		Fallbacks: a.fallbacks, CircuitOpen: a.circuitOpen,
@@ -57,7 +67,6 @@ func (a *acc) stats() Stats {
 		var q [3]float64
 		a.sk.quantiles(statQuantiles[:], q[:])
 		s.P50Ms, s.P90Ms, s.P99Ms = q[0]/1e6, q[1]/1e6, q[2]/1e6
-		s.LogMean, s.LogVar = a.sk.LogMoments(1e6)
 	}
 	return s
 }
@@ -615,6 +624,10 @@ type mergeResult struct {
 func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Duration, wins []Window) (out mergeResult) {
 	var total acc
 	out.wins = wins[:0]
+	// the windows' log moments two at a time (logMoments2): held is a
+	// window with calls whose moments wait for the next one's
+	var held *acc
+	heldAt := 0
 	for j, a := range e.wins {
 		if a == nil {
 			continue
@@ -622,9 +635,23 @@ func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Durat
 		total.merge(a)
 		out.wins = append(out.wins, Window{
 			StartUnixNano: (e.base + int64(j)) * int64(window),
-			Stats:         a.stats(),
+			Stats:         a.countStats(),
 			Concurrency:   float64(a.durSum) / float64(window),
 		})
+		if a.calls == 0 {
+			continue
+		}
+		if held == nil {
+			held, heldAt = a, len(out.wins)-1
+			continue
+		}
+		s, t := &out.wins[len(out.wins)-1].Stats, &out.wins[heldAt].Stats
+		t.LogMean, t.LogVar, s.LogMean, s.LogVar = logMoments2(&held.sk, &a.sk)
+		held = nil
+	}
+	if held != nil {
+		t := &out.wins[heldAt].Stats
+		t.LogMean, t.LogVar = held.sk.LogMoments(1e6)
 	}
 	edge := Edge{
 		Caller: caller, Callee: callee,

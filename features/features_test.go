@@ -840,6 +840,48 @@ func TestSketchSummariesFastPath(t *testing.T) {
 	}
 }
 
+// TestLogMoments2 checks that logMoments2 gives the bits of LogMoments(1e6)
+// for both sketches, of any lengths (either the longer), with a carry,
+// without positive values, and with buckets outside logMillis (values
+// added as floats below 1 ns).
+func TestLogMoments2(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 15))
+	random := func() *Sketch {
+		s := &Sketch{}
+		n := r.IntN(400)
+		scale := int64(1) << (4 + r.IntN(36))
+		tiny := r.IntN(10) == 0
+		for range n {
+			switch r.IntN(20) {
+			case 0:
+				s.addDuration(0)
+			case 1:
+				s.addDuration(1 + r.Int64N(scale*1000))
+			case 2:
+				if tiny {
+					s.Add(1e-12 * r.Float64())
+				}
+			default:
+				s.addDuration(1 + r.Int64N(scale))
+			}
+		}
+		if r.IntN(10) == 0 && len(s.counts) > 0 {
+			s.carry = map[int32]uint64{}
+		}
+		return s
+	}
+	same := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) }
+	for trial := range 2000 {
+		a, b := random(), random()
+		ma, va := a.LogMoments(1e6)
+		mb, vb := b.LogMoments(1e6)
+		gma, gva, gmb, gvb := logMoments2(a, b)
+		if !same(ma, gma) || !same(va, gva) || !same(mb, gmb) || !same(vb, gvb) {
+			t.Fatalf("trial %d: logMoments2 %v, %v, %v, %v; LogMoments %v, %v and %v, %v", trial, gma, gva, gmb, gvb, ma, va, mb, vb)
+		}
+	}
+}
+
 // BenchmarkSketchSummaries times what the table computes from every
 // window's latency sketch (the p50, p90 and p99 and the log moments) over
 // sketches shaped like the 40M-span benchmark day's: about 600 calls a

@@ -479,3 +479,67 @@ func (s *Sketch) LogMoments(unit float64) (mean, variance float64) {
 	}
 	return mean, sq / float64(n)
 }
+
+// logMoments2 returns a.LogMoments(1e6) and b.LogMoments(1e6), the same
+// bits, computed side by side: each sum is taken over its buckets in the
+// same order, but one sum's additions wait for each other (the latency of
+// an addition), and two independent sums in one loop take little more
+// time than one. Each bucket's logarithm comes from logMillis, computed
+// there as LogMoments computes it.
+func logMoments2(a, b *Sketch) (meanA, varA, meanB, varB float64) {
+	na, nb := a.n-a.zero, b.n-b.zero
+	loA, hiA := a.occupied()
+	loB, hiB := b.occupied()
+	baseA, baseB := int(a.lo)+loA-int(minBucket), int(b.lo)+loB-int(minBucket)
+	if na == 0 || nb == 0 || a.carry != nil || b.carry != nil ||
+		baseA < 0 || baseA+hiA-loA > len(logMillis) || baseB < 0 || baseB+hiB-loB > len(logMillis) {
+		meanA, varA = a.LogMoments(1e6)
+		meanB, varB = b.LogMoments(1e6)
+		return meanA, varA, meanB, varB
+	}
+	ca, cb := a.counts[loA:hiA], b.counts[loB:hiB]
+	xa, xb := logMillis[baseA:baseA+len(ca)], logMillis[baseB:baseB+len(cb)]
+	m := min(len(ca), len(cb))
+	// as LogMoments: an empty bucket adds ±0, which changes no sum
+	var sumA, sumB float64
+	for k, c := range ca[:m] {
+		sumA += float64(c) * xa[k]
+		sumB += float64(cb[k]) * xb[k]
+	}
+	for k := m; k < len(ca); k++ {
+		sumA += float64(ca[k]) * xa[k]
+	}
+	for k := m; k < len(cb); k++ {
+		sumB += float64(cb[k]) * xb[k]
+	}
+	meanA, meanB = sumA/float64(na), sumB/float64(nb)
+	var sqA, sqB float64
+	for k, c := range ca[:m] {
+		d := xa[k] - meanA
+		sqA += float64(c) * d * d
+		e := xb[k] - meanB
+		sqB += float64(cb[k]) * e * e
+	}
+	for k := m; k < len(ca); k++ {
+		d := xa[k] - meanA
+		sqA += float64(ca[k]) * d * d
+	}
+	for k := m; k < len(cb); k++ {
+		d := xb[k] - meanB
+		sqB += float64(cb[k]) * d * d
+	}
+	return meanA, sqA / float64(na), meanB, sqB / float64(nb)
+}
+
+// logMillis[i] is the logarithm of bucket minBucket+i's midpoint in
+// milliseconds (of a duration in nanoseconds), for the buckets of
+// durations (minBucket to maxBucket): the term LogMoments(1e6) computes
+// per bucket, by the same expression.
+var logMillis = func() []float64 {
+	off := logMid - logUnit(1e6)
+	x := make([]float64, maxSketchRange)
+	for i := range x {
+		x[i] = float64(minBucket+int32(i))*logGamma + off
+	}
+	return x
+}()
