@@ -316,9 +316,24 @@ func (d *dec) fail(format string, args ...any) {
 	}
 }
 
-func (d *dec) u() uint64 { return varint(d, binary.Uvarint) }
+// u and i read an unsigned and a zig-zag varint; most take one byte (a
+// window's counters are mostly small), read inline.
+func (d *dec) u() uint64 {
+	if d.off < len(d.b) && d.b[d.off] < 0x80 && d.err == nil {
+		d.off++
+		return uint64(d.b[d.off-1])
+	}
+	return varint(d, binary.Uvarint)
+}
 
-func (d *dec) i() int64 { return varint(d, binary.Varint) }
+func (d *dec) i() int64 {
+	if d.off < len(d.b) && d.b[d.off] < 0x80 && d.err == nil {
+		c := d.b[d.off]
+		d.off++
+		return int64(c>>1) ^ -int64(c&1)
+	}
+	return varint(d, binary.Varint)
+}
 
 // varint reads one varint with read (binary.Uvarint or binary.Varint).
 func varint[T uint64 | int64](d *dec, read func([]byte) (T, int)) T {
@@ -741,13 +756,34 @@ func (d *dec) zeros() []uint16 {
 // window reads one window's counts into a, its sketch's counts carved
 // from slab.
 func (d *dec) window(a *acc, slab *[]uint16) {
-	a.calls, a.errors, a.timeouts, a.retries = d.i(), d.i(), d.i(), d.i()
-	a.fallbacks, a.circuitOpen, a.durSum, a.maxDur = d.i(), d.i(), d.i(), d.i()
-	for k := range a.injected {
-		a.injected[k] = d.i()
+	// the counters in one loop, most of them a byte each (read inline)
+	var v [8 + NumFaultTypes + 4]int64
+	if d.err != nil {
+		return
 	}
+	b, off := d.b, d.off
+	for k := range v {
+		if off < len(b) && b[off] < 0x80 {
+			c := b[off]
+			off++
+			v[k] = int64(c>>1) ^ -int64(c&1)
+			continue
+		}
+		x, n := binary.Varint(b[min(off, len(b)):])
+		if n <= 0 {
+			d.off = off
+			d.fail("%v", errShort)
+			return
+		}
+		off += n
+		v[k] = x
+	}
+	d.off = off
+	a.calls, a.errors, a.timeouts, a.retries = v[0], v[1], v[2], v[3]
+	a.fallbacks, a.circuitOpen, a.durSum, a.maxDur = v[4], v[5], v[6], v[7]
+	copy(a.injected[:], v[8:])
 	r := &a.injResp
-	r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = d.i(), d.i(), d.i(), d.i()
+	r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = v[8+NumFaultTypes], v[9+NumFaultTypes], v[10+NumFaultTypes], v[11+NumFaultTypes]
 	d.sketch(&a.sk, slab)
 }
 
