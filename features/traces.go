@@ -649,8 +649,8 @@ func (p *Partial) tracesTable(t *Table) {
 		// the log moments two windows at a time (logMoments2)
 		i := c * chunk
 		for ; i+1 < end; i += 2 {
-			s, u := &t.Services[i], &t.Services[i+1]
-			s.SelfLogMean, s.SelfLogVar, u.SelfLogMean, u.SelfLogVar = logMoments2(&keys[order[i]].a.self, &keys[order[i+1]].a.self)
+			s, s2 := &t.Services[i], &t.Services[i+1]
+			s.SelfLogMean, s.SelfLogVar, s2.SelfLogMean, s2.SelfLogVar = logMoments2(&keys[order[i]].a.self, &keys[order[i+1]].a.self)
 		}
 		if i < end {
 			s := &t.Services[i]
