@@ -187,6 +187,29 @@ for n in $SHARDS; do
 			printf "\n"
 		}
 		printf "    merge wall %.2f s = %.1f%% of one node; without the models (which one node runs too) CPU %.2f s = %.1f%% of one node\n", mw, 100 * mw / w1, mn, 100 * mn / c1 }' | tee -a "$REPORT"
+	# the same ratios taken within each repetition, then their median: the
+	# runs of one repetition are minutes apart at most, while the VM's
+	# speed drifts by a fifth over a quarter of an hour, which a ratio of
+	# medians taken from different repetitions carries into the result
+	if ((REPS > 1)); then
+		pw=() pc=() pm=()
+		for ((r = 1; r <= REPS; r++)); do
+			slow=$(for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f1; done | sort -g | tail -n 1)
+			cpu=$(for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f2; done | awk '{ s += $1 } END { print s }')
+			if [[ -f $DATA/time/shard-1-0.$r ]]; then
+				read -r w1r c1r _ < <(one "$DATA/time/shard-1-0.$r")
+				pw+=("$(awk -v a="$slow" -v b="$w1r" 'BEGIN { print a / b }')")
+				pc+=("$(awk -v a="$cpu" -v b="$c1r" 'BEGIN { print a / b }')")
+			fi
+			pm+=("$(awk -v a="$(one "$DATA/time/merge-$n.$r" | cut -d' ' -f1)" -v b="$(one "$DATA/time/single.$r" | cut -d' ' -f1)" 'BEGIN { print 100 * a / b }')")
+		done
+		{
+			printf '    within each repetition, median of %d:' "$REPS"
+			((${#pw[@]} > 0)) && printf ' slowest shard %.2fx 1 shard (wall), all shards %.2fx its CPU,' \
+				"$(printf '%s\n' "${pw[@]}" | median)" "$(printf '%s\n' "${pc[@]}" | median)"
+			printf ' merge %.1f%% of one node (wall)\n' "$(printf '%s\n' "${pm[@]}" | median)"
+		} | tee -a "$REPORT"
+	fi
 	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis (every repetition)" | tee -a "$REPORT"
 done
 echo "(medians of $REPS repetitions)" | tee -a "$REPORT"
