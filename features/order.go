@@ -51,3 +51,20 @@ func orderByFields[T any](s []T, limit int, key func(*T) (a int32, b int64, c in
 	}
 	return order
 }
+
+// mergeAdjacent drops from order (positions sorted by key, orderByFields)
+// each position whose element has the key of the one kept before it,
+// after merge(kept, dropped) has folded it into that one; merge reports
+// whether the keys were equal (and only then merges). It returns order's
+// prefix of the kept positions.
+func mergeAdjacent(order []int32, merge func(kept, next int32) bool) []int32 {
+	u := 0
+	for _, j := range order {
+		if u > 0 && merge(order[u-1], j) {
+			continue
+		}
+		order[u] = j
+		u++
+	}
+	return order[:u]
+}

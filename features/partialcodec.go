@@ -328,12 +328,14 @@ func (d *dec) u() uint64 {
 
 func (d *dec) i() int64 {
 	if d.off < len(d.b) && d.b[d.off] < 0x80 && d.err == nil {
-		c := d.b[d.off]
 		d.off++
-		return int64(c>>1) ^ -int64(c&1)
+		return unzigzag(d.b[d.off-1])
 	}
 	return varint(d, binary.Varint)
 }
+
+// unzigzag is the value of a zig-zag varint of one byte (c < 0x80).
+func unzigzag(c byte) int64 { return int64(c>>1) ^ -int64(c&1) }
 
 // varint reads one varint with read (binary.Uvarint or binary.Varint).
 func varint[T uint64 | int64](d *dec, read func([]byte) (T, int)) T {
@@ -764,9 +766,8 @@ func (d *dec) window(a *acc, slab *[]uint16) {
 	b, off := d.b, d.off
 	for k := range v {
 		if off < len(b) && b[off] < 0x80 {
-			c := b[off]
+			v[k] = unzigzag(b[off])
 			off++
-			v[k] = int64(c>>1) ^ -int64(c&1)
 			continue
 		}
 		x, n := binary.Varint(b[min(off, len(b)):])

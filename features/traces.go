@@ -618,18 +618,14 @@ func (p *Partial) tracesTable(t *Table) {
 	order := orderByFields(keys, len(rank), func(k *svcKey) (int32, int64, int32) { return k.svc, k.win, 0 })
 	// a window held by several partials (at their edges in time) comes
 	// once from each, adjacent in order: merged into the first
-	u := 0
-	for _, j := range order {
-		if u > 0 {
-			if k, o := &keys[order[u-1]], &keys[j]; k.svc == o.svc && k.win == o.win {
-				k.a.merge(o.a)
-				continue
-			}
+	order = mergeAdjacent(order, func(i, j int32) bool {
+		k, o := &keys[i], &keys[j]
+		if k.svc != o.svc || k.win != o.win {
+			return false
 		}
-		order[u] = j
-		u++
-	}
-	order = order[:u]
+		k.a.merge(o.a)
+		return true
+	})
 	// written before the workers store into it: a pointer store while the
 	// GC runs reads the old value first (see zeroed)
 	t.Services = zeroed[ServiceWindow](len(order), len(order))
@@ -679,19 +675,16 @@ func (p *Partial) tracesTable(t *Table) {
 	}
 	p.endLists = nil
 	eorder := orderByFields(ekeys, len(rank), func(k *endKey) (int32, int64, int32) { return k.root, k.win, k.svc })
-	u = 0
-	for _, j := range eorder {
-		if u > 0 {
-			if k, o := &ekeys[eorder[u-1]], &ekeys[j]; k.root == o.root && k.win == o.win && k.svc == o.svc {
-				k.n += o.n
-				continue
-			}
+	eorder = mergeAdjacent(eorder, func(i, j int32) bool {
+		k, o := &ekeys[i], &ekeys[j]
+		if k.root != o.root || k.win != o.win || k.svc != o.svc {
+			return false
 		}
-		eorder[u] = j
-		u++
-	}
-	t.TraceEnds = make([]TraceEnd, u)
-	for i, j := range eorder[:u] {
+		k.n += o.n
+		return true
+	})
+	t.TraceEnds = make([]TraceEnd, len(eorder))
+	for i, j := range eorder {
 		e := &ekeys[j]
 		t.TraceEnds[i] = TraceEnd{Root: names[e.root], StartUnixNano: e.win * int64(t.Window), Service: names[e.svc], Traces: e.n}
 	}
