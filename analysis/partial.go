@@ -231,7 +231,12 @@ func (p *partial) encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	// zstd's fastest level: the body (varints, mostly sketch counts)
+	// compresses about 2:1 at any level; the whole 40M-span day's body of
+	// 19.0 MB took 80 ms to 8.96 MB at this level, 118 ms to 8.83 MB at
+	// the default and 297 ms to 8.70 MB at the next, and decodes in 20-24
+	// ms whichever wrote it
+	zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return nil, err
 	}
