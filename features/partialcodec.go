@@ -328,14 +328,12 @@ func (d *dec) u() uint64 {
 
 func (d *dec) i() int64 {
 	if d.off < len(d.b) && d.b[d.off] < 0x80 && d.err == nil {
+		c := d.b[d.off]
 		d.off++
-		return unzigzag(d.b[d.off-1])
+		return int64(c>>1) ^ -int64(c&1) // zig-zag
 	}
 	return varint(d, binary.Varint)
 }
-
-// unzigzag is the value of a zig-zag varint of one byte (c < 0x80).
-func unzigzag(c byte) int64 { return int64(c>>1) ^ -int64(c&1) }
 
 // varint reads one varint with read (binary.Uvarint or binary.Varint).
 func varint[T uint64 | int64](d *dec, read func([]byte) (T, int)) T {
@@ -758,33 +756,13 @@ func (d *dec) zeros() []uint16 {
 // window reads one window's counts into a, its sketch's counts carved
 // from slab.
 func (d *dec) window(a *acc, slab *[]uint16) {
-	// the counters in one loop, most of them a byte each (read inline)
-	var v [8 + NumFaultTypes + 4]int64
-	if d.err != nil {
-		return
+	a.calls, a.errors, a.timeouts, a.retries = d.i(), d.i(), d.i(), d.i()
+	a.fallbacks, a.circuitOpen, a.durSum, a.maxDur = d.i(), d.i(), d.i(), d.i()
+	for k := range a.injected {
+		a.injected[k] = d.i()
 	}
-	b, off := d.b, d.off
-	for k := range v {
-		if off < len(b) && b[off] < 0x80 {
-			v[k] = unzigzag(b[off])
-			off++
-			continue
-		}
-		x, n := binary.Varint(b[min(off, len(b)):])
-		if n <= 0 {
-			d.off = off
-			d.fail("%v", errShort)
-			return
-		}
-		off += n
-		v[k] = x
-	}
-	d.off = off
-	a.calls, a.errors, a.timeouts, a.retries = v[0], v[1], v[2], v[3]
-	a.fallbacks, a.circuitOpen, a.durSum, a.maxDur = v[4], v[5], v[6], v[7]
-	copy(a.injected[:], v[8:])
 	r := &a.injResp
-	r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = v[8+NumFaultTypes], v[9+NumFaultTypes], v[10+NumFaultTypes], v[11+NumFaultTypes]
+	r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = d.i(), d.i(), d.i(), d.i()
 	d.sketch(&a.sk, slab)
 }
 

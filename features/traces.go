@@ -729,9 +729,7 @@ func nameRanks(p *Partial) (map[string]int32, []string) {
 			if i == 0 || l[i].k.root != l[i-1].k.root {
 				seen[l[i].k.root] = true
 			}
-			if !seen[l[i].k.svc] {
-				seen[l[i].k.svc] = true
-			}
+			seen[l[i].k.svc] = true
 		}
 	}
 	names := slices.Sorted(maps.Keys(seen))

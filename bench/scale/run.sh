@@ -163,14 +163,15 @@ for n in $SHARDS; do
 	printf '%-22s %s  (%s bytes of partials)\n' "merge of $n" "$(field "merge-$n")" "$(cat "$parts"/*.part | wc -c)" | tee -a "$REPORT"
 	printf '%-22s %s\n' "merge --no-models" "$(field "merge-$n-nomodels")" | tee -a "$REPORT"
 	# the Job's wall on n machines: its slowest pod (with more shards than
-	# cores the runs above took longer: they ran in waves), per repetition,
-	# then the median; the CPU of all pods likewise
-	shards_wall=$(for ((r = 1; r <= REPS; r++)); do
-		for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f1; done | sort -g | tail -n 1
-	done | median)
-	shards_cpu=$(for ((r = 1; r <= REPS; r++)); do
-		for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f2; done | awk '{ s += $1 } END { print s }'
-	done | median)
+	# cores the runs above took longer: they ran in waves), per repetition
+	# (rw), then the median; the CPU of all pods likewise (rc)
+	rw=() rc=()
+	for ((r = 1; r <= REPS; r++)); do
+		read -r rw[r] rc[r] < <(for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r"; done |
+			awk 'NR == 1 || $1 > w { w = $1 } { c += $2 } END { print w, c }')
+	done
+	shards_wall=$(printf '%s\n' "${rw[@]}" | median)
+	shards_cpu=$(printf '%s\n' "${rc[@]}" | median)
 	elapsed=$(cat "$DATA/time/elapsed-$n".* | median)
 	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
 	merge_cpu=$(field "merge-$n" | awk '{ print $2 }')
@@ -194,12 +195,10 @@ for n in $SHARDS; do
 	if ((REPS > 1)); then
 		pw=() pc=() pm=()
 		for ((r = 1; r <= REPS; r++)); do
-			slow=$(for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f1; done | sort -g | tail -n 1)
-			cpu=$(for ((i = 0; i < n; i++)); do one "$DATA/time/shard-$n-$i.$r" | cut -d' ' -f2; done | awk '{ s += $1 } END { print s }')
 			if [[ -f $DATA/time/shard-1-0.$r ]]; then
 				read -r w1r c1r _ < <(one "$DATA/time/shard-1-0.$r")
-				pw+=("$(awk -v a="$slow" -v b="$w1r" 'BEGIN { print a / b }')")
-				pc+=("$(awk -v a="$cpu" -v b="$c1r" 'BEGIN { print a / b }')")
+				pw+=("$(awk -v a="${rw[r]}" -v b="$w1r" 'BEGIN { print a / b }')")
+				pc+=("$(awk -v a="${rc[r]}" -v b="$c1r" 'BEGIN { print a / b }')")
 			fi
 			pm+=("$(awk -v a="$(one "$DATA/time/merge-$n.$r" | cut -d' ' -f1)" -v b="$(one "$DATA/time/single.$r" | cut -d' ' -f1)" 'BEGIN { print 100 * a / b }')")
 		done
