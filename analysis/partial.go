@@ -28,8 +28,11 @@ import (
 // chaosgen writes and reads (docs/scale.md, "The partial file"). Version 2
 // added the responses among the injected calls to each window; version 3
 // writes a run of empty sketch buckets as its length (before: a 0 per
-// bucket).
-const PartialVersion = 3
+// bucket); version 4 adds the header's time range, each edge window's
+// summary and each edge's total sketch, and writes each edge sketch after
+// its length (a merge skips the sketches of the windows no other partial
+// holds).
+const PartialVersion = 4
 
 // partialMagic starts the first line of a partial file; the version and a
 // newline follow.
@@ -64,12 +67,23 @@ type PartialInfo struct {
 
 // partialHeader is the JSON line after the first line of a partial file.
 type partialHeader struct {
-	Window  string         `json:"window"`
-	Columns []string       `json:"columns"`
-	Digest  string         `json:"digest"` // ingest.DigestVersion of its row-group digests
-	Shard   int            `json:"shard"`
-	Shards  int            `json:"shards"`
-	Inputs  []partialInput `json:"inputs"`
+	Window  string   `json:"window"`
+	Columns []string `json:"columns"`
+	Digest  string   `json:"digest"` // ingest.DigestVersion of its row-group digests
+	Shard   int      `json:"shard"`
+	Shards  int      `json:"shards"`
+	// TimeRange is the time the partial's calls cover: a merge keeps the
+	// summaries of the edge windows that no other partial's calls reach,
+	// and skips their sketches (features.DecodeOptions). Start > End: no
+	// calls.
+	TimeRange timeRange      `json:"time_range"`
+	Inputs    []partialInput `json:"inputs"`
+}
+
+// timeRange is a features.TimeRange in JSON.
+type timeRange struct {
+	Start int64 `json:"start_unix_nano"`
+	End   int64 `json:"end_unix_nano"`
 }
 
 // partialInput is one input file as a partial saw it: all of its footer,
@@ -163,7 +177,9 @@ func accumulate(ctx context.Context, store *objstore.Store, args []string, sc sc
 	if err != nil {
 		return nil, err
 	}
-	p := &partial{acc: acc, head: partialHeader{Window: sc.window.String(), Columns: columnNames(), Digest: ingest.DigestVersion, Shard: sc.shard, Shards: sc.shards}}
+	tr := acc.TimeRange()
+	p := &partial{acc: acc, head: partialHeader{Window: sc.window.String(), Columns: columnNames(), Digest: ingest.DigestVersion, Shard: sc.shard, Shards: sc.shards,
+		TimeRange: timeRange{tr.Start, tr.End}}}
 	for i, f := range files.Files {
 		footer, err := files.FooterDigest(i)
 		if err != nil {
@@ -312,19 +328,19 @@ func decodePartial(b []byte) (*partial, error) {
 // load merges the partial's body into acc (renumbering its files by to),
 // or decodes it into acc when acc is nil; buf is scratch space for the
 // uncompressed body, returned for the next load.
-func (p *partial) load(zr *zstd.Decoder, acc **features.Partial, to []int, buf []byte) ([]byte, error) {
+func (p *partial) load(zr *zstd.Decoder, acc **features.Partial, to []int, buf []byte, opt features.DecodeOptions) ([]byte, error) {
 	body, err := zr.DecodeAll(p.body, buf[:0])
 	if err != nil {
 		return buf, fmt.Errorf("%s: partial body: %w", p.name, err)
 	}
 	if *acc != nil {
-		if err := (*acc).MergeBinary(body, to); err != nil {
+		if err := (*acc).MergeBinaryWith(body, to, opt); err != nil {
 			return body, fmt.Errorf("%s: partial body: %w", p.name, err)
 		}
 		p.body = nil
 		return body, nil
 	}
-	a, err := features.DecodePartial(body)
+	a, err := features.DecodePartialWith(body, opt)
 	if err != nil {
 		return body, fmt.Errorf("%s: partial body: %w", p.name, err)
 	}
@@ -440,16 +456,30 @@ func mergePartials(parts []*partial) (*partial, error) {
 	}
 	defer zr.Close()
 	var buf []byte
-	for _, p := range parts {
+	for i, p := range parts {
 		to := make([]int, len(p.head.Inputs))
 		for i, in := range p.head.Inputs {
 			to[i] = index[in.Path]
 		}
-		if buf, err = p.load(zr, &out.acc, to, buf); err != nil {
+		if buf, err = p.load(zr, &out.acc, to, buf, summarise(parts, i)); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// summarise returns how parts[i] is decoded in a merge of parts, which
+// only makes a table of them: its edge windows that no other partial's
+// calls reach are summarised.
+func summarise(parts []*partial, i int) features.DecodeOptions {
+	r := parts[i].head.TimeRange
+	opt := features.DecodeOptions{Summarise: true, Want: features.TimeRange{Start: r.Start, End: r.End}}
+	for j, p := range parts {
+		if j != i {
+			opt.Others = append(opt.Others, features.TimeRange{Start: p.head.TimeRange.Start, End: p.head.TimeRange.End})
+		}
+	}
+	return opt
 }
 
 // missingShards names the shards absent from a set of partials that all

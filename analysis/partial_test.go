@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,10 @@ func TestMergeRefuses(t *testing.T) {
 	v1, v9 := version(1), version(9)
 	olddigest := filepath.Join(dir, "olddigest")
 	os.WriteFile(olddigest, bytes.Replace(read(t, s2), []byte(`"digest":"`+ingest.DigestVersion+`"`), []byte(`"digest":"chaosgen.input-digest/v1"`), 1), 0o644)
+	// a header whose time range is not its body's: the others would skip
+	// the sketches of windows that it holds
+	skewed := filepath.Join(dir, "skewed")
+	os.WriteFile(skewed, regexp.MustCompile(`"start_unix_nano":\d+`).ReplaceAll(read(t, s2), []byte(`"start_unix_nano":1`)), 0o644)
 	cut := filepath.Join(dir, "cut")
 	b := read(t, s2)
 	os.WriteFile(cut, b[:len(b)-10], 0o644)
@@ -198,7 +203,8 @@ func TestMergeRefuses(t *testing.T) {
 		{"overlap", []string{s0, s1, all}, []string{"row group 0 of", "is in both", "s0 (shard 0/3)", "all (all row groups)"}},
 		{"same shard twice", []string{s0, s1, s2, s1}, []string{"s1 (shard 1/3) and", "exactly one partial"}},
 		{"window", []string{s0, s1, w5}, []string{"w5 has window 5m0s", "has 1m0s", "same --window"}},
-		{"old version", []string{s0, s1, v1}, []string{"v1: partial analysis of another format version: format version 1, this chaosgen reads version 3", "older chaosgen", "write the partials again"}},
+		{"old version", []string{s0, s1, v1}, []string{fmt.Sprintf("v1: partial analysis of another format version: format version 1, this chaosgen reads version %d", PartialVersion), "older chaosgen", "write the partials again"}},
+		{"time range", []string{s0, s1, skewed}, []string{"skewed: partial body: its calls span", "its header says"}},
 		{"new version", []string{v9, s0, s1}, []string{"v9: partial analysis of another format version: format version 9", "newer chaosgen"}},
 		{"digest kind", []string{s0, s1, olddigest}, []string{`olddigest holds input digests of the kind "chaosgen.input-digest/v1"`, "one chaosgen version"}},
 		{"truncated", []string{s0, s1, cut}, []string{"cut: partial body:"}},

@@ -23,9 +23,26 @@ type acc struct {
 	injected                         [NumFaultTypes]int64 // by index into FaultTypes
 	injResp                          Responses            // among the injected calls
 	sk                               Sketch
+	// sum, when not nil, stands for the sketch, which a merge's decoder
+	// skipped (DecodeOptions.Summarise): what Stats takes from it
+	sum *winSum
+}
+
+// winSum is what a window's Stats take from its sketch, when it holds
+// calls: the quantiles and the log moments. The partial format carries it
+// beside each edge window's sketch (enc.windowSum).
+type winSum struct {
+	q               [len(statQuantiles)]float64
+	logMean, logVar float64
 }
 
 func (a *acc) merge(o *acc) {
+	a.mergeCounts(o)
+	a.sk.Merge(&o.sk)
+}
+
+// mergeCounts is merge without the sketch.
+func (a *acc) mergeCounts(o *acc) {
 	a.calls += o.calls
 	a.errors += o.errors
 	a.timeouts += o.timeouts
@@ -38,7 +55,6 @@ func (a *acc) merge(o *acc) {
 		a.injected[i] += o.injected[i]
 	}
 	a.injResp.merge(&o.injResp)
-	a.sk.Merge(&o.sk)
 }
 
 // statQuantiles are the quantiles of Stats: p50, p90 and p99.
@@ -64,8 +80,12 @@ func (a *acc) countStats() Stats {
 	if a.calls > 0 {
 		s.ErrorRate = float64(a.errors) / float64(a.calls)
 		s.MeanMs = float64(a.durSum) / float64(a.calls) / 1e6
-		var q [3]float64
-		a.sk.quantiles(statQuantiles[:], q[:])
+		var q [len(statQuantiles)]float64
+		if a.sum != nil {
+			q = a.sum.q
+		} else {
+			a.sk.quantiles(statQuantiles[:], q[:])
+		}
 		s.P50Ms, s.P90Ms, s.P99Ms = q[0]/1e6, q[1]/1e6, q[2]/1e6
 	}
 	return s
@@ -94,6 +114,11 @@ type edgeAcc struct {
 	curFrom        int64
 	grpc, http     int64 // calls with a gRPC-like (0-16) or HTTP-like (100-599) status
 	grpcCodes      int64 // calls with a gRPC status other than OK (1-16)
+	// summed: the edge's total sketch is pre, the sum of the partials'
+	// totals, and not that of its windows' sketches, some of which a
+	// merge's decoder skipped (DecodeOptions.Summarise)
+	summed bool
+	pre    Sketch
 }
 
 func (e *edgeAcc) window(wi int64, w *worker) *acc {
@@ -632,12 +657,20 @@ func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Durat
 		if a == nil {
 			continue
 		}
-		total.merge(a)
+		total.mergeCounts(a)
+		if !e.summed {
+			total.sk.Merge(&a.sk)
+		}
 		out.wins = append(out.wins, Window{
 			StartUnixNano: (e.base + int64(j)) * int64(window),
 			Stats:         a.countStats(),
 			Concurrency:   float64(a.durSum) / float64(window),
 		})
+		if a.sum != nil {
+			t := &out.wins[len(out.wins)-1].Stats
+			t.LogMean, t.LogVar = a.sum.logMean, a.sum.logVar
+			continue
+		}
 		if a.calls == 0 {
 			continue
 		}
@@ -652,6 +685,9 @@ func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Durat
 	if held != nil {
 		t := &out.wins[heldAt].Stats
 		t.LogMean, t.LogVar = held.sk.LogMoments(1e6)
+	}
+	if e.summed {
+		total.sk = e.pre
 	}
 	edge := Edge{
 		Caller: caller, Callee: callee,

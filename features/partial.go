@@ -37,6 +37,7 @@ type Partial struct {
 	stash            []stashRun
 	bad              *ingest.BadRows
 	slabs            slabs // what the decoder left of its slabs (DecodePartial, MergeBinary)
+	summarised       bool  // decoded with DecodeOptions.Summarise: for Table only
 }
 
 type edgeKey struct{ caller, callee string }
@@ -245,6 +246,9 @@ func absDiff(a, b int64) int64 {
 func (p *Partial) Merge(o *Partial) error {
 	if p.window != o.window {
 		return fmt.Errorf("window %s differs from %s", time.Duration(o.window), time.Duration(p.window))
+	}
+	if p.summarised || o.summarised {
+		return errSummarised
 	}
 	p.rows += o.rows
 	p.minStart = min(p.minStart, o.minStart)

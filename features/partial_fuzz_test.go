@@ -13,7 +13,8 @@ import (
 // so any bytes must decode to an error or to a partial, never a panic or a
 // huge allocation; what decodes encodes to a form that decodes and encodes
 // to itself, and merging it into another partial fails cleanly or gives
-// what merging the decoded partial gives.
+// what merging the decoded partial gives; a merge's summarising decode
+// (DecodeOptions.Summarise) fails cleanly or gives a table.
 func FuzzDecodePartial(f *testing.F) {
 	r := rand.New(rand.NewPCG(1, 2))
 	dir := f.TempDir()
@@ -55,6 +56,10 @@ func FuzzDecodePartial(f *testing.F) {
 			}
 			if third, _ := q.AppendBinary(nil); !bytes.Equal(third, again) {
 				t.Fatalf("encoded, decoded and encoded again, %d bytes become %d", len(again), len(third))
+			}
+			// as a merge decodes it: the summaries trusted, never a panic
+			if s, err := DecodePartialWith(b, DecodeOptions{Summarise: true, Want: p.TimeRange()}); err == nil {
+				s.Table()
 			}
 		}
 		into, err := DecodePartial(base)

@@ -41,6 +41,8 @@ func TestPartialShards(t *testing.T) {
 	for _, n := range []int{1, 2, 5, 13} {
 		order := r.Perm(n)
 		var merged, into, tabled, direct *Partial
+		var forms [][]byte
+		var ranges []TimeRange
 		for _, i := range order {
 			p, err := Accumulate(context.Background(), of, Options{Workers: 1 + i%3, RowGroups: of.Shard(i, n)})
 			if err != nil {
@@ -57,6 +59,7 @@ func TestPartialShards(t *testing.T) {
 			if b2, _ := q.AppendBinary(nil); !bytes.Equal(b, b2) {
 				t.Fatalf("shard %d/%d: the binary form changes through a decode", i, n)
 			}
+			forms, ranges = append(forms, b), append(ranges, p.TimeRange())
 			// direct merges partials as decoded, their service windows
 			// and trace ends still in the decoder's lists
 			if direct == nil {
@@ -98,6 +101,108 @@ func TestPartialShards(t *testing.T) {
 		// not yet folded by an encoding
 		compareTables(t, "MergeBinary", want, tabled.Table())
 		compareTables(t, "Merge of decoded partials", want, direct.Table())
+		// a merge's decoding: the windows no other partial's time range
+		// reaches summarised, their sketches skipped
+		summed, windows := summarisedMerge(t, forms, ranges)
+		if n == 1 && windows != len(want.Windows) {
+			t.Errorf("1 shard: %d of %d windows summarised", windows, len(want.Windows))
+		}
+		compareTables(t, "summarised", want, summed.Table())
+	}
+}
+
+// summarisedMerge decodes and merges forms as a merge does, each window
+// that no other form's time range (ranges) reaches summarised; it returns
+// the partial and the number of windows summarised.
+func summarisedMerge(t *testing.T, forms [][]byte, ranges []TimeRange) (*Partial, int) {
+	t.Helper()
+	var p *Partial
+	for i, b := range forms {
+		opt := DecodeOptions{Summarise: true, Want: ranges[i]}
+		for j, r := range ranges {
+			if j != i {
+				opt.Others = append(opt.Others, r)
+			}
+		}
+		var err error
+		if p == nil {
+			p, err = DecodePartialWith(b, opt)
+		} else {
+			err = p.MergeBinaryWith(b, nil, opt)
+		}
+		if err != nil {
+			t.Fatalf("partial %d of %d: %v", i, len(forms), err)
+		}
+	}
+	n := 0
+	for _, e := range p.edges {
+		for _, a := range e.wins {
+			if a != nil && a.sum != nil {
+				n++
+			}
+		}
+	}
+	return p, n
+}
+
+// TestSummarisedPartial: partials of disjoint times, summarised as a merge
+// decodes them, give the table of one Build with most windows summarised;
+// a window that two of them hold when one said no other could is an
+// error, and so is a body whose time range is not the one given; a
+// summarised partial neither encodes nor merges with Merge.
+func TestSummarisedPartial(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 8))
+	spans := genSpans(r, 3000)
+	slices.SortStableFunc(spans, func(a, b ingest.Span) int { return cmp.Compare(a.StartUnixNano, b.StartUnixNano) })
+	dir := t.TempDir()
+	paths := []string{writeSpans(t, dir, "a.parquet", spans, 200)}
+	want := build(t, paths, Options{Workers: 2})
+	of, err := ingest.Open(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	var forms [][]byte
+	var ranges []TimeRange
+	for i := range 4 {
+		p, err := Accumulate(context.Background(), of, Options{Workers: 1, RowGroups: of.Shard(i, 4)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := p.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forms, ranges = append(forms, b), append(ranges, p.TimeRange())
+	}
+	slices.Reverse(forms)
+	slices.Reverse(ranges)
+	got, n := summarisedMerge(t, forms, ranges)
+	if n < len(want.Windows)/2 {
+		t.Errorf("%d of %d windows summarised, want most", n, len(want.Windows))
+	}
+	if _, err := got.AppendBinary(nil); err == nil {
+		t.Error("a summarised partial encoded")
+	}
+	if err := got.Merge(newPartial(DefaultWindow)); err == nil {
+		t.Error("a summarised partial merged")
+	}
+	compareTables(t, "summarised", want, got.Table())
+	// the same partial twice, each told no other holds its windows
+	p, err := DecodePartialWith(forms[0], DecodeOptions{Summarise: true, Want: ranges[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.MergeBinaryWith(forms[0], nil, DecodeOptions{Summarise: true, Want: ranges[0]})
+	if err == nil || !strings.Contains(err.Error(), "is in two partials") {
+		t.Errorf("a window summarised twice: %v", err)
+	}
+	_, err = DecodePartialWith(forms[0], DecodeOptions{Summarise: true, Want: ranges[1]})
+	if err == nil || !strings.Contains(err.Error(), "its calls span") {
+		t.Errorf("a body of another time range: %v", err)
+	}
+	if err := p.MergeBinary(forms[1], nil); err == nil {
+		t.Error("a summarised partial merged a partial decoded without summaries")
 	}
 }
 

@@ -24,6 +24,9 @@ import (
 
 // AppendBinary appends the binary form of p to b.
 func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
+	if p.summarised {
+		return nil, errSummarised
+	}
 	p.foldOutcomes(nil)
 	p.foldLists()
 	e := &enc{b: slices.Grow(b, p.sizeHint())}
@@ -120,7 +123,7 @@ func (p *Partial) sizeHint() int {
 	for _, e := range p.edges {
 		for _, w := range e.wins {
 			if w != nil {
-				n += 48 + w.sk.sizeHint()
+				n += 96 + w.sk.sizeHint() // counts, summary, sketch
 			}
 		}
 	}
@@ -187,8 +190,51 @@ func (e *enc) edge(a *edgeAcc) {
 		for _, v := range [...]int64{w.injResp.Retries, w.injResp.Timeouts, w.injResp.CircuitOpen, w.injResp.Fallbacks} {
 			e.i(v)
 		}
-		e.sketch(&w.sk)
+		e.windowSum(w)
+		e.sketchLen(&w.sk)
 	}
+	var total Sketch
+	for _, w := range a.wins {
+		if w != nil {
+			total.Merge(&w.sk)
+		}
+	}
+	e.sketchLen(&total)
+}
+
+// windowSum writes what the window's Stats take from its sketch (winSum),
+// when it holds calls: each quantile's bucket (0 for the value 0, else 1
+// + its index from minBucket) and the log moments' bits. A merge reads it
+// in place of the sketch of a window that no other partial holds.
+func (e *enc) windowSum(w *acc) {
+	if w.calls <= 0 {
+		return
+	}
+	var b [len(statQuantiles)]int32
+	w.sk.quantileBuckets(statQuantiles[:], b[:])
+	for _, i := range b {
+		if i == zeroBucket {
+			e.u(0)
+		} else {
+			e.u(uint64(int64(i)-int64(minBucket)) + 1)
+		}
+	}
+	m, v := w.sk.LogMoments(1e6)
+	e.u64(math.Float64bits(m))
+	e.u64(math.Float64bits(v))
+}
+
+// sketchLen writes s after the length of its form, so that a reader can
+// skip it.
+func (e *enc) sketchLen(s *Sketch) {
+	at := len(e.b)
+	e.sketch(s)
+	n := len(e.b) - at
+	var l [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(l[:], uint64(n))
+	e.b = append(e.b, l[:k]...)
+	copy(e.b[at+k:], e.b[at:at+n])
+	copy(e.b[at:], l[:k])
 }
 
 // sketch writes the range of non-zero buckets only: sketches of the same
@@ -277,6 +323,10 @@ var (
 	maxSketchRange = int(maxBucket) - int(minBucket) + 1
 )
 
+// errSummarised is AppendBinary's and Merge's error for a partial whose
+// windows were summarised as decoded (DecodeOptions.Summarise).
+var errSummarised = errors.New("a partial decoded with summarised windows is for its table only")
+
 // errShort is the error of a binary form that ends too early.
 var errShort = errors.New("truncated")
 
@@ -288,6 +338,10 @@ type dec struct {
 	err error
 	slabs
 	names map[string]string // the service, operation and profile names read
+	// summarise: an edge window outside every range of shared (window
+	// indexes) keeps its summary, its sketch skipped (DecodeOptions)
+	summarise bool
+	shared    [][2]int64
 }
 
 // slabs are the memory that a decoder carves new accumulators and sketch
@@ -296,6 +350,7 @@ type dec struct {
 type slabs struct {
 	slab    []uint16 // for sketch counts
 	accs    []acc    // for edge windows
+	sums    []winSum // for the summaries of edge windows
 	scratch []uint16 // zero counts for a sketch read to be merged
 }
 
@@ -434,7 +489,34 @@ func (d *dec) int32() int32 {
 }
 
 // DecodePartial reads the binary form written by AppendBinary.
-func DecodePartial(b []byte) (*Partial, error) {
+func DecodePartial(b []byte) (*Partial, error) { return DecodePartialWith(b, DecodeOptions{}) }
+
+// TimeRange is the time a partial's calls cover, in Unix nanoseconds:
+// from the first start to the last end (Start > End: no calls).
+type TimeRange struct{ Start, End int64 }
+
+// TimeRange returns the time p's calls cover.
+func (p *Partial) TimeRange() TimeRange { return TimeRange{p.minStart, p.maxEnd} }
+
+// DecodeOptions control DecodePartialWith and MergeBinaryWith.
+type DecodeOptions struct {
+	// Summarise keeps of each edge window that lies outside the windows
+	// of every range in Others (the other partials of a merge, none of
+	// which can then hold it) its counts and the summary of its sketch
+	// that the form carries beside it, and skips the sketch; each edge's
+	// total sketch is then the sum of the partials' totals. A merge so
+	// neither decodes most sketches nor summarises them again. A partial
+	// decoded so is for Table only: AppendBinary and Merge refuse it, and
+	// it merges only what is decoded so (MergeBinaryWith).
+	Summarise bool
+	Others    []TimeRange
+	// Want, with Summarise, is the time range the body must hold (its
+	// file's header's, from which the other partials' Others came).
+	Want TimeRange
+}
+
+// DecodePartialWith is DecodePartial with options.
+func DecodePartialWith(b []byte, opt DecodeOptions) (*Partial, error) {
 	d := &dec{b: b}
 	window := d.i()
 	if d.err == nil {
@@ -443,11 +525,23 @@ func DecodePartial(b []byte) (*Partial, error) {
 		}
 	}
 	p := newPartial(time.Duration(window))
-	if err := p.decode(d, nil, true); err != nil {
+	p.summarised = opt.Summarise
+	d.options(opt, p.window)
+	if err := p.decode(d, nil, true, opt); err != nil {
 		return nil, err
 	}
 	p.slabs = d.slabs
 	return p, nil
+}
+
+// options sets the decoder's summarising from opt, for windows of w.
+func (d *dec) options(opt DecodeOptions, w int64) {
+	d.summarise = opt.Summarise
+	for _, r := range opt.Others {
+		if r.Start <= r.End {
+			d.shared = append(d.shared, [2]int64{floorDiv(r.Start, max(w, 1)), floorDiv(r.End, max(w, 1))})
+		}
+	}
 }
 
 // MergeBinary merges the partial whose binary form is b into p, as
@@ -456,11 +550,21 @@ func DecodePartial(b []byte) (*Partial, error) {
 // service window, trace end and outcome goes straight into p's. On an
 // error p holds part of b: discard it.
 func (p *Partial) MergeBinary(b []byte, to []int) error {
+	return p.MergeBinaryWith(b, to, DecodeOptions{})
+}
+
+// MergeBinaryWith is MergeBinary with options, which must summarise if and
+// only if p's decoding did (DecodePartialWith).
+func (p *Partial) MergeBinaryWith(b []byte, to []int, opt DecodeOptions) error {
+	if p.summarised != opt.Summarise {
+		return errors.New("partials decoded with and without summaries do not merge")
+	}
 	d := &dec{b: b, slabs: p.slabs}
 	if w := d.i(); d.err == nil && w != p.window {
 		return fmt.Errorf("window %s differs from %s", time.Duration(w), time.Duration(p.window))
 	}
-	err := p.decode(d, to, false)
+	d.options(opt, p.window)
+	err := p.decode(d, to, false, opt)
 	p.slabs = d.slabs
 	return err
 }
@@ -469,7 +573,7 @@ func (p *Partial) MergeBinary(b []byte, to []int) error {
 // that holds nothing yet when fresh (newPartial's), else merging into what
 // p holds. File indexes are renumbered by to when not nil. Every list must
 // be in the encoder's order, each key once.
-func (p *Partial) decode(d *dec, to []int, fresh bool) error {
+func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error {
 	file := func(f int64) int {
 		if f < 0 || to == nil && f > math.MaxInt32 || to != nil && f >= int64(len(to)) {
 			d.fail("file %d", f)
@@ -481,6 +585,9 @@ func (p *Partial) decode(d *dec, to []int, fresh bool) error {
 		return int(f)
 	}
 	rows, minStart, maxEnd := d.i(), d.i(), d.i()
+	if opt.Summarise && d.err == nil && (TimeRange{minStart, maxEnd}) != opt.Want {
+		return fmt.Errorf("its calls span %d to %d ns, its header says %d to %d", minStart, maxEnd, opt.Want.Start, opt.Want.End)
+	}
 	var all distinct
 	d.distinct(&all)
 	if fresh {
@@ -717,15 +824,32 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 		t := e.slot(wi)
 		if *t == nil {
 			a := fromSlab(&d.accs)
-			if d.window(a, &d.slab); d.err != nil {
+			if d.summarise && !d.sharedWindow(wi) {
+				// no other partial holds it: its summary, not its sketch
+				d.counts(a)
+				a.sum = fromSlab(&d.sums)
+				d.windowSum(a, a.sum)
+				d.skipSketch()
+			} else {
+				d.counts(a)
+				d.windowSum(a, nil)
+				d.sketchLen(&a.sk, &d.slab)
+			}
+			if d.err != nil {
 				return
 			}
 			*t = a
 			continue
 		}
+		if (*t).sum != nil {
+			d.fail("edge %s→%s: window %d is in two partials, one of which said no other could hold it", e.caller, e.callee, wi)
+			return
+		}
 		w = acc{}
 		slab := d.zeros()
-		if d.window(&w, &slab); d.err == nil {
+		d.counts(&w)
+		d.windowSum(&w, nil)
+		if d.sketchLen(&w.sk, &slab); d.err == nil {
 			(*t).merge(&w)
 		}
 		clear(w.sk.counts)
@@ -733,6 +857,18 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 			return
 		}
 	}
+	// the edge's total: the sum of the partials' totals when summarising
+	if !d.summarise {
+		d.skipSketch()
+		return
+	}
+	e.summed = true
+	w = acc{}
+	slab := d.zeros()
+	if d.sketchLen(&w.sk, &slab); d.err == nil {
+		e.pre.Merge(&w.sk)
+	}
+	clear(w.sk.counts)
 }
 
 // fromSlab returns a new accumulator carved from *slab, refilled when
@@ -753,9 +889,8 @@ func (d *dec) zeros() []uint16 {
 	return d.scratch
 }
 
-// window reads one window's counts into a, its sketch's counts carved
-// from slab.
-func (d *dec) window(a *acc, slab *[]uint16) {
+// counts reads one window's counts into a.
+func (d *dec) counts(a *acc) {
 	a.calls, a.errors, a.timeouts, a.retries = d.i(), d.i(), d.i(), d.i()
 	a.fallbacks, a.circuitOpen, a.durSum, a.maxDur = d.i(), d.i(), d.i(), d.i()
 	for k := range a.injected {
@@ -763,7 +898,53 @@ func (d *dec) window(a *acc, slab *[]uint16) {
 	}
 	r := &a.injResp
 	r.Retries, r.Timeouts, r.CircuitOpen, r.Fallbacks = d.i(), d.i(), d.i(), d.i()
-	d.sketch(&a.sk, slab)
+}
+
+// windowSum reads the summary of a window's sketch (enc.windowSum) into
+// s, or past it when s is nil.
+func (d *dec) windowSum(a *acc, s *winSum) {
+	if a.calls <= 0 {
+		return
+	}
+	var q [len(statQuantiles)]float64
+	for j := range q {
+		c := d.u()
+		if c > uint64(maxBucket-minBucket)+1 {
+			d.fail("quantile bucket %d out of range", c)
+			return
+		}
+		if c > 0 {
+			q[j] = bucketValue(minBucket + int32(c-1))
+		}
+	}
+	m, v := math.Float64frombits(d.u64()), math.Float64frombits(d.u64())
+	if s != nil {
+		*s = winSum{q: q, logMean: m, logVar: v}
+	}
+}
+
+// sketchLen reads a sketch written by enc.sketchLen into s (as sketch).
+func (d *dec) sketchLen(s *Sketch, slab *[]uint16) {
+	n := d.count(1)
+	end := d.off + n
+	d.sketch(s, slab)
+	if d.err == nil && d.off != end {
+		d.fail("sketch of %d bytes took %d", n, d.off-end+n)
+	}
+}
+
+// skipSketch reads past a sketch written by enc.sketchLen.
+func (d *dec) skipSketch() { d.bytes(d.count(1)) }
+
+// sharedWindow reports whether window wi lies in the time range of
+// another partial of the merge (d.shared), which may hold it too.
+func (d *dec) sharedWindow(wi int64) bool {
+	for _, r := range d.shared {
+		if wi >= r[0] && wi <= r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // sketch reads a sketch into s, which is empty; its counts are carved from

@@ -323,8 +323,32 @@ const maxQuantiles = 8
 // quantiles sets out[j] to Quantile(qs[j]) in one walk over the buckets;
 // qs must be ascending, at most maxQuantiles of them.
 func (s *Sketch) quantiles(qs, out []float64) {
+	var b [maxQuantiles]int32
+	s.quantileBuckets(qs, b[:len(qs)])
+	for j, i := range b[:len(qs)] {
+		out[j] = quantileValue(i)
+	}
+}
+
+// zeroBucket is quantileBuckets' bucket of the values ≤ 0.
+const zeroBucket = math.MinInt32
+
+// quantileValue is the value quantileBuckets' bucket i stands for.
+func quantileValue(i int32) float64 {
+	if i == zeroBucket {
+		return 0
+	}
+	return bucketValue(i)
+}
+
+// quantileBuckets sets out[j] to the bucket of quantile qs[j] (zeroBucket
+// for 0, and for every quantile of an empty sketch) in one walk over the
+// buckets; qs must be ascending, at most maxQuantiles of them.
+func (s *Sketch) quantileBuckets(qs []float64, out []int32) {
 	if s.n == 0 {
-		clear(out)
+		for j := range out {
+			out[j] = zeroBucket
+		}
 		return
 	}
 	// the 1-based nearest rank of each quantile
@@ -334,7 +358,7 @@ func (s *Sketch) quantiles(qs, out []float64) {
 	}
 	j := 0
 	for j < len(qs) && ranks[j] <= s.zero {
-		out[j] = 0
+		out[j] = zeroBucket
 		j++
 	}
 	if j == len(qs) {
@@ -349,7 +373,7 @@ func (s *Sketch) quantiles(qs, out []float64) {
 				continue
 			}
 			for ; j < len(qs) && seen >= ranks[j]; j++ {
-				out[j] = bucketValue(s.lo + int32(lo+i))
+				out[j] = s.lo + int32(lo+i)
 			}
 			if j == len(qs) {
 				return
@@ -359,12 +383,12 @@ func (s *Sketch) quantiles(qs, out []float64) {
 		for i := lo; i < hi && j < len(qs); i++ {
 			seen += s.count(i)
 			for ; j < len(qs) && seen >= ranks[j]; j++ {
-				out[j] = bucketValue(s.lo + int32(i))
+				out[j] = s.lo + int32(i)
 			}
 		}
 	}
 	for ; j < len(qs); j++ {
-		out[j] = bucketValue(s.lo + int32(len(s.counts)) - 1)
+		out[j] = s.lo + int32(len(s.counts)) - 1
 	}
 }
 
