@@ -28,10 +28,10 @@ import (
 // chaosgen writes and reads (docs/scale.md, "The partial file"). Version 2
 // added the responses among the injected calls to each window; version 3
 // writes a run of empty sketch buckets as its length (before: a 0 per
-// bucket); version 4 adds the header's time range, each edge window's
-// summary and each edge's total sketch, and writes each edge sketch after
+// bucket); version 4 adds the header's time range, each edge and service
+// window's summary and each edge's total sketch, writes each sketch after
 // its length (a merge skips the sketches of the windows no other partial
-// holds).
+// holds), and the runs at row-group edges before the services' windows.
 const PartialVersion = 4
 
 // partialMagic starts the first line of a partial file; the version and a

@@ -103,9 +103,9 @@ func TestPartialShards(t *testing.T) {
 		compareTables(t, "Merge of decoded partials", want, direct.Table())
 		// a merge's decoding: the windows no other partial's time range
 		// reaches summarised, their sketches skipped
-		summed, windows := summarisedMerge(t, forms, ranges)
+		summed, windows, _ := summarisedMerge(t, forms, ranges)
 		if n == 1 && windows != len(want.Windows) {
-			t.Errorf("1 shard: %d of %d windows summarised", windows, len(want.Windows))
+			t.Errorf("1 shard: %d of %d edge windows summarised", windows, len(want.Windows))
 		}
 		compareTables(t, "summarised", want, summed.Table())
 	}
@@ -113,10 +113,9 @@ func TestPartialShards(t *testing.T) {
 
 // summarisedMerge decodes and merges forms as a merge does, each window
 // that no other form's time range (ranges) reaches summarised; it returns
-// the partial and the number of windows summarised.
-func summarisedMerge(t *testing.T, forms [][]byte, ranges []TimeRange) (*Partial, int) {
+// the partial and the numbers of edge and service windows summarised.
+func summarisedMerge(t *testing.T, forms [][]byte, ranges []TimeRange) (p *Partial, edgeWins, svcWins int) {
 	t.Helper()
-	var p *Partial
 	for i, b := range forms {
 		opt := DecodeOptions{Summarise: true, Want: ranges[i]}
 		for j, r := range ranges {
@@ -134,19 +133,27 @@ func summarisedMerge(t *testing.T, forms [][]byte, ranges []TimeRange) (*Partial
 			t.Fatalf("partial %d of %d: %v", i, len(forms), err)
 		}
 	}
-	n := 0
 	for _, e := range p.edges {
 		for _, a := range e.wins {
 			if a != nil && a.sum != nil {
-				n++
+				edgeWins++
 			}
 		}
 	}
-	return p, n
+	for _, l := range p.svcLists {
+		for i := range l {
+			if l[i].a.sum != nil {
+				svcWins++
+			}
+		}
+	}
+	return p, edgeWins, svcWins
 }
 
 // TestSummarisedPartial: partials of disjoint times, summarised as a merge
-// decodes them, give the table of one Build with most windows summarised;
+// decodes them, give the table of one Build with most windows summarised
+// (not the service windows of the runs cut at row-group edges, which the
+// merge joins and adds to);
 // a window that two of them hold when one said no other could is an
 // error, and so is a body whose time range is not the one given; a
 // summarised partial neither encodes nor merges with Merge.
@@ -177,9 +184,9 @@ func TestSummarisedPartial(t *testing.T) {
 	}
 	slices.Reverse(forms)
 	slices.Reverse(ranges)
-	got, n := summarisedMerge(t, forms, ranges)
-	if n < len(want.Windows)/2 {
-		t.Errorf("%d of %d windows summarised, want most", n, len(want.Windows))
+	got, ew, sw := summarisedMerge(t, forms, ranges)
+	if ew < len(want.Windows)/2 || sw < len(want.Services)/2 || sw == len(want.Services) || want.TraceRuns.Runs == 0 {
+		t.Errorf("%d of %d edge and %d of %d service windows summarised, want most but not all; %d trace runs", ew, len(want.Windows), sw, len(want.Services), want.TraceRuns.Runs)
 	}
 	if _, err := got.AppendBinary(nil); err == nil {
 		t.Error("a summarised partial encoded")

@@ -52,6 +52,30 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 	for _, k := range keys {
 		e.edge(p.edges[k])
 	}
+	stash := slices.Clone(p.stash)
+	slices.SortFunc(stash, compareStash)
+	e.u(uint64(len(stash)))
+	for i := range stash {
+		s := &stash[i]
+		e.i(int64(s.file))
+		e.i(int64(s.rg))
+		e.bool(s.head)
+		e.bool(s.tail)
+		e.u64(s.trace)
+		e.u(uint64(len(s.rows)))
+		for j, r := range s.rows {
+			e.u64(r.span)
+			e.u64(r.parent)
+			e.i(r.start)
+			e.i(r.dur)
+			e.s(s.callers[j])
+			e.s(s.callees[j])
+			e.s(s.roots[j])
+			e.s(s.profs[j])
+			e.bool(r.err)
+			e.bool(r.inj)
+		}
+	}
 	skeys := slices.SortedFunc(maps.Keys(p.svcs), func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
 	e.u(uint64(len(skeys)))
 	for _, k := range skeys {
@@ -60,7 +84,8 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 		e.i(k.win)
 		e.i(a.calls)
 		e.i(a.ownErrors)
-		e.sketch(&a.self)
+		e.selfSum(&a.self)
+		e.sketchLen(&a.self)
 	}
 	ekeys := slices.SortedFunc(maps.Keys(p.ends), func(a, b ek) int {
 		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
@@ -88,30 +113,6 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 		e.i(a.judged)
 		e.i(a.failed)
 		e.i(a.calls)
-	}
-	stash := slices.Clone(p.stash)
-	slices.SortFunc(stash, compareStash)
-	e.u(uint64(len(stash)))
-	for i := range stash {
-		s := &stash[i]
-		e.i(int64(s.file))
-		e.i(int64(s.rg))
-		e.bool(s.head)
-		e.bool(s.tail)
-		e.u64(s.trace)
-		e.u(uint64(len(s.rows)))
-		for j, r := range s.rows {
-			e.u64(r.span)
-			e.u64(r.parent)
-			e.i(r.start)
-			e.i(r.dur)
-			e.s(s.callers[j])
-			e.s(s.callees[j])
-			e.s(s.roots[j])
-			e.s(s.profs[j])
-			e.bool(r.err)
-			e.bool(r.inj)
-		}
 	}
 	return e.b, nil
 }
@@ -213,15 +214,33 @@ func (e *enc) windowSum(w *acc) {
 	var b [len(statQuantiles)]int32
 	w.sk.quantileBuckets(statQuantiles[:], b[:])
 	for _, i := range b {
-		if i == zeroBucket {
-			e.u(0)
-		} else {
-			e.u(uint64(int64(i)-int64(minBucket)) + 1)
-		}
+		e.bucket(i)
 	}
 	m, v := w.sk.LogMoments(1e6)
 	e.u64(math.Float64bits(m))
 	e.u64(math.Float64bits(v))
+}
+
+// selfSum writes what a service window's row takes from its self-time
+// sketch (svcSum): its median's bucket, as windowSum's, and the bits of
+// its log moments.
+func (e *enc) selfSum(s *Sketch) {
+	var b [1]int32
+	s.quantileBuckets([]float64{0.5}, b[:])
+	e.bucket(b[0])
+	m, v := s.LogMoments(1e6)
+	e.u64(math.Float64bits(m))
+	e.u64(math.Float64bits(v))
+}
+
+// bucket writes a quantile's bucket: 0 for the value 0, else 1 + its
+// index from minBucket.
+func (e *enc) bucket(i int32) {
+	if i == zeroBucket {
+		e.u(0)
+	} else {
+		e.u(uint64(int64(i)-int64(minBucket)) + 1)
+	}
 }
 
 // sketchLen writes s after the length of its form, so that a reader can
@@ -351,6 +370,7 @@ type slabs struct {
 	slab    []uint16 // for sketch counts
 	accs    []acc    // for edge windows
 	sums    []winSum // for the summaries of edge windows
+	svcSums []svcSum // for the summaries of service windows
 	scratch []uint16 // zero counts for a sketch read to be merged
 }
 
@@ -636,10 +656,45 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error 
 			break
 		}
 	}
+	// the runs at row-group edges, which the merge resolves: their rows'
+	// windows (stashWins) keep their services' sketches
+	stashWins := map[int64]bool{}
+	n := d.count(13)
+	p.stash = slices.Grow(p.stash, n)
+	for range n {
+		s := stashRun{file: int(d.int32()), rg: int(d.int32()), head: d.bool(), tail: d.bool(), trace: d.u64()}
+		m := d.count(24)
+		s.rows, s.callers, s.callees, s.roots, s.profs = make([]runRow, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+		for j := range m {
+			s.rows[j] = runRow{span: d.u64(), parent: d.u64(), start: d.i(), dur: d.i()}
+			s.callers[j], s.callees[j], s.roots[j], s.profs[j] = d.name(), d.name(), d.name(), d.name()
+			s.rows[j].err, s.rows[j].inj = d.bool(), d.bool()
+		}
+		if d.err != nil {
+			break
+		}
+		if s.file < 0 || s.rg < 0 {
+			d.fail("trace run at file %d, row group %d", s.file, s.rg)
+			break
+		}
+		s.file = file(int64(s.file))
+		for _, r := range s.rows {
+			if d.summarise {
+				// the merge adds the rows' self times to their
+				// services' windows, which stay sketches
+				if r.start < minStart || r.start > maxEnd {
+					d.fail("trace run row at %d ns, outside the calls' time", r.start)
+					break
+				}
+				stashWins[floorDiv(r.start, window)] = true
+			}
+		}
+		p.stash = append(p.stash, s)
+	}
 	// service windows and trace ends go to lists, sorted as read: the
 	// table sorts them all and merges the few that recur (a window at the
 	// edge of two partials' times), without a map insert for each
-	n := d.count(5)
+	n = d.count(5)
 	svcs := prefault.Make[svcEntry](n)
 	for i := range svcs {
 		e := &svcs[i]
@@ -647,11 +702,21 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error 
 		if d.err == nil && i > 0 && cmp.Or(cmp.Compare(e.k.svc, svcs[i-1].k.svc), cmp.Compare(e.k.win, svcs[i-1].k.win)) <= 0 {
 			d.fail("service window %s %d out of order or twice", e.k.svc, e.k.win)
 		}
+		if d.summarise && (e.k.win < winLo || e.k.win > winHi) {
+			d.fail("service window %s %d outside the time range (windows %d to %d)", e.k.svc, e.k.win, winLo, winHi)
+		}
 		if d.err != nil {
 			break
 		}
 		e.a.calls, e.a.ownErrors = d.i(), d.i()
-		d.sketch(&e.a.self, &d.slab)
+		if d.summarise && !d.sharedWindow(e.k.win) && !stashWins[e.k.win] {
+			e.a.sum = fromSlab(&d.svcSums)
+			d.selfSum(e.a.sum)
+			d.skipSketch()
+			continue
+		}
+		d.selfSum(nil)
+		d.sketchLen(&e.a.self, &d.slab)
 	}
 	if n > 0 {
 		p.svcLists = append(p.svcLists, svcs)
@@ -711,27 +776,6 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error 
 	if d.err == nil && len(sec.runs) > 0 {
 		sec.b = slices.Clone(d.b[start:d.off])
 		p.outPending = append(p.outPending, sec)
-	}
-	n = d.count(13)
-	p.stash = slices.Grow(p.stash, n)
-	for range n {
-		s := stashRun{file: int(d.int32()), rg: int(d.int32()), head: d.bool(), tail: d.bool(), trace: d.u64()}
-		m := d.count(24)
-		s.rows, s.callers, s.callees, s.roots, s.profs = make([]runRow, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
-		for j := range m {
-			s.rows[j] = runRow{span: d.u64(), parent: d.u64(), start: d.i(), dur: d.i()}
-			s.callers[j], s.callees[j], s.roots[j], s.profs[j] = d.name(), d.name(), d.name(), d.name()
-			s.rows[j].err, s.rows[j].inj = d.bool(), d.bool()
-		}
-		if d.err != nil {
-			break
-		}
-		if s.file < 0 || s.rg < 0 {
-			d.fail("trace run at file %d, row group %d", s.file, s.rg)
-			break
-		}
-		s.file = file(int64(s.file))
-		p.stash = append(p.stash, s)
 	}
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("%d bytes left over", len(d.b)-d.off)
@@ -908,19 +952,35 @@ func (d *dec) windowSum(a *acc, s *winSum) {
 	}
 	var q [len(statQuantiles)]float64
 	for j := range q {
-		c := d.u()
-		if c > uint64(maxBucket-minBucket)+1 {
-			d.fail("quantile bucket %d out of range", c)
-			return
-		}
-		if c > 0 {
-			q[j] = bucketValue(minBucket + int32(c-1))
-		}
+		q[j] = d.bucket()
 	}
 	m, v := math.Float64frombits(d.u64()), math.Float64frombits(d.u64())
 	if s != nil {
 		*s = winSum{q: q, logMean: m, logVar: v}
 	}
+}
+
+// selfSum reads the summary of a service window's self-time sketch
+// (enc.selfSum) into s, or past it when s is nil.
+func (d *dec) selfSum(s *svcSum) {
+	p50 := d.bucket()
+	m, v := math.Float64frombits(d.u64()), math.Float64frombits(d.u64())
+	if s != nil {
+		*s = svcSum{p50: p50, logMean: m, logVar: v}
+	}
+}
+
+// bucket reads a quantile's bucket (enc.bucket) and returns its value.
+func (d *dec) bucket() float64 {
+	c := d.u()
+	if c > uint64(maxBucket-minBucket)+1 {
+		d.fail("quantile bucket %d out of range", c)
+		return 0
+	}
+	if c == 0 {
+		return 0
+	}
+	return bucketValue(minBucket + int32(c-1))
 }
 
 // sketchLen reads a sketch written by enc.sketchLen into s (as sketch).

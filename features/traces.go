@@ -73,6 +73,15 @@ type TraceRuns struct {
 type svcAcc struct {
 	calls, ownErrors int64
 	self             Sketch
+	// sum, when not nil, stands for self, which a merge's decoder skipped
+	// (DecodeOptions.Summarise)
+	sum *svcSum
+}
+
+// svcSum is what a service window's row takes from its self-time sketch:
+// the median and the log moments.
+type svcSum struct {
+	p50, logMean, logVar float64
 }
 
 // runRow is one row of the current run.
@@ -636,21 +645,37 @@ func (p *Partial) tracesTable(t *Table) {
 		for i := c * chunk; i < end; i++ {
 			k := &keys[order[i]]
 			a := k.a
+			var p50 float64
+			if a.sum != nil {
+				p50 = a.sum.p50
+			} else {
+				p50 = a.self.Quantile(0.5)
+			}
 			t.Services[i] = ServiceWindow{
 				Service: names[k.svc], StartUnixNano: k.win * int64(t.Window), Calls: a.calls,
-				SelfP50Ms: max(0, a.self.Quantile(0.5)-selfOffsetNano) / 1e6,
+				SelfP50Ms: max(0, p50-selfOffsetNano) / 1e6,
 				OwnErrors: a.ownErrors,
 			}
 		}
-		// the log moments two windows at a time (logMoments2)
-		i := c * chunk
-		for ; i+1 < end; i += 2 {
-			s, s2 := &t.Services[i], &t.Services[i+1]
-			s.SelfLogMean, s.SelfLogVar, s2.SelfLogMean, s2.SelfLogVar = logMoments2(&keys[order[i]].a.self, &keys[order[i+1]].a.self)
+		// the log moments two windows at a time (logMoments2), of the
+		// windows not summarised; held waits for the next one
+		held := -1
+		for i := c * chunk; i < end; i++ {
+			a, s := keys[order[i]].a, &t.Services[i]
+			switch {
+			case a.sum != nil:
+				s.SelfLogMean, s.SelfLogVar = a.sum.logMean, a.sum.logVar
+			case held < 0:
+				held = i
+			default:
+				h := &t.Services[held]
+				h.SelfLogMean, h.SelfLogVar, s.SelfLogMean, s.SelfLogVar = logMoments2(&keys[order[held]].a.self, &a.self)
+				held = -1
+			}
 		}
-		if i < end {
-			s := &t.Services[i]
-			s.SelfLogMean, s.SelfLogVar = keys[order[i]].a.self.LogMoments(1e6)
+		if held >= 0 {
+			s := &t.Services[held]
+			s.SelfLogMean, s.SelfLogVar = keys[order[held]].a.self.LogMoments(1e6)
 		}
 	})
 	type endKey struct {
@@ -790,6 +815,11 @@ func mergeSvc(svcs map[sk]*svcAcc, key sk, a *svcAcc) {
 
 // merge adds a's calls to s.
 func (s *svcAcc) merge(a *svcAcc) {
+	if s.sum != nil || a.sum != nil {
+		// the decoder summarises only the windows no other partial, nor
+		// the runs joined at row-group edges, can add to
+		panic("features: a summarised service window merged")
+	}
 	s.calls += a.calls
 	s.ownErrors += a.ownErrors
 	s.self.Merge(&a.self)
