@@ -102,32 +102,42 @@ func BenchmarkMerge(b *testing.B) {
 		return m
 	}
 	b.Run("bodies", func(b *testing.B) {
-		// the accumulators' decoding and merging alone: the partials
-		// read and decompressed once, outside the loop
+		// the accumulators' decoding and merging alone, as the merge
+		// decodes them: the partials read and decompressed once, outside
+		// the loop
 		zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer zr.Close()
-		var bodies [][]byte
+		var parts []*partial
+		var mains, interiors [][]byte
 		for _, n := range names {
 			p, err := readPartial(store, n)
 			if err != nil {
 				b.Fatal(err)
 			}
-			body, err := zr.DecodeAll(p.body, nil)
+			main, err := zr.DecodeAll(p.body[:p.head.MainBytes], nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			bodies = append(bodies, body)
+			interior, err := zr.DecodeAll(p.body[p.head.MainBytes:], nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts, mains, interiors = append(parts, p), append(mains, main), append(interiors, interior)
 		}
 		loopCPU(b, func() {
-			acc, err := features.DecodePartial(bodies[0])
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, body := range bodies[1:] {
-				if err := acc.MergeBinary(body, nil); err != nil {
+			var acc *features.Partial
+			for i, main := range mains {
+				in := func() ([]byte, error) { return interiors[i], nil }
+				var err error
+				if acc == nil {
+					acc, err = features.DecodePartialParts(main, in, summarise(parts, i))
+				} else {
+					err = acc.MergeParts(main, in, nil, summarise(parts, i))
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,7 +79,19 @@ type partialHeader struct {
 	// calls.
 	TimeRange timeRange      `json:"time_range"`
 	Inputs    []partialInput `json:"inputs"`
+	// MainBytes is the size of the body's first zstd frame, the main
+	// part of the accumulators' binary form; the second frame, the rest of
+	// the file, is its interior part (features.AppendBinaryParts)
+	MainBytes int64 `json:"main_bytes"`
+	// InteriorCRC32C is the CRC-32C (Castagnoli) of the second frame's
+	// bytes: a merge that needs no interior part, and so does not
+	// decompress the frame and check its own checksum, still refuses a
+	// damaged or cut file
+	InteriorCRC32C uint32 `json:"interior_crc32c"`
 }
+
+// castagnoli is the CRC-32C table (hardware-accelerated on amd64 and arm64).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // timeRange is a features.TimeRange in JSON.
 type timeRange struct {
@@ -236,14 +249,11 @@ func RunPartial(ctx context.Context, args []string, out string, opt PartialOptio
 }
 
 // encode returns the partial file's bytes: the first line names the format
-// and its version, the second is the JSON header, the rest is one zstd
-// frame (with its checksum) of the accumulators' binary form.
+// and its version, the second is the JSON header, the rest is two zstd
+// frames (each with its checksum) of the two parts of the accumulators'
+// binary form, the main part's frame main_bytes long.
 func (p *partial) encode() ([]byte, error) {
-	head, err := json.Marshal(p.head)
-	if err != nil {
-		return nil, err
-	}
-	body, err := p.acc.AppendBinary(nil)
+	main, interior, err := p.acc.AppendBinaryParts(nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -257,9 +267,18 @@ func (p *partial) encode() ([]byte, error) {
 		return nil, err
 	}
 	defer zw.Close()
-	out := fmt.Appendf(nil, "%s%d\n", partialMagic, PartialVersion)
-	out = append(append(out, head...), '\n')
-	return zw.EncodeAll(body, out), nil
+	body := zw.EncodeAll(main, nil)
+	head := p.head
+	head.MainBytes = int64(len(body))
+	body = zw.EncodeAll(interior, body)
+	head.InteriorCRC32C = crc32.Checksum(body[head.MainBytes:], castagnoli)
+	line, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	out := fmt.Appendf(make([]byte, 0, len(line)+len(body)+64), "%s%d\n", partialMagic, PartialVersion)
+	out = append(append(out, line...), '\n')
+	return append(out, body...), nil
 }
 
 // readPartial reads a partial file or object and decodes its header (load
@@ -309,6 +328,9 @@ func decodePartial(b []byte) (*partial, error) {
 		return nil, fmt.Errorf("partial header: %w", err)
 	}
 	p.body = b[off+end+1:]
+	if p.head.MainBytes < 0 || p.head.MainBytes > int64(len(p.body)) {
+		return nil, fmt.Errorf("partial header: main_bytes %d, the body has %d", p.head.MainBytes, len(p.body))
+	}
 	for i, in := range p.head.Inputs {
 		if _, err := digestOf(in.Footer); err != nil {
 			return nil, fmt.Errorf("partial header: input %d: footer digest: %w", i, err)
@@ -326,32 +348,45 @@ func decodePartial(b []byte) (*partial, error) {
 }
 
 // load merges the partial's body into acc (renumbering its files by to),
-// or decodes it into acc when acc is nil; buf is scratch space for the
-// uncompressed body, returned for the next load.
-func (p *partial) load(zr *zstd.Decoder, acc **features.Partial, to []int, buf []byte, opt features.DecodeOptions) ([]byte, error) {
-	body, err := zr.DecodeAll(p.body, buf[:0])
+// or decodes it into acc when acc is nil, as opt says; bufs are scratch
+// space for the uncompressed parts, returned for the next load. The
+// interior part is decompressed only when the decoding needs it.
+func (p *partial) load(zr *zstd.Decoder, acc **features.Partial, to []int, bufs [2][]byte, opt features.DecodeOptions) ([2][]byte, error) {
+	if c := crc32.Checksum(p.body[p.head.MainBytes:], castagnoli); c != p.head.InteriorCRC32C {
+		return bufs, fmt.Errorf("%s: partial body: the interior frame's CRC-32C is %08x, the header says %08x: the file is damaged or cut short", p.name, c, p.head.InteriorCRC32C)
+	}
+	main, err := zr.DecodeAll(p.body[:p.head.MainBytes], bufs[0][:0])
 	if err != nil {
-		return buf, fmt.Errorf("%s: partial body: %w", p.name, err)
+		return bufs, fmt.Errorf("%s: partial body: %w", p.name, err)
+	}
+	bufs[0] = main
+	interior := func() ([]byte, error) {
+		b, err := zr.DecodeAll(p.body[p.head.MainBytes:], bufs[1][:0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: partial body: %w", p.name, err)
+		}
+		bufs[1] = b
+		return b, nil
 	}
 	if *acc != nil {
-		if err := (*acc).MergeBinaryWith(body, to, opt); err != nil {
-			return body, fmt.Errorf("%s: partial body: %w", p.name, err)
+		if err := (*acc).MergeParts(main, interior, to, opt); err != nil {
+			return bufs, fmt.Errorf("%s: partial body: %w", p.name, err)
 		}
 		p.body = nil
-		return body, nil
+		return bufs, nil
 	}
-	a, err := features.DecodePartialWith(body, opt)
+	a, err := features.DecodePartialParts(main, interior, opt)
 	if err != nil {
-		return body, fmt.Errorf("%s: partial body: %w", p.name, err)
+		return bufs, fmt.Errorf("%s: partial body: %w", p.name, err)
 	}
 	if w := a.Window().String(); w != p.head.Window {
-		return body, fmt.Errorf("%s: partial body: window %s, header says %s", p.name, w, p.head.Window)
+		return bufs, fmt.Errorf("%s: partial body: window %s, header says %s", p.name, w, p.head.Window)
 	}
 	if err := a.RemapFiles(to); err != nil {
-		return body, fmt.Errorf("%s: %w", p.name, err)
+		return bufs, fmt.Errorf("%s: %w", p.name, err)
 	}
 	*acc, p.body = a, nil
-	return body, nil
+	return bufs, nil
 }
 
 func digestOf(s string) ([32]byte, error) {
@@ -455,13 +490,13 @@ func mergePartials(parts []*partial) (*partial, error) {
 		return nil, err
 	}
 	defer zr.Close()
-	var buf []byte
+	var bufs [2][]byte
 	for i, p := range parts {
 		to := make([]int, len(p.head.Inputs))
 		for i, in := range p.head.Inputs {
 			to[i] = index[in.Path]
 		}
-		if buf, err = p.load(zr, &out.acc, to, buf, summarise(parts, i)); err != nil {
+		if bufs, err = p.load(zr, &out.acc, to, bufs, summarise(parts, i)); err != nil {
 			return nil, err
 		}
 	}

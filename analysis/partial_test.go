@@ -193,6 +193,12 @@ func TestMergeRefuses(t *testing.T) {
 	b = bytes.Clone(b)
 	b[len(b)-20] ^= 0xff
 	os.WriteFile(flip, b, 0o644)
+	// a byte of the main part's frame (the first after the header line)
+	flipMain := filepath.Join(dir, "flipmain")
+	b = bytes.Clone(read(t, s2))
+	body := bytes.IndexByte(b[bytes.IndexByte(b, '\n')+1:], '\n') + bytes.IndexByte(b, '\n') + 2
+	b[body+40] ^= 0xff
+	os.WriteFile(flipMain, b, 0o644)
 
 	for _, c := range []struct {
 		name  string
@@ -207,8 +213,9 @@ func TestMergeRefuses(t *testing.T) {
 		{"time range", []string{s0, s1, skewed}, []string{"skewed: partial body: its calls span", "its header says"}},
 		{"new version", []string{v9, s0, s1}, []string{"v9: partial analysis of another format version: format version 9", "newer chaosgen"}},
 		{"digest kind", []string{s0, s1, olddigest}, []string{`olddigest holds input digests of the kind "chaosgen.input-digest/v1"`, "one chaosgen version"}},
-		{"truncated", []string{s0, s1, cut}, []string{"cut: partial body:"}},
-		{"corrupt", []string{s0, s1, flip}, []string{"flip: partial body:"}},
+		{"truncated", []string{s0, s1, cut}, []string{"cut: partial body: the interior frame's CRC-32C"}},
+		{"corrupt", []string{s0, s1, flip}, []string{"flip: partial body: the interior frame's CRC-32C", "damaged or cut short"}},
+		{"corrupt main part", []string{s0, s1, flipMain}, []string{"flipmain: partial body:"}},
 		{"not a partial", []string{s0, inputs[0]}, []string{"a-synth.parquet: not a chaosgen partial analysis", "PAR1"}},
 		{"nothing", nil, []string{"no partial analyses to merge"}},
 	} {

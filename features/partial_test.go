@@ -123,11 +123,14 @@ func summarisedMerge(t *testing.T, forms [][]byte, ranges []TimeRange) (p *Parti
 				opt.Others = append(opt.Others, r)
 			}
 		}
-		var err error
+		main, interior, err := splitBinary(b)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if p == nil {
-			p, err = DecodePartialWith(b, opt)
+			p, err = DecodePartialParts(main, interior, opt)
 		} else {
-			err = p.MergeBinaryWith(b, nil, opt)
+			err = p.MergeParts(main, interior, nil, opt)
 		}
 		if err != nil {
 			t.Fatalf("partial %d of %d: %v", i, len(forms), err)
@@ -196,17 +199,31 @@ func TestSummarisedPartial(t *testing.T) {
 	}
 	compareTables(t, "summarised", want, got.Table())
 	// the same partial twice, each told no other holds its windows
-	p, err := DecodePartialWith(forms[0], DecodeOptions{Summarise: true, Want: ranges[0]})
+	main, interior, err := splitBinary(forms[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.MergeBinaryWith(forms[0], nil, DecodeOptions{Summarise: true, Want: ranges[0]})
-	if err == nil || !strings.Contains(err.Error(), "is in two partials") {
+	opt := DecodeOptions{Summarise: true, Want: ranges[0]}
+	p, err := DecodePartialParts(main, interior, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.MergeParts(main, interior, nil, opt); err == nil || !strings.Contains(err.Error(), "is in two partials") {
 		t.Errorf("a window summarised twice: %v", err)
 	}
-	_, err = DecodePartialWith(forms[0], DecodeOptions{Summarise: true, Want: ranges[1]})
-	if err == nil || !strings.Contains(err.Error(), "its calls span") {
+	opt.Want = ranges[1]
+	if _, err := DecodePartialParts(main, interior, opt); err == nil || !strings.Contains(err.Error(), "its calls span") {
 		t.Errorf("a body of another time range: %v", err)
+	}
+	// told that only its own windows at the ends of its time are shared,
+	// it does not read its interior part
+	opt = DecodeOptions{Summarise: true, Want: ranges[0], Others: []TimeRange{{ranges[0].Start, ranges[0].Start}, {ranges[0].End, ranges[0].End}}}
+	if _, err := DecodePartialParts(main, func() ([]byte, error) { return nil, errors.New("interior read") }, opt); err != nil {
+		t.Errorf("decoding without the interior part: %v", err)
+	}
+	opt.Others = append(opt.Others, TimeRange{(ranges[0].Start + ranges[0].End) / 2, (ranges[0].Start + ranges[0].End) / 2})
+	if _, err := DecodePartialParts(main, func() ([]byte, error) { return nil, errors.New("interior read") }, opt); err == nil || err.Error() != "interior read" {
+		t.Errorf("another partial's time in the interior: %v, want the interior part read", err)
 	}
 	if err := p.MergeBinary(forms[1], nil); err == nil {
 		t.Error("a summarised partial merged a partial decoded without summaries")

@@ -22,14 +22,37 @@ import (
 // accumulators always give the same bytes. The file format around it
 // (magic, version, compression, inputs) belongs to package analysis.
 
-// AppendBinary appends the binary form of p to b.
+// AppendBinary appends the binary form of p to b: the length of its main
+// part, the main part and the interior part (AppendBinaryParts).
 func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
+	main, interior, err := p.AppendBinaryParts(nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	b = binary.AppendUvarint(b, uint64(len(main)))
+	return append(append(b, main...), interior...), nil
+}
+
+// edgeZone is the number of windows at either end of a partial's time
+// range whose sketches its main part holds: where the time ranges of
+// partials that split a day in time meet.
+const edgeZone = 2
+
+// AppendBinaryParts appends the two parts of the binary form of p to main
+// and interior. The interior part holds the sketches of the edge and
+// service windows more than edgeZone windows from either end of p's time
+// range, but for the service windows of rows of the runs at row-group
+// edges, in the main part's order; the main part holds everything else. A
+// merge reads the interior part only when another partial's time range
+// reaches into p's interior (DecodePartialParts).
+func (p *Partial) AppendBinaryParts(main, interior []byte) ([]byte, []byte, error) {
 	if p.summarised {
-		return nil, errSummarised
+		return nil, nil, errSummarised
 	}
 	p.foldOutcomes(nil)
 	p.foldLists()
-	e := &enc{b: slices.Grow(b, p.sizeHint())}
+	e := &enc{b: slices.Grow(main, p.sizeHint()/4), ib: slices.Grow(interior, p.sizeHint())}
+	e.winLo, e.winHi = windowRange(p.minStart, p.maxEnd, p.window)
 	e.i(p.window)
 	e.i(p.rows)
 	e.i(p.minStart)
@@ -55,6 +78,7 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 	stash := slices.Clone(p.stash)
 	slices.SortFunc(stash, compareStash)
 	e.u(uint64(len(stash)))
+	stashWins := map[int64]bool{}
 	for i := range stash {
 		s := &stash[i]
 		e.i(int64(s.file))
@@ -74,6 +98,7 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 			e.s(s.profs[j])
 			e.bool(r.err)
 			e.bool(r.inj)
+			stashWins[floorDiv(r.start, p.window)] = true
 		}
 	}
 	skeys := slices.SortedFunc(maps.Keys(p.svcs), func(a, b sk) int { return cmp.Or(cmp.Compare(a.svc, b.svc), cmp.Compare(a.win, b.win)) })
@@ -85,7 +110,7 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 		e.i(a.calls)
 		e.i(a.ownErrors)
 		e.selfSum(&a.self)
-		e.sketchLen(&a.self)
+		e.sketchIn(&a.self, stashWins[k.win] || e.inline(k.win))
 	}
 	ekeys := slices.SortedFunc(maps.Keys(p.ends), func(a, b ek) int {
 		return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.win, b.win), cmp.Compare(a.svc, b.svc))
@@ -114,7 +139,7 @@ func (p *Partial) AppendBinary(b []byte) ([]byte, error) {
 		e.i(a.failed)
 		e.i(a.calls)
 	}
-	return e.b, nil
+	return e.b, e.ib, nil
 }
 
 // sizeHint is about the size of p's binary form, so that the buffer is
@@ -192,7 +217,7 @@ func (e *enc) edge(a *edgeAcc) {
 			e.i(v)
 		}
 		e.windowSum(w)
-		e.sketchLen(&w.sk)
+		e.sketchIn(&w.sk, e.inline(a.base+int64(j)))
 	}
 	var total Sketch
 	for _, w := range a.wins {
@@ -200,7 +225,7 @@ func (e *enc) edge(a *edgeAcc) {
 			total.Merge(&w.sk)
 		}
 	}
-	e.sketchLen(&total)
+	e.sketchIn(&total, true)
 }
 
 // windowSum writes what the window's Stats take from its sketch (winSum),
@@ -241,6 +266,31 @@ func (e *enc) bucket(i int32) {
 	} else {
 		e.u(uint64(int64(i)-int64(minBucket)) + 1)
 	}
+}
+
+// inline reports whether the sketch of window wi goes in the main part:
+// a window within edgeZone windows of either end of the time range.
+func inline(wi, lo, hi int64) bool { return wi-lo < edgeZone || hi-wi < edgeZone }
+
+func (e *enc) inline(wi int64) bool { return inline(wi, e.winLo, e.winHi) }
+
+// windowRange returns the first and the last window of a time range
+// (calls from start to end), as many as an analysis holds at most.
+func windowRange(start, end, window int64) (lo, hi int64) {
+	lo, hi = floorDiv(start, max(window, 1)), floorDiv(end, max(window, 1))
+	return lo, min(hi, lo+MaxWindows-1)
+}
+
+// sketchIn writes s after the length of its form, in the main part when
+// main is set, else in the interior part.
+func (e *enc) sketchIn(s *Sketch, main bool) {
+	if main {
+		e.sketchLen(s)
+		return
+	}
+	e.b, e.ib = e.ib, e.b
+	e.sketchLen(s)
+	e.b, e.ib = e.ib, e.b
 }
 
 // sketchLen writes s after the length of its form, so that a reader can
@@ -309,7 +359,12 @@ func (e *enc) distinct(d *distinct) {
 	}
 }
 
-type enc struct{ b []byte }
+// enc writes the binary form's main part to b and its interior part to
+// ib; winLo and winHi are the partial's first and last windows.
+type enc struct {
+	b, ib        []byte
+	winLo, winHi int64
+}
 
 func (e *enc) u(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
 func (e *enc) i(v int64)    { e.b = binary.AppendVarint(e.b, v) }
@@ -361,6 +416,12 @@ type dec struct {
 	// indexes) keeps its summary, its sketch skipped (DecodeOptions)
 	summarise bool
 	shared    [][2]int64
+	// the interior part (AppendBinaryParts) and where in it the next
+	// sketch is, once read (interior): nil when the decoding needs none
+	ib           []byte
+	ioff         int
+	interior     func() ([]byte, error)
+	winLo, winHi int64 // the partial's first and last windows
 }
 
 // slabs are the memory that a decoder carves new accumulators and sketch
@@ -509,7 +570,23 @@ func (d *dec) int32() int32 {
 }
 
 // DecodePartial reads the binary form written by AppendBinary.
-func DecodePartial(b []byte) (*Partial, error) { return DecodePartialWith(b, DecodeOptions{}) }
+func DecodePartial(b []byte) (*Partial, error) {
+	main, interior, err := splitBinary(b)
+	if err != nil {
+		return nil, err
+	}
+	return DecodePartialParts(main, interior, DecodeOptions{})
+}
+
+// splitBinary splits AppendBinary's form into its parts.
+func splitBinary(b []byte) (main []byte, interior func() ([]byte, error), err error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, nil, fmt.Errorf("main part of %d bytes in %d", n, len(b))
+	}
+	main, rest := b[k:k+int(n)], b[k+int(n):]
+	return main, func() ([]byte, error) { return rest, nil }, nil
+}
 
 // TimeRange is the time a partial's calls cover, in Unix nanoseconds:
 // from the first start to the last end (Start > End: no calls).
@@ -535,9 +612,11 @@ type DecodeOptions struct {
 	Want TimeRange
 }
 
-// DecodePartialWith is DecodePartial with options.
-func DecodePartialWith(b []byte, opt DecodeOptions) (*Partial, error) {
-	d := &dec{b: b}
+// DecodePartialParts is DecodePartial of the two parts of the binary form
+// (AppendBinaryParts), with options; interior returns the interior part,
+// called only when the decoding needs it.
+func DecodePartialParts(main []byte, interior func() ([]byte, error), opt DecodeOptions) (*Partial, error) {
+	d := &dec{b: main, interior: interior}
 	window := d.i()
 	if d.err == nil {
 		if err := checkWindow(time.Duration(window)); err != nil {
@@ -570,16 +649,20 @@ func (d *dec) options(opt DecodeOptions, w int64) {
 // service window, trace end and outcome goes straight into p's. On an
 // error p holds part of b: discard it.
 func (p *Partial) MergeBinary(b []byte, to []int) error {
-	return p.MergeBinaryWith(b, to, DecodeOptions{})
+	main, interior, err := splitBinary(b)
+	if err != nil {
+		return err
+	}
+	return p.MergeParts(main, interior, to, DecodeOptions{})
 }
 
-// MergeBinaryWith is MergeBinary with options, which must summarise if and
-// only if p's decoding did (DecodePartialWith).
-func (p *Partial) MergeBinaryWith(b []byte, to []int, opt DecodeOptions) error {
+// MergeParts is MergeBinary of the two parts of the binary form, as
+// DecodePartialParts; opt must summarise if and only if p's decoding did.
+func (p *Partial) MergeParts(main []byte, interior func() ([]byte, error), to []int, opt DecodeOptions) error {
 	if p.summarised != opt.Summarise {
 		return errors.New("partials decoded with and without summaries do not merge")
 	}
-	d := &dec{b: b, slabs: p.slabs}
+	d := &dec{b: main, interior: interior, slabs: p.slabs}
 	if w := d.i(); d.err == nil && w != p.window {
 		return fmt.Errorf("window %s differs from %s", time.Duration(w), time.Duration(p.window))
 	}
@@ -593,7 +676,7 @@ func (p *Partial) MergeBinaryWith(b []byte, to []int, opt DecodeOptions) error {
 // that holds nothing yet when fresh (newPartial's), else merging into what
 // p holds. File indexes are renumbered by to when not nil. Every list must
 // be in the encoder's order, each key once.
-func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error {
+func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) (err error) {
 	file := func(f int64) int {
 		if f < 0 || to == nil && f > math.MaxInt32 || to != nil && f >= int64(len(to)) {
 			d.fail("file %d", f)
@@ -634,8 +717,15 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error 
 	// every window of an edge holds calls, which lie within the time range,
 	// whose starts span fewer than MaxWindows windows (Accumulate)
 	window := p.window
-	winLo, winHi := floorDiv(minStart, max(window, 1)), floorDiv(maxEnd, max(window, 1))
-	winHi = min(winHi, winLo+MaxWindows-1)
+	winLo, winHi := windowRange(minStart, maxEnd, window)
+	d.winLo, d.winHi = winLo, winHi
+	// the interior part, unless every window there is summarised: when
+	// another partial's time range reaches into this one's interior
+	if d.err == nil && (!d.summarise || d.sharedInterior()) {
+		if d.ib, err = d.interior(); err != nil {
+			return err
+		}
+	}
 	var prevEdge edgeKey
 	for i := range d.count(8) {
 		k := edgeKey{d.name(), d.name()}
@@ -679,15 +769,13 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error 
 		}
 		s.file = file(int64(s.file))
 		for _, r := range s.rows {
-			if d.summarise {
-				// the merge adds the rows' self times to their
-				// services' windows, which stay sketches
-				if r.start < minStart || r.start > maxEnd {
-					d.fail("trace run row at %d ns, outside the calls' time", r.start)
-					break
-				}
-				stashWins[floorDiv(r.start, window)] = true
+			// the merge adds the rows' self times to their services'
+			// windows, whose sketches are in the main part
+			if d.summarise && (r.start < minStart || r.start > maxEnd) {
+				d.fail("trace run row at %d ns, outside the calls' time", r.start)
+				break
 			}
+			stashWins[floorDiv(r.start, window)] = true
 		}
 		p.stash = append(p.stash, s)
 	}
@@ -709,14 +797,15 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error 
 			break
 		}
 		e.a.calls, e.a.ownErrors = d.i(), d.i()
+		main := stashWins[e.k.win] || d.inline(e.k.win)
 		if d.summarise && !d.sharedWindow(e.k.win) && !stashWins[e.k.win] {
 			e.a.sum = fromSlab(&d.svcSums)
 			d.selfSum(e.a.sum)
-			d.skipSketch()
+			d.skipSketchIn(main)
 			continue
 		}
 		d.selfSum(nil)
-		d.sketchLen(&e.a.self, &d.slab)
+		d.sketchIn(&e.a.self, &d.slab, main)
 	}
 	if n > 0 {
 		p.svcLists = append(p.svcLists, svcs)
@@ -779,6 +868,9 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) error 
 	}
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("%d bytes left over", len(d.b)-d.off)
+	}
+	if d.err == nil && d.ib != nil && d.ioff != len(d.ib) {
+		d.fail("%d bytes of the interior part left over", len(d.ib)-d.ioff)
 	}
 	if d.err == nil {
 		if lo, hi := p.windowRange(); lo <= hi && hi-lo >= MaxWindows {
@@ -873,11 +965,11 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 				d.counts(a)
 				a.sum = fromSlab(&d.sums)
 				d.windowSum(a, a.sum)
-				d.skipSketch()
+				d.skipSketchIn(d.inline(wi))
 			} else {
 				d.counts(a)
 				d.windowSum(a, nil)
-				d.sketchLen(&a.sk, &d.slab)
+				d.sketchIn(&a.sk, &d.slab, d.inline(wi))
 			}
 			if d.err != nil {
 				return
@@ -893,7 +985,7 @@ func (d *dec) edge(e *edgeAcc, seen bool, win, winLo, winHi int64) {
 		slab := d.zeros()
 		d.counts(&w)
 		d.windowSum(&w, nil)
-		if d.sketchLen(&w.sk, &slab); d.err == nil {
+		if d.sketchIn(&w.sk, &slab, d.inline(wi)); d.err == nil {
 			(*t).merge(&w)
 		}
 		clear(w.sk.counts)
@@ -995,6 +1087,54 @@ func (d *dec) sketchLen(s *Sketch, slab *[]uint16) {
 
 // skipSketch reads past a sketch written by enc.sketchLen.
 func (d *dec) skipSketch() { d.bytes(d.count(1)) }
+
+// inline reports whether window wi's sketch is in the main part.
+func (d *dec) inline(wi int64) bool { return inline(wi, d.winLo, d.winHi) }
+
+// sharedInterior reports whether another partial's time range (d.shared)
+// reaches a window whose sketch is in the interior part.
+func (d *dec) sharedInterior() bool {
+	lo, hi := d.winLo+edgeZone, d.winHi-edgeZone
+	for _, r := range d.shared {
+		if r[0] <= hi && r[1] >= lo {
+			return true
+		}
+	}
+	return false
+}
+
+// sketchIn reads a sketch written by enc.sketchIn into s (as sketchLen),
+// from the main part when main is set, else from the interior part.
+func (d *dec) sketchIn(s *Sketch, slab *[]uint16, main bool) {
+	if main {
+		d.sketchLen(s, slab)
+		return
+	}
+	if d.ib == nil {
+		// a window that, by the time ranges, only this partial holds
+		d.fail("the interior part needed for a window another partial holds, whose time range does not reach it")
+		return
+	}
+	d.swapParts()
+	d.sketchLen(s, slab)
+	d.swapParts()
+}
+
+// skipSketchIn reads past a sketch written by enc.sketchIn: in the
+// interior part only when it was read.
+func (d *dec) skipSketchIn(main bool) {
+	switch {
+	case main:
+		d.skipSketch()
+	case d.ib != nil:
+		d.swapParts()
+		d.skipSketch()
+		d.swapParts()
+	}
+}
+
+// swapParts makes the decoder read the other part.
+func (d *dec) swapParts() { d.b, d.ib, d.off, d.ioff = d.ib, d.b, d.ioff, d.off }
 
 // sharedWindow reports whether window wi lies in the time range of
 // another partial of the merge (d.shared), which may hold it too.
