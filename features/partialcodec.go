@@ -595,7 +595,7 @@ type TimeRange struct{ Start, End int64 }
 // TimeRange returns the time p's calls cover.
 func (p *Partial) TimeRange() TimeRange { return TimeRange{p.minStart, p.maxEnd} }
 
-// DecodeOptions control DecodePartialWith and MergeBinaryWith.
+// DecodeOptions control DecodePartialParts and MergeParts.
 type DecodeOptions struct {
 	// Summarise keeps of each edge window that lies outside the windows
 	// of every range in Others (the other partials of a merge, none of
@@ -604,7 +604,7 @@ type DecodeOptions struct {
 	// total sketch is then the sum of the partials' totals. A merge so
 	// neither decodes most sketches nor summarises them again. A partial
 	// decoded so is for Table only: AppendBinary and Merge refuse it, and
-	// it merges only what is decoded so (MergeBinaryWith).
+	// it merges only what is decoded so (MergeParts).
 	Summarise bool
 	Others    []TimeRange
 	// Want, with Summarise, is the time range the body must hold (its
@@ -722,6 +722,9 @@ func (p *Partial) decode(d *dec, to []int, fresh bool, opt DecodeOptions) (err e
 	// the interior part, unless every window there is summarised: when
 	// another partial's time range reaches into this one's interior
 	if d.err == nil && (!d.summarise || d.sharedInterior()) {
+		if d.interior == nil {
+			return errors.New("no interior part, which the decoding needs")
+		}
 		if d.ib, err = d.interior(); err != nil {
 			return err
 		}
