@@ -459,25 +459,50 @@ func rollingLogMedian(ws []features.Window, v func(*features.Window) float64) []
 	}
 	// buf holds lv[lo:hi] sorted; as the window slides, the value that
 	// leaves is taken out and the one that enters put in its place in the
-	// order (logarithms: no NaN, no -0, so equal values have equal bits
-	// and the median is that of sorting each window afresh)
-	buf := make([]float64, 0, latSmooth)
+	// order (logarithms of values > 0: no NaN, no -0, so equal values have
+	// equal bits, which of them leaves does not matter, and the median is
+	// that of sorting each window afresh). The window holds at most
+	// latSmooth values: a scan and a shift by plain comparisons, not a
+	// binary search through cmp.Less's NaN handling.
+	var arr [latSmooth]float64
+	buf := arr[:0]
 	lo, hi := 0, 0
 	for i, j := range idx {
 		nlo := max(0, i-latSmooth/2)
 		nhi := min(len(lv), nlo+latSmooth)
 		nlo = max(0, nhi-latSmooth)
 		for ; lo < nlo; lo++ {
-			k, _ := slices.BinarySearch(buf, lv[lo])
-			buf = slices.Delete(buf, k, k+1)
+			buf = sortedDelete(buf, lv[lo])
 		}
 		for ; hi < nhi; hi++ {
-			k, _ := slices.BinarySearch(buf, lv[hi])
-			buf = slices.Insert(buf, k, lv[hi])
+			buf = sortedInsert(buf, lv[hi])
 		}
 		out[j] = buf[len(buf)/2]
 	}
 	return out
+}
+
+// sortedDelete removes one element equal to v from the ascending buf,
+// which holds it and no NaN.
+func sortedDelete(buf []float64, v float64) []float64 {
+	k := 0
+	for buf[k] < v {
+		k++
+	}
+	copy(buf[k:], buf[k+1:])
+	return buf[:len(buf)-1]
+}
+
+// sortedInsert inserts v, not NaN, into the ascending buf, which has room
+// for it, after any element equal to it.
+func sortedInsert(buf []float64, v float64) []float64 {
+	k := len(buf)
+	buf = buf[:k+1]
+	for ; k > 0 && v < buf[k-1]; k-- {
+		buf[k] = buf[k-1]
+	}
+	buf[k] = v
+	return buf
 }
 
 // robust returns the healthy level, the level-th quantile, and a robust
@@ -493,8 +518,28 @@ func robust(xs []float64, level float64) (base, scale float64) {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	q := func(p float64) float64 { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	normal := normalQuantile(level) - normalQuantile(level-0.2)
+	var normal float64
+	switch level {
+	case 0.3:
+		normal = normalSpread[0]
+	case 0.5:
+		normal = normalSpread[1]
+	default:
+		normal = normalSpreadAt(level)
+	}
 	return q(level), max(0.05, (q(level)-q(level-0.2))/normal)
+}
+
+// normalSpread is normalSpreadAt of the levels modelEdge uses, 0.3 and 0.5,
+// computed once (TestNormalSpread).
+var normalSpread = [2]float64{normalSpreadAt(0.3), normalSpreadAt(0.5)}
+
+// normalSpreadAt is the spread of robust's quantiles for a normal
+// distribution. Its level is a float64 variable: level-0.2 is rounded as
+// robust rounds it (a constant expression 0.3-0.2 would be exact, 0.1,
+// another float64 than 0.3-0.2 computed in float64).
+func normalSpreadAt(level float64) float64 {
+	return normalQuantile(level) - normalQuantile(level-0.2)
 }
 
 // normalQuantile is the standard normal quantile function.

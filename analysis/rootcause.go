@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/chaosgen/chaosgen/features"
@@ -438,15 +439,21 @@ func countSeriesZ(k, n []float64, p, floor float64, f *floats) []float64 {
 	for i, r := range rates {
 		dev[i] = math.Abs(r - p)
 	}
-	tau := 1.4826 * medianIn(dev, scratch)
 	// A window without events scores 0 at a rate p ≥ 0: both its Poisson z
 	// and its z against the spread are ≤ 0, and max(0, z-floor) leaves 0
 	// (TestNoEventsScoreZero). Most windows have no errors, retries or
-	// timeouts, and the Poisson tail is the costly part.
+	// timeouts, and the Poisson tail is the costly part; most series of
+	// retries and timeouts have no window left, and the spread, a median,
+	// is computed at the first window that needs it.
 	noEvents := p >= 0 && floor >= 0
+	var tau float64
+	spread := false
 	for j := range k {
 		if n[j] == 0 || k[j] == 0 && noEvents {
 			continue
+		}
+		if !spread {
+			tau, spread = 1.4826*medianIn(dev, scratch), true
 		}
 		zs := poissonZ(k[j], n[j]*p)
 		if tau > 0 && len(rates) >= rcMinWindows {
@@ -476,7 +483,7 @@ func poissonZ(k, mu float64) float64 {
 	case k > mu:
 		// the mid-p upper tail P(X = k)/2 + P(X > k), summed from k up
 		// (1 − the lower tail would cancel to nothing far out)
-		lg, _ := math.Lgamma(k + 1)
+		lg := lgammaCount(k)
 		var sum, term float64 = 0, 1
 		for j := 1.0; j < 10000; j++ {
 			term *= mu / (k + j)
@@ -499,6 +506,26 @@ func poissonZ(k, mu float64) float64 {
 		return normalQuantile(max(1e-300, below+0.5*pi))
 	}
 	return 0
+}
+
+// lgammaTable holds ln Γ(i+1), math.Lgamma's, for the counts i below
+// its length: a count's tail needs it at every window with events.
+var lgammaTable = sync.OnceValue(func() []float64 {
+	t := make([]float64, 1024)
+	for i := range t {
+		t[i], _ = math.Lgamma(float64(i) + 1)
+	}
+	return t
+})
+
+// lgammaCount is ln Γ(k+1) as math.Lgamma computes it, from lgammaTable
+// when k is a count it holds (TestLgammaCount).
+func lgammaCount(k float64) float64 {
+	if t := lgammaTable(); k >= 0 && k < float64(len(t)) && k == math.Trunc(k) {
+		return t[int(k)]
+	}
+	lg, _ := math.Lgamma(k + 1)
+	return lg
 }
 
 // retarget moves a finding whose root cause lies below its callee onto the

@@ -1,0 +1,156 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/chaosgen/chaosgen/internal/testseed"
+)
+
+// The model stage's fast paths against the formulas they replace, bit for
+// bit: each reference below is the straightforward code as it was.
+
+// refPoissonZ is poissonZ with math.Lgamma called at every count.
+func refPoissonZ(k, mu float64) float64 {
+	if mu <= 0 {
+		if k == 0 {
+			return 0
+		}
+		mu = 1e-9
+	}
+	if mu > 200 {
+		return (k - mu) / math.Sqrt(mu+0.25)
+	}
+	switch {
+	case k > mu:
+		lg, _ := math.Lgamma(k + 1)
+		var sum, term float64 = 0, 1
+		for j := 1.0; j < 10000; j++ {
+			term *= mu / (k + j)
+			sum += term
+			if term < 1e-17*sum {
+				break
+			}
+		}
+		upper := math.Exp(k*math.Log(mu)-mu-lg) * (0.5 + sum)
+		return -normalQuantile(max(1e-300, upper))
+	case k < mu:
+		var below float64
+		pi := math.Exp(-mu)
+		for i := 0.0; i < k; i++ {
+			below += pi
+			pi *= mu / (i + 1)
+		}
+		return normalQuantile(max(1e-300, below+0.5*pi))
+	}
+	return 0
+}
+
+// refCountSeriesZ is countSeriesZ with the spread computed before the
+// windows, whether any needs it or not.
+func refCountSeriesZ(k, n []float64, p, floor float64) []float64 {
+	z := make([]float64, len(k))
+	var rates []float64
+	for j := range k {
+		if n[j] > 0 {
+			rates = append(rates, k[j]/n[j])
+		}
+	}
+	dev := make([]float64, len(rates))
+	for i, r := range rates {
+		dev[i] = math.Abs(r - p)
+	}
+	tau := 1.4826 * median(dev)
+	noEvents := p >= 0 && floor >= 0
+	for j := range k {
+		if n[j] == 0 || k[j] == 0 && noEvents {
+			continue
+		}
+		zs := refPoissonZ(k[j], n[j]*p)
+		if tau > 0 && len(rates) >= rcMinWindows {
+			zv := (k[j]/n[j] - p) / tau
+			if math.Abs(zv) < math.Abs(zs) {
+				zs = zv
+			}
+		}
+		z[j] = clampZ(max(0, zs-floor))
+	}
+	return z
+}
+
+// TestLgammaCount: lgammaCount is math.Lgamma(k+1) bit for bit, at every
+// count of its table, past it, and off the integers.
+func TestLgammaCount(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 40))
+	ks := []float64{-0.5, 0.5, 1e-9, 1023.5, 1e6, math.Inf(1)}
+	for i := range 1100 {
+		ks = append(ks, float64(i))
+	}
+	for range 2000 {
+		ks = append(ks, r.Float64()*2000, float64(r.IntN(5000)))
+	}
+	for _, k := range ks {
+		want, _ := math.Lgamma(k + 1)
+		if got := lgammaCount(k); !sameBits(got, want) {
+			t.Fatalf("lgammaCount(%v) = %v, math.Lgamma(%v) = %v", k, got, k+1, want)
+		}
+	}
+}
+
+// TestCountSeriesZFast: poissonZ and countSeriesZ are their references bit
+// for bit on random series: counts from none to thousands (past the
+// Lgamma table), rates from 0 to 1, windows without calls, floors 0 and
+// countFloor, scratch from a floats reused across series.
+func TestCountSeriesZFast(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 41))
+	for range 20000 {
+		k, mu := float64(r.IntN(3000)), r.ExpFloat64()*float64(r.IntN(300))
+		if r.IntN(2) == 0 {
+			k = float64(r.IntN(20))
+		}
+		if got, want := poissonZ(k, mu), refPoissonZ(k, mu); !sameBits(got, want) {
+			t.Fatalf("poissonZ(%v, %v) = %v, want %v", k, mu, got, want)
+		}
+	}
+	f := &floats{}
+	for it := range 3000 {
+		n := r.IntN(60)
+		ks, ns := make([]float64, n), make([]float64, n)
+		rate := []float64{0, 1e-4, 0.01, 0.2, 0.9}[r.IntN(5)]
+		for j := range ks {
+			ns[j] = float64(r.IntN(3) * r.IntN(2000))
+			if ns[j] > 0 && r.IntN(4) == 0 {
+				ks[j] = float64(r.IntN(int(ns[j]) + 1))
+			} else if ns[j] > 0 {
+				ks[j] = math.Round(ns[j] * rate * r.Float64())
+			}
+		}
+		p := rate
+		if it%7 == 0 {
+			p = -0.1 // no skipping of the windows without events
+		}
+		for _, floor := range []float64{0, countFloor} {
+			f.reset()
+			got, want := countSeriesZ(ks, ns, p, floor, f), refCountSeriesZ(ks, ns, p, floor)
+			for j := range want {
+				if !sameBits(got[j], want[j]) {
+					t.Fatalf("series %d, window %d (%v of %v, p %v, floor %v): %v, want %v", it, j, ks[j], ns[j], p, floor, got[j], want[j])
+				}
+			}
+		}
+	}
+}
+
+// TestNormalSpread: robust's spreads for the levels it is called with,
+// computed once, are those of the formula at a level only known at run
+// time.
+func TestNormalSpread(t *testing.T) {
+	levels := []float64{0.3, 0.5}
+	for i, level := range levels {
+		want := normalQuantile(level) - normalQuantile(level-0.2)
+		if !sameBits(normalSpread[i], want) {
+			t.Errorf("level %v: %v, want %v", level, normalSpread[i], want)
+		}
+	}
+}
