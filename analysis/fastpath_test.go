@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/chaosgen/chaosgen/internal/testseed"
@@ -151,6 +152,46 @@ func TestNormalSpread(t *testing.T) {
 		want := normalQuantile(level) - normalQuantile(level-0.2)
 		if !sameBits(normalSpread[i], want) {
 			t.Errorf("level %v: %v, want %v", level, normalSpread[i], want)
+		}
+	}
+}
+
+// TestSelectLong: selectIn returns a sorted copy's element bit for bit on
+// series as long as a day's windows and longer, of continuous values, of a
+// few values tied many times (the rates of counts, whose zeros are all +0:
+// the selected zero is returned without the sort, mixedZeros), of both
+// zeros (the sort decides), of one value, ascending and in an organ-pipe
+// order, at the median, the ends and random ranks.
+func TestSelectLong(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 42))
+	gens := map[string]func(i, n int) float64{
+		"normal":    func(int, int) float64 { return r.NormFloat64() },
+		"ties":      func(int, int) float64 { return float64(r.IntN(4)) * 0.25 },
+		"fewevents": func(int, int) float64 { return float64(min(r.IntN(40), 3)) / 100 },
+		"zeros":     func(int, int) float64 { return []float64{0, math.Copysign(0, -1), 1, -1}[r.IntN(4)] },
+		"negzeros":  func(int, int) float64 { return []float64{math.Copysign(0, -1), 1, -1}[r.IntN(3)] },
+		"constant":  func(int, int) float64 { return 0.7 },
+		"ascending": func(i, _ int) float64 { return float64(i) },
+		"organ":     func(i, n int) float64 { return float64(min(i, n-i)) },
+	}
+	buf := make([]float64, 0, 512)
+	for name, gen := range gens {
+		for _, n := range []int{17, 31, 100, 257, 1000, 1440, 4321} {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = gen(i, n)
+			}
+			s := slices.Clone(xs)
+			slices.Sort(s)
+			ks := []int{0, n - 1, n / 2, (n - 1) / 4}
+			for range 20 {
+				ks = append(ks, r.IntN(n))
+			}
+			for _, k := range ks {
+				if got := selectIn(xs, buf, k); !sameBits(got, s[k]) {
+					t.Fatalf("%s, n=%d, k=%d: selectIn %v, the sorted copy's %v", name, n, k, got, s[k])
+				}
+			}
 		}
 	}
 }

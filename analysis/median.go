@@ -12,8 +12,9 @@ import (
 // many robust baselines spend their time on. Values that compare equal
 // have the same bits except zeros (-0 == +0) and NaNs, whose place in the
 // sorted copy the sort's arrangement decides: when the selected value is
-// a zero, or xs holds a NaN, the sorted copy answers, so the result is
-// always the sort's, bit for bit (TestMedianIsSorts).
+// a zero and xs holds both zeros, or xs holds a NaN, the sorted copy
+// answers, so the result is always the sort's, bit for bit
+// (TestMedianIsSorts).
 func median(xs []float64) float64 { return medianIn(xs, nil) }
 
 // medianIn is median selecting in buf's memory when it has room for xs
@@ -78,10 +79,28 @@ func selectIn(xs, buf []float64, k int) float64 {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
-	if s[k] == 0 {
+	if s[k] == 0 && mixedZeros(xs) {
 		return sortedAt(slices.Clone(xs), k)
 	}
 	return s[k]
+}
+
+// mixedZeros reports whether xs holds both zeros, -0 and +0: only then
+// can the sort's arrangement put another zero at an index than selectIn's
+// (a series of rates or of absolute deviations has only +0, and its
+// selected zero is the sort's without sorting).
+func mixedZeros(xs []float64) bool {
+	var pos, neg bool
+	for _, v := range xs {
+		if v == 0 {
+			if math.Signbit(v) {
+				neg = true
+			} else {
+				pos = true
+			}
+		}
+	}
+	return pos && neg
 }
 
 // sortedAt is selectIn by sorting s.

@@ -126,7 +126,7 @@ func TestRollingLogMedian(t *testing.T) {
 				slices.Sort(s)
 				want[j] = s[len(s)/2]
 			}
-			got := rollingLogMedian(ws, v)
+			got := rollingLogMedian(ws, v, nil)
 			for j := range want {
 				if math.Float64bits(got[j]) != math.Float64bits(want[j]) && !(math.IsNaN(got[j]) && math.IsNaN(want[j])) {
 					t.Fatalf("n=%d: window %d: %v, want %v", n, j, got[j], want[j])
@@ -168,7 +168,7 @@ func TestTrimmedRateIsSorts(t *testing.T) {
 			if calls > 0 {
 				want = max(want, float64(c)/float64(calls))
 			}
-			if got := trimmedRate(ws, func(w *features.Window) int64 { return w.Errors }); math.Float64bits(got) != math.Float64bits(want) {
+			if got := trimmedRate(ws, func(w *features.Window) int64 { return w.Errors }, nil); math.Float64bits(got) != math.Float64bits(want) {
 				t.Fatalf("n=%d, errors up to %d: trimmedRate %v, want %v", n, maxErr, got, want)
 			}
 		}

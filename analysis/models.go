@@ -280,8 +280,8 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, 
 	// while one window's quantiles are noisy when it holds few calls. The
 	// healthy level is the 30th percentile of the smoothed series, the scale
 	// its lower-tail spread (see robust).
-	s50, s99 := rollingLogMedian(ws, func(w *features.Window) float64 { return w.MeanMs }),
-		rollingLogMedian(ws, func(w *features.Window) float64 { return w.P99Ms })
+	s50, s99 := rollingLogMedian(ws, func(w *features.Window) float64 { return w.MeanMs }, f),
+		rollingLogMedian(ws, func(w *features.Window) float64 { return w.P99Ms }, f)
 	m.s50, m.s99 = s50, s99
 	l50, l99 := make([]float64, 0, len(ws)), make([]float64, 0, len(ws))
 	for j := range ws {
@@ -295,9 +295,9 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, 
 	// percentile, so that ordinary tail spikes do not look like episodes
 	base99, sc99 := robust(l99, 0.5)
 	m.base50, m.base99 = base50, base99
-	m.p0 = trimmedRate(ws, func(w *features.Window) int64 { return w.Errors })
-	q0 := trimmedRate(ws, func(w *features.Window) int64 { return w.Retries })
-	t0 := trimmedRate(ws, func(w *features.Window) int64 { return w.Timeouts })
+	m.p0 = trimmedRate(ws, func(w *features.Window) int64 { return w.Errors }, f)
+	q0 := trimmedRate(ws, func(w *features.Window) int64 { return w.Retries }, f)
+	t0 := trimmedRate(ws, func(w *features.Window) int64 { return w.Timeouts }, f)
 
 	// forecasts on calls per window and on p99
 	var callsZ []float64
@@ -445,8 +445,9 @@ func standardised(fit *holtwinters.Model, n int) []float64 {
 // rollingLogMedian returns, per window, the median of ln(v) over the
 // window and its latSmooth-1 nearest neighbours in the edge's window list
 // that hold at least minLatCalls calls; NaN for windows with fewer calls.
-func rollingLogMedian(ws []features.Window, v func(*features.Window) float64) []float64 {
-	idx, lv := make([]int, 0, len(ws)), make([]float64, 0, len(ws))
+// Its scratch space is taken from f.
+func rollingLogMedian(ws []features.Window, v func(*features.Window) float64, f *floats) []float64 {
+	idx, lv := make([]int, 0, len(ws)), f.take(len(ws))[:0]
 	for j := range ws {
 		if ws[j].Calls >= minLatCalls && v(&ws[j]) > 0 {
 			idx = append(idx, j)
@@ -551,15 +552,15 @@ func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) 
 // first), floored at 1e-4. The windows kept are those below the highest
 // rate kept and, at it, the earliest: that rate is selected from a copy of
 // the rates, without sorting the windows (the sums are integers, so their
-// order does not matter).
-func trimmedRate(ws []features.Window, count func(*features.Window) int64) float64 {
-	rates := make([]float64, len(ws))
+// order does not matter). Its scratch space is taken from f.
+func trimmedRate(ws []features.Window, count func(*features.Window) int64, f *floats) float64 {
+	rates := f.take(len(ws))
 	for j := range ws {
 		rates[j] = float64(count(&ws[j])) / float64(max(1, ws[j].Calls))
 	}
 	var c, n int64
 	if keep := len(ws) - len(ws)/20; keep > 0 {
-		cut := selectIn(rates, nil, keep-1)
+		cut := selectIn(rates, f.take(len(ws)), keep-1)
 		below := 0
 		for _, r := range rates {
 			if r < cut {

@@ -263,7 +263,8 @@ func rootCauses(t *features.Table, above map[string][]string) []ServiceRow {
 		row int
 		z   float64
 	}
-	var slowOut []rowZ
+	// at most one per edge window: allocated once, not grown
+	slowOut := make([]rowZ, 0, len(t.Windows))
 	for i := range t.Edges {
 		e := &t.Edges[i]
 		if e.Caller == "" {
