@@ -195,3 +195,158 @@ func TestSelectLong(t *testing.T) {
 		}
 	}
 }
+
+// refRobust is robust by sorting a copy.
+func refRobust(xs []float64, level float64) (base, scale float64) {
+	if len(xs) == 0 {
+		return 0, 1
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	q := func(p float64) float64 { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	normal := normalQuantile(level) - normalQuantile(level-0.2)
+	return q(level), max(0.05, (q(level)-q(level-0.2))/normal)
+}
+
+// TestRobustSelects: robust, which selects its two quantiles, is robust
+// by sorting a copy bit for bit, at modelEdge's levels and another, on
+// series of every length up to 300 and a day's, of logarithms and of
+// values tied many times, and leaves its argument as it was.
+func TestRobustSelects(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 43))
+	f := &floats{}
+	for _, n := range append(seqTo(300), 1440) {
+		for _, ties := range []bool{false, true} {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = math.Log(r.ExpFloat64())
+				if ties {
+					xs[i] = float64(r.IntN(5)) * 0.3
+				}
+			}
+			in := slices.Clone(xs)
+			for _, level := range []float64{0.3, 0.5, 0.7} {
+				f.reset()
+				b, s := robust(xs, level, f)
+				wb, ws := refRobust(xs, level)
+				if !sameBits(b, wb) || !sameBits(s, ws) {
+					t.Fatalf("n=%d, ties %v, level %v: robust %v, %v; by sorting %v, %v", n, ties, level, b, s, wb, ws)
+				}
+			}
+			if !slices.EqualFunc(xs, in, sameBits) {
+				t.Fatalf("n=%d: robust changed its argument", n)
+			}
+		}
+	}
+}
+
+func seqTo(n int) []int {
+	s := make([]int, n+1)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// refCalibratedZ is calibratedZ as it was: every median selected.
+func refCalibratedZ(m, v, n []float64, welch bool) []float64 {
+	var f *floats
+	z := f.take(len(m))
+	// the windows' means, variances, inverse counts and deviations, and the
+	// medians' scratch: one allocation, none of them grown by appends
+	k := len(m)
+	buf := f.take(5 * k)
+	ms, vs, inv, dev, scratch := buf[:0:k], buf[k:k:2*k], buf[2*k:2*k:3*k], buf[3*k:4*k], buf[4*k:]
+	for i := range m {
+		if n[i] <= 0 {
+			continue
+		}
+		ms = append(ms, m[i])
+		inv = append(inv, 1/n[i])
+		if n[i] >= 2 {
+			vs = append(vs, v[i])
+		}
+	}
+	if len(ms) < rcMinWindows {
+		return z
+	}
+	mu := medianIn(ms, scratch)
+	sw := 0.0
+	if len(vs) > 0 {
+		sw = medianIn(vs, scratch)
+	}
+	dev = dev[:len(ms)]
+	for i, x := range ms {
+		dev[i] = math.Abs(x - mu)
+	}
+	mad := 1.4826 * medianIn(dev, scratch)
+	tau2 := max(0, mad*mad-sw*medianIn(inv, scratch))
+	floor := 1e-4 + 1e-3*math.Abs(mu) // no division by zero on a constant series
+	for i := range m {
+		if n[i] <= 0 {
+			continue
+		}
+		// With welch, the own spread of a window of few calls counts when
+		// it is larger than usual: one extreme call among a few moves the
+		// mean, not the whole window (Welch's view of the sampling error).
+		// Self times use it; edge durations do not, as a starved caller
+		// widens the spread of every call it makes, which is the signal;
+		// nor do windows of welchMaxN calls or more, whose mean one call
+		// cannot carry away.
+		within := sw
+		if welch && n[i] >= 2 && n[i] < welchMaxN {
+			within = max(sw, v[i])
+		}
+		z[i] = clampZ((m[i] - mu) / math.Sqrt(tau2+within/n[i]+floor*floor))
+	}
+	return z
+}
+
+// TestCalibratedZFast: calibratedZ, which skips the medians it knows, is
+// refCalibratedZ bit for bit on series with within-window variances of
+// every kind (spread, all 0, all one value, with NaNs, with a -0), counts
+// of every kind (0 and negative windows left out, whole, fractional, so
+// small that 1/n overflows, NaN), with and without welch.
+func TestCalibratedZFast(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 44))
+	f := &floats{}
+	for it := range 20000 {
+		k := r.IntN(40)
+		m, v, n := make([]float64, k), make([]float64, k), make([]float64, k)
+		vk, nk := r.IntN(5), r.IntN(5)
+		for i := range k {
+			m[i] = r.NormFloat64()
+			switch vk {
+			case 0:
+				v[i] = r.ExpFloat64()
+			case 1:
+				v[i] = 0
+			case 2:
+				v[i] = 0.25
+			case 3:
+				v[i] = []float64{0, math.Copysign(0, -1), 0.5}[r.IntN(3)]
+			case 4:
+				v[i] = []float64{math.NaN(), 0, 1}[r.IntN(3)]
+			}
+			switch nk {
+			case 0, 1:
+				n[i] = float64(r.IntN(60))
+			case 2:
+				n[i] = r.Float64() * 3
+			case 3:
+				n[i] = []float64{1e-320, 5, 0, -1}[r.IntN(4)]
+			case 4:
+				n[i] = []float64{math.NaN(), 3, 40}[r.IntN(3)]
+			}
+		}
+		for _, welch := range []bool{false, true} {
+			f.reset()
+			got, want := calibratedZ(m, v, n, welch, f), refCalibratedZ(m, v, n, welch)
+			for i := range want {
+				if !sameBits(got[i], want[i]) {
+					t.Fatalf("series %d (variances %d, counts %d, welch %v), window %d: %v, want %v\nm %v\nv %v\nn %v", it, vk, nk, welch, i, got[i], want[i], m, v, n)
+				}
+			}
+		}
+	}
+}

@@ -290,10 +290,10 @@ func modelEdge(t *features.Table, i int, g grid, period, h int, load []float64, 
 			l99 = append(l99, s99[j])
 		}
 	}
-	base50, sc50 := robust(l50, 0.3)
+	base50, sc50 := robust(l50, 0.3, f)
 	// the tail is noisier: its healthy level is the median, not the 30th
 	// percentile, so that ordinary tail spikes do not look like episodes
-	base99, sc99 := robust(l99, 0.5)
+	base99, sc99 := robust(l99, 0.5, f)
 	m.base50, m.base99 = base50, base99
 	m.p0 = trimmedRate(ws, func(w *features.Window) int64 { return w.Errors }, f)
 	q0 := trimmedRate(ws, func(w *features.Window) int64 { return w.Retries }, f)
@@ -511,14 +511,14 @@ func sortedInsert(buf []float64, v float64) []float64 {
 // (level-0.2)-th quantile and the level-th over its value for a normal
 // distribution, floored at 0.05 in log units. Both ignore the upper part of
 // the distribution, so an episode that covers even half of the data does
-// not hide itself by raising them.
-func robust(xs []float64, level float64) (base, scale float64) {
+// not hide itself by raising them. The two quantiles are a sorted copy's
+// elements, selected (selectIn) in scratch space taken from f.
+func robust(xs []float64, level float64, f *floats) (base, scale float64) {
 	if len(xs) == 0 {
 		return 0, 1
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	q := func(p float64) float64 { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	buf := f.take(len(xs))
+	q := func(p float64) float64 { return selectIn(xs, buf, min(len(xs)-1, int(p*float64(len(xs))))) }
 	var normal float64
 	switch level {
 	case 0.3:
@@ -528,7 +528,8 @@ func robust(xs []float64, level float64) (base, scale float64) {
 	default:
 		normal = normalSpreadAt(level)
 	}
-	return q(level), max(0.05, (q(level)-q(level-0.2))/normal)
+	base = q(level)
+	return base, max(0.05, (base-q(level-0.2))/normal)
 }
 
 // normalSpread is normalSpreadAt of the levels modelEdge uses, 0.3 and 0.5,

@@ -89,13 +89,22 @@ func calibratedZ(m, v, n []float64, welch bool, f *floats) []float64 {
 	k := len(m)
 	buf := f.take(5 * k)
 	ms, vs, inv, dev, scratch := buf[:0:k], buf[k:k:2*k], buf[2*k:2*k:3*k], buf[3*k:4*k], buf[4*k:]
+	// Two medians are known without selecting (TestCalibratedZFast): the
+	// variances' when they all have the same bits (p99's series has none,
+	// all 0; a count per call has one, its mean), and the inverse counts'
+	// when it is multiplied by a zero sw and they are all finite (and
+	// positive): the product is sw.
+	sameV, finiteInv := true, true
 	for i := range m {
 		if n[i] <= 0 {
 			continue
 		}
 		ms = append(ms, m[i])
-		inv = append(inv, 1/n[i])
+		r := 1 / n[i]
+		inv = append(inv, r)
+		finiteInv = finiteInv && r-r == 0
 		if n[i] >= 2 {
+			sameV = sameV && (len(vs) == 0 || math.Float64bits(v[i]) == math.Float64bits(vs[0]))
 			vs = append(vs, v[i])
 		}
 	}
@@ -105,14 +114,21 @@ func calibratedZ(m, v, n []float64, welch bool, f *floats) []float64 {
 	mu := medianIn(ms, scratch)
 	sw := 0.0
 	if len(vs) > 0 {
-		sw = medianIn(vs, scratch)
+		sw = vs[0]
+		if !sameV {
+			sw = medianIn(vs, scratch)
+		}
 	}
 	dev = dev[:len(ms)]
 	for i, x := range ms {
 		dev[i] = math.Abs(x - mu)
 	}
 	mad := 1.4826 * medianIn(dev, scratch)
-	tau2 := max(0, mad*mad-sw*medianIn(inv, scratch))
+	swInv := sw // sw times the inverse counts' median
+	if sw != 0 || !finiteInv {
+		swInv = sw * medianIn(inv, scratch)
+	}
+	tau2 := max(0, mad*mad-swInv)
 	floor := 1e-4 + 1e-3*math.Abs(mu) // no division by zero on a constant series
 	for i := range m {
 		if n[i] <= 0 {
