@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/internal/testseed"
 )
 
@@ -348,5 +350,49 @@ func TestCalibratedZFast(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPredictedKnee: findings computes an edge's load knee only when it
+// needs it, and the callee's load forecast needs it. An edge whose latency
+// climbs past a load of 120 calls a window and which has no latency
+// episode (its flags are all clear) gets a predicted bottleneck from a
+// forecast of 300 calls a window, at the knee loadKnee finds.
+func TestPredictedKnee(t *testing.T) {
+	const n = 200
+	win := time.Minute
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).UnixNano()
+	tab := &features.Table{Window: win, Edges: []features.Edge{{Caller: "a", Callee: "b", Windows: n}}}
+	m := &edgeModel{i: 0, k: make([]int, n), load: make([]float64, n),
+		errFlag: make([]bool, n), latFlag: make([]bool, n), x: make([]float64, n*len(featureNames))}
+	for j := range n {
+		l := 10 + float64(j%100)*2
+		mean := 10.0
+		if l > 120 {
+			mean = 10 * math.Exp((l-120)/40)
+		}
+		w := features.Window{StartUnixNano: start + int64(j)*int64(win)}
+		w.Calls, w.MeanMs, w.P99Ms = 100, mean, 3*mean
+		tab.Windows = append(tab.Windows, w)
+		m.k[j], m.load[j] = j, l
+	}
+	m.ws = tab.Windows
+	m.callsFcast = make([]float64, 60)
+	for j := range m.callsFcast {
+		m.callsFcast[j] = 300
+	}
+	knee, ratio := loadKnee(m.ws, m.load)
+	if knee <= 0 {
+		t.Fatalf("the edge has no knee (%v, %v): the test's data is wrong", knee, ratio)
+	}
+	g := grid{start: start, win: int64(win), n: n}
+	var got []Finding
+	for _, f := range findings(tab, []*edgeModel{m}, scoreEdges(tab), g) {
+		if f.Predicted {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 || got[0].Evidence["knee_calls_per_window"] != round6(knee) || got[0].Evidence["latency_ratio_above_knee"] != round6(ratio) {
+		t.Fatalf("predicted findings %+v, want one at the knee %v (latency ratio %v)", got, knee, ratio)
 	}
 }

@@ -138,8 +138,23 @@ func findings(t *features.Table, models []*edgeModel, edges []scoredEdge, g grid
 
 		// latency episodes: load-driven (capacity) or not (latency)
 		lat := episodes(m.latFlag, m.k, latGap)
-		rho := spearmanLoadLatency(ws, m.load)
-		knee, kneeRatio := loadKnee(ws, m.load)
+		// the rank correlation and the knee of load and latency, computed
+		// at their first use: most edges have no latency episode, and the
+		// knee needs one or the callee's forecast
+		var rho, knee, kneeRatio float64
+		haveRho, haveKnee := false, false
+		loadRho := func() float64 {
+			if !haveRho {
+				rho, haveRho = spearmanLoadLatency(ws, m.load), true
+			}
+			return rho
+		}
+		needKnee := func() {
+			if !haveKnee {
+				knee, kneeRatio = loadKnee(ws, m.load)
+				haveKnee = true
+			}
+		}
 		for _, ep := range lat {
 			n := ep.to - ep.from
 			if ep.flagged < latMinWindows || 2*ep.flagged < n {
@@ -173,14 +188,14 @@ func findings(t *features.Table, models []*edgeModel, edges []scoredEdge, g grid
 				continue
 			}
 			load := median(loads)
-			loadExplained := rho >= 0.3 && !slowAtLowLoad(ws, m.load, ep)
+			loadExplained := loadRho() >= 0.3 && !slowAtLowLoad(ws, m.load, ep)
 			from, to := ws[ep.from].StartUnixNano, ws[ep.to-1].StartUnixNano+win
 			score := min(1, math.Log(eff)/math.Log(4)) * min(1, float64(ep.flagged)/10)
 			ev := map[string]float64{"mean_ms": math.Exp(median(l50)), "baseline_mean_ms": math.Exp(m.base50),
 				"p99_ms": p99ms, "baseline_p99_ms": math.Exp(m.base99), "latency_ratio": ratio,
 				"calls_per_window": load, "load_latency_spearman": rho, "windows": float64(n)}
 			if loadExplained {
-				if knee > 0 {
+				if needKnee(); knee > 0 {
 					ev["knee_calls_per_window"] = knee
 				}
 				add(KindCapacity, from, to, score, ev,
@@ -194,6 +209,9 @@ func findings(t *features.Table, models []*edgeModel, edges []scoredEdge, g grid
 		}
 
 		// predicted bottleneck: the callee's forecast load reaches the knee
+		if fc := svcForecast[e.Callee]; len(fc) > 0 {
+			needKnee()
+		}
 		if fc := svcForecast[e.Callee]; knee > 0 && len(fc) > 0 {
 			first, lastK, peak, above := -1, -1, 0.0, 0
 			for j, c := range fc {
