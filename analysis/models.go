@@ -555,6 +555,18 @@ func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) 
 // the rates, without sorting the windows (the sums are integers, so their
 // order does not matter). Its scratch space is taken from f.
 func trimmedRate(ws []features.Window, count func(*features.Window) int64, f *floats) float64 {
+	// without a count in any window, whatever is kept sums to 0: the floor
+	// (most edges' retries and timeouts)
+	none := true
+	for j := range ws {
+		if count(&ws[j]) != 0 {
+			none = false
+			break
+		}
+	}
+	if none {
+		return 1e-4
+	}
 	rates := f.take(len(ws))
 	for j := range ws {
 		rates[j] = float64(count(&ws[j])) / float64(max(1, ws[j].Calls))

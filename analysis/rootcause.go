@@ -445,32 +445,23 @@ func countZ(ws []features.Window, p float64, count func(*features.Window) int64,
 // scratch space taken from f.
 func countSeriesZ(k, n []float64, p, floor float64, f *floats) []float64 {
 	z := f.take(len(k))
-	buf := f.take(3 * len(k)) // rates, their deviations, the median's scratch
-	rates, dev, scratch := buf[:0:len(k)], buf[len(k):2*len(k)], buf[2*len(k):]
-	for j := range k {
-		if n[j] > 0 {
-			rates = append(rates, k[j]/n[j])
-		}
-	}
-	dev = dev[:len(rates)]
-	for i, r := range rates {
-		dev[i] = math.Abs(r - p)
-	}
 	// A window without events scores 0 at a rate p ≥ 0: both its Poisson z
 	// and its z against the spread are ≤ 0, and max(0, z-floor) leaves 0
 	// (TestNoEventsScoreZero). Most windows have no errors, retries or
 	// timeouts, and the Poisson tail is the costly part; most series of
-	// retries and timeouts have no window left, and the spread, a median,
-	// is computed at the first window that needs it.
+	// retries and timeouts have no window left, and the spread of the
+	// rates, a median, is computed at the first window that needs it.
 	noEvents := p >= 0 && floor >= 0
 	var tau float64
+	var rates []float64
 	spread := false
 	for j := range k {
 		if n[j] == 0 || k[j] == 0 && noEvents {
 			continue
 		}
 		if !spread {
-			tau, spread = 1.4826*medianIn(dev, scratch), true
+			tau, rates = rateSpread(k, n, p, f)
+			spread = true
 		}
 		zs := poissonZ(k[j], n[j]*p)
 		if tau > 0 && len(rates) >= rcMinWindows {
@@ -482,6 +473,24 @@ func countSeriesZ(k, n []float64, p, floor float64, f *floats) []float64 {
 		z[j] = clampZ(max(0, zs-floor))
 	}
 	return z
+}
+
+// rateSpread returns the robust spread of the rates k/n of the windows
+// with trials around p (1.4826 times their median absolute deviation) and
+// the rates, in scratch space taken from f.
+func rateSpread(k, n []float64, p float64, f *floats) (tau float64, rates []float64) {
+	buf := f.take(3 * len(k)) // rates, their deviations, the median's scratch
+	rates, dev, scratch := buf[:0:len(k)], buf[len(k):2*len(k)], buf[2*len(k):]
+	for j := range k {
+		if n[j] > 0 {
+			rates = append(rates, k[j]/n[j])
+		}
+	}
+	dev = dev[:len(rates)]
+	for i, r := range rates {
+		dev[i] = math.Abs(r - p)
+	}
+	return 1.4826 * medianIn(dev, scratch), rates
 }
 
 // poissonZ is the signed normal score of count k under Poisson(mu): from
