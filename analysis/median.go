@@ -86,9 +86,9 @@ func selectIn(xs, buf []float64, k int) float64 {
 }
 
 // mixedZeros reports whether xs holds both zeros, -0 and +0: only then
-// can the sort's arrangement put another zero at an index than selectIn's
-// (a series of rates or of absolute deviations has only +0, and its
-// selected zero is the sort's without sorting).
+// can the sorted copy hold another zero than selectIn's at the index (a
+// series of rates or of absolute deviations has only +0, and its selected
+// zero is the sort's without sorting).
 func mixedZeros(xs []float64) bool {
 	var pos, neg bool
 	for _, v := range xs {
