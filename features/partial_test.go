@@ -228,6 +228,41 @@ func TestSummarisedPartial(t *testing.T) {
 	if err := p.MergeBinary(forms[1], nil); err == nil {
 		t.Error("a summarised partial merged a partial decoded without summaries")
 	}
+
+	// a run's row or a service window outside the partial's time: the
+	// summaries of others' windows would hide what the merge adds there
+	for _, c := range []struct {
+		name, want string
+		bend       func(q *Partial)
+	}{
+		{"run row", "outside the calls' time", func(q *Partial) { q.stash[0].rows[0].start = q.maxEnd + 10*q.window }},
+		{"service window", "outside the time range", func(q *Partial) {
+			for k, a := range q.svcs {
+				delete(q.svcs, k)
+				k.win += 10 * MaxWindows
+				q.svcs[k] = a
+				break
+			}
+		}},
+	} {
+		q, err := Accumulate(context.Background(), of, Options{Workers: 1, RowGroups: of.Shard(1, 4)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.foldLists()
+		if len(q.stash) == 0 || len(q.svcs) == 0 {
+			t.Fatalf("%s: %d runs at row-group edges, %d service windows", c.name, len(q.stash), len(q.svcs))
+		}
+		c.bend(q)
+		main, interior, err := q.AppendBinaryParts(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = DecodePartialParts(main, func() ([]byte, error) { return interior, nil }, DecodeOptions{Summarise: true, Want: q.TimeRange()})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
 }
 
 // TestDecodePartialCorrupt: a cut or changed binary form is an error,
