@@ -74,9 +74,9 @@ type partialHeader struct {
 	Shard   int      `json:"shard"`
 	Shards  int      `json:"shards"`
 	// TimeRange is the time the partial's calls cover: a merge keeps the
-	// summaries of the edge windows that no other partial's calls reach,
-	// and skips their sketches (features.DecodeOptions). Start > End: no
-	// calls.
+	// summaries of the edge and service windows that no other partial's
+	// calls reach, and skips their sketches (features.DecodeOptions).
+	// Start > End: no calls.
 	TimeRange timeRange      `json:"time_range"`
 	Inputs    []partialInput `json:"inputs"`
 	// MainBytes is the size of the body's first zstd frame, the main
@@ -504,8 +504,8 @@ func mergePartials(parts []*partial) (*partial, error) {
 }
 
 // summarise returns how parts[i] is decoded in a merge of parts, which
-// only makes a table of them: its edge windows that no other partial's
-// calls reach are summarised.
+// only makes a table of them: its edge and service windows that no other
+// partial's calls reach are summarised.
 func summarise(parts []*partial, i int) features.DecodeOptions {
 	r := parts[i].head.TimeRange
 	opt := features.DecodeOptions{Summarise: true, Want: features.TimeRange{Start: r.Start, End: r.End}}
