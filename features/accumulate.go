@@ -649,10 +649,8 @@ type mergeResult struct {
 func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Duration, wins []Window) (out mergeResult) {
 	var total acc
 	out.wins = wins[:0]
-	// the windows' log moments two at a time (logMoments2): held is a
-	// window with calls whose moments wait for the next one's
-	var held *acc
-	heldAt := 0
+	// the windows' log moments two at a time (logMoments2)
+	var pairs momentPairs
 	for j, a := range e.wins {
 		if a == nil {
 			continue
@@ -666,26 +664,15 @@ func mergedEdge(e *edgeAcc, caller, callee string, fanOut int, window time.Durat
 			Stats:         a.countStats(),
 			Concurrency:   float64(a.durSum) / float64(window),
 		})
-		if a.sum != nil {
-			t := &out.wins[len(out.wins)-1].Stats
+		t := &out.wins[len(out.wins)-1].Stats
+		switch {
+		case a.sum != nil:
 			t.LogMean, t.LogVar = a.sum.logMean, a.sum.logVar
-			continue
+		case a.calls > 0:
+			pairs.add(&a.sk, &t.LogMean, &t.LogVar)
 		}
-		if a.calls == 0 {
-			continue
-		}
-		if held == nil {
-			held, heldAt = a, len(out.wins)-1
-			continue
-		}
-		s, t := &out.wins[len(out.wins)-1].Stats, &out.wins[heldAt].Stats
-		t.LogMean, t.LogVar, s.LogMean, s.LogVar = logMoments2(&held.sk, &a.sk)
-		held = nil
 	}
-	if held != nil {
-		t := &out.wins[heldAt].Stats
-		t.LogMean, t.LogVar = held.sk.LogMoments(1e6)
-	}
+	pairs.flush()
 	if e.summed {
 		total.sk = e.pre
 	}

@@ -233,26 +233,27 @@ func (e *enc) edge(a *edgeAcc) {
 // + its index from minBucket) and the log moments' bits. A merge reads it
 // in place of the sketch of a window that no other partial holds.
 func (e *enc) windowSum(w *acc) {
-	if w.calls <= 0 {
-		return
+	if w.calls > 0 {
+		e.summary(&w.sk, statQuantiles[:])
 	}
-	var b [len(statQuantiles)]int32
-	w.sk.quantileBuckets(statQuantiles[:], b[:])
-	for _, i := range b {
-		e.bucket(i)
-	}
-	m, v := w.sk.LogMoments(1e6)
-	e.u64(math.Float64bits(m))
-	e.u64(math.Float64bits(v))
 }
 
+// selfQuantile is the quantile of a service window's self times that its
+// row holds (SelfP50Ms).
+var selfQuantile = [1]float64{0.5}
+
 // selfSum writes what a service window's row takes from its self-time
-// sketch (svcSum): its median's bucket, as windowSum's, and the bits of
-// its log moments.
-func (e *enc) selfSum(s *Sketch) {
-	var b [1]int32
-	s.quantileBuckets([]float64{0.5}, b[:])
-	e.bucket(b[0])
+// sketch (svcSum): its median and its log moments, as summary writes them.
+func (e *enc) selfSum(s *Sketch) { e.summary(s, selfQuantile[:]) }
+
+// summary writes the buckets of s's quantiles qs (ascending) and the bits
+// of its log moments.
+func (e *enc) summary(s *Sketch, qs []float64) {
+	var b [maxQuantiles]int32
+	s.quantileBuckets(qs, b[:len(qs)])
+	for _, i := range b[:len(qs)] {
+		e.bucket(i)
+	}
 	m, v := s.LogMoments(1e6)
 	e.u64(math.Float64bits(m))
 	e.u64(math.Float64bits(v))
@@ -634,12 +635,24 @@ func DecodePartialParts(main []byte, interior func() ([]byte, error), opt Decode
 }
 
 // options sets the decoder's summarising from opt, for windows of w.
+// The others' window ranges are sorted and the overlapping ones joined,
+// so that sharedWindow searches them instead of trying each (a merge of
+// many shards).
 func (d *dec) options(opt DecodeOptions, w int64) {
 	d.summarise = opt.Summarise
+	var rs [][2]int64
 	for _, r := range opt.Others {
 		if r.Start <= r.End {
-			d.shared = append(d.shared, [2]int64{floorDiv(r.Start, max(w, 1)), floorDiv(r.End, max(w, 1))})
+			rs = append(rs, [2]int64{floorDiv(r.Start, max(w, 1)), floorDiv(r.End, max(w, 1))})
 		}
+	}
+	slices.SortFunc(rs, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	for _, r := range rs {
+		if n := len(d.shared); n > 0 && r[0] <= d.shared[n-1][1] {
+			d.shared[n-1][1] = max(d.shared[n-1][1], r[1])
+			continue
+		}
+		d.shared = append(d.shared, r)
 	}
 }
 
@@ -1046,10 +1059,7 @@ func (d *dec) windowSum(a *acc, s *winSum) {
 		return
 	}
 	var q [len(statQuantiles)]float64
-	for j := range q {
-		q[j] = d.bucket()
-	}
-	m, v := math.Float64frombits(d.u64()), math.Float64frombits(d.u64())
+	m, v := d.summary(q[:])
 	if s != nil {
 		*s = winSum{q: q, logMean: m, logVar: v}
 	}
@@ -1058,11 +1068,20 @@ func (d *dec) windowSum(a *acc, s *winSum) {
 // selfSum reads the summary of a service window's self-time sketch
 // (enc.selfSum) into s, or past it when s is nil.
 func (d *dec) selfSum(s *svcSum) {
-	p50 := d.bucket()
-	m, v := math.Float64frombits(d.u64()), math.Float64frombits(d.u64())
+	var q [len(selfQuantile)]float64
+	m, v := d.summary(q[:])
 	if s != nil {
-		*s = svcSum{p50: p50, logMean: m, logVar: v}
+		*s = svcSum{p50: q[0], logMean: m, logVar: v}
 	}
+}
+
+// summary reads what enc.summary wrote for len(q) quantiles: their values
+// into q, and the log moments, which it returns.
+func (d *dec) summary(q []float64) (mean, variance float64) {
+	for j := range q {
+		q[j] = d.bucket()
+	}
+	return math.Float64frombits(d.u64()), math.Float64frombits(d.u64())
 }
 
 // bucket reads a quantile's bucket (enc.bucket) and returns its value.
@@ -1142,12 +1161,18 @@ func (d *dec) swapParts() { d.b, d.ib, d.off, d.ioff = d.ib, d.b, d.ioff, d.off 
 // sharedWindow reports whether window wi lies in the time range of
 // another partial of the merge (d.shared), which may hold it too.
 func (d *dec) sharedWindow(wi int64) bool {
-	for _, r := range d.shared {
-		if wi >= r[0] && wi <= r[1] {
-			return true
+	// the first range that does not end before wi, which holds it or
+	// starts after it
+	lo, hi := 0, len(d.shared)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if d.shared[m][1] < wi {
+			lo = m + 1
+		} else {
+			hi = m
 		}
 	}
-	return false
+	return lo < len(d.shared) && d.shared[lo][0] <= wi
 }
 
 // sketch reads a sketch into s, which is empty; its counts are carved from

@@ -557,6 +557,30 @@ func logMoments2(a, b *Sketch) (meanA, varA, meanB, varB float64) {
 	return meanA, sqA / float64(na), meanB, sqB / float64(nb)
 }
 
+// momentPairs computes sketches' log moments (in milliseconds) two at a
+// time with logMoments2, each sketch offered (add) waiting for the next
+// one; flush computes a last one alone. The results go where add was told.
+type momentPairs struct {
+	s              *Sketch
+	mean, variance *float64
+}
+
+func (p *momentPairs) add(s *Sketch, mean, variance *float64) {
+	if p.s == nil {
+		*p = momentPairs{s, mean, variance}
+		return
+	}
+	*p.mean, *p.variance, *mean, *variance = logMoments2(p.s, s)
+	p.s = nil
+}
+
+func (p *momentPairs) flush() {
+	if p.s != nil {
+		*p.mean, *p.variance = p.s.LogMoments(1e6)
+		p.s = nil
+	}
+}
+
 // logMillis[i] is the logarithm of bucket minBucket+i's midpoint in
 // milliseconds (of a duration in nanoseconds), for the buckets of
 // durations (minBucket to maxBucket): the term LogMoments(1e6) computes

@@ -658,25 +658,17 @@ func (p *Partial) tracesTable(t *Table) {
 			}
 		}
 		// the log moments two windows at a time (logMoments2), of the
-		// windows not summarised; held waits for the next one
-		held := -1
+		// windows not summarised
+		var pairs momentPairs
 		for i := c * chunk; i < end; i++ {
 			a, s := keys[order[i]].a, &t.Services[i]
-			switch {
-			case a.sum != nil:
+			if a.sum != nil {
 				s.SelfLogMean, s.SelfLogVar = a.sum.logMean, a.sum.logVar
-			case held < 0:
-				held = i
-			default:
-				h := &t.Services[held]
-				h.SelfLogMean, h.SelfLogVar, s.SelfLogMean, s.SelfLogVar = logMoments2(&keys[order[held]].a.self, &a.self)
-				held = -1
+			} else {
+				pairs.add(&a.self, &s.SelfLogMean, &s.SelfLogVar)
 			}
 		}
-		if held >= 0 {
-			s := &t.Services[held]
-			s.SelfLogMean, s.SelfLogVar = keys[order[held]].a.self.LogMoments(1e6)
-		}
+		pairs.flush()
 	})
 	type endKey struct {
 		root, svc int32
