@@ -64,9 +64,10 @@ type Summary struct {
 	Windows   int       `json:"window_count"`
 	Services  int       `json:"service_count"`
 	// TraceRuns says how the trace pass resolved the spans (see
-	// docs/analysis.md, "Root causes").
-	TraceRuns TraceRuns `json:"trace_runs"`
-	Ranking   Ranking   `json:"ranking"`
+	// docs/analysis.md, "Root causes"); nil when it did not run (--no-models
+	// over spans without injected calls: docs/analysis.md, "Reading").
+	TraceRuns *TraceRuns `json:"trace_runs,omitempty"`
+	Ranking   Ranking    `json:"ranking"`
 	// Findings are ranked by score, highest first.
 	Findings []Finding `json:"findings"`
 }
@@ -155,7 +156,8 @@ func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 // and writes the analysis to dir atomically: dir holds either its previous
 // content or the complete new analysis.
 func Run(ctx context.Context, args []string, dir string, opt Options) (*Summary, error) {
-	p, err := accumulate(ctx, opt.Store, args, scan{window: opt.Window, workers: opt.Workers, progress: opt.Progress, total: opt.Total, whole: true})
+	p, err := accumulate(ctx, opt.Store, args, scan{window: opt.Window, workers: opt.Workers, progress: opt.Progress, total: opt.Total,
+		whole: true, edgesOnly: opt.NoModels})
 	if err != nil {
 		return nil, err
 	}
@@ -254,16 +256,15 @@ func writeFiles(dir string, files []outputFile, workers int) error {
 
 func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, opt Options) *Summary {
 	s := &Summary{
-		Schema:    "chaosgen.analysis/v1",
-		Window:    t.Window.String(),
-		Inputs:    inputs,
-		Rows:      rows,
-		RowsUsed:  t.Rows,
-		Traces:    t.Traces,
-		Edges:     len(t.Edges),
-		Windows:   len(t.Windows),
-		TraceRuns: TraceRuns{Runs: t.TraceRuns.Runs, Orphans: t.TraceRuns.Orphans},
-		BadRows:   BadRows{Total: t.Bad.Total(), ByReason: map[string]BadReason{}},
+		Schema:   "chaosgen.analysis/v1",
+		Window:   t.Window.String(),
+		Inputs:   inputs,
+		Rows:     rows,
+		RowsUsed: t.Rows,
+		Traces:   t.Traces,
+		Edges:    len(t.Edges),
+		Windows:  len(t.Windows),
+		BadRows:  BadRows{Total: t.Bad.Total(), ByReason: map[string]BadReason{}},
 		TimeRange: TimeRange{
 			Start:         time.Unix(0, t.StartUnixNano).UTC().Format(time.RFC3339Nano),
 			End:           time.Unix(0, t.EndUnixNano).UTC().Format(time.RFC3339Nano),
@@ -275,6 +276,9 @@ func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, o
 		if n := t.Bad.Count[r]; n > 0 {
 			s.BadRows.ByReason[r.String()] = BadReason{Count: n, First: t.Bad.First[r].Error()}
 		}
+	}
+	if !t.NoTraces {
+		s.TraceRuns = &TraceRuns{Runs: t.TraceRuns.Runs, Orphans: t.TraceRuns.Orphans}
 	}
 	services := map[string]bool{}
 	for _, e := range t.Edges {

@@ -3,6 +3,7 @@ package analysis
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/chaosgen/chaosgen/features"
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/chaosgen/chaosgen/synth"
 )
@@ -270,4 +272,91 @@ func TestForeignWriterDuckDB(t *testing.T) {
 			t.Errorf("%s differs between chaosgen's and DuckDB's file", f)
 		}
 	}
+}
+
+// TestNoModelsSkipsTraces: analyze --no-models over spans without injected
+// calls skips the trace pass and the columns only it reads. Its summary has
+// no trace_runs and its input digest names the columns it read (computed
+// afresh here, not the full analysis's); its windows are the full
+// analysis's but for the anomaly scores. Over spans with an injected call
+// the trace pass runs, for the trace outcomes, and the digest is the full
+// analysis's.
+func TestNoModelsSkipsTraces(t *testing.T) {
+	dir := t.TempDir()
+	clean := synthSpans(t, dir)
+	spans, err := ingest.ReadFile(clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans[len(spans)/2].Injected, spans[len(spans)/2].FaultType = true, ingest.FaultAbort
+	injected := filepath.Join(dir, "injected.parquet")
+	if err := ingest.WriteFile(injected, spans); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path    string
+		skipped bool
+	}{{clean, true}, {injected, false}} {
+		name := filepath.Base(c.path)
+		full, err := Run(context.Background(), []string{c.path}, filepath.Join(dir, name+".full"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name+".no-models")
+		nm, err := Run(context.Background(), []string{c.path}, out, Options{NoModels: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if full.TraceRuns == nil || full.TraceRuns.Runs == 0 {
+			t.Fatalf("%s: the full analysis resolved no traces: %+v", name, full.TraceRuns)
+		}
+		if (nm.TraceRuns == nil) != c.skipped || bytes.Contains(read(t, filepath.Join(out, SummaryFile)), []byte(`"trace_runs"`)) != !c.skipped {
+			t.Errorf("%s: --no-models trace runs %+v; want the trace pass skipped %v", name, nm.TraceRuns, c.skipped)
+		}
+		cols := features.Columns
+		if c.skipped {
+			cols = features.EdgeColumns
+		}
+		if got, want := nm.Inputs[0].SHA256, freshDigest(t, c.path, cols); got != want {
+			t.Errorf("%s: --no-models digest %s, want %s (over %d columns)", name, got, want, len(cols))
+		}
+		if (nm.Inputs[0].SHA256 == full.Inputs[0].SHA256) == c.skipped {
+			t.Errorf("%s: --no-models digest %s, full analysis's %s: want them to differ only when the trace pass is skipped", name, nm.Inputs[0].SHA256, full.Inputs[0].SHA256)
+		}
+		want, err := ReadParquet[WindowRow](filepath.Join(dir, name+".full", WindowsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadParquet[WindowRow](filepath.Join(out, WindowsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			want[i].AnomalyScore = 0
+		}
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("%s: --no-models gives %d windows, unlike the full analysis's %d (anomaly scores aside)", name, len(got), len(want))
+		}
+	}
+}
+
+// freshDigest computes the input digest of the span file at path over cols
+// with a new reader: no scan's digests reused.
+func freshDigest(t *testing.T, path string, cols []ingest.Column) string {
+	t.Helper()
+	files, err := ingest.Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files.Close()
+	rgs, err := files.RowGroupDigests(context.Background(), files.RowGroups(), cols, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	footer, err := files.FooterDigest(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ingest.FileDigest(cols, footer, rgs)
+	return hex.EncodeToString(d[:])
 }

@@ -122,8 +122,17 @@ type readGroup struct {
 type partial struct {
 	name string // where it came from, for errors
 	head partialHeader
+	cols []ingest.Column // the columns read, by name in head.Columns; nil: features.Columns
 	acc  *features.Partial
 	body []byte
+}
+
+// columns returns the columns the partial's inputs were read with.
+func (p *partial) columns() []ingest.Column {
+	if p.cols == nil {
+		return features.Columns
+	}
+	return p.cols
 }
 
 // shardName is "shard i/n" or "all row groups".
@@ -134,9 +143,9 @@ func (p *partial) shardName() string {
 	return fmt.Sprintf("shard %d/%d", p.head.Shard, p.head.Shards)
 }
 
-func columnNames() []string {
+func columnNames(cols []ingest.Column) []string {
 	var out []string
-	for _, c := range features.Columns {
+	for _, c := range cols {
 		out = append(out, c.Name())
 	}
 	return out
@@ -150,6 +159,7 @@ type scan struct {
 	total         func(int64) // told the rows to read, when not nil
 	shard, shards int         // shards 0: every row group
 	whole         bool        // no merge follows (features.Options.Whole)
+	edgesOnly     bool        // no models follow (features.Options.EdgesOnly)
 }
 
 // accumulate reads the row groups of the inputs named by args that the
@@ -182,17 +192,18 @@ func accumulate(ctx context.Context, store *objstore.Store, args []string, sc sc
 	}
 	// The scan hashes the chunks it reads (ingest.RowGroupDigest): the
 	// digests come after it without reading the inputs again.
-	acc, err := features.Accumulate(ctx, files, features.Options{Window: sc.window, Workers: sc.workers, Progress: sc.progress, RowGroups: groups, Whole: sc.whole})
+	acc, err := features.Accumulate(ctx, files, features.Options{Window: sc.window, Workers: sc.workers, Progress: sc.progress, RowGroups: groups,
+		Whole: sc.whole, EdgesOnly: sc.edgesOnly})
 	if err != nil {
 		return nil, err
 	}
-	digests, err := files.RowGroupDigests(ctx, groups, features.Columns, sc.workers)
+	digests, err := files.RowGroupDigests(ctx, groups, acc.Columns(), sc.workers)
 	if err != nil {
 		return nil, err
 	}
 	tr := acc.TimeRange()
-	p := &partial{acc: acc, head: partialHeader{Window: sc.window.String(), Columns: columnNames(), Digest: ingest.DigestVersion, Shard: sc.shard, Shards: sc.shards,
-		TimeRange: timeRange{tr.Start, tr.End}}}
+	p := &partial{acc: acc, cols: acc.Columns(), head: partialHeader{Window: sc.window.String(), Columns: columnNames(acc.Columns()), Digest: ingest.DigestVersion,
+		Shard: sc.shard, Shards: sc.shards, TimeRange: timeRange{tr.Start, tr.End}}}
 	for i, f := range files.Files {
 		footer, err := files.FooterDigest(i)
 		if err != nil {
@@ -408,7 +419,7 @@ func mergePartials(parts []*partial) (*partial, error) {
 		return nil, errors.New("no partial analyses to merge")
 	}
 	first := parts[0]
-	cols := strings.Join(columnNames(), ",")
+	cols := strings.Join(columnNames(features.Columns), ",")
 	for _, p := range parts {
 		if c := strings.Join(p.head.Columns, ","); c != cols {
 			return nil, fmt.Errorf("%s read the columns %s, this chaosgen reads %s: merge partials written by one chaosgen version", p.name, c, cols)
@@ -580,7 +591,7 @@ func (p *partial) inputs() ([]Input, int64, error) {
 				return nil, 0, err
 			}
 		}
-		d := ingest.FileDigest(features.Columns, footer, ds)
+		d := ingest.FileDigest(p.columns(), footer, ds)
 		out = append(out, Input{Path: in.Path, SHA256: hex.EncodeToString(d[:]), Rows: in.Rows, Bytes: in.Bytes})
 		rows += in.Rows
 	}

@@ -50,7 +50,7 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 			}
 		}
 	}
-	if s.TraceRuns.Orphans > 0 {
+	if s.TraceRuns != nil && s.TraceRuns.Orphans > 0 {
 		fmt.Fprintf(w, "\nnote: %d rows name a parent span that is not among the adjacent rows of their trace (the parent is missing from the input, or the trace's rows are scattered), so their parents' self times are not exact (see docs/analysis.md, Root causes)\n", s.TraceRuns.Orphans)
 	}
 

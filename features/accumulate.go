@@ -632,6 +632,7 @@ func (p *Partial) Table() *Table {
 		t.Edges = append(t.Edges, r.edge)
 	}
 	p.tracesTable(t)
+	t.NoTraces = p.noTraces
 	return t
 }
 

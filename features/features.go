@@ -11,6 +11,7 @@ package features
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,14 @@ type Options struct {
 	// spans), the trace pass then skips the outcomes: about 7% of the CPU of
 	// analyze --no-models on the 10M-span benchmark file.
 	Whole bool
+	// EdgesOnly says that the caller uses the edges, their windows and the
+	// injections only, not what the trace pass finds: the services'
+	// windows, the trace ends and the runs (analyze --no-models, which
+	// ranks no services). With Whole, when no row group read may hold an
+	// injected call (so there are no trace outcomes to count either),
+	// Accumulate then skips the trace pass and does not read TraceColumns,
+	// and the table says so (Table.NoTraces).
+	EdgesOnly bool
 }
 
 // DefaultWindow is the default window length.
@@ -198,6 +207,10 @@ type Table struct {
 	// edge and window, sorted by caller, callee, profile and start
 	// (outcomes.go).
 	Outcomes []TraceOutcome
+	// NoTraces says that the trace pass did not run (Options.EdgesOnly):
+	// Services, TraceEnds, TraceRuns and Outcomes are empty because
+	// nothing looked, not because the spans hold none.
+	NoTraces bool
 }
 
 // Injection is the number of calls of one edge that one profile injected
@@ -219,16 +232,22 @@ func (t *Table) EdgeWindows(i int) []Window {
 	return t.Windows[e.FirstWindow : e.FirstWindow+e.Windows]
 }
 
-// Columns are the span columns Build reads.
-var Columns = []ingest.Column{
+// Columns are the span columns Build reads: EdgeColumns, then
+// TraceColumns.
+var Columns = slices.Concat(EdgeColumns, TraceColumns)
+
+// EdgeColumns are the columns the edges' accumulators read: all that
+// Build reads when it skips the trace pass (Options.EdgesOnly).
+var EdgeColumns = []ingest.Column{
 	ingest.ColTraceID, ingest.ColCaller, ingest.ColCallee, ingest.ColDepth,
 	ingest.ColStartUnixNano, ingest.ColDurationNano, ingest.ColStatusCode,
 	ingest.ColError, ingest.ColRetryCount, ingest.ColTimedOut,
 	ingest.ColCircuitOpen, ingest.ColFallback,
 	ingest.ColInjected, ingest.ColFaultType, ingest.ColFaultProfileID,
-	// the trace pass (traces.go)
-	ingest.ColSpanID, ingest.ColParentSpanID, ingest.ColOperation,
 }
+
+// TraceColumns are the columns only the trace pass reads (traces.go).
+var TraceColumns = []ingest.Column{ingest.ColSpanID, ingest.ColParentSpanID, ingest.ColOperation}
 
 // HashedColumns are the columns of Columns that the trace pass only
 // compares: Build reads them as hashes (ingest.ScanOptions.Hashed).

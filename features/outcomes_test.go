@@ -3,13 +3,18 @@ package features
 import (
 	stdcmp "cmp"
 	"context"
+	"errors"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chaosgen/chaosgen/ingest"
 	"github.com/google/go-cmp/cmp"
+	"github.com/parquet-go/parquet-go"
 )
 
 // TestOutcomes checks the trace outcomes against a brute-force count over
@@ -144,25 +149,30 @@ func cmpOutcome(a, b *TraceOutcome) int {
 		stdcmp.Compare(a.StartUnixNano, b.StartUnixNano))
 }
 
-// TestWholeSkipsOutcomes: a whole accumulation (Options.Whole) skips the
-// trace outcomes when no row group read can hold an injected call, and
-// only then; its table is the same as a partial's either way.
-func TestWholeSkipsOutcomes(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 10))
+// injectionCase is a set of spans, with or without injected calls.
+type injectionCase struct {
+	name     string
+	spans    []ingest.Span
+	injected bool
+}
+
+// injectionCases returns 1500 traces of genSpans, as they are (with
+// injected calls) and without their injections.
+func injectionCases(r *rand.Rand) []injectionCase {
 	spans := genSpans(r, 1500)
 	clean := slices.Clone(spans)
 	for i := range clean {
 		clean[i].Injected, clean[i].FaultType, clean[i].FaultProfileID, clean[i].InjectedAtUnixNano = false, "", "", 0
 	}
+	return []injectionCase{{"without injections", clean, false}, {"with injections", spans, true}}
+}
+
+// TestWholeSkipsOutcomes: a whole accumulation (Options.Whole) skips the
+// trace outcomes when no row group read can hold an injected call, and
+// only then; its table is the same as a partial's either way.
+func TestWholeSkipsOutcomes(t *testing.T) {
 	dir := t.TempDir()
-	for _, c := range []struct {
-		name     string
-		spans    []ingest.Span
-		injected bool
-	}{
-		{"without injections", clean, false},
-		{"with injections", spans, true},
-	} {
+	for _, c := range injectionCases(rand.New(rand.NewPCG(9, 10))) {
 		path := writeSpans(t, dir, c.name+".parquet", c.spans, 400)
 		of, err := ingest.Open([]string{path})
 		if err != nil {
@@ -187,4 +197,138 @@ func TestWholeSkipsOutcomes(t *testing.T) {
 		}
 		compareTables(t, c.name+": a whole accumulation", tabs[0], tabs[1])
 	}
+}
+
+// TestEdgesOnlySkipsTraces: a whole accumulation for the edges only
+// (Options.EdgesOnly) skips the trace pass and its columns when no row
+// group read can hold an injected call, and only then; everything but what
+// the trace pass finds is the same as a full accumulation's, and such a
+// partial can be neither encoded nor merged.
+func TestEdgesOnlySkipsTraces(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range injectionCases(rand.New(rand.NewPCG(11, 12))) {
+		// one row group: its trace columns' chunks lie together, more
+		// bytes than the gap an object store's reader fetches across
+		// (ingest's coalesceGap), so skipping them shows in the bytes read
+		path := writeSpans(t, dir, c.name+".parquet", c.spans, 0)
+		var read atomic.Int64
+		of, err := ingest.OpenWith([]string{path}, func(name string) (ingest.Input, error) {
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, err
+			}
+			st, err := f.Stat()
+			if err != nil {
+				return nil, err
+			}
+			return &countingInput{f, st.Size(), &read}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		accumulate := func(opt Options) *Partial {
+			opt.Window, opt.Workers = time.Minute, 2
+			p, err := Accumulate(context.Background(), of, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		read.Store(0)
+		full := accumulate(Options{Whole: true}).Table()
+		fullRead := read.Load()
+		if len(full.Services) == 0 || len(full.TraceEnds) == 0 || full.TraceRuns.Runs == 0 || full.NoTraces {
+			t.Fatalf("%s: the full table has %d service windows, %d trace ends and %d runs (no traces %v): too little to compare",
+				c.name, len(full.Services), len(full.TraceEnds), full.TraceRuns.Runs, full.NoTraces)
+		}
+		// a partial for a merge runs the trace pass whatever it is for
+		if p := accumulate(Options{EdgesOnly: true}); p.noTraces || len(p.Columns()) != len(Columns) {
+			t.Errorf("%s: a partial for a merge skipped the trace pass", c.name)
+		}
+		read.Store(0)
+		p := accumulate(Options{Whole: true, EdgesOnly: true})
+		skipped := !c.injected
+		// the trace columns' chunks are not even read (but for those an
+		// object store's reader fetches as gaps between wanted chunks)
+		if saved := fullRead - read.Load(); saved < 0 || (saved > 0) != skipped || saved > traceChunkBytes(t, path) {
+			t.Errorf("%s: %d bytes read for the edges only against %d for all (trace columns' chunks: %d bytes); want fewer only when the trace pass is skipped",
+				c.name, read.Load(), fullRead, traceChunkBytes(t, path))
+		}
+		if p.noTraces != skipped || slices.Equal(p.Columns(), EdgeColumns) != skipped || slices.Equal(p.Columns(), Columns) == skipped {
+			t.Errorf("%s: trace pass skipped %v, columns %v; want skipped %v", c.name, p.noTraces, p.Columns(), skipped)
+		}
+		if skipped {
+			if _, _, err := p.AppendBinaryParts(nil, nil); !errors.Is(err, errNoTraces) {
+				t.Errorf("%s: encoding a partial without the trace pass: %v, want %v", c.name, err, errNoTraces)
+			}
+			if err := accumulate(Options{}).Merge(p); !errors.Is(err, errNoTraces) {
+				t.Errorf("%s: merging a partial without the trace pass: %v, want %v", c.name, err, errNoTraces)
+			}
+		}
+		eo := p.Table()
+		of.Close()
+		if eo.NoTraces != skipped {
+			t.Errorf("%s: table says no traces %v, want %v", c.name, eo.NoTraces, skipped)
+		}
+		if skipped {
+			if len(eo.Services) != 0 || len(eo.TraceEnds) != 0 || len(eo.Outcomes) != 0 || eo.TraceRuns != (TraceRuns{}) {
+				t.Errorf("%s: the trace pass was skipped, yet the table has %d service windows, %d trace ends, %d outcomes and runs %+v",
+					c.name, len(eo.Services), len(eo.TraceEnds), len(eo.Outcomes), eo.TraceRuns)
+			}
+			with := *eo
+			with.Services, with.TraceEnds, with.TraceRuns, with.Outcomes, with.NoTraces = full.Services, full.TraceEnds, full.TraceRuns, full.Outcomes, false
+			eo = &with
+		}
+		compareTables(t, c.name+": an accumulation for the edges only", full, eo)
+	}
+}
+
+// countingInput is a file that counts the bytes read from it.
+type countingInput struct {
+	*os.File
+	size int64
+	n    *atomic.Int64
+}
+
+func (c *countingInput) Size() int64 { return c.size }
+
+func (c *countingInput) ReadAt(b []byte, off int64) (int, error) {
+	n, err := c.File.ReadAt(b, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// traceChunkBytes returns the bytes of the column chunks of TraceColumns
+// in the span file at path.
+func traceChunkBytes(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, c := range TraceColumns {
+		names[c.Name()] = true
+	}
+	var n int64
+	for _, rg := range pf.Metadata().RowGroups {
+		for _, ch := range rg.Columns {
+			if names[strings.Join(ch.MetaData.PathInSchema, ".")] {
+				n += ch.MetaData.TotalCompressedSize
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("%s holds no chunk of the trace columns", path)
+	}
+	return n
 }

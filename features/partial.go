@@ -38,6 +38,7 @@ type Partial struct {
 	bad              *ingest.BadRows
 	slabs            slabs // what the decoder left of its slabs (DecodePartial, MergeBinary)
 	summarised       bool  // decoded with DecodeOptions.Summarise: for Table only
+	noTraces         bool  // accumulated without the trace pass (Options.EdgesOnly): for Table only
 }
 
 type edgeKey struct{ caller, callee string }
@@ -99,6 +100,12 @@ func Accumulate(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*P
 		}
 		noOutcomes = !files.MayBeTrue(ingest.ColInjected, groups)
 	}
+	// nothing the trace pass finds would be used: neither read its
+	// columns nor run it
+	noTraces := noOutcomes && opt.EdgesOnly
+	if noTraces {
+		sopt.Columns, sopt.Hashed = EdgeColumns, nil
+	}
 	span := &timeSpan{window: int64(opt.Window), lo: spanEnd{at: math.MaxInt64}, hi: spanEnd{at: math.MinInt64}}
 	bad, err := files.Scan(ctx, sopt, func(w int, b *ingest.Batch) error {
 		if workers[w] == nil {
@@ -109,13 +116,26 @@ func Accumulate(ctx context.Context, files *ingest.OpenedFiles, opt Options) (*P
 			return err
 		}
 		workers[w].add(b)
-		workers[w].addTraces(b)
+		if !noTraces {
+			workers[w].addTraces(b)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return collect(workers, bad, opt.Window), nil
+	p := collect(workers, bad, opt.Window)
+	p.noTraces = noTraces
+	return p, nil
+}
+
+// Columns returns the columns read into p: TraceColumns are left out when
+// the trace pass was skipped (Options.EdgesOnly).
+func (p *Partial) Columns() []ingest.Column {
+	if p.noTraces {
+		return EdgeColumns
+	}
+	return Columns
 }
 
 // MaxWindows bounds the windows from the first call's start to the last
@@ -249,6 +269,9 @@ func (p *Partial) Merge(o *Partial) error {
 	}
 	if p.summarised || o.summarised {
 		return errSummarised
+	}
+	if p.noTraces || o.noTraces {
+		return errNoTraces
 	}
 	p.rows += o.rows
 	p.minStart = min(p.minStart, o.minStart)

@@ -49,6 +49,9 @@ func (p *Partial) AppendBinaryParts(main, interior []byte) ([]byte, []byte, erro
 	if p.summarised {
 		return nil, nil, errSummarised
 	}
+	if p.noTraces {
+		return nil, nil, errNoTraces
+	}
 	p.foldOutcomes(nil)
 	p.foldLists()
 	e := &enc{b: slices.Grow(main, p.sizeHint()/4), ib: slices.Grow(interior, p.sizeHint())}
@@ -401,6 +404,11 @@ var (
 // errSummarised is AppendBinary's and Merge's error for a partial whose
 // windows were summarised as decoded (DecodeOptions.Summarise).
 var errSummarised = errors.New("a partial decoded with summarised windows is for its table only")
+
+// errNoTraces is AppendBinary's and Merge's error for a partial
+// accumulated without the trace pass (Options.EdgesOnly): merged with
+// others, its traces would be missing from the services' windows.
+var errNoTraces = errors.New("a partial accumulated without the trace pass (Options.EdgesOnly) is for its table only")
 
 // errShort is the error of a binary form that ends too early.
 var errShort = errors.New("truncated")

@@ -16,7 +16,9 @@
 #   TRACES    1: also time the trace pass's service windows (self times and
 #             own errors per service and window, a self-join on span ids)
 #             as a third query; default 0 (it takes DuckDB about ten times
-#             the aggregation)
+#             the aggregation). analyze then runs with its models (the
+#             default ANALYZE_FLAGS become ""): --no-models over spans
+#             without injected calls skips the trace pass
 #   SYNTH_DAYS, SYNTH_RPS  synth's --days and --rps when SPANS is generated
 #             (default 1 and 10.5: about 10M spans)
 #   ANALYZE_FLAGS  extra analyze flags (default --no-models: the same
@@ -27,12 +29,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 SPANS=${SPANS:-bench/results/spans-10M.parquet}
-ANALYZE_FLAGS=${ANALYZE_FLAGS---no-models}
 RUNS=${RUNS:-3}
 WINDOW=${WINDOW:-1m}
 THREADS=${THREADS:-0}
 DISTINCT=${DISTINCT:-0}
 TRACES=${TRACES:-0}
+if [[ $TRACES == 1 ]]; then
+	ANALYZE_FLAGS=${ANALYZE_FLAGS-}
+else
+	ANALYZE_FLAGS=${ANALYZE_FLAGS---no-models}
+fi
 SYNTH_DAYS=${SYNTH_DAYS:-1}
 SYNTH_RPS=${SYNTH_RPS:-10.5}
 BIN=bin/chaosgen

@@ -47,7 +47,7 @@ func addModelFlags(f *pflag.FlagSet, opt *analysis.Options, asJSON *bool, top *i
 	f.Var(&seasonFlag{&opt.Models.Season}, "season", "seasonal period of the forecasts, e.g. 24h, or none (default: 24h when the data covers two days, else none)")
 	f.DurationVar(&opt.Models.Horizon, "horizon", 24*time.Hour, "how far ahead to forecast")
 	f.Uint64Var(&opt.Models.Seed, "seed", 1, "seed of the isolation forest")
-	f.BoolVar(&opt.NoModels, "no-models", false, "features only: no forecasts, anomaly scores or findings")
+	f.BoolVar(&opt.NoModels, "no-models", false, "features only: no forecasts, anomaly scores, findings or services' ranking (and, over spans without injected calls, no trace pass)")
 	f.BoolVar(&opt.Force, "force", false, "replace -o even when it is a directory chaosgen did not write")
 }
 
