@@ -52,8 +52,12 @@ type Options struct {
 
 // Summary is summary.json.
 type Summary struct {
-	Schema    string    `json:"schema"`
-	Window    string    `json:"window"`
+	Schema string `json:"schema"`
+	Window string `json:"window"`
+	// NoModels says that the models did not run (--no-models): there is no
+	// forecast.parquet or services.parquet, the anomaly scores are 0, there
+	// are no findings, and the ranking is by the interim score.
+	NoModels  bool      `json:"no_models,omitempty"`
 	Inputs    []Input   `json:"inputs"`
 	Rows      int64     `json:"rows"`
 	RowsUsed  int64     `json:"rows_used"`
@@ -258,6 +262,7 @@ func summarize(t *features.Table, inputs []Input, rows int64, mr *modelResult, o
 	s := &Summary{
 		Schema:   "chaosgen.analysis/v1",
 		Window:   t.Window.String(),
+		NoModels: opt.NoModels,
 		Inputs:   inputs,
 		Rows:     rows,
 		RowsUsed: t.Rows,

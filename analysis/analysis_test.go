@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -359,4 +361,47 @@ func freshDigest(t *testing.T, path string, cols []ingest.Column) string {
 	}
 	d := ingest.FileDigest(cols, footer, rgs)
 	return hex.EncodeToString(d[:])
+}
+
+// TestWriteTextNamesTheFiles: the text report names exactly the files the
+// analysis wrote, with the models and without them (--no-models, whose
+// ranking is by the interim score, and which has no findings to list).
+func TestWriteTextNamesTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	spans := synthSpans(t, dir)
+	for _, noModels := range []bool{false, true} {
+		out := filepath.Join(dir, fmt.Sprintf("no-models-%v", noModels))
+		sum, err := Run(context.Background(), []string{spans}, out, Options{NoModels: noModels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := WriteText(&b, out, sum, 5); err != nil {
+			t.Fatal(err)
+		}
+		text := b.String()
+		m := regexp.MustCompile(`wrote .*/\{([^}]*)\}`).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("no-models %v: the report names no files:\n%s", noModels, text)
+		}
+		entries, err := os.ReadDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var written []string
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".") {
+				written = append(written, e.Name())
+			}
+		}
+		if named := slices.Sorted(slices.Values(strings.Split(m[1], ","))); !slices.Equal(named, written) {
+			t.Errorf("no-models %v: the report names %v, the analysis wrote %v", noModels, named, written)
+		}
+		if got := strings.Contains(text, "findings") || strings.Contains(text, "anomaly"); got == noModels {
+			t.Errorf("no-models %v: findings and anomaly scores reported %v:\n%s", noModels, got, text)
+		}
+		if got := strings.Contains(text, "interim"); got != noModels {
+			t.Errorf("no-models %v: the interim score reported %v:\n%s", noModels, got, text)
+		}
+	}
 }

@@ -22,12 +22,12 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 	}
 	fmt.Fprintf(w, "%d services, %d edges, %d edge-windows of %s, ~%d traces\n", s.Services, s.Edges, s.Windows, s.Window, s.Traces)
 	files := []string{EdgesFile, WindowsFile, InjectionsFile, OutcomesFile, SummaryFile}
-	if s.Findings != nil {
+	if !s.NoModels {
 		files = []string{EdgesFile, WindowsFile, ForecastFile, InjectionsFile, OutcomesFile, ServicesFile, SummaryFile}
 	}
 	fmt.Fprintf(w, "wrote %s/{%s}\n", dir, strings.Join(files, ","))
 
-	if s.Findings != nil {
+	if !s.NoModels {
 		fs := s.Findings
 		fmt.Fprintf(w, "\n%d findings", len(fs))
 		if len(fs) > n {
@@ -58,12 +58,23 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 	if n < len(edges) {
 		edges = edges[:n]
 	}
-	fmt.Fprintf(w, "\ntop %d edges:\n", len(edges))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "score\tanomaly\tcaller\tcallee\tcalls\terrors%\ttimeouts%\tp50 ms\tp99 ms\tcriticality\t")
+	if s.NoModels {
+		// no findings or anomaly scores: the ranking is the interim score's
+		fmt.Fprintf(w, "\ntop %d edges (no models: by the interim score, docs/analysis.md):\n", len(edges))
+		fmt.Fprintln(tw, "interim\tcaller\tcallee\tcalls\terrors%\ttimeouts%\tp50 ms\tp99 ms\tcriticality\t")
+	} else {
+		fmt.Fprintf(w, "\ntop %d edges:\n", len(edges))
+		fmt.Fprintln(tw, "score\tanomaly\tcaller\tcallee\tcalls\terrors%\ttimeouts%\tp50 ms\tp99 ms\tcriticality\t")
+	}
 	for _, e := range edges {
-		fmt.Fprintf(tw, "%.2f\t%.2f\t%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t\n",
-			e.Score, e.AnomalyScore, edge.CallerName(e.Caller), e.Callee, e.Calls, 100*e.ErrorRate, 100*e.TimeoutRate, e.P50Ms, e.P99Ms, e.Criticality)
+		if s.NoModels {
+			fmt.Fprintf(tw, "%.2f\t", e.InterimScore)
+		} else {
+			fmt.Fprintf(tw, "%.2f\t%.2f\t", e.Score, e.AnomalyScore)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t\n",
+			edge.CallerName(e.Caller), e.Callee, e.Calls, 100*e.ErrorRate, 100*e.TimeoutRate, e.P50Ms, e.P99Ms, e.Criticality)
 	}
 	return tw.Flush()
 }
