@@ -3,7 +3,6 @@ package prefault
 import (
 	"bytes"
 	"os"
-	"unsafe"
 )
 
 // madvHugepage is MADV_HUGEPAGE, the same number on every architecture.
@@ -40,14 +39,14 @@ func thpMode() string {
 	return string(b[i+1 : j])
 }
 
-// adviseHuge advises the huge pages that b touches MADV_HUGEPAGE and
-// returns their address range [lo, hi). The range is rounded out to whole
-// huge pages: the heap is mapped in 4 MiB-aligned pieces, so the rounding
-// stays within the heap's mapping, and the huge page that b shares with
-// the objects before or after it is worth advising too.
-func adviseHuge(b []byte) (lo, hi uintptr, ok bool) {
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+// adviseHuge advises the huge pages that the address range [start, end)
+// touches MADV_HUGEPAGE and returns their range [lo, hi). The range is
+// rounded out to whole huge pages: the heap is mapped in 4 MiB-aligned
+// pieces, so the rounding stays within the heap's mapping, and the huge
+// page that the range shares with the objects before or after it is worth
+// advising too.
+func adviseHuge(start, end uintptr) (lo, hi uintptr, ok bool) {
 	lo = start &^ (hugePage - 1)
-	hi = (start + uintptr(len(b)) + hugePage - 1) &^ (hugePage - 1)
+	hi = (end + hugePage - 1) &^ (hugePage - 1)
 	return lo, hi, madvise(lo, hi-lo, madvHugepage) == 0
 }

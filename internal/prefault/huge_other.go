@@ -9,4 +9,4 @@ func thpMode() string { return "" }
 func strictOvercommit() bool { return false }
 
 // adviseHuge does nothing where there is no MADV_HUGEPAGE.
-func adviseHuge([]byte) (lo, hi uintptr, ok bool) { return 0, 0, false }
+func adviseHuge(start, end uintptr) (lo, hi uintptr, ok bool) { return 0, 0, false }
