@@ -15,24 +15,34 @@ import (
 // how they fault, which would upset the other tests of the package.
 const hugeChildEnv = "PREFAULT_HUGE_HEAP_CHILD"
 
+// inChild reports whether this process is the child that runs test t
+// with HugeHeap in a heap of its own (env is set); if not, it runs that
+// child, fails t when the child fails, and reports false.
+func inChild(t *testing.T, env string) bool {
+	if os.Getenv(env) != "" {
+		return true
+	}
+	if raceDetector {
+		t.Skip("SKIPPED: under the race detector every first write faults in shadow memory, so page faults cannot tell huge pages (make test runs this test without it)")
+	}
+	if mode := thpMode(); mode != "madvise" {
+		t.Skipf("SKIPPED: transparent huge pages are %q here; HugeHeap acts only under \"madvise\"", mode)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("child:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("the child running HugeHeap failed: %v", err)
+	}
+	return false
+}
+
 // TestHugeHeap checks that a slice allocated after HugeHeap lies in the
 // advised range and that writing it faults (nearly) once per huge page,
 // not once per page.
 func TestHugeHeap(t *testing.T) {
-	if os.Getenv(hugeChildEnv) == "" {
-		if raceDetector {
-			t.Skip("SKIPPED: under the race detector every first write faults in shadow memory, so page faults cannot tell huge pages (make test runs this test without it)")
-		}
-		if mode := thpMode(); mode != "madvise" {
-			t.Skipf("SKIPPED: transparent huge pages are %q here; HugeHeap acts only under \"madvise\"", mode)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHugeHeap$", "-test.v")
-		cmd.Env = append(os.Environ(), hugeChildEnv+"=1")
-		out, err := cmd.CombinedOutput()
-		t.Logf("child:\n%s", out)
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestHugeHeap") {
-			t.Fatalf("the child running HugeHeap failed: %v", err)
-		}
+	if !inChild(t, hugeChildEnv) {
 		return
 	}
 	runtime.LockOSThread()
@@ -72,20 +82,7 @@ const garbageChildEnv = "PREFAULT_HUGE_GARBAGE_CHILD"
 // (a gigabyte of resident memory, and seconds of page faults, in about 1
 // of 75 runs of a small analyze).
 func TestHugeHeapAfterGarbage(t *testing.T) {
-	if os.Getenv(garbageChildEnv) == "" {
-		if raceDetector {
-			t.Skip("SKIPPED: under the race detector every first write faults in shadow memory (make test runs this test without it)")
-		}
-		if mode := thpMode(); mode != "madvise" {
-			t.Skipf("SKIPPED: transparent huge pages are %q here; HugeHeap acts only under \"madvise\"", mode)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHugeHeapAfterGarbage$", "-test.v")
-		cmd.Env = append(os.Environ(), garbageChildEnv+"=1")
-		out, err := cmd.CombinedOutput()
-		t.Logf("child:\n%s", out)
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestHugeHeapAfterGarbage") {
-			t.Fatalf("the child running HugeHeap failed: %v", err)
-		}
+	if !inChild(t, garbageChildEnv) {
 		return
 	}
 	// garbage at the top of the heap: written, then freed (and not
