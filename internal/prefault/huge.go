@@ -55,23 +55,31 @@ var (
 // [lo, hi) (the hull of the advised pieces), for the tests. (Addresses,
 // not slices: a slice would keep the memory from being freed.)
 //
-// The n bytes are taken as huge-page-sized allocations, not one: the
-// runtime clears a large allocation that starts on pages freed after use
-// (garbage at the top of the heap, where the next large allocation goes),
-// the whole of it, and one allocation of n bytes then wrote every page
-// HugeHeap only means to advise (a gigabyte of resident memory and seconds
-// of page faults, in about 1 of 75 runs of a small analyze). In pieces,
-// only those that land on such pages are cleared, and those pages are
-// resident already; the rest lie in fresh memory, untouched.
+// The n bytes are taken in pieces, not one allocation: the runtime clears
+// a large allocation that starts on pages freed after use (garbage at the
+// top of the heap, where the next large allocation goes), the whole of it,
+// and one allocation of n bytes then wrote every page HugeHeap only means
+// to advise (a gigabyte of resident memory and seconds of page faults, in
+// about 1 of 75 runs of a small analyze). The first smallPieces pieces are
+// one huge page each and cover such garbage (a few MiB when a command
+// starts): only they are cleared, and their pages are resident already.
+// The pieces after them double in size, and lie in fresh memory,
+// untouched; garbage larger than the small pieces would be cleared with
+// the piece that covers its end, at most twice its size.
 func hugeHeap(n int) (lo, hi uintptr, ok bool) {
 	if n < hugePage || unsafe.Sizeof(uintptr(0)) < 8 || os.Getenv(HugeHeapEnv) == "off" || thpMode() != "madvise" || strictOvercommit() {
 		return 0, 0, false
 	}
 	// no collection while the pieces pile up: they are all live anyway
 	gc := debug.SetGCPercent(-1)
-	pieces := make([][]byte, n/hugePage)
-	for i := range pieces {
-		pieces[i] = make([]byte, hugePage)
+	var pieces [][]byte
+	for have := 0; have+hugePage <= n; {
+		size := hugePage
+		if have >= smallPieces*hugePage {
+			size = max(hugePage, min(have, n-have)&^(hugePage-1))
+		}
+		pieces = append(pieces, make([]byte, size))
+		have += size
 	}
 	lo, hi, ok = advisePieces(pieces)
 	runtime.KeepAlive(pieces)
@@ -112,6 +120,12 @@ func advisePieces(pieces [][]byte) (lo, hi uintptr, ok bool) {
 	}
 	return lo, hi, ok
 }
+
+// smallPieces is how many huge-page-sized pieces hugeHeap allocates
+// before it doubles their size: the garbage a batch command starts with
+// is a few MiB, which they cover, and each allocation costs about 10 µs
+// (512 of them took 5-6 ms, more than the rest of hugeHeap).
+const smallPieces = 16
 
 // hugePage is the size of a transparent huge page on amd64 and arm64
 // with 4 KiB base pages.
