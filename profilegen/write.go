@@ -117,7 +117,10 @@ func Write(dir string, o WriteOptions) (*Written, error) {
 	for _, m := range res.Warnings {
 		warn("warning: " + m)
 	}
-	if len(a.Findings) == 0 {
+	switch {
+	case a.Summary.NoModels:
+		warn(fmt.Sprintf("warning: %s was analysed with --no-models, so it has no findings: no profiles from it (analyze the spans without --no-models)", dir))
+	case len(a.Findings) == 0:
 		warn(fmt.Sprintf("warning: %s has no findings: no profiles from it", filepath.Join(dir, "summary.json")))
 	}
 	if w.RemovedSig {

@@ -276,3 +276,23 @@ func TestGenerateCLIErrors(t *testing.T) {
 		t.Error("a failed generate wrote its output")
 	}
 }
+
+// TestGenerateNoModels: generate from an analysis written with --no-models
+// says why there are no profiles.
+func TestGenerateNoModels(t *testing.T) {
+	spans, err := filepath.Abs(filepath.Join("..", "..", "analysis", "testdata", "synth-seed7.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if code, _, stderr := runCLI("analyze", spans, "-o", "an", "--no-models"); code != 0 {
+		t.Fatalf("analyze: exit %d: %s", code, stderr)
+	}
+	code, _, stderr := runCLI("generate", "an", "-o", "bundle.json")
+	if code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "an was analysed with --no-models, so it has no findings") {
+		t.Errorf("generate does not say that the analysis ran without models:\n%s", stderr)
+	}
+}
