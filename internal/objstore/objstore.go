@@ -17,6 +17,7 @@
 package objstore
 
 import (
+	"cloud.google.com/go/storage"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,11 @@ import (
 	_ "gocloud.dev/blob/s3blob"    // s3://
 	"gocloud.dev/gcerrors"
 )
+
+// gcsMaxAttempts is how many times a GCS request is made before its
+// error is returned: with the client's backoff (1 s, doubling, jittered)
+// a request that keeps failing gives up after about 8 s (at most 15 s).
+const gcsMaxAttempts = 5
 
 // Schemes are the URL schemes of object storage.
 var Schemes = []string{"s3", "gs", "azblob"}
@@ -137,6 +143,14 @@ func (s *Store) bucket(l location) (*blob.Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", l.base, err)
 	}
+	// The GCS client retries a failed request until its context ends: a
+	// bucket or token endpoint that cannot be reached (a pod without
+	// egress) would hang the run instead of failing it. The S3 and Azure
+	// clients stop after a few attempts; so does this one now.
+	var gcs *storage.Client
+	if b.As(&gcs) {
+		gcs.SetRetry(storage.WithMaxAttempts(gcsMaxAttempts))
+	}
 	s.buckets[l.bucketURL] = b
 	return b, nil
 }
@@ -154,10 +168,10 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 	case gcerrors.PermissionDenied:
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
-	if strings.Contains(err.Error(), "get credentials") {
+	if msg := err.Error(); strings.Contains(msg, "get credentials") || strings.Contains(msg, "could not find default credentials") {
 		return fmt.Errorf("%s: %w: no credentials found (set %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
-	if isSignatureError(err) {
+	if isSignatureError(err) || isTokenError(err) {
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -168,6 +182,28 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 func isSignatureError(err error) bool {
 	msg := err.Error()
 	for _, code := range []string{"SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "ExpiredToken"} {
+		if strings.Contains(msg, code) {
+			return true
+		}
+	}
+	return false
+}
+
+// isTokenError tells the errors of credentials that could not be turned
+// into an access token, so that no request reached the store: a key file
+// whose private key does not parse, or a token endpoint that refused the
+// key (a deleted or disabled service account key: "invalid_grant").
+// gocloud reports them as Unknown. A token endpoint that cannot be reached
+// is a network failure, not the credentials', and is left as it is.
+func isTokenError(err error) bool {
+	msg := err.Error()
+	if strings.Contains(msg, "private key should be a PEM") {
+		return true
+	}
+	if !strings.Contains(msg, "oauth2:") {
+		return false
+	}
+	for _, code := range []string{"invalid_grant", "invalid_client", "unauthorized_client"} {
 		if strings.Contains(msg, code) {
 			return true
 		}
