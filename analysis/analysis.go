@@ -238,6 +238,17 @@ func outputFiles(table *features.Table, mr *modelResult, sum *Summary, noModels 
 		}})
 }
 
+// writtenFiles returns the names of the files outputFiles writes, in the
+// order the report lists them.
+func writtenFiles(noModels bool) []string {
+	files := []string{EdgesFile, WindowsFile, ForecastFile, InjectionsFile, OutcomesFile, ServicesFile, SummaryFile}
+	if noModels {
+		// the models' files
+		files = slices.DeleteFunc(files, func(f string) bool { return f == ForecastFile || f == ServicesFile })
+	}
+	return files
+}
+
 // outputFile is one file of an analysis directory and its writer.
 type outputFile struct {
 	name  string

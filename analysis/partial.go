@@ -122,17 +122,8 @@ type readGroup struct {
 type partial struct {
 	name string // where it came from, for errors
 	head partialHeader
-	cols []ingest.Column // the columns read, by name in head.Columns; nil: features.Columns
 	acc  *features.Partial
 	body []byte
-}
-
-// columns returns the columns the partial's inputs were read with.
-func (p *partial) columns() []ingest.Column {
-	if p.cols == nil {
-		return features.Columns
-	}
-	return p.cols
 }
 
 // shardName is "shard i/n" or "all row groups".
@@ -202,7 +193,7 @@ func accumulate(ctx context.Context, store *objstore.Store, args []string, sc sc
 		return nil, err
 	}
 	tr := acc.TimeRange()
-	p := &partial{acc: acc, cols: acc.Columns(), head: partialHeader{Window: sc.window.String(), Columns: columnNames(acc.Columns()), Digest: ingest.DigestVersion,
+	p := &partial{acc: acc, head: partialHeader{Window: sc.window.String(), Columns: columnNames(acc.Columns()), Digest: ingest.DigestVersion,
 		Shard: sc.shard, Shards: sc.shards, TimeRange: timeRange{tr.Start, tr.End}}}
 	for i, f := range files.Files {
 		footer, err := files.FooterDigest(i)
@@ -570,7 +561,8 @@ func ranges(xs []int) string {
 }
 
 // inputs returns the summary's inputs of a partial that read every row
-// group of its files, with their digests (ingest.FileDigest).
+// group of its files, with their digests (ingest.FileDigest) over the
+// columns its accumulators were read with.
 func (p *partial) inputs() ([]Input, int64, error) {
 	var out []Input
 	var rows int64
@@ -591,7 +583,7 @@ func (p *partial) inputs() ([]Input, int64, error) {
 				return nil, 0, err
 			}
 		}
-		d := ingest.FileDigest(p.columns(), footer, ds)
+		d := ingest.FileDigest(p.acc.Columns(), footer, ds)
 		out = append(out, Input{Path: in.Path, SHA256: hex.EncodeToString(d[:]), Rows: in.Rows, Bytes: in.Bytes})
 		rows += in.Rows
 	}

@@ -21,11 +21,7 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 		fmt.Fprintf(w, "  left out %d rows: %s (first: %s)\n", b.Count, r, b.First)
 	}
 	fmt.Fprintf(w, "%d services, %d edges, %d edge-windows of %s, ~%d traces\n", s.Services, s.Edges, s.Windows, s.Window, s.Traces)
-	files := []string{EdgesFile, WindowsFile, InjectionsFile, OutcomesFile, SummaryFile}
-	if !s.NoModels {
-		files = []string{EdgesFile, WindowsFile, ForecastFile, InjectionsFile, OutcomesFile, ServicesFile, SummaryFile}
-	}
-	fmt.Fprintf(w, "wrote %s/{%s}\n", dir, strings.Join(files, ","))
+	fmt.Fprintf(w, "wrote %s/{%s}\n", dir, strings.Join(writtenFiles(s.NoModels), ","))
 
 	if !s.NoModels {
 		fs := s.Findings

@@ -171,39 +171,27 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 	if msg := err.Error(); strings.Contains(msg, "get credentials") || strings.Contains(msg, "could not find default credentials") {
 		return fmt.Errorf("%s: %w: no credentials found (set %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
-	if isSignatureError(err) || isTokenError(err) {
+	if refusedCredentials(err) {
 		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// isSignatureError tells the S3 errors of a wrong secret or an unknown key
-// id, which gocloud reports as Unknown.
-func isSignatureError(err error) bool {
+// refusedCredentials tells the errors of credentials the store or its
+// token endpoint refused, which gocloud reports as Unknown: on S3 a wrong
+// secret, an unknown key id or an expired token; on GCS a key file whose
+// private key does not parse, or a key the token endpoint refused (a
+// deleted or disabled service account key: "invalid_grant"), so that no
+// request reached the store. A token endpoint that cannot be reached is a
+// network failure, not the credentials', and is not one of them.
+func refusedCredentials(err error) bool {
 	msg := err.Error()
-	for _, code := range []string{"SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "ExpiredToken"} {
-		if strings.Contains(msg, code) {
-			return true
-		}
+	codes := []string{"SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "ExpiredToken",
+		"private key should be a PEM"}
+	if strings.Contains(msg, "oauth2:") {
+		codes = append(codes, "invalid_grant", "invalid_client", "unauthorized_client")
 	}
-	return false
-}
-
-// isTokenError tells the errors of credentials that could not be turned
-// into an access token, so that no request reached the store: a key file
-// whose private key does not parse, or a token endpoint that refused the
-// key (a deleted or disabled service account key: "invalid_grant").
-// gocloud reports them as Unknown. A token endpoint that cannot be reached
-// is a network failure, not the credentials', and is left as it is.
-func isTokenError(err error) bool {
-	msg := err.Error()
-	if strings.Contains(msg, "private key should be a PEM") {
-		return true
-	}
-	if !strings.Contains(msg, "oauth2:") {
-		return false
-	}
-	for _, code := range []string{"invalid_grant", "invalid_client", "unauthorized_client"} {
+	for _, code := range codes {
 		if strings.Contains(msg, code) {
 			return true
 		}
