@@ -47,7 +47,7 @@ func loopCPU(b *testing.B, f func()) {
 // every window, which the decode merges window by window): "decode" reads, checks and merges the partials' accumulators;
 // "table" adds the feature table (windows/s: its edge- and service-windows,
 // decoding included); "models" the model stage on that table
-// (runModelStage); "merge" and "merge-no-models" are the whole of
+// (runModelStage); "outputs" writes the files from its results; "merge" and "merge-no-models" are the whole of
 // `chaosgen merge`, outputs written.
 func BenchmarkMerge(b *testing.B) {
 	spans := loadBenchSpans(b)
@@ -159,6 +159,27 @@ func BenchmarkMerge(b *testing.B) {
 		t := decode(b).acc.Table()
 		loopCPU(b, func() {
 			if _, err := runModelStage(t, ModelOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("outputs", func(b *testing.B) {
+		// the analysis directory's files written from the models' results
+		// (one worker, as a merge at one core writes them)
+		p := decode(b)
+		inputs, rows, err := p.inputs()
+		if err != nil {
+			b.Fatal(err)
+		}
+		t := p.acc.Table()
+		mr, err := runModelStage(t, ModelOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		files := outputFiles(t, mr, summarize(t, inputs, rows, mr, Options{}), false)
+		dir := b.TempDir()
+		loopCPU(b, func() {
+			if err := writeFiles(dir, files, 1); err != nil {
 				b.Fatal(err)
 			}
 		})
