@@ -95,7 +95,7 @@ type ForecastRow struct {
 	Caller    string  `parquet:"caller,dict"`
 	Callee    string  `parquet:"callee,dict"`
 	Metric    string  `parquet:"metric,dict"` // calls (per window) or p99_ms
-	TUnixNano int64   `parquet:"t_unix_nano"`
+	TUnixNano int64   `parquet:"t_unix_nano,delta"`
 	Forecast  float64 `parquet:"forecast"`
 	Lower     float64 `parquet:"lower"` // 95% prediction interval
 	Upper     float64 `parquet:"upper"`

@@ -36,11 +36,11 @@ type OutcomeRow struct {
 	Caller              string `parquet:"caller,dict"`
 	Callee              string `parquet:"callee,dict"`
 	FaultProfileID      string `parquet:"fault_profile_id,dict"`
-	WindowStartUnixNano int64  `parquet:"window_start_unix_nano"`
-	Traces              int64  `parquet:"traces"`
-	Judged              int64  `parquet:"judged"`
-	Failed              int64  `parquet:"failed"`
-	Calls               int64  `parquet:"calls"`
+	WindowStartUnixNano int64  `parquet:"window_start_unix_nano,delta"`
+	Traces              int64  `parquet:"traces,delta"`
+	Judged              int64  `parquet:"judged,delta"`
+	Failed              int64  `parquet:"failed,delta"`
+	Calls               int64  `parquet:"calls,delta"`
 }
 
 func outcomeRows(t *features.Table) []OutcomeRow {
@@ -58,8 +58,8 @@ type InjectionRow struct {
 	Callee              string `parquet:"callee,dict"`
 	FaultProfileID      string `parquet:"fault_profile_id,dict"`
 	FaultType           string `parquet:"fault_type,dict"`
-	WindowStartUnixNano int64  `parquet:"window_start_unix_nano"`
-	Injected            int64  `parquet:"injected"`
+	WindowStartUnixNano int64  `parquet:"window_start_unix_nano,delta"`
+	Injected            int64  `parquet:"injected,delta"`
 }
 
 func injectionRows(t *features.Table) []InjectionRow {
@@ -75,13 +75,13 @@ func injectionRows(t *features.Table) []InjectionRow {
 // CallStats are the call columns edges.parquet and windows.parquet share
 // (embedded: their columns sit where the struct does).
 type CallStats struct {
-	Calls       int64   `parquet:"calls"`
-	Errors      int64   `parquet:"errors"`
+	Calls       int64   `parquet:"calls,delta"`
+	Errors      int64   `parquet:"errors,delta"`
 	ErrorRate   float64 `parquet:"error_rate"`
-	Timeouts    int64   `parquet:"timeouts"`
-	Retries     int64   `parquet:"retries"`
-	Fallbacks   int64   `parquet:"fallbacks"`
-	CircuitOpen int64   `parquet:"circuit_open"`
+	Timeouts    int64   `parquet:"timeouts,delta"`
+	Retries     int64   `parquet:"retries,delta"`
+	Fallbacks   int64   `parquet:"fallbacks,delta"`
+	CircuitOpen int64   `parquet:"circuit_open,delta"`
 	P50Ms       float64 `parquet:"p50_ms"`
 	P90Ms       float64 `parquet:"p90_ms"`
 	P99Ms       float64 `parquet:"p99_ms"`
@@ -92,11 +92,11 @@ type CallStats struct {
 // InjectedCounts are the injected calls by fault type (features.FaultTypes),
 // columns of edges.parquet and windows.parquet.
 type InjectedCounts struct {
-	InjectedLatency int64 `parquet:"injected_latency"`
-	InjectedAbort   int64 `parquet:"injected_abort"`
-	InjectedDrop    int64 `parquet:"injected_drop"`
-	InjectedCorrupt int64 `parquet:"injected_corrupt"`
-	InjectedOther   int64 `parquet:"injected_other"`
+	InjectedLatency int64 `parquet:"injected_latency,delta"`
+	InjectedAbort   int64 `parquet:"injected_abort,delta"`
+	InjectedDrop    int64 `parquet:"injected_drop,delta"`
+	InjectedCorrupt int64 `parquet:"injected_corrupt,delta"`
+	InjectedOther   int64 `parquet:"injected_other,delta"`
 }
 
 func injectedCounts(c features.FaultCounts) InjectedCounts {
@@ -114,11 +114,11 @@ type EdgeRow struct {
 	Callee string `parquet:"callee,dict"`
 	CallStats
 	Criticality float64 `parquet:"criticality"`
-	Traces      int64   `parquet:"traces"`
-	FanOut      int32   `parquet:"fan_out"`
-	Depth       int32   `parquet:"depth"`
+	Traces      int64   `parquet:"traces,delta"`
+	FanOut      int32   `parquet:"fan_out,delta"`
+	Depth       int32   `parquet:"depth,delta"`
 	MeanDepth   float64 `parquet:"mean_depth"`
-	Windows     int32   `parquet:"windows"`
+	Windows     int32   `parquet:"windows,delta"`
 	InjectedCounts
 	InterimScore float64 `parquet:"interim_score"`
 	// ErrorCodes lists the status codes of failed calls as
@@ -133,7 +133,7 @@ type EdgeRow struct {
 type WindowRow struct {
 	Caller              string `parquet:"caller,dict"`
 	Callee              string `parquet:"callee,dict"`
-	WindowStartUnixNano int64  `parquet:"window_start_unix_nano"`
+	WindowStartUnixNano int64  `parquet:"window_start_unix_nano,delta"`
 	CallStats
 	Concurrency float64 `parquet:"concurrency"`
 	InjectedCounts

@@ -275,3 +275,57 @@ func TestWriteFiles(t *testing.T) {
 		t.Fatalf("error %v, want f1's", err)
 	}
 }
+
+// TestIntegerColumnsDelta checks that every integer column of the analysis
+// files is written DELTA_BINARY_PACKED (counters and window starts: most
+// deltas are small, and the pages zstd has to compress shrink by half),
+// in the schema and in a file written by writeParquet.
+func TestIntegerColumnsDelta(t *testing.T) {
+	schemas := map[string]*parquet.Schema{
+		"windows":    parquet.SchemaOf(WindowRow{}),
+		"edges":      parquet.SchemaOf(EdgeRow{}),
+		"forecast":   parquet.SchemaOf(ForecastRow{}),
+		"services":   parquet.SchemaOf(ServiceRow{}),
+		"outcomes":   parquet.SchemaOf(OutcomeRow{}),
+		"injections": parquet.SchemaOf(InjectionRow{}),
+	}
+	for name, s := range schemas {
+		ints := 0
+		for _, path := range s.Columns() {
+			leaf, _ := s.Lookup(path...)
+			switch leaf.Node.Type().Kind() {
+			case parquet.Int32, parquet.Int64:
+				ints++
+				if e := leaf.Node.Encoding(); e == nil || e.Encoding() != parquet.DeltaBinaryPacked.Encoding() {
+					t.Errorf("%s.%s: encoding %v, want DELTA_BINARY_PACKED", name, strings.Join(path, "."), e)
+				}
+			}
+		}
+		if ints == 0 {
+			t.Errorf("%s: no integer column", name)
+		}
+	}
+	// the writer uses the schema's encodings
+	path := filepath.Join(t.TempDir(), "windows.parquet")
+	rows := []WindowRow{{Caller: "a", Callee: "b", WindowStartUnixNano: 60e9, CallStats: CallStats{Calls: 10}},
+		{Caller: "a", Callee: "b", WindowStartUnixNano: 120e9, CallStats: CallStats{Calls: 12}}}
+	if err := writeParquet(path, slices.Values(rows)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.Metadata().RowGroups[0].Columns {
+		if c.MetaData.Type == *parquet.Int64Type.PhysicalType() && !slices.Contains(c.MetaData.Encoding, parquet.DeltaBinaryPacked.Encoding()) {
+			t.Errorf("%s: written as %v", strings.Join(c.MetaData.PathInSchema, "."), c.MetaData.Encoding)
+		}
+	}
+	if got, err := ReadParquet[WindowRow](path); err != nil || !slices.Equal(got, rows) {
+		t.Errorf("read back %v, %v", got, err)
+	}
+}

@@ -51,12 +51,12 @@ const (
 // renamed.
 type ServiceRow struct {
 	Service             string  `parquet:"service,dict"`
-	WindowStartUnixNano int64   `parquet:"window_start_unix_nano"`
-	Calls               int64   `parquet:"calls"`       // calls into the service (trace resolved)
+	WindowStartUnixNano int64   `parquet:"window_start_unix_nano,delta"`
+	Calls               int64   `parquet:"calls,delta"` // calls into the service (trace resolved)
 	SelfP50Ms           float64 `parquet:"self_p50_ms"` // median self time
 	SelfZ               float64 `parquet:"self_z"`      // calibrated z of the mean log self time
 	TraceEndZ           float64 `parquet:"trace_end_z"` // traces ending here, most unusual root operation
-	OwnErrors           int64   `parquet:"own_errors"`
+	OwnErrors           int64   `parquet:"own_errors,delta"`
 	OwnErrorZ           float64 `parquet:"own_error_z"`
 	CallShapeZ          float64 `parquet:"call_shape_z"` // calls out per call in, most changed callee
 	SlowOutZ            float64 `parquet:"slow_out_z"`   // lower quartile of the z of its outgoing edges' durations
