@@ -276,11 +276,14 @@ func TestWriteFiles(t *testing.T) {
 	}
 }
 
-// TestIntegerColumnsDelta checks that every integer column of the analysis
+// TestOutputEncodings checks that every integer column of the analysis
 // files is written DELTA_BINARY_PACKED (counters and window starts: most
 // deltas are small, and the pages zstd has to compress shrink by half),
-// in the schema and in a file written by writeParquet.
-func TestIntegerColumnsDelta(t *testing.T) {
+// in the schema and in a file written by writeParquet, and that the file
+// keeps each column's bounds in its chunk statistics and column index
+// (the data pages' own headers go without: the same bounds, computed
+// twice).
+func TestOutputEncodings(t *testing.T) {
 	schemas := map[string]*parquet.Schema{
 		"windows":    parquet.SchemaOf(WindowRow{}),
 		"edges":      parquet.SchemaOf(EdgeRow{}),
@@ -320,9 +323,19 @@ func TestIntegerColumnsDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range f.Metadata().RowGroups[0].Columns {
+	for i, c := range f.Metadata().RowGroups[0].Columns {
+		name := strings.Join(c.MetaData.PathInSchema, ".")
 		if c.MetaData.Type == *parquet.Int64Type.PhysicalType() && !slices.Contains(c.MetaData.Encoding, parquet.DeltaBinaryPacked.Encoding()) {
-			t.Errorf("%s: written as %v", strings.Join(c.MetaData.PathInSchema, "."), c.MetaData.Encoding)
+			t.Errorf("%s: written as %v", name, c.MetaData.Encoding)
+		}
+		if c.MetaData.Statistics.MinValue == nil || c.MetaData.Statistics.MaxValue == nil {
+			t.Errorf("%s: no bounds in the chunk's statistics", name)
+		}
+		ci, err := f.RowGroups()[0].ColumnChunks()[i].ColumnIndex()
+		if err != nil || ci.NumPages() == 0 {
+			t.Errorf("%s: column index %v, %v", name, ci, err)
+		} else if ci.MinValue(0).IsNull() || ci.MaxValue(0).IsNull() {
+			t.Errorf("%s: no bounds in the column index", name)
 		}
 	}
 	if got, err := ReadParquet[WindowRow](path); err != nil || !slices.Equal(got, rows) {
