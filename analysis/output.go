@@ -280,10 +280,7 @@ func writeParquetChunks[T any](path string, rows iter.Seq[T], chunk int) error {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
+	// flushed to disk with the rest of the directory, at its commit
 	return f.Close()
 }
 

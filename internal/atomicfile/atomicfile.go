@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -216,24 +218,89 @@ func CreateDir(path string, force bool) (*Dir, error) {
 	return &Dir{Tmp: tmp, path: path, force: force}, nil
 }
 
-// Commit moves the temporary directory to its final path. An existing
-// directory at that path is moved aside first and removed after the rename,
-// so the path always holds either the old or the new complete directory
-// (with a moment between the two renames in which it is absent).
+// Commit flushes the temporary directory's files and directories to disk
+// and moves it to its final path. An existing directory at that path is
+// moved aside first and removed after the rename, so the path always
+// holds either the old or the new complete directory (with a moment
+// between the two renames in which it is absent), across a crash too.
+// Writers into the directory need not flush their files themselves.
 func (d *Dir) Commit() error {
 	if d.done {
 		return fmt.Errorf("atomicfile: %s already committed or aborted", d.path)
 	}
 	d.done = true
+	if err := syncTree(d.Tmp); err != nil {
+		live.Lock()
+		if !live.paths[d.Tmp] {
+			err = errInterrupted // Cleanup removed the directory under it
+		}
+		live.Unlock()
+		os.RemoveAll(d.Tmp)
+		untrack(d.Tmp)
+		return pathError(d.path, err)
+	}
 	old, err := d.swap()
 	if err != nil {
 		os.RemoveAll(d.Tmp)
 		untrack(d.Tmp)
 		return err
 	}
+	// the renames themselves: best effort, the directory is in place
+	syncPath(filepath.Dir(d.path))
 	if old != "" {
 		err = os.RemoveAll(old)
 		untrack(old)
+	}
+	return err
+}
+
+// syncTree flushes every regular file under dir to disk, all at once (a
+// file system commits syncs that wait together in one go: the files of an
+// analysis one after the other took several times as long), then the
+// directories, deepest first.
+func syncTree(dir string) error {
+	var files, dirs []string
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case e.IsDir():
+			dirs = append(dirs, p)
+		case e.Type().IsRegular():
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, p := range files {
+		wg.Go(func() { errs[i] = syncPath(p) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, p := range slices.Backward(dirs) {
+		if err := syncPath(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncPath flushes the file or directory at p to disk (a variable for the
+// tests).
+var syncPath = func(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -185,5 +187,87 @@ func TestCleanup(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("after the failed commits: %v", ents)
+	}
+}
+
+// TestDirCommitSyncs checks that Commit flushes every file of the tree to
+// disk before any directory, the directories deepest first and the
+// directory itself last of them, then the parent after the rename; and
+// that a file that cannot be flushed fails the commit, which leaves no
+// directory behind.
+func TestDirCommitSyncs(t *testing.T) {
+	var mu sync.Mutex
+	var synced []string
+	fail := ""
+	old := syncPath
+	t.Cleanup(func() { syncPath = old })
+	syncPath = func(p string) error {
+		mu.Lock()
+		synced = append(synced, p)
+		mu.Unlock()
+		if p == fail {
+			return errors.New("disk full")
+		}
+		return old(p)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out")
+	d, err := CreateDir(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(d.Tmp, "sub", "deeper"), 0o755)
+	for _, f := range []string{"a.parquet", "summary.json", "sub/b", "sub/deeper/c"} {
+		os.WriteFile(filepath.Join(d.Tmp, f), []byte(f), 0o644)
+	}
+	tmp := d.Tmp
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rel := func(s string) string {
+		if s == dir {
+			return "(parent)"
+		}
+		r, _ := filepath.Rel(tmp, s)
+		return r
+	}
+	var got []string
+	for _, s := range synced {
+		got = append(got, rel(s))
+	}
+	files := map[string]bool{".chaosgen-output": true, "a.parquet": true, "summary.json": true, "sub/b": true, "sub/deeper/c": true}
+	n := len(files)
+	if len(got) != n+4 {
+		t.Fatalf("synced %v: want the %d files, 3 directories and the parent", got, n)
+	}
+	for _, f := range got[:n] {
+		if !files[f] {
+			t.Errorf("synced %q among the files: %v", f, got)
+		}
+		delete(files, f)
+	}
+	if want := []string{"sub/deeper", "sub", ".", "(parent)"}; !slices.Equal(got[n:], want) {
+		t.Errorf("synced the directories %v, want %v", got[n:], want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p, "sub", "deeper", "c")); string(b) != "sub/deeper/c" {
+		t.Errorf("committed tree: %q", b)
+	}
+
+	// a file that cannot be flushed: the commit fails, naming the path, and
+	// the previous directory stays
+	d, err = CreateDir(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(d.Tmp, "a.parquet"), []byte("new"), 0o644)
+	fail = filepath.Join(d.Tmp, "a.parquet")
+	if err := d.Commit(); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("commit with a failed flush: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p, "a.parquet")); string(b) != "a.parquet" {
+		t.Errorf("the failed commit changed the directory: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left behind: %v", ents)
 	}
 }
