@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"maps"
@@ -13,7 +14,10 @@ import (
 
 // WriteText prints a readable summary, the top n findings and the top n
 // ranked edges.
-func WriteText(w io.Writer, dir string, s *Summary, n int) error {
+func WriteText(out io.Writer, dir string, s *Summary, n int) error {
+	// in one write at the end: the table's writer writes every cell and
+	// its padding apart, hundreds of system calls
+	w := bufio.NewWriter(out)
 	fmt.Fprintf(w, "analysed %d spans (%d used, %d bad) from %d file(s), %s to %s\n",
 		s.Rows, s.RowsUsed, s.BadRows.Total, len(s.Inputs), s.TimeRange.Start, s.TimeRange.End)
 	for _, r := range slices.Sorted(maps.Keys(s.BadRows.ByReason)) {
@@ -72,5 +76,8 @@ func WriteText(w io.Writer, dir string, s *Summary, n int) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t\n",
 			edge.CallerName(e.Caller), e.Callee, e.Calls, 100*e.ErrorRate, 100*e.TimeoutRate, e.P50Ms, e.P99Ms, e.Criticality)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return w.Flush()
 }
