@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 )
 
@@ -254,41 +253,29 @@ func (d *Dir) Commit() error {
 	return err
 }
 
-// syncTree flushes every regular file under dir to disk, all at once (a
-// file system commits syncs that wait together in one go: the files of an
-// analysis one after the other took several times as long), then the
-// directories, deepest first.
+// syncTree flushes every regular file and directory under dir to disk,
+// all at once: nothing under dir is reachable from the final path before
+// the rename that follows, so the order does not matter, and a file system
+// commits syncs that wait together in one go (the files of an analysis one
+// after the other took several times as long).
 func syncTree(dir string) error {
-	var files, dirs []string
+	var paths []string
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case e.IsDir():
-			dirs = append(dirs, p)
-		case e.Type().IsRegular():
-			files = append(files, p)
+		if err == nil && (e.IsDir() || e.Type().IsRegular()) {
+			paths = append(paths, p)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	errs := make([]error, len(files))
+	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
-	for i, p := range files {
+	for i, p := range paths {
 		wg.Go(func() { errs[i] = syncPath(p) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	for _, p := range slices.Backward(dirs) {
-		if err := syncPath(p); err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // syncPath flushes the file or directory at p to disk (a variable for the
