@@ -193,8 +193,9 @@ for n in $SHARDS; do
 	# speed drifts by a fifth over a quarter of an hour, which a ratio of
 	# medians taken from different repetitions carries into the result
 	if ((REPS > 1)); then
-		pw=() pc=() pm=()
+		pw=() pc=() pm=() mr=()
 		for ((r = 1; r <= REPS; r++)); do
+			mr+=("$(one "$DATA/time/merge-$n.$r" | cut -d' ' -f1)")
 			if [[ -f $DATA/time/shard-1-0.$r ]]; then
 				read -r w1r c1r _ < <(one "$DATA/time/shard-1-0.$r")
 				pw+=("$(awk -v a="${rw[r]}" -v b="$w1r" 'BEGIN { print a / b }')")
@@ -207,6 +208,9 @@ for n in $SHARDS; do
 			((${#pw[@]} > 0)) && printf ' slowest shard %.2fx 1 shard (wall), all shards %.2fx its CPU,' \
 				"$(printf '%s\n' "${pw[@]}" | median)" "$(printf '%s\n' "${pc[@]}" | median)"
 			printf ' merge %.1f%% of one node (wall)\n' "$(printf '%s\n' "${pm[@]}" | median)"
+			# a process of 0.3 s shows a slow moment of the VM that one
+			# of 7 s averages out: the spread says whether one did
+			printf '    merge wall in each repetition: %s s\n' "${mr[*]}"
 		} | tee -a "$REPORT"
 	fi
 	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis (every repetition)" | tee -a "$REPORT"
