@@ -239,8 +239,8 @@ var outputCodec = &zstd.Codec{Level: zstd.SpeedFastest}
 const writeChunk = 16 * 64
 
 // writeParquet writes the rows that rows yields to path (inside the
-// temporary output directory, which is renamed into place only when
-// complete).
+// temporary output directory, which is flushed to disk and renamed into
+// place only when complete).
 func writeParquet[T any](path string, rows iter.Seq[T]) error {
 	return writeParquetChunks(path, rows, writeChunk)
 }
