@@ -271,12 +271,21 @@ func syncTree(dir string) error {
 	}
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
+	open := make(chan struct{}, maxSyncs)
 	for i, p := range paths {
-		wg.Go(func() { errs[i] = syncPath(p) })
+		open <- struct{}{}
+		wg.Go(func() {
+			errs[i] = syncPath(p)
+			<-open
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// maxSyncs bounds the files syncTree holds open at once, for a tree of
+// thousands of files.
+const maxSyncs = 32
 
 // syncPath flushes the file or directory at p to disk (a variable for the
 // tests).

@@ -2,12 +2,14 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestFileCommitAndAbort(t *testing.T) {
@@ -258,5 +260,40 @@ func TestDirCommitSyncs(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("left behind: %v", ents)
+	}
+}
+
+// TestSyncTreeBounded checks that flushing a tree of many files holds at
+// most maxSyncs of them open at once, and flushes every one.
+func TestSyncTreeBounded(t *testing.T) {
+	dir := t.TempDir()
+	const n = 3 * maxSyncs
+	for i := range n {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", i)), []byte("x"), 0o644)
+	}
+	var mu sync.Mutex
+	inFlight, most, done := 0, 0, 0
+	old := syncPath
+	t.Cleanup(func() { syncPath = old })
+	syncPath = func(p string) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		inFlight--
+		done++
+		mu.Unlock()
+		return nil
+	}
+	if err := syncTree(dir); err != nil {
+		t.Fatal(err)
+	}
+	if done != n+1 {
+		t.Errorf("flushed %d paths, want the %d files and the directory", done, n)
+	}
+	if most > maxSyncs || most < 2 {
+		t.Errorf("at most %d flushes at once, want 2 to %d", most, maxSyncs)
 	}
 }
