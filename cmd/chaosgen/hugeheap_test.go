@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/chaosgen/chaosgen/internal/testchild"
 )
 
 // hugeHeapChildEnv marks the process TestBatchCommandsAdviseHugePages
@@ -44,13 +45,11 @@ func TestBatchCommandsAdviseHugePages(t *testing.T) {
 		t.Skipf("SKIPPED: transparent huge pages are not set to madvise here (%q, %v): the commands advise nothing", bytes.TrimSpace(b), err)
 	}
 	for _, mode := range []string{"on", "off"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBatchCommandsAdviseHugePages$", "-test.v")
-		cmd.Env = append(os.Environ(), hugeHeapChildEnv+"="+mode)
+		env := []string{hugeHeapChildEnv + "=" + mode}
 		if mode == "off" {
-			cmd.Env = append(cmd.Env, "CHAOSGEN_HUGEPAGES=off")
+			env = append(env, "CHAOSGEN_HUGEPAGES=off")
 		}
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS") {
+		if out, err := testchild.Run(t, 0, env...); err != nil {
 			t.Errorf("%s: %v\n%s", mode, err, out)
 		}
 	}

@@ -1,7 +1,6 @@
 package objstore_test
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -10,7 +9,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chaosgen/chaosgen/internal/objstore"
+	"github.com/chaosgen/chaosgen/internal/testchild"
 )
 
 // TestGCSCredentialErrors: Google credentials that cannot be turned into an
@@ -92,13 +91,7 @@ func TestGCSCredentialErrors(t *testing.T) {
 			}
 			// a client that retried without end would hang here: a minute
 			// is the bound (the client gives up after about 8 s)
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestGCSCredentialErrors$", "-test.v")
-			cmd.Env = append(os.Environ(), gcsCaseEnv+"="+strconv.Itoa(i), "STORAGE_EMULATOR_HOST=", "GOOGLE_APPLICATION_CREDENTIALS="+path)
-			out, err := cmd.CombinedOutput()
-			t.Logf("child:\n%s", out)
-			if err != nil || !strings.Contains(string(out), "--- PASS: TestGCSCredentialErrors") {
+			if _, err := testchild.Run(t, time.Minute, gcsCaseEnv+"="+strconv.Itoa(i), "STORAGE_EMULATOR_HOST=", "GOOGLE_APPLICATION_CREDENTIALS="+path); err != nil {
 				t.Errorf("the child failed: %v", err)
 			}
 		})

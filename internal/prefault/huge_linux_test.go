@@ -2,12 +2,12 @@ package prefault
 
 import (
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/chaosgen/chaosgen/internal/testchild"
 )
 
 // hugeChildEnv marks the process TestHugeHeap starts to run HugeHeap in a
@@ -28,11 +28,7 @@ func inChild(t *testing.T, env string) bool {
 	if mode := thpMode(); mode != "madvise" {
 		t.Skipf("SKIPPED: transparent huge pages are %q here; HugeHeap acts only under \"madvise\"", mode)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-	cmd.Env = append(os.Environ(), env+"=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("child:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+	if _, err := testchild.Run(t, 0, env+"=1"); err != nil {
 		t.Fatalf("the child running HugeHeap failed: %v", err)
 	}
 	return false
