@@ -17,7 +17,6 @@
 package objstore
 
 import (
-	"cloud.google.com/go/storage"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"strings"
 	"sync"
 
+	"cloud.google.com/go/storage"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob://
 	_ "gocloud.dev/blob/gcsblob"   // gs://
@@ -159,6 +159,9 @@ func (s *Store) bucket(l location) (*blob.Bucket, error) {
 // says what to check: a missing bucket, a missing object, or credentials
 // the store refused.
 func storeError(ctx context.Context, b *blob.Bucket, l location, what string, err error) error {
+	refused := func() error {
+		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
+	}
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound:
 		if ok, aerr := b.IsAccessible(ctx); aerr == nil && !ok {
@@ -166,13 +169,13 @@ func storeError(ctx context.Context, b *blob.Bucket, l location, what string, er
 		}
 		return fmt.Errorf("%s: object %w", what, ErrNotFound)
 	case gcerrors.PermissionDenied:
-		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
+		return refused()
 	}
 	if msg := err.Error(); strings.Contains(msg, "get credentials") || strings.Contains(msg, "could not find default credentials") {
 		return fmt.Errorf("%s: %w: no credentials found (set %s): %v", what, ErrDenied, credentialHint(l.base), err)
 	}
 	if refusedCredentials(err) {
-		return fmt.Errorf("%s: %w (check the credentials: %s): %v", what, ErrDenied, credentialHint(l.base), err)
+		return refused()
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
