@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -21,7 +22,9 @@ const MaxNumber = 1e15
 const Decimals = 6
 
 var (
-	idPattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
+	// compiled on first use, not at the start of every process: the
+	// counted repeat makes a program of a few hundred instructions
+	idPattern     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`) })
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -102,7 +105,7 @@ func (b *Bundle) Validate() error {
 		switch {
 		case p.ID == "":
 			perr("id", "must not be empty")
-		case !idPattern.MatchString(p.ID):
+		case !idPattern().MatchString(p.ID):
 			perr("id", "must be 1 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit")
 		}
 		if j, ok := ids[p.ID]; ok && p.ID != "" {

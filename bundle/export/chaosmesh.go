@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chaosgen/chaosgen/bundle"
@@ -370,7 +371,7 @@ func checkChaosMesh(o *cmObject) error {
 	default:
 		return fmt.Errorf("unknown spec %T", o.Spec)
 	}
-	if !validName.MatchString(o.Metadata.Name) {
+	if !validName().MatchString(o.Metadata.Name) {
 		errs = append(errs, fmt.Errorf("metadata.name: %q is not a DNS label", o.Metadata.Name))
 	}
 	return errors.Join(errs...)
@@ -410,19 +411,24 @@ func checkSelector(s cmSelector) error {
 		return errors.New("no labelSelectors: it would select every pod of the namespace")
 	}
 	for k, v := range s.LabelSelectors {
-		if !labelValue.MatchString(k) || !labelValue.MatchString(v) || v == "" {
+		if !labelValue().MatchString(k) || !labelValue().MatchString(v) || v == "" {
 			return fmt.Errorf("label %s=%s is not a Kubernetes label (at most 63 of A-Z a-z 0-9 - _ ., starting and ending with a letter or digit)", k, v)
 		}
 	}
 	for _, ns := range s.Namespaces {
-		if !validName.MatchString(ns) {
+		if !validName().MatchString(ns) {
 			return fmt.Errorf("namespace %q is not a DNS label", ns)
 		}
 	}
 	return nil
 }
 
+// The patterns are compiled on first use: their counted repeats make
+// programs of a few hundred instructions, which every chaosgen process
+// would otherwise compile at start, whatever its command.
 var (
-	labelValue = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
-	validName  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	labelValue = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	})
+	validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`) })
 )
