@@ -24,6 +24,13 @@
 #   REPS        times the whole set of runs is repeated (default 3); every
 #               figure reported is the median over the repetitions (on this
 #               VM one process's time varies by 10-20% from run to run)
+#   MERGE_RUNS  times the merge Job's command runs in each repetition, back
+#               to back (default 3); its figure in a repetition is the
+#               median of those runs, and the fastest is printed beside it.
+#               A process of 0.3 s feels a slow moment of the VM in full
+#               (on this VM such moments last seconds and make it up to
+#               1.5 times slower), which the single node's 7 s average
+#               out; every run's time is printed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -36,7 +43,9 @@ SHARDS=${SHARDS:-1 2 4}
 ANALYZE_FLAGS=${ANALYZE_FLAGS:-}
 PARALLEL=${PARALLEL:-$(nproc)}
 REPS=${REPS:-3}
+MERGE_RUNS=${MERGE_RUNS:-3}
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "bench-scale: REPS must be a positive integer, not '$REPS'" >&2; exit 1; }
+[[ $MERGE_RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench-scale: MERGE_RUNS must be a positive integer, not '$MERGE_RUNS'" >&2; exit 1; }
 BIN=$DATA/chaosgen
 SPANS=$DATA/spans/day.parquet
 REPORT=$DATA/report.txt
@@ -65,6 +74,12 @@ timed() {
 	GOMAXPROCS=1 /usr/bin/time -v -o "$DATA/time/$name" "$@" >"$DATA/time/$name.out" 2>"$DATA/time/$name.err" ||
 		die "$name failed: $(tail -n 3 "$DATA/time/$name.err")"
 }
+# merge_walls N REP: the wall seconds of each run of the merge of N
+# partials in repetition REP, one a line
+merge_walls() {
+	local k
+	for ((k = 1; k <= MERGE_RUNS; k++)); do one "$DATA/time/merge-$1-run$k.$2" | cut -d' ' -f1; done
+}
 # median: the median of the numbers on stdin, one a line
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # one FILE: wall seconds, CPU seconds and peak RSS (MiB) of one timed run
@@ -92,7 +107,7 @@ now() { date +%s.%N; }
 {
 	echo "bench/scale: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), transparent huge pages: $(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | grep . || echo -)"
 	echo "span file: $SPANS, $(du -m "$SPANS" | cut -f1) MiB"
-	echo "every process GOMAXPROCS=1 (--workers 1); wall and CPU in seconds, peak RSS in MiB; medians of $REPS repetitions"
+	echo "every process GOMAXPROCS=1 (--workers 1); wall and CPU in seconds, peak RSS in MiB; medians of $REPS repetitions (the merge: of its $MERGE_RUNS runs in each)"
 	printf '%-22s %8s %8s %8s\n' process wall cpu rss_mib
 } | tee "$REPORT"
 
@@ -132,12 +147,15 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		for p in "${pids[@]}"; do wait "$p"; done
 		t1=$(now)
 		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >"$DATA/time/elapsed-$n.$rep"
-		# the merge Job
-		timed "merge-$n" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n" --workers 1 $ANALYZE_FLAGS
+		# the merge Job, MERGE_RUNS times, each output checked below
+		for ((k = 1; k <= MERGE_RUNS; k++)); do
+			rm -rf "$DATA/merged-$n"
+			timed "merge-$n-run$k" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n" --workers 1 $ANALYZE_FLAGS
+			diff -r "$DATA/single" "$DATA/merged-$n" >/dev/null ||
+				die "the merge of $n shards (run $k) differs from the single-node analysis"
+		done
 		# the merge without the models: what merging itself costs
 		timed "merge-$n-nomodels" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n-nomodels" --workers 1 --no-models
-		diff -r "$DATA/single" "$DATA/merged-$n" >/dev/null ||
-			die "the merge of $n shards differs from the single-node analysis"
 	done
 done
 
@@ -160,7 +178,7 @@ for n in $SHARDS; do
 	for ((i = 0; i < n; i++)); do
 		printf '%-22s %s  (%s)\n' "shard $i/$n" "$(field "shard-$n-$i")" "$(sed 's/^wrote [^:]*: //' "$DATA/time/shard-$n-$i.$REPS.out")"
 	done | tee -a "$REPORT"
-	printf '%-22s %s  (%s bytes of partials)\n' "merge of $n" "$(field "merge-$n")" "$(cat "$parts"/*.part | wc -c)" | tee -a "$REPORT"
+	printf '%-22s %s  (%s bytes of partials)\n' "merge of $n" "$(field "merge-$n-run*")" "$(cat "$parts"/*.part | wc -c)" | tee -a "$REPORT"
 	printf '%-22s %s\n' "merge --no-models" "$(field "merge-$n-nomodels")" | tee -a "$REPORT"
 	# the Job's wall on n machines: its slowest pod (with more shards than
 	# cores the runs above took longer: they ran in waves), per repetition
@@ -173,8 +191,8 @@ for n in $SHARDS; do
 	shards_wall=$(printf '%s\n' "${rw[@]}" | median)
 	shards_cpu=$(printf '%s\n' "${rc[@]}" | median)
 	elapsed=$(cat "$DATA/time/elapsed-$n".* | median)
-	merge_wall=$(field "merge-$n" | awk '{ print $1 }')
-	merge_cpu=$(field "merge-$n" | awk '{ print $2 }')
+	merge_wall=$(field "merge-$n-run*" | awk '{ print $1 }')
+	merge_cpu=$(field "merge-$n-run*" | awk '{ print $2 }')
 	merge_nm_cpu=$(field "merge-$n-nomodels" | awk '{ print $2 }')
 	[[ $n == 1 ]] && one_shard_wall=$shards_wall one_shard_cpu=$shards_cpu
 	awk -v n="$n" -v sw="$shards_wall" -v el="$elapsed" -v p="$PARALLEL" -v s1="${one_shard_wall:-0}" -v sc="$shards_cpu" -v mw="$merge_wall" -v mc="$merge_cpu" -v mn="$merge_nm_cpu" \
@@ -193,27 +211,28 @@ for n in $SHARDS; do
 	# speed drifts by a fifth over a quarter of an hour, which a ratio of
 	# medians taken from different repetitions carries into the result
 	if ((REPS > 1)); then
-		pw=() pc=() pm=() mr=()
+		pw=() pc=() pm=() pf=() mr=()
 		for ((r = 1; r <= REPS; r++)); do
-			mr+=("$(one "$DATA/time/merge-$n.$r" | cut -d' ' -f1)")
+			mr+=("$(merge_walls "$n" "$r" | paste -sd' ')")
 			if [[ -f $DATA/time/shard-1-0.$r ]]; then
 				read -r w1r c1r _ < <(one "$DATA/time/shard-1-0.$r")
 				pw+=("$(awk -v a="${rw[r]}" -v b="$w1r" 'BEGIN { print a / b }')")
 				pc+=("$(awk -v a="${rc[r]}" -v b="$c1r" 'BEGIN { print a / b }')")
 			fi
-			pm+=("$(awk -v a="$(one "$DATA/time/merge-$n.$r" | cut -d' ' -f1)" -v b="$(one "$DATA/time/single.$r" | cut -d' ' -f1)" 'BEGIN { print 100 * a / b }')")
+			w1r=$(one "$DATA/time/single.$r" | cut -d' ' -f1)
+			pm+=("$(awk -v a="$(merge_walls "$n" "$r" | median)" -v b="$w1r" 'BEGIN { print 100 * a / b }')")
+			pf+=("$(awk -v a="$(merge_walls "$n" "$r" | sort -g | head -n 1)" -v b="$w1r" 'BEGIN { print 100 * a / b }')")
 		done
 		{
 			printf '    within each repetition, median of %d:' "$REPS"
 			((${#pw[@]} > 0)) && printf ' slowest shard %.2fx 1 shard (wall), all shards %.2fx its CPU,' \
 				"$(printf '%s\n' "${pw[@]}" | median)" "$(printf '%s\n' "${pc[@]}" | median)"
-			printf ' merge %.1f%% of one node (wall)\n' "$(printf '%s\n' "${pm[@]}" | median)"
-			# a process of 0.3 s shows a slow moment of the VM that one
-			# of 7 s averages out: the spread says whether one did
-			printf '    merge wall in each repetition: %s s\n' "${mr[*]}"
+			printf ' merge %.1f%% of one node (wall; its fastest run %.1f%%)\n' "$(printf '%s\n' "${pm[@]}" | median)" "$(printf '%s\n' "${pf[@]}" | median)"
+			# every run: a slow moment of the VM shows as one slow run
+			printf '    merge wall of each run, by repetition: %s s\n' "$(printf '%s\n' "${mr[@]}" | paste -sd'/' | sed 's|/| / |g')"
 		} | tee -a "$REPORT"
 	fi
-	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis (every repetition)" | tee -a "$REPORT"
+	echo "  the merge of $n shard(s) is byte-identical to the single-node analysis (every run)" | tee -a "$REPORT"
 done
 echo "(medians of $REPS repetitions)" | tee -a "$REPORT"
 echo "report: $REPORT"
