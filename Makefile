@@ -7,6 +7,15 @@ BIN       := bin/chaosgen
 DEMO      := demo
 STATICCHECK_VERSION := v0.8.2
 GOTESTSUM_VERSION   := v1.13.0
+# Build tags of every build, test and benchmark here (and of deploy/Dockerfile
+# and the bench scripts, which build chaosgen themselves; TestBuildTags checks
+# that they agree). disable_grpc_modules leaves out the Google Cloud Storage
+# client's gRPC DirectPath modules (xDS, and Envoy's protos under it), which
+# chaosgen never uses (it talks to GCS over HTTP): their package
+# initialisation cost every chaosgen process 11 ms and the binary 13 MB
+# (docs/scale.md, "The merge, fifth pass").
+GOTAGS ?= disable_grpc_modules
+export GOFLAGS += -tags=$(GOTAGS)
 # gotestsum runs `go test` and ends with a list of every skipped and failed
 # test and why: a test that skips because ../shared, ssh-keygen or chromium
 # is missing says so at the end of the run, where plain `go test ./...`

@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-go build -o "$dir/chaosgen" ./cmd/chaosgen
+go build -tags disable_grpc_modules -o "$dir/chaosgen" ./cmd/chaosgen
 [ -x /usr/bin/time ] || { echo "bench/importchain: needs GNU time (apt-get install time)" >&2; exit 1; }
 for n in ${@:-8000 100000 200000}; do
 	go run ./bench/importchain -spans "$n" > "$dir/chain.json"

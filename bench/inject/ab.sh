@@ -8,8 +8,8 @@
 # /proc), then the medians and the ratios. Upstream: nginx serving a static
 # 1 KiB body, as in run.sh.
 #
-#   git worktree add /tmp/base main && (cd /tmp/base && go build -o /tmp/chaosgen-a ./cmd/chaosgen)
-#   go build -o /tmp/chaosgen-b ./cmd/chaosgen
+#   git worktree add /tmp/base main && (cd /tmp/base && go build -tags disable_grpc_modules -o /tmp/chaosgen-a ./cmd/chaosgen)
+#   go build -tags disable_grpc_modules -o /tmp/chaosgen-b ./cmd/chaosgen
 #   bench/inject/ab.sh /tmp/chaosgen-a /tmp/chaosgen-b
 set -euo pipefail
 A=${1:?usage: ab.sh CHAOSGEN-A CHAOSGEN-B}

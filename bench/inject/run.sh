@@ -52,7 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building chaosgen"
-(cd "$ROOT" && go build -o "$WORK/chaosgen" ./cmd/chaosgen && go build -o "$WORK/reverseproxy" ./bench/inject/reverseproxy)
+(cd "$ROOT" && go build -tags disable_grpc_modules -o "$WORK/chaosgen" ./cmd/chaosgen && go build -o "$WORK/reverseproxy" ./bench/inject/reverseproxy)
 
 # nginx: the upstream (static 1 KiB) and the reference reverse proxy
 head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/body"

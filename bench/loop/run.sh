@@ -34,7 +34,7 @@ CONFIG=$ROOT/bench/loop/mesh.yaml
 mkdir -p "$DIR/bin" "$DIR/live" "$DIR/rec" "$DIR/logs"
 DIR=$(cd "$DIR" && pwd)
 echo "== run directory: $DIR"
-(cd "$ROOT" && go build -o "$DIR/bin/chaosgen" ./cmd/chaosgen && go build -o "$DIR/bin/meshsvc" ./cmd/meshsvc)
+(cd "$ROOT" && go build -tags disable_grpc_modules -o "$DIR/bin/chaosgen" ./cmd/chaosgen && go build -o "$DIR/bin/meshsvc" ./cmd/meshsvc)
 CG=$DIR/bin/chaosgen
 MS=$DIR/bin/meshsvc
 

@@ -57,7 +57,7 @@ if [[ ! -x /usr/bin/time ]]; then
 	apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }
 fi
 mkdir -p "$DATA"
-go build -o "$BIN" ./cmd/chaosgen
+go build -tags disable_grpc_modules -o "$BIN" ./cmd/chaosgen
 
 if [[ ! -f $SPANS ]]; then
 	echo "== generating $SPANS (synth --days $SYNTH_DAYS --rps $SYNTH_RPS --services $SYNTH_SERVICES) =="
