@@ -147,7 +147,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		for p in "${pids[@]}"; do wait "$p"; done
 		t1=$(now)
 		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >"$DATA/time/elapsed-$n.$rep"
-		# the merge Job, MERGE_RUNS times, each output checked below
+		# the merge Job, MERGE_RUNS times, each run's output checked
 		for ((k = 1; k <= MERGE_RUNS; k++)); do
 			rm -rf "$DATA/merged-$n"
 			timed "merge-$n-run$k" "$BIN" merge "$parts"/*.part -o "$DATA/merged-$n" --workers 1 $ANALYZE_FLAGS
@@ -228,7 +228,7 @@ for n in $SHARDS; do
 			((${#pw[@]} > 0)) && printf ' slowest shard %.2fx 1 shard (wall), all shards %.2fx its CPU,' \
 				"$(printf '%s\n' "${pw[@]}" | median)" "$(printf '%s\n' "${pc[@]}" | median)"
 			printf ' merge %.1f%% of one node (wall; its fastest run %.1f%%)\n' "$(printf '%s\n' "${pm[@]}" | median)" "$(printf '%s\n' "${pf[@]}" | median)"
-			# every run: a slow moment of the VM shows as one slow run
+			# every run: a slow moment of the VM shows as a few slow runs in a row
 			printf '    merge wall of each run, by repetition: %s s\n' "$(printf '%s\n' "${mr[@]}" | paste -sd'/' | sed 's|/| / |g')"
 		} | tee -a "$REPORT"
 	fi
