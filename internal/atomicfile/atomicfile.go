@@ -210,8 +210,7 @@ func CreateDir(path string, force bool) (*Dir, error) {
 	}
 	track(tmp)
 	if err := os.WriteFile(filepath.Join(tmp, Marker), []byte(markerText), 0o644); err != nil {
-		os.RemoveAll(tmp)
-		untrack(tmp)
+		remove(tmp)
 		return nil, pathError(path, err)
 	}
 	return &Dir{Tmp: tmp, path: path, force: force}, nil
@@ -234,21 +233,18 @@ func (d *Dir) Commit() error {
 			err = errInterrupted // Cleanup removed the directory under it
 		}
 		live.Unlock()
-		os.RemoveAll(d.Tmp)
-		untrack(d.Tmp)
+		remove(d.Tmp)
 		return pathError(d.path, err)
 	}
 	old, err := d.swap()
 	if err != nil {
-		os.RemoveAll(d.Tmp)
-		untrack(d.Tmp)
+		remove(d.Tmp)
 		return err
 	}
 	// the renames themselves: best effort, the directory is in place
 	syncPath(filepath.Dir(d.path))
 	if old != "" {
-		err = os.RemoveAll(old)
-		untrack(old)
+		err = remove(old)
 	}
 	return err
 }
@@ -341,6 +337,13 @@ func (d *Dir) Abort() {
 		return
 	}
 	d.done = true
-	os.RemoveAll(d.Tmp)
-	untrack(d.Tmp)
+	remove(d.Tmp)
+}
+
+// remove removes the temporary or set-aside directory at path and stops
+// tracking it.
+func remove(path string) error {
+	err := os.RemoveAll(path)
+	untrack(path)
+	return err
 }
